@@ -1,0 +1,159 @@
+# Shared helpers: decision time, dates in force, ages, parties and the
+# documented human judgements every rule checks the same way.
+package sekretess.lib
+
+# The decision time is the message's own timestamp, never the clock.
+now_ns := time.parse_rfc3339_ns(input.message.created_at)
+
+# Effective dates are midnight Swedish time (the offset in force that day).
+in_force(date_ns) if now_ns >= date_ns
+
+tz := "Europe/Stockholm"
+
+# --- parties ------------------------------------------------------------
+
+party_kinds := {"police", "school", "social_services"}
+
+school_operators := {"municipal", "independent"}
+
+is_police(p) if p.kind == "police"
+
+is_school(p) if p.kind == "school"
+
+is_social_services(p) if p.kind == "social_services"
+
+is_independent_school(p) if {
+	p.kind == "school"
+	p.operator == "independent"
+}
+
+is_municipal_school(p) if {
+	p.kind == "school"
+	p.operator == "municipal"
+}
+
+# The proposal that OSL applies to independent schools (lagrådsremiss
+# 2026-01-20) is behind a data switch and, when switched on, only from
+# 2027-01-01.
+osl_date_independent_schools := time.parse_rfc3339_ns("2027-01-01T00:00:00+01:00")
+
+independent_schools_under_osl if {
+	data.sekretess.config.independent_schools_under_osl == true
+	in_force(osl_date_independent_schools)
+}
+
+# An authority in the sense of OSL: the directory says it is one and it is
+# not an independent school, unless the switch makes those count as authorities.
+osl_authority(p) if {
+	p.authority == true
+	not is_independent_school(p)
+}
+
+osl_authority(p) if {
+	is_independent_school(p)
+	independent_schools_under_osl
+}
+
+# --- subject age --------------------------------------------------------
+
+# Age in whole years on the decision date (Swedish calendar date) of a
+# YYYY-MM-DD birth date.
+age_from_birth_date(bd) := age if {
+	b := time.parse_ns("2006-01-02", bd)
+	[by, bm, bday] := time.date(b)
+	[y, m, d] := time.date([now_ns, tz])
+	before_birthday := to_number([m, d] < [bm, bday])
+	age := (y - by) - before_birthday
+}
+
+# The subject's age as the sender states it (a claim): birth_date wins over age.
+claimed_age := a if {
+	a := age_from_birth_date(input.claims.subject.birth_date)
+} else := a if {
+	a := input.claims.subject.age
+	is_number(a)
+	a >= 0
+}
+
+# --- documented judgements ------------------------------------------------
+
+non_empty_string(s) if {
+	is_string(s)
+	trim_space(s) != ""
+}
+
+# A judgement made by an official: who, when (RFC3339, not after the
+# message) and the outcome.
+documented(j) if {
+	is_object(j)
+	non_empty_string(j.by)
+	at := time.parse_rfc3339_ns(j.at)
+	at <= now_ns
+}
+
+# Reasons a judgement is not usable, named after what it is. Pass the
+# judgement with object.get(..., null) so that a missing one is reported.
+judgement_problems(j, name, _) := {sprintf("%s is missing", [name])} if not is_object(j)
+
+judgement_problems(j, name, want) := (_by_problem(j, name) | _at_problem(j, name)) | _outcome_problem(j, name, want) if is_object(j)
+
+_by_problem(j, name) := {sprintf("%s does not say who made it (by)", [name])} if {
+	not non_empty_string(object.get(j, "by", null))
+} else := set()
+
+_at_problem(j, name) := set() if {
+	at := time.parse_rfc3339_ns(object.get(j, "at", ""))
+	at <= now_ns
+} else := {sprintf("%s has no valid time (at) at or before the message", [name])}
+
+_outcome_problem(j, name, want) := set() if {
+	object.get(j, "outcome", null) == want
+} else := {sprintf("%s outcome is %v, not %q", [name, object.get(j, "outcome", null), want])}
+
+# --- results ------------------------------------------------------------
+
+# Builds one rule's result: the rule allows only when nothing is out of
+# scope and every condition holds. When the message is outside the rule's
+# scope only the scope reasons are given (the conditions are moot).
+result(id, scope, conditions, basis, obligations) := {
+	"id": id,
+	"allow": allowed,
+	"basis": basis,
+	"obligations": sort(obligations),
+	"reasons": sort(prefixed),
+} if {
+	allowed := count(scope) + count(conditions) == 0
+	shown := _shown(scope, conditions)
+	prefixed := {sprintf("%s: %s", [id, r]) | some r in shown}
+}
+
+_shown(scope, _) := scope if count(scope) > 0
+
+_shown(scope, conditions) := conditions if count(scope) == 0
+
+# --- acts that change over time --------------------------------------------
+
+# SoL (2001:453) until 2025-06-30, SoL (2025:400) from 2025-07-01.
+sol_2025_from := time.parse_rfc3339_ns("2025-07-01T00:00:00+02:00")
+
+sol(old, new) := new if {
+	in_force(sol_2025_from)
+} else := old
+
+# LUB, lag (2025:170), from 2025-04-01.
+lub_from := time.parse_rfc3339_ns("2025-04-01T00:00:00+02:00")
+
+# OSL 10 kap. 15 a §, from 2025-12-01.
+osl_10_15a_from := time.parse_rfc3339_ns("2025-12-01T00:00:00+01:00")
+
+# OSL 10 kap. 18 a §, from 2013-07-01 (current wording Lag 2020:575).
+osl_10_18a_from := time.parse_rfc3339_ns("2013-07-01T00:00:00+02:00")
+
+not_in_force_reason(date) := sprintf("not in force at the message's time %v: in force from %s", [object.get(input, ["message", "created_at"], null), date])
+
+# Helpers to read claims without failing on missing fields.
+claim(path) := object.get(input, array.concat(["claims"], path), null)
+
+category := object.get(input, ["claims", "category"], null)
+
+kind := object.get(input, ["message", "kind"], null)

@@ -1,0 +1,27 @@
+# R-CONCERN: orosanmälan. Police, schools and social services must report to
+# social services when they learn of or suspect that a child is harmed. The
+# duty breaks secrecy. Every agency reports on its own even if another
+# already has (Q7) and a reporter reports again when the concern remains or
+# new facts arise (Q8): earlier reports never block a new one.
+package sekretess.rules.concern
+
+import data.sekretess.lib
+
+id := "R-CONCERN"
+
+basis := lib.sol(
+	"SoL (2001:453) 14 kap. 1 § första stycket",
+	"SoL (2025:400) 15 kap. 6 §",
+)
+
+scope contains "message kind is not concern_report" if lib.kind != "concern_report"
+
+scope contains "a report of concern goes to social services" if not lib.is_social_services(input.recipient)
+
+conditions contains sprintf("category must be concern, not %v", [lib.category]) if lib.category != "concern"
+
+conditions contains "subject age is missing (claims.subject.age or claims.subject.birth_date)" if not lib.claimed_age
+
+conditions contains "subject is 18 or older: the duty to report concerns children under 18" if lib.claimed_age >= 18
+
+result := lib.result(id, scope, conditions, basis, set())

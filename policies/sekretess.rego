@@ -1,0 +1,149 @@
+# Entry point: data.sekretess.decision, one object, always defined.
+package sekretess
+
+import data.sekretess.lib
+import data.sekretess.vocab
+
+# One result per rule, keyed by rule id. Every rule package under
+# data.sekretess.rules defines `result` (see lib.result).
+results[r.id] := r if {
+	some name
+	r := data.sekretess.rules[name].result
+}
+
+# Rules that allow this message, most specific first.
+allowed_by := [id | some id in vocab.precedence; results[id].allow == true]
+
+allow if {
+	count(generic_reasons) == 0
+	count(allowed_by) > 0
+}
+
+# Obligations of data forwarded in this message travel with it.
+inherited_obligations contains o if {
+	some s in object.get(input, "sources", [])
+	some o in object.get(s, "obligations", [])
+}
+
+decision := {
+	"allow": true,
+	"rule": rule,
+	"basis": results[rule].basis,
+	"obligations": sort({o | some o in results[rule].obligations} | inherited_obligations),
+	"reasons": [],
+	"also_allowed_by": array.slice(allowed_by, 1, count(allowed_by)),
+} if {
+	allow
+	rule := allowed_by[0]
+} else := {
+	"allow": false,
+	"rule": null,
+	"basis": null,
+	"obligations": [],
+	"reasons": sort(generic_reasons | rule_reasons),
+	"also_allowed_by": [],
+}
+
+# Every rule's failure reasons.
+rule_reasons contains r if {
+	some id in vocab.precedence
+	some r in results[id].reasons
+}
+
+# --- generic reasons: malformed or unknown input blocks every rule ---------
+
+generic_reasons contains "no rule allows this message" if count(allowed_by) == 0
+
+generic_reasons contains sprintf("internal: rule %s produced no result", [id]) if {
+	some id in vocab.precedence
+	not results[id]
+}
+
+generic_reasons contains "message.id is not 32 lowercase hex digits" if {
+	not regex.match(`^[0-9a-f]{32}$`, object.get(input, ["message", "id"], ""))
+}
+
+generic_reasons contains "message.created_at is missing or not RFC3339: the decision time is unknown" if {
+	not lib.now_ns
+}
+
+generic_reasons contains sprintf("unknown message kind %v", [k]) if {
+	k := object.get(input, ["message", "kind"], null)
+	not k in vocab.kinds
+}
+
+generic_reasons contains sprintf("unknown %s kind %v", [role, k]) if {
+	some role in ["sender", "recipient"]
+	k := object.get(input, [role, "kind"], null)
+	not k in lib.party_kinds
+}
+
+generic_reasons contains sprintf("%s has no id", [role]) if {
+	some role in ["sender", "recipient"]
+	not lib.non_empty_string(object.get(input, [role, "id"], null))
+}
+
+generic_reasons contains sprintf("%s is a school with unknown operator %v (municipal or independent)", [role, op]) if {
+	some role in ["sender", "recipient"]
+	object.get(input, [role, "kind"], null) == "school"
+	op := object.get(input, [role, "operator"], null)
+	not op in lib.school_operators
+}
+
+generic_reasons contains sprintf("%s.authority is not a boolean", [role]) if {
+	some role in ["sender", "recipient"]
+	not is_boolean(object.get(input, [role, "authority"], null))
+}
+
+generic_reasons contains "claims.category is missing" if {
+	not object.get(input, ["claims", "category"], null)
+}
+
+generic_reasons contains sprintf("unknown data category %v", [c]) if {
+	c := object.get(input, ["claims", "category"], null)
+	c != null
+	not c in vocab.categories
+}
+
+generic_reasons contains sprintf("claims.legal_basis_claimed names unknown rule %v", [b]) if {
+	b := object.get(input, ["claims", "legal_basis_claimed"], null)
+	b != null
+	not b in vocab.rule_ids
+}
+
+# reply_to: the broker must have resolved the message replied to.
+generic_reasons contains sprintf("message replies to %v but the broker has no record of it", [id]) if {
+	id := object.get(input, ["message", "reply_to"], null)
+	id != null
+	object.get(input, ["reply_to", "id"], null) != id
+}
+
+generic_reasons contains "input.reply_to is given but the message does not reply to anything" if {
+	object.get(input, ["message", "reply_to"], null) == null
+	object.get(input, "reply_to", null) != null
+}
+
+# Secrecy travels with data.
+forwarded_ids contains id if {
+	some id in object.get(input, ["claims", "forwarded_from"], [])
+}
+
+generic_reasons contains sprintf("forwarded message %v is unknown to the broker", [id]) if {
+	some id in forwarded_ids
+	not source_ids[id]
+}
+
+source_ids contains s.id if {
+	some s in object.get(input, "sources", [])
+}
+
+generic_reasons contains sprintf("forwarded message %v was not addressed to the sender", [s.id]) if {
+	some s in object.get(input, "sources", [])
+	s.recipient != input.sender.id
+}
+
+generic_reasons contains sprintf("secrecy travels with data: message %v was received under %v with obligation %q and must not be passed on (OSL 18 kap. 1 och 3 §§)", [s.id, s.rule, o]) if {
+	some s in object.get(input, "sources", [])
+	some o in object.get(s, "obligations", [])
+	o in vocab.no_forward_obligations
+}
