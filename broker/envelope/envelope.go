@@ -41,7 +41,8 @@ const (
 )
 
 // Envelope is a parsed envelope. Meta, Payload and Signature share memory
-// with Raw and must not be modified.
+// with Raw and must not be modified. Verify records its success in the
+// Envelope, so it must not run concurrently with other methods.
 type Envelope struct {
 	Header    Header
 	Meta      []byte // age ciphertext to the broker
