@@ -1,0 +1,338 @@
+// Package policy evaluates the sekretess rules in policies/ with OPA.
+//
+// The query is prepared once per policy revision and shared by every worker;
+// an evaluation never compiles anything. When the policy files change they are
+// recompiled in the background; if the new version does not compile, the
+// engine denies every message until it does (fail closed), because a broker
+// that kept allowing under a policy nobody can read any more would be worse.
+package policy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+)
+
+// Query is the document every decision is read from.
+const Query = "data.sekretess.decision"
+
+// DefaultTimeout bounds one evaluation. The policies are small; anything this
+// slow is a bug in a rule, and the message is denied rather than left waiting.
+const DefaultTimeout = 2 * time.Second
+
+// ErrEvaluation marks a decision that was denied because the policy could not
+// be evaluated (compile failure, timeout, error or a malformed result).
+var ErrEvaluation = errors.New("policy: evaluation failed")
+
+// Decision is the outcome of evaluating the policy for one input.
+type Decision struct {
+	Allow       bool
+	Rule        string
+	Basis       string
+	Obligations []string
+	Reasons     []string
+	// Result is the whole decision document as the policy returned it,
+	// including any fields beyond the ones above.
+	Result map[string]any
+	// Revision identifies the policy files the decision was made under.
+	Revision string
+}
+
+// Config configures an Engine.
+type Config struct {
+	// Dir is the policy directory. Every *.rego and data file below it is
+	// loaded, except *_test.rego and the examples/ directory.
+	Dir string
+	// Timeout bounds one evaluation; zero means DefaultTimeout.
+	Timeout time.Duration
+	Logger  *slog.Logger
+}
+
+type compiled struct {
+	query    rego.PreparedEvalQuery
+	revision string
+	err      error // non-nil: this revision does not compile, deny everything
+}
+
+// Engine evaluates decisions. It is safe for concurrent use.
+type Engine struct {
+	cfg Config
+	cur atomic.Pointer[compiled]
+	mu  sync.Mutex // serialises reloads
+}
+
+// Open compiles the policies in cfg.Dir. Unlike a reload, a first load that
+// does not compile is an error: the broker must not start without a policy.
+func Open(ctx context.Context, cfg Config) (*Engine, error) {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{cfg: cfg}
+	rev, err := Revision(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	c := compile(ctx, cfg.Dir, rev)
+	if c.err != nil {
+		return nil, c.err
+	}
+	e.cur.Store(c)
+	return e, nil
+}
+
+// Revision returns the revision of the policy files currently in force.
+func (e *Engine) Revision() string { return e.cur.Load().revision }
+
+// Healthy reports the compile error of the revision in force, or nil.
+func (e *Engine) Healthy() error { return e.cur.Load().err }
+
+// Reload recompiles the policies if the files changed. It reports whether the
+// revision changed and any compile error; after a compile error every decision
+// is a denial until a good revision loads.
+func (e *Engine) Reload(ctx context.Context) (bool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rev, err := Revision(e.cfg.Dir)
+	if err != nil {
+		e.cur.Store(&compiled{revision: "unreadable", err: err})
+		return true, err
+	}
+	if rev == e.cur.Load().revision {
+		return false, nil
+	}
+	c := compile(ctx, e.cfg.Dir, rev)
+	e.cur.Store(c)
+	if c.err != nil {
+		e.cfg.Logger.Error("policy reload failed: denying every message until it compiles", "revision", rev, "err", c.err)
+	} else {
+		e.cfg.Logger.Info("policy loaded", "revision", rev)
+	}
+	return true, c.err
+}
+
+// Watch reloads the policies every interval until ctx is done.
+func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_, _ = e.Reload(ctx) // logged by Reload
+		}
+	}
+}
+
+// Eval decides one input. It always returns a usable decision: when the policy
+// cannot be evaluated the decision is a denial naming why, and the error wraps
+// ErrEvaluation.
+func (e *Engine) Eval(ctx context.Context, input map[string]any) (Decision, error) {
+	c := e.cur.Load()
+	if c.err != nil {
+		return denied(c.revision, "policy does not compile; every message is denied until it is fixed"),
+			fmt.Errorf("%w: %v", ErrEvaluation, c.err)
+	}
+	v, err := ast.InterfaceToValue(input)
+	if err != nil {
+		return denied(c.revision, "policy input could not be encoded"), fmt.Errorf("%w: input: %v", ErrEvaluation, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
+	defer cancel()
+	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(v))
+	if err != nil {
+		reason := "policy evaluation failed"
+		if ctx.Err() != nil {
+			reason = "policy evaluation timed out"
+		}
+		return denied(c.revision, reason), fmt.Errorf("%w: %v", ErrEvaluation, err)
+	}
+	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return denied(c.revision, Query+" is undefined"), fmt.Errorf("%w: %s undefined", ErrEvaluation, Query)
+	}
+	d, err := parseDecision(rs[0].Expressions[0].Value)
+	if err != nil {
+		return denied(c.revision, "policy returned a malformed decision"), fmt.Errorf("%w: %v", ErrEvaluation, err)
+	}
+	d.Revision = c.revision
+	return d, nil
+}
+
+func denied(revision, reason string) Decision {
+	return Decision{
+		Reasons:  []string{reason},
+		Result:   map[string]any{"allow": false, "rule": nil, "basis": nil, "obligations": []any{}, "reasons": []any{reason}},
+		Revision: revision,
+	}
+}
+
+// parseDecision checks the decision contract strictly: a result that does not
+// match it is never read as an allow.
+func parseDecision(v any) (Decision, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return Decision{}, fmt.Errorf("decision is %T, want an object", v)
+	}
+	var d Decision
+	d.Result = m
+	if d.Allow, ok = m["allow"].(bool); !ok {
+		return Decision{}, errors.New("decision.allow is not a boolean")
+	}
+	var err error
+	if d.Rule, err = optString(m, "rule"); err != nil {
+		return Decision{}, err
+	}
+	if d.Basis, err = optString(m, "basis"); err != nil {
+		return Decision{}, err
+	}
+	if d.Obligations, err = strings_(m, "obligations"); err != nil {
+		return Decision{}, err
+	}
+	if d.Reasons, err = strings_(m, "reasons"); err != nil {
+		return Decision{}, err
+	}
+	if d.Allow && (d.Rule == "" || d.Basis == "") {
+		return Decision{}, errors.New("an allow must name its rule and basis")
+	}
+	if !d.Allow && len(d.Reasons) == 0 {
+		return Decision{}, errors.New("a denial must give at least one reason")
+	}
+	return d, nil
+}
+
+func optString(m map[string]any, k string) (string, error) {
+	switch s := m[k].(type) {
+	case nil:
+		return "", nil
+	case string:
+		return s, nil
+	default:
+		return "", fmt.Errorf("decision.%s is %T, want a string or null", k, s)
+	}
+}
+
+func strings_(m map[string]any, k string) ([]string, error) {
+	raw, ok := m[k]
+	if !ok || raw == nil {
+		return nil, nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		return nil, fmt.Errorf("decision.%s is %T, want an array", k, raw)
+	}
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		s, ok := x.(string)
+		if !ok {
+			return nil, fmt.Errorf("decision.%s holds %T, want strings", k, x)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func compile(ctx context.Context, dir, revision string) *compiled {
+	r := rego.New(
+		rego.Query(Query),
+		rego.Load([]string{dir}, skip),
+	)
+	pq, err := r.PrepareForEval(ctx)
+	if err != nil {
+		return &compiled{revision: revision, err: fmt.Errorf("policy: compile %s: %w", dir, err)}
+	}
+	return &compiled{query: pq, revision: revision}
+}
+
+// skip excludes tests and examples: the broker must decide with exactly the
+// rules, not with fixtures that happen to live beside them.
+func skip(abspath string, info fs.FileInfo, depth int) bool {
+	name := info.Name()
+	if info.IsDir() {
+		return depth > 0 && (name == "examples" || strings.HasPrefix(name, "."))
+	}
+	return strings.HasSuffix(name, "_test.rego") || strings.HasPrefix(name, ".") || isSchema(name) ||
+		!(strings.HasSuffix(name, ".rego") || strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml"))
+}
+
+// isSchema reports JSON Schema files, which document the input and are not data.
+func isSchema(name string) bool { return strings.HasSuffix(name, ".schema.json") }
+
+// Revision hashes the names and contents of the files the engine loads from dir,
+// so that a decision can be traced to the exact policy text it was made under.
+func Revision(dir string) (string, error) {
+	var files []string
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("policy: %w", err)
+	}
+	err = filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := de.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		depth := 0
+		if rel != "." {
+			depth = strings.Count(rel, string(filepath.Separator)) + 1
+		}
+		if skip(p, info, depth) {
+			if de.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !de.IsDir() {
+			files = append(files, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("policy: %w", err)
+	}
+	if len(files) == 0 {
+		return "", fmt.Errorf("policy: no policy files in %s", dir)
+	}
+	sort.Strings(files)
+	h := sha256.New()
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			return "", fmt.Errorf("policy: %w", err)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.ToSlash(f), len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// InputHash returns the SHA-256 of the canonical JSON of an input (object keys
+// sorted), recorded with every decision so it can be re-evaluated later.
+func InputHash(input map[string]any) (string, error) {
+	b, err := json.Marshal(input)
+	if err != nil {
+		return "", fmt.Errorf("policy: input: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
