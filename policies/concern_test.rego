@@ -19,7 +19,7 @@ test_concern_basis_switches_to_new_sol_on_2025_07_01 if {
 	d := sekretess.decision with input as concern_from(f.municipal_school, "2025-07-01T00:00:00+02:00")
 	d.allow == true
 	d.rule == "R-CONCERN"
-	d.basis == "SoL (2025:400) 15 kap. 6 §"
+	d.basis == "SoL (2025:400), motsvarande 14 kap. 1 § första stycket SoL (2001:453)"
 }
 
 test_concern_police_and_independent_school_each_report_q7 if {
@@ -55,6 +55,7 @@ test_concern_birth_date_boundary if {
 	i := f.msg(f.municipal_school, f.social_services, "concern_report", "2025-09-01T00:30:00+02:00", {"category": "concern", "subject": {"birth_date": "2007-09-01"}})
 	d := sekretess.decision with input as i
 	d.allow == false
+
 	# The day before, still 17 (Swedish date, although UTC is still 2025-08-31 on the 1st at 00:30).
 	i2 := f.msg(f.municipal_school, f.social_services, "concern_report", "2025-08-31T23:30:00+02:00", {"category": "concern", "subject": {"birth_date": "2007-09-01"}})
 	d2 := sekretess.decision with input as i2

@@ -122,7 +122,7 @@ result(id, scope, conditions, basis, obligations) := {
 	"obligations": sort(obligations),
 	"reasons": sort(prefixed),
 } if {
-	allowed := count(scope) + count(conditions) == 0
+	allowed := (count(scope) + count(conditions)) == 0
 	shown := _shown(scope, conditions)
 	prefixed := {sprintf("%s: %s", [id, r]) | some r in shown}
 }
@@ -157,3 +157,33 @@ claim(path) := object.get(input, array.concat(["claims"], path), null)
 category := object.get(input, ["claims", "category"], null)
 
 kind := object.get(input, ["message", "kind"], null)
+
+# The message answers a request the recipient sent to the sender and the
+# broker allowed (input.reply_to is the broker's own record).
+answers_request_from_recipient if {
+	r := input.reply_to
+	r.kind == "request"
+	r.sender == input.recipient.id
+	r.recipient == input.sender.id
+	r.allow == true
+}
+
+sender_role := object.get(input, ["claims", "sender_role"], null)
+
+has_purpose if non_empty_string(object.get(input, ["claims", "purpose"], null))
+
+interest_assessment_problems := judgement_problems(
+	object.get(input, ["claims", "interest_assessment"], null),
+	"interest assessment (claims.interest_assessment)",
+	"disclose",
+)
+
+# Fields of claims.subject that do not identify the child.
+non_identifying_subject_fields := {"age"}
+
+identifying_fields contains sprintf("claims.subject.%s", [k]) if {
+	some k, _ in object.get(input, ["claims", "subject"], {})
+	not k in non_identifying_subject_fields
+}
+
+identifying_fields contains "claims.identifiers" if object.get(input, ["claims", "identifiers"], null) != null

@@ -11,7 +11,7 @@ id := "R-CONCERN"
 
 basis := lib.sol(
 	"SoL (2001:453) 14 kap. 1 § första stycket",
-	"SoL (2025:400) 15 kap. 6 §",
+	"SoL (2025:400), motsvarande 14 kap. 1 § första stycket SoL (2001:453)",
 )
 
 scope contains "message kind is not concern_report" if lib.kind != "concern_report"

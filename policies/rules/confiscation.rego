@@ -1,8 +1,40 @@
-# R-CONFISCATION: not yet encoded; denies everything until it is.
+# R-CONFISCATION: the rector, or whom the rector has appointed, promptly
+# reports to the police that the school took a knife, another weapon, spray
+# paint or an object used as a tool for crime (Q3). It is a duty.
 package sekretess.rules.confiscation
 
 import data.sekretess.lib
 
 id := "R-CONFISCATION"
 
-result := lib.result(id, {"not yet encoded"}, set(), "", set())
+basis := "skollagen (2010:800) 5 kap. 23 § andra stycket"
+
+items := {"knife", "weapon", "spray_paint", "crime_tool"}
+
+scope contains "message kind is not report" if lib.kind != "report"
+
+scope contains "sender is not a school" if not lib.is_school(input.sender)
+
+scope contains "recipient is not the police" if not lib.is_police(input.recipient)
+
+conditions contains sprintf("category must be confiscation, not %v", [lib.category]) if lib.category != "confiscation"
+
+conditions contains sprintf("claims.confiscation.item %v is not one the school must report (knife, weapon, spray_paint, crime_tool)", [i]) if {
+	i := lib.claim(["confiscation", "item"])
+	not i in items
+}
+
+conditions contains "claims.confiscation.at is not a valid time at or before the message" if {
+	not taken_before_message
+}
+
+taken_before_message if {
+	at := time.parse_rfc3339_ns(lib.claim(["confiscation", "at"]))
+	at <= lib.now_ns
+}
+
+conditions contains sprintf("the report is made by the rector or whom the rector appointed: claims.sender_role is %v", [lib.sender_role]) if {
+	not lib.sender_role in {"rector", "rector_delegate"}
+}
+
+result := lib.result(id, scope, conditions, basis, set())

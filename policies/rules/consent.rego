@@ -1,8 +1,26 @@
-# R-CONSENT: not yet encoded; denies everything until it is.
+# R-CONSENT: secret data may be given within the scope of a valid consent
+# (OSL 12 kap. 2-3 §§): documented, specific about the data, the recipient
+# and the purpose, not withdrawn at the message's time, given by the guardians
+# (and the child where age and maturity require it) for a child under 18, by
+# the person alone from 18 (Q16-Q18).
 package sekretess.rules.consent
 
+import data.sekretess.consent
 import data.sekretess.lib
 
 id := "R-CONSENT"
 
-result := lib.result(id, {"not yet encoded"}, set(), "", set())
+basis := "OSL 12 kap. 2-3 §§"
+
+scope contains "message kind is not disclosure, response, feedback or followup" if {
+	not lib.kind in {"disclosure", "response", "feedback", "followup"}
+}
+
+conditions contains r if some r in consent.problems
+
+conditions contains sprintf("consent does not name the recipient %v", [input.recipient.id]) if {
+	consent.present
+	not input.recipient.id in consent.recipients
+}
+
+result := lib.result(id, scope, conditions, basis, {"within-consent-scope"})

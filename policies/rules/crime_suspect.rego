@@ -1,8 +1,78 @@
-# R-CRIME-SUSPECT: not yet encoded; denies everything until it is.
+# R-CRIME-SUSPECT: social services may give the police data about a suspected
+# committed crime, or a crime in progress, only within OSL 10 kap. 20-23 §§
+# (Q11). The sender declares the section and the offence class it requires;
+# the policy checks that the class is the one that section requires.
 package sekretess.rules.crime_suspect
 
 import data.sekretess.lib
 
 id := "R-CRIME-SUSPECT"
 
-result := lib.result(id, {"not yet encoded"}, set(), "", set())
+# section -> offence class that section requires
+classes := {
+	"10:21": "crime_against_child",
+	"10:22": "crime_in_progress",
+	"10:23": "serious_crime",
+}
+
+section := lib.claim(["offence", "section"])
+
+offence_class := lib.claim(["offence", "class"])
+
+basis := sprintf("OSL 10 kap. %s §", [trim_prefix(section, "10:")]) if {
+	section in object.keys(classes)
+} else := "OSL 10 kap. 20-23 §§"
+
+scope contains "message kind is not disclosure or response" if not lib.kind in {"disclosure", "response"}
+
+scope contains "sender is not social services" if not lib.is_social_services(input.sender)
+
+scope contains "recipient is not the police" if not lib.is_police(input.recipient)
+
+conditions contains sprintf("category must be crime_suspicion, not %v", [lib.category]) if lib.category != "crime_suspicion"
+
+conditions contains sprintf("claims.offence.section %v is not one of 10:21, 10:22, 10:23", [section]) if {
+	not section in object.keys(classes)
+}
+
+conditions contains sprintf("offence class %v does not meet OSL %v, which requires %v", [offence_class, section, classes[section]]) if {
+	offence_class != classes[section]
+}
+
+# What each class must show.
+conditions contains "10:21 requires a crime under BrB 3, 4 or 6 kap. or the law against female genital mutilation against a person under 18 (claims.offence.victim_under_18, brb_chapter or fgm)" if {
+	section == "10:21"
+	not against_child
+}
+
+against_child if {
+	lib.claim(["offence", "victim_under_18"]) == true
+	lib.claim(["offence", "brb_chapter"]) in {3, 4, 6}
+}
+
+against_child if {
+	lib.claim(["offence", "victim_under_18"]) == true
+	lib.claim(["offence", "fgm"]) == true
+}
+
+conditions contains "10:22 requires a crime that is imminent or in progress (claims.offence.in_progress)" if {
+	section == "10:22"
+	lib.claim(["offence", "in_progress"]) != true
+}
+
+conditions contains "10:23 requires a crime with a minimum penalty of one year's imprisonment, or an attempt where the minimum is two years (claims.offence.min_penalty_years, attempt)" if {
+	section == "10:23"
+	not serious
+}
+
+serious if {
+	lib.claim(["offence", "attempt"]) != true
+	lib.claim(["offence", "min_penalty_years"]) >= 1
+}
+
+serious if {
+	lib.claim(["offence", "attempt"]) == true
+	lib.claim(["offence", "min_penalty_years"]) >= 2
+}
+
+result := lib.result(id, scope, conditions, basis, set())

@@ -1,8 +1,25 @@
-# R-DEIDENTIFIED: not yet encoded; denies everything until it is.
+# R-DEIDENTIFIED: consulting about a case that cannot identify the child is
+# not disclosure of secret data (Q2-Q3). The message must be marked
+# de-identified and carry no identifying field: the subject may be described
+# by age only.
 package sekretess.rules.deidentified
 
 import data.sekretess.lib
 
 id := "R-DEIDENTIFIED"
 
-result := lib.result(id, {"not yet encoded"}, set(), "", set())
+basis := "Ingen sekretess: uppgifterna kan inte knytas till en enskild (avidentifierade)"
+
+scope contains "message kind is not consultation, followup or disclosure" if {
+	not lib.kind in {"consultation", "followup", "disclosure"}
+}
+
+scope contains "not marked de-identified (claims.deidentified)" if lib.claim(["deidentified"]) != true
+
+conditions contains sprintf("identifying field %s is present", [f]) if some f in lib.identifying_fields
+
+conditions contains "forwards identified messages (claims.forwarded_from)" if {
+	count(object.get(input, ["claims", "forwarded_from"], [])) > 0
+}
+
+result := lib.result(id, scope, conditions, basis, {"no-identifying-data"})

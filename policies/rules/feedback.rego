@@ -1,8 +1,53 @@
-# R-FEEDBACK: not yet encoded; denies everything until it is.
+# R-FEEDBACK: social services tell the reporter of a concern whether an
+# investigation was opened, not opened or is already ongoing (Q9), when the
+# reporter asked and it is not inappropriate (e.g. the guardian has not yet
+# been told). Anything beyond the status needs R-CONSENT.
 package sekretess.rules.feedback
 
 import data.sekretess.lib
 
 id := "R-FEEDBACK"
 
-result := lib.result(id, {"not yet encoded"}, set(), "", set())
+basis := lib.sol(
+	"SoL (2001:453) 14 kap. 1 b §",
+	"SoL (2025:400), motsvarande 14 kap. 1 b § SoL (2001:453)",
+)
+
+statuses := {"opened", "not_opened", "ongoing"}
+
+scope contains "message kind is not feedback" if lib.kind != "feedback"
+
+scope contains "feedback is given by social services" if not lib.is_social_services(input.sender)
+
+conditions contains sprintf("category must be investigation_status, not %v: anything beyond the status needs consent (R-CONSENT)", [lib.category]) if {
+	lib.category != "investigation_status"
+}
+
+conditions contains sprintf("claims.investigation_status must be one of opened, not_opened, ongoing, not %v", [s]) if {
+	s := lib.claim(["investigation_status"])
+	not s in statuses
+}
+
+conditions contains "must reply to a report of concern that the recipient made to this sender" if not replies_to_own_concern
+
+replies_to_own_concern if {
+	r := input.reply_to
+	r.kind == "concern_report"
+	r.sender == input.recipient.id
+	r.recipient == input.sender.id
+	r.allow == true
+}
+
+conditions contains "the reporter has not asked for feedback (claims.feedback_requested)" if {
+	lib.claim(["feedback_requested"]) != true
+}
+
+conditions contains r if {
+	some r in lib.judgement_problems(lib.claim(["feedback_assessment"]), "assessment that feedback is not inappropriate (claims.feedback_assessment)", "appropriate")
+}
+
+conditions contains "inappropriate: the guardian has not yet been told that an investigation was opened (Q9)" if {
+	lib.claim(["guardian_informed"]) == false
+}
+
+result := lib.result(id, scope, conditions, basis, {"status-only"})

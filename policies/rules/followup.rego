@@ -1,8 +1,38 @@
-# R-FOLLOWUP: not yet encoded; denies everything until it is.
+# R-FOLLOWUP: school and social services have no legal basis today for
+# individual-level follow-up of interventions (004: the inquiry reports on
+# 2027-03-29). Individual data needs consent (R-CONSENT) or de-identification
+# (R-DEIDENTIFIED); aggregate statistics without identities are allowed.
 package sekretess.rules.followup
 
 import data.sekretess.lib
 
 id := "R-FOLLOWUP"
 
-result := lib.result(id, {"not yet encoded"}, set(), "", set())
+basis := "Ingen sekretess för aggregerad statistik utan identiteter (OSL 23 kap. och 26 kap. 1 § skyddar enskildas förhållanden)"
+
+scope contains "message kind is not followup" if lib.kind != "followup"
+
+scope contains "follow-up is between a school and social services" if not parties
+
+parties if {
+	lib.is_school(input.sender)
+	lib.is_social_services(input.recipient)
+}
+
+parties if {
+	lib.is_social_services(input.sender)
+	lib.is_school(input.recipient)
+}
+
+conditions contains "individual-level follow-up has no legal basis today (the inquiry reports 2027-03-29): it needs consent (R-CONSENT) or de-identified data (R-DEIDENTIFIED); only aggregate statistics are allowed" if {
+	not aggregate
+}
+
+aggregate if {
+	lib.claim(["aggregate"]) == true
+	lib.category == "aggregate_statistics"
+	count(lib.identifying_fields) == 0
+	not object.get(input, ["claims", "subject"], null)
+}
+
+result := lib.result(id, scope, conditions, basis, {"aggregate-only"})

@@ -1,8 +1,97 @@
-# R-FU: not yet encoded; denies everything until it is.
+# R-FU: data from a preliminary investigation (förundersökning). When a
+# report of concern was made in connection with it, social services get the
+# data they ask for that can matter for the assessment of the child's needs
+# (path A); otherwise the police may give single data only after a
+# case-by-case assessment that it does not harm the investigation (path B,
+# Q15). Either way the data stays under FU secrecy at social services and
+# must not be passed on (OSL 18 kap. 1 och 3 §§). Covers social services'
+# request and the police's answer.
 package sekretess.rules.fu
 
 import data.sekretess.lib
 
 id := "R-FU"
 
-result := lib.result(id, {"not yet encoded"}, set(), "", set())
+basis_a := lib.sol(
+	"SoL (2001:453) 14 kap. 1 § tredje stycket; OSL 18 kap. 1 och 3 §§",
+	"SoL (2025:400), motsvarande 14 kap. 1 § tredje stycket SoL (2001:453); OSL 18 kap. 1 och 3 §§",
+)
+
+basis_b := "OSL 18 kap. 1 och 3 §§ (prövning i det enskilda fallet)"
+
+basis := basis_b if {
+	lib.kind != "request"
+	count(path_a) > 0
+	count(path_b) == 0
+} else := basis_a
+
+scope contains "message kind is not request, response or disclosure" if not lib.kind in {"request", "response", "disclosure"}
+
+scope contains "a request comes from social services to the police" if {
+	lib.kind == "request"
+	not request_parties
+}
+
+request_parties if {
+	lib.is_social_services(input.sender)
+	lib.is_police(input.recipient)
+}
+
+scope contains "the data goes from the police to social services" if {
+	lib.kind in {"response", "disclosure"}
+	not disclosure_parties
+}
+
+disclosure_parties if {
+	lib.is_police(input.sender)
+	lib.is_social_services(input.recipient)
+}
+
+conditions contains sprintf("category must be preliminary_investigation, not %v", [lib.category]) if {
+	lib.category != "preliminary_investigation"
+}
+
+conditions contains "the request does not state that a report of concern was made in connection with the investigation (claims.fu.concern_report_made)" if {
+	lib.kind == "request"
+	lib.claim(["fu", "concern_report_made"]) != true
+}
+
+# Path A: concern report made, social services asked, data can matter.
+path_a contains "a report of concern was not made in connection with the investigation (claims.fu.concern_report_made)" if {
+	lib.claim(["fu", "concern_report_made"]) != true
+}
+
+path_a contains "social services did not ask: must answer their request (message.reply_to)" if {
+	not lib.answers_request_from_recipient
+}
+
+path_a contains r if {
+	some r in lib.judgement_problems(
+		lib.claim(["fu", "relevance_assessment"]),
+		"assessment that the data can matter for the child's needs assessment (claims.fu.relevance_assessment)",
+		"relevant",
+	)
+}
+
+# Path B: case-by-case assessment that single data can be given.
+path_b contains r if {
+	some r in lib.judgement_problems(
+		lib.claim(["fu", "case_assessment"]),
+		"case-by-case assessment that the data does not harm the investigation (claims.fu.case_assessment)",
+		"no_harm",
+	)
+}
+
+conditions contains sprintf("path A (SoL): %s", [r]) if {
+	lib.kind != "request"
+	count(path_b) > 0
+	some r in path_a
+}
+
+conditions contains sprintf("path B (case by case): %s", [r]) if {
+	lib.kind != "request"
+	count(path_a) > 0
+	some r in path_b
+}
+
+result := lib.result(id, scope, conditions, basis, {"fu-secrecy: do not forward"})

@@ -1,8 +1,35 @@
-# R-GENERAL: not yet encoded; denies everything until it is.
+# R-GENERAL: the general clause. An authority may give secret data to another
+# authority when it is manifest that the interest in disclosure outweighs the
+# interest secrecy protects (Q13). Never for social services secrecy (OSL
+# 10 kap. 27 § andra stycket, Q14) nor for health secrecy; not for
+# independent schools, which are not authorities under OSL.
 package sekretess.rules.general_clause
 
 import data.sekretess.lib
 
 id := "R-GENERAL"
 
-result := lib.result(id, {"not yet encoded"}, set(), "", set())
+basis := "OSL 10 kap. 27 §"
+
+scope contains "message kind is not disclosure or response" if not lib.kind in {"disclosure", "response"}
+
+scope contains sprintf("%s is not an authority under OSL", [role]) if {
+	some role in ["sender", "recipient"]
+	not lib.osl_authority(input[role])
+}
+
+conditions contains "never for social services secrecy (OSL 10 kap. 27 § andra stycket, Q14)" if {
+	lib.is_social_services(input.sender)
+}
+
+conditions contains "never for health secrecy" if lib.category == "health"
+
+conditions contains r if {
+	some r in lib.judgement_problems(
+		lib.claim(["general_clause_weighing"]),
+		"documented weighing (claims.general_clause_weighing)",
+		"manifestly_outweighs",
+	)
+}
+
+result := lib.result(id, scope, conditions, basis, set())

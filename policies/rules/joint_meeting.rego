@@ -1,8 +1,34 @@
-# R-JOINT-MEETING: not yet encoded; denies everything until it is.
+# R-JOINT-MEETING: school, police and social services may meet and share
+# secret data about a child when the guardian, and the child where required,
+# consent (Q10). The consent must cover every participant.
 package sekretess.rules.joint_meeting
 
+import data.sekretess.consent
 import data.sekretess.lib
 
 id := "R-JOINT-MEETING"
 
-result := lib.result(id, {"not yet encoded"}, set(), "", set())
+basis := "OSL 12 kap. 2-3 §§"
+
+participants := {p | some p in lib.claim(["meeting", "participants"])}
+
+scope contains "message kind is not meeting" if lib.kind != "meeting"
+
+conditions contains "the meeting lists no participants (claims.meeting.participants)" if count(participants) == 0
+
+conditions contains sprintf("%s is not a listed participant", [role]) if {
+	count(participants) > 0
+	some role in ["sender", "recipient"]
+	not input[role].id in participants
+}
+
+conditions contains r if some r in consent.problems
+
+conditions contains sprintf("consent does not cover participant %v", [p]) if {
+	consent.present
+	some p in participants
+	p != input.sender.id
+	not p in consent.recipients
+}
+
+result := lib.result(id, scope, conditions, basis, {"within-consent-scope"})

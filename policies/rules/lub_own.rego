@@ -1,8 +1,34 @@
-# R-LUB-OWN: not yet encoded; denies everything until it is.
+# R-LUB-OWN: from 2025-04-01 a rector gives, on the rector's own initiative,
+# data the police need in crime fighting, e.g. that a pupil is believed to be
+# in a criminal risk environment (Q2). An interest assessment is always made
+# first and no overriding reason may weigh against.
 package sekretess.rules.lub_own
 
 import data.sekretess.lib
+import data.sekretess.vocab
 
 id := "R-LUB-OWN"
 
-result := lib.result(id, {"not yet encoded"}, set(), "", set())
+basis := "LUB (2025:170) 7 § andra stycket"
+
+scope contains lib.not_in_force_reason("2025-04-01") if not lib.in_force(lib.lub_from)
+
+scope contains "message kind is not disclosure" if lib.kind != "disclosure"
+
+scope contains "sender is not a school" if not lib.is_school(input.sender)
+
+scope contains "recipient is not the police" if not lib.is_police(input.recipient)
+
+conditions contains sprintf("the duty lies with the rector: claims.sender_role is %v, not rector", [lib.sender_role]) if {
+	lib.sender_role != "rector"
+}
+
+conditions contains sprintf("category %v is not data held in the rector's activity (health data needs consent)", [lib.category]) if {
+	not lib.category in vocab.school_categories
+}
+
+conditions contains "no statement of why the police need the data in crime fighting (claims.purpose)" if not lib.has_purpose
+
+conditions contains r if some r in lib.interest_assessment_problems
+
+result := lib.result(id, scope, conditions, basis, set())

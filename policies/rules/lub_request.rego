@@ -1,8 +1,70 @@
-# R-LUB-REQUEST: not yet encoded; denies everything until it is.
+# R-LUB-REQUEST: from 2025-04-01 a rector gives data held in the activity the
+# rector is responsible for when a law-enforcement authority asks and needs it
+# (Q5). Public data is always given; secret data only after a documented
+# interest assessment that does not weigh against. Elevhälsa's health records
+# are not covered. Covers the police's request and the rector's answer.
 package sekretess.rules.lub_request
 
 import data.sekretess.lib
+import data.sekretess.vocab
 
 id := "R-LUB-REQUEST"
 
-result := lib.result(id, {"not yet encoded"}, set(), "", set())
+basis := "LUB (2025:170) 7 § första stycket"
+
+scope contains lib.not_in_force_reason("2025-04-01") if not lib.in_force(lib.lub_from)
+
+scope contains "message kind is not request or response" if not lib.kind in {"request", "response"}
+
+scope contains "a request comes from the police to a school" if {
+	lib.kind == "request"
+	not request_parties
+}
+
+request_parties if {
+	lib.is_police(input.sender)
+	lib.is_school(input.recipient)
+}
+
+scope contains "the answer goes from a school to the police" if {
+	lib.kind == "response"
+	not response_parties
+}
+
+response_parties if {
+	lib.is_school(input.sender)
+	lib.is_police(input.recipient)
+}
+
+conditions contains sprintf("category %v is not data held in the rector's activity (health data needs consent)", [lib.category]) if {
+	not lib.category in vocab.school_categories
+}
+
+conditions contains "the request states no purpose in crime fighting (claims.purpose)" if {
+	lib.kind == "request"
+	not lib.has_purpose
+}
+
+conditions contains sprintf("the duty lies with the rector: claims.sender_role is %v, not rector", [lib.sender_role]) if {
+	lib.kind == "response"
+	lib.sender_role != "rector"
+}
+
+conditions contains "must answer a request from the police to this sender (message.reply_to)" if {
+	lib.kind == "response"
+	not lib.answers_request_from_recipient
+}
+
+# Public data is always given; anything else needs the assessment.
+public if {
+	lib.category in vocab.public_school_categories
+	lib.claim(["secret"]) != true
+}
+
+conditions contains r if {
+	lib.kind == "response"
+	not public
+	some r in lib.interest_assessment_problems
+}
+
+result := lib.result(id, scope, conditions, basis, set())

@@ -1,8 +1,41 @@
-# R-1015A: not yet encoded; denies everything until it is.
+# R-1015A: from 2025-12-01 an authority may give another authority data
+# needed to prevent, hinder or detect criminal activity or to investigate
+# crime; unlike the general clause it also covers social services secrecy.
+# Not for follow-up of interventions or general welfare (004). Independent
+# schools are not authorities under OSL (unless the 2027 switch is on).
 package sekretess.rules.osl_10_15a
 
 import data.sekretess.lib
 
 id := "R-1015A"
 
-result := lib.result(id, {"not yet encoded"}, set(), "", set())
+basis := "OSL 10 kap. 15 a §"
+
+purposes := {"prevent_crime", "hinder_crime", "detect_crime", "investigate_crime"}
+
+scope contains lib.not_in_force_reason("2025-12-01") if not lib.in_force(lib.osl_10_15a_from)
+
+scope contains "message kind is not disclosure or response" if not lib.kind in {"disclosure", "response"}
+
+scope contains sprintf("%s is not an authority under OSL", [role]) if {
+	some role in ["sender", "recipient"]
+	not lib.osl_authority(input[role])
+}
+
+code := lib.claim(["purpose_code"])
+
+conditions contains sprintf("purpose %v is not to prevent, hinder or detect criminal activity or investigate crime (follow-up and general welfare are not covered)", [code]) if {
+	not code in purposes
+}
+
+conditions contains "health data is not covered" if lib.category == "health"
+
+conditions contains r if {
+	some r in lib.judgement_problems(
+		lib.claim(["necessity_assessment"]),
+		"assessment that the data is needed for that purpose (claims.necessity_assessment)",
+		"needed",
+	)
+}
+
+result := lib.result(id, scope, conditions, basis, set())

@@ -1,8 +1,66 @@
-# R-1018A: not yet encoded; denies everything until it is.
+# R-1018A: social services may give the police data about a person under 21
+# when (1) special circumstances show a risk that the young person will
+# engage in criminal activity, (2) the data can be assumed to help prevent
+# it and (3) it is not inappropriate given planned or ongoing interventions.
+# Data about suspicion of an already committed crime is given only under the
+# other provisions (R-CRIME-SUSPECT). Q11, Brå 2021:2.
 package sekretess.rules.osl_10_18a
 
 import data.sekretess.lib
 
 id := "R-1018A"
 
-result := lib.result(id, {"not yet encoded"}, set(), "", set())
+basis := "OSL 10 kap. 18 a §"
+
+named := {
+	"risk_of_crime": "(1) special circumstances show a risk of criminal activity",
+	"helps_prevent": "(2) the data can be assumed to help prevent it",
+	"not_inappropriate": "(3) not inappropriate given planned or ongoing interventions",
+}
+
+scope contains lib.not_in_force_reason("2013-07-01") if not lib.in_force(lib.osl_10_18a_from)
+
+scope contains "message kind is not disclosure or response" if not lib.kind in {"disclosure", "response"}
+
+scope contains "sender is not social services" if not lib.is_social_services(input.sender)
+
+scope contains "recipient is not the police (Polismyndigheten)" if not lib.is_police(input.recipient)
+
+conditions contains "subject age is missing (claims.subject.age or claims.subject.birth_date)" if not lib.claimed_age
+
+conditions contains "subject is 21 or older" if lib.claimed_age >= 21
+
+conditions contains "data about suspicion of an already committed crime is given only under OSL 10 kap. 20-23 §§ (R-CRIME-SUSPECT)" if {
+	lib.category == "crime_suspicion"
+}
+
+conditions contains "health data is not covered" if lib.category == "health"
+
+c := object.get(input, ["claims", "conditions_1018a"], null)
+
+conditions contains "the assessment of the three conditions is missing (claims.conditions_1018a)" if not is_object(c)
+
+conditions contains "claims.conditions_1018a does not say who assessed the conditions (by)" if {
+	is_object(c)
+	not lib.non_empty_string(object.get(c, "by", null))
+}
+
+conditions contains "claims.conditions_1018a has no valid time (at) at or before the message" if {
+	is_object(c)
+	not assessed_in_time
+}
+
+assessed_in_time if time.parse_rfc3339_ns(c.at) <= lib.now_ns
+
+conditions contains sprintf("condition %s is not shown as met with a text (claims.conditions_1018a.%s)", [text, k]) if {
+	is_object(c)
+	some k, text in named
+	not met(object.get(c, k, null))
+}
+
+met(x) if {
+	x.met == true
+	lib.non_empty_string(x.text)
+}
+
+result := lib.result(id, scope, conditions, basis, set())

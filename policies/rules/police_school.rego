@@ -1,8 +1,28 @@
-# R-POLICE-SCHOOL: not yet encoded; denies everything until it is.
+# R-POLICE-SCHOOL: the police have no general duty to tell a school about a
+# child in a criminal risk environment; they are restrictive and share only
+# exceptionally, after a documented case-by-case assessment (Q1).
 package sekretess.rules.police_school
 
 import data.sekretess.lib
 
 id := "R-POLICE-SCHOOL"
 
-result := lib.result(id, {"not yet encoded"}, set(), "", set())
+basis := "Ingen generell uppgiftsskyldighet; undantagsvis efter prövning i det enskilda fallet (OSL 18 kap. 1 § och 35 kap. 1 §)"
+
+scope contains "message kind is not disclosure" if lib.kind != "disclosure"
+
+scope contains "sender is not the police" if not lib.is_police(input.sender)
+
+scope contains "recipient is not a school" if not lib.is_school(input.recipient)
+
+conditions contains sprintf("category must be risk_environment, not %v", [lib.category]) if lib.category != "risk_environment"
+
+conditions contains r if {
+	some r in lib.judgement_problems(
+		lib.claim(["exceptional_assessment"]),
+		"documented case-by-case assessment marked exceptional (claims.exceptional_assessment)",
+		"exceptional_disclosure",
+	)
+}
+
+result := lib.result(id, scope, conditions, basis, set())

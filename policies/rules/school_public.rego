@@ -1,8 +1,31 @@
-# R-SCHOOL-PUBLIC: not yet encoded; denies everything until it is.
+# R-SCHOOL-PUBLIC: most school data is not secret (Q4-Q5): enrolment (that a
+# pupil attends the school), class lists and the school catalogue may go to
+# the police. A school may still mark a record secret (e.g. a pupil with
+# protected personal data); then this rule does not apply.
 package sekretess.rules.school_public
 
 import data.sekretess.lib
+import data.sekretess.vocab
 
 id := "R-SCHOOL-PUBLIC"
 
-result := lib.result(id, {"not yet encoded"}, set(), "", set())
+basis := "skollagen (2010:800) 29 kap. 14 § (uppgiften omfattas inte av tystnadsplikt)" if {
+	lib.is_independent_school(input.sender)
+	not lib.independent_schools_under_osl
+} else := "OSL 23 kap. (uppgiften omfattas inte av sekretess)"
+
+scope contains "message kind is not disclosure or response" if not lib.kind in {"disclosure", "response"}
+
+scope contains "sender is not a school" if not lib.is_school(input.sender)
+
+scope contains "recipient is not the police" if not lib.is_police(input.recipient)
+
+conditions contains sprintf("category %v is not public school data (enrolment, class_list, school_catalogue)", [lib.category]) if {
+	not lib.category in vocab.public_school_categories
+}
+
+conditions contains "the sender marked the data secret (claims.secret), e.g. protected personal data" if {
+	lib.claim(["secret"]) == true
+}
+
+result := lib.result(id, scope, conditions, basis, set())

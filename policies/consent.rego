@@ -1,0 +1,148 @@
+# Validity of the consent record the broker resolved from its registry
+# (input.consent; never from claims). Used by R-CONSENT and R-JOINT-MEETING.
+# OSL 12 kap. 2-3 §§; Q16-Q18.
+package sekretess.consent
+
+import data.sekretess.lib
+
+c := object.get(input, "consent", null)
+
+present if is_object(c)
+
+# Agencies the consent lets the data go to.
+recipients contains r if {
+	r := c.recipient
+	is_string(r)
+}
+
+recipients contains r if some r in object.get(c, "recipients", [])
+
+categories contains x if some x in object.get(c, "categories", [])
+
+general_markers := {"*", "all", "any"}
+
+# Subject age on the decision date: the registry's birth date first, then
+# the registry's age, then the sender's claim.
+subject_age := a if {
+	a := lib.age_from_birth_date(c.subject.birth_date)
+} else := a if {
+	a := c.subject.age
+	is_number(a)
+} else := lib.claimed_age
+
+# Consents actually given by the decision time.
+given(role) := {g |
+	some g in object.get(c, "given_by", [])
+	g.role == role
+	time.parse_rfc3339_ns(g.at) <= lib.now_ns
+}
+
+problems contains "no consent record resolved by the broker for this message (input.consent)" if not present
+
+problems contains r if {
+	present
+	some r in record_problems
+}
+
+record_problems contains "a general waiver is not a valid consent (Q17): it must name the data, the recipient and the purpose" if {
+	c.general == true
+}
+
+record_problems contains "a general waiver is not a valid consent (Q17): it must name the data, the recipient and the purpose" if {
+	some x in (categories | recipients)
+	x in general_markers
+}
+
+record_problems contains "consent is not documented (consent.documented with how, by, at): an oral consent counts when it is documented (Q17)" if {
+	not documented
+}
+
+documented if {
+	d := c.documented
+	d.how in {"written", "oral", "digital"}
+	lib.non_empty_string(d.by)
+	time.parse_rfc3339_ns(d.at) <= lib.now_ns
+}
+
+record_problems contains sprintf("consent does not cover data category %v", [lib.category]) if {
+	not lib.category in categories
+}
+
+record_problems contains "consent does not state a purpose (consent.purpose)" if {
+	not lib.non_empty_string(object.get(c, "purpose", null))
+}
+
+record_problems contains sprintf("message purpose %v is not the purpose consented to", [lib.claim(["purpose"])]) if {
+	lib.non_empty_string(object.get(c, "purpose", null))
+	lib.claim(["purpose"]) != c.purpose
+}
+
+record_problems contains "consent is for another subject (consent.subject.pseudonym differs from claims.subject.pseudonym)" if {
+	object.get(c, ["subject", "pseudonym"], null) != lib.claim(["subject", "pseudonym"])
+}
+
+record_problems contains sprintf("consent lets %v disclose, not the sender", [c.discloser]) if {
+	object.get(c, "discloser", null) != null
+	c.discloser != input.sender.id
+}
+
+record_problems contains "consent has no valid start (consent.valid_from)" if {
+	not time.parse_rfc3339_ns(object.get(c, "valid_from", ""))
+}
+
+record_problems contains "consent is not yet valid at the message's time" if {
+	time.parse_rfc3339_ns(c.valid_from) > lib.now_ns
+}
+
+record_problems contains "consent had expired at the message's time" if {
+	time.parse_rfc3339_ns(c.valid_until) < lib.now_ns
+}
+
+record_problems contains sprintf("consent was withdrawn at %v, before the message (Q18)", [c.withdrawn_at]) if {
+	time.parse_rfc3339_ns(c.withdrawn_at) <= lib.now_ns
+}
+
+record_problems contains "consent.withdrawn_at is not a valid time" if {
+	object.get(c, "withdrawn_at", null) != null
+	not time.parse_rfc3339_ns(c.withdrawn_at)
+}
+
+# Whose consent is needed.
+record_problems contains "the subject's age is unknown: cannot tell whose consent is needed" if not subject_age
+
+record_problems contains "from 18 the person consents alone: the record has no consent given by the person" if {
+	subject_age >= 18
+	count(given("person")) == 0
+}
+
+record_problems contains r if {
+	subject_age < 18
+	not child_may_consent_alone
+	some r in guardian_problems
+}
+
+# Q16: in some cases a young person under 18 consents alone, after an
+# individual assessment of age, maturity, the data and the kind of case.
+child_may_consent_alone if {
+	count(lib.judgement_problems(object.get(c, "child_alone_assessment", null), "", "may_consent_alone")) == 0
+	count(given("child")) > 0
+}
+
+guardians_needed := n if {
+	n := c.guardian_count
+	is_number(n)
+	n >= 1
+} else := 1
+
+guardian_problems contains sprintf("a child under 18 needs the guardians' consent: %d of %d given", [count(given("guardian")), guardians_needed]) if {
+	count(given("guardian")) < guardians_needed
+}
+
+guardian_problems contains "the maturity judgement is missing: consent.child_consent_required does not say whether the child's own consent is needed (Q16)" if {
+	not is_boolean(object.get(c, "child_consent_required", null))
+}
+
+guardian_problems contains "the child's own consent is required given age and maturity but was not given (Q16)" if {
+	c.child_consent_required == true
+	count(given("child")) == 0
+}
