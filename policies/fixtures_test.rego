@@ -40,3 +40,36 @@ request_record(from, to, rule, category) := {
 }
 
 judgement(outcome) := {"by": "Anna Rektor", "at": "2025-05-01T09:00:00+02:00", "outcome": outcome, "reason": "documented in the case file"}
+
+t := "2026-01-15T10:00:00+01:00"
+
+# A reason containing the text s.
+has_reason(d, s) if {
+	some r in d.reasons
+	contains(r, s)
+}
+
+concern_record(from, to) := {
+	"id": req_id,
+	"kind": "concern_report",
+	"sender": from.id,
+	"recipient": to.id,
+	"created_at": "2025-11-01T08:00:00+01:00",
+	"allow": true,
+	"rule": "R-CONCERN",
+	"category": "concern",
+}
+
+valid_consent(recipients, cats) := {
+	"id": "samtycke-1",
+	"subject": {"pseudonym": "p-1", "birth_date": "2011-05-05"},
+	"categories": cats,
+	"recipients": recipients,
+	"purpose": "samordnat stöd",
+	"given_by": [{"role": "guardian", "at": "2025-12-01T09:00:00+01:00"}],
+	"guardian_count": 1,
+	"child_consent_required": false,
+	"documented": {"how": "oral", "by": "Handläggare Berg", "at": "2025-12-01T09:05:00+01:00"},
+	"valid_from": "2025-12-01T00:00:00+01:00",
+	"valid_until": "2026-12-01T00:00:00+01:00",
+}

@@ -1,0 +1,389 @@
+package sekretess_test.social_police
+
+import data.sekretess
+import data.sekretess_test.fixtures as f
+
+# --- R-FEEDBACK -------------------------------------------------------------
+
+feedback(reporter, t, extra) := f.reply(
+	f.social_services, reporter, "feedback", t,
+	object.union(
+		{
+			"category": "investigation_status", "investigation_status": "opened",
+			"feedback_requested": true, "guardian_informed": true,
+			"feedback_assessment": {"by": "Handläggare Berg", "at": "2026-01-10T09:00:00+01:00", "outcome": "appropriate"},
+		},
+		extra,
+	),
+	f.concern_record(reporter, f.social_services),
+)
+
+test_feedback_status_to_school_q9 if {
+	d := sekretess.decision with input as feedback(f.municipal_school, f.t, {})
+	d.allow
+	d.rule == "R-FEEDBACK"
+	d.obligations == ["status-only"]
+	d.basis == "SoL (2025:400), motsvarande 14 kap. 1 b § SoL (2001:453)"
+}
+
+test_feedback_basis_old_sol_before_2025_07_01 if {
+	i := feedback(f.police, "2025-06-15T10:00:00+02:00", {"feedback_assessment": {"by": "H", "at": "2025-06-15T09:00:00+02:00", "outcome": "appropriate"}})
+	d := sekretess.decision with input as i
+	d.allow
+	d.basis == "SoL (2001:453) 14 kap. 1 b §"
+}
+
+test_feedback_guardian_not_told_denied_q9 if {
+	d := sekretess.decision with input as feedback(f.municipal_school, f.t, {"guardian_informed": false})
+	not d.allow
+	f.has_reason(d, "R-FEEDBACK: inappropriate: the guardian has not yet been told")
+}
+
+test_feedback_more_than_status_needs_consent_q9 if {
+	d := sekretess.decision with input as feedback(f.municipal_school, f.t, {"category": "case_details"})
+	not d.allow
+	f.has_reason(d, "R-FEEDBACK: category must be investigation_status, not case_details")
+	f.has_reason(d, "R-CONSENT: no consent record resolved by the broker")
+}
+
+test_feedback_to_someone_who_did_not_report_denied if {
+	i := object.union(feedback(f.municipal_school, f.t, {}), {"recipient": f.police})
+	d := sekretess.decision with input as i
+	not d.allow
+	f.has_reason(d, "R-FEEDBACK: must reply to a report of concern that the recipient made to this sender")
+}
+
+test_feedback_without_assessment_denied if {
+	i := json.remove(feedback(f.municipal_school, f.t, {}), ["claims/feedback_assessment"])
+	d := sekretess.decision with input as i
+	not d.allow
+	f.has_reason(d, "R-FEEDBACK: assessment that feedback is not inappropriate (claims.feedback_assessment) is missing")
+}
+
+# --- R-1018A ----------------------------------------------------------------
+
+conds := {
+	"by": "Handläggare Berg", "at": "2026-01-14T15:00:00+01:00",
+	"risk_of_crime": {"met": true, "text": "rör sig i kriminellt nätverk, beslag av narkotika"},
+	"helps_prevent": {"met": true, "text": "polisen kan ingripa i samverkan med SSPF"},
+	"not_inappropriate": {"met": true, "text": "stör inte pågående insats"},
+}
+
+to_police(extra) := f.msg(
+	f.social_services, f.police, "disclosure", f.t,
+	object.union({"category": "risk_environment", "subject": {"pseudonym": "p-9", "age": 19}}, extra),
+)
+
+test_1018a_allowed_under_21_q11 if {
+	d := sekretess.decision with input as to_police({"conditions_1018a": conds})
+	d.allow
+	d.rule == "R-1018A"
+	d.basis == "OSL 10 kap. 18 a §"
+}
+
+test_1018a_age_21_denied if {
+	d := sekretess.decision with input as to_police({"conditions_1018a": conds, "subject": {"pseudonym": "p-9", "birth_date": "2005-01-15"}})
+	not d.allow
+	f.has_reason(d, "R-1018A: subject is 21 or older")
+}
+
+test_1018a_day_before_21st_birthday_allowed if {
+	d := sekretess.decision with input as to_police({"conditions_1018a": conds, "subject": {"pseudonym": "p-9", "birth_date": "2005-01-16"}})
+	d.allow
+	d.rule == "R-1018A"
+}
+
+test_1018a_missing_condition_names_it if {
+	c := json.patch(conds, [{"op": "replace", "path": "/helps_prevent/met", "value": false}])
+	d := sekretess.decision with input as to_police({"conditions_1018a": c})
+	not d.allow
+	f.has_reason(d, "R-1018A: condition (2) the data can be assumed to help prevent it is not shown as met")
+}
+
+test_1018a_missing_assessment_denied if {
+	d := sekretess.decision with input as to_police({})
+	not d.allow
+	f.has_reason(d, "R-1018A: the assessment of the three conditions is missing")
+}
+
+test_1018a_not_for_committed_crime if {
+	d := sekretess.decision with input as to_police({"conditions_1018a": conds, "category": "crime_suspicion"})
+	not d.allow
+	f.has_reason(d, "R-1018A: data about suspicion of an already committed crime")
+}
+
+test_1018a_social_services_never_general_clause_q14 if {
+	d := sekretess.decision with input as to_police({"general_clause_weighing": f.judgement("manifestly_outweighs")})
+	not d.allow
+	f.has_reason(d, "R-GENERAL: never for social services secrecy")
+}
+
+# --- R-CRIME-SUSPECT --------------------------------------------------------
+
+suspect(offence) := to_police({"category": "crime_suspicion", "offence": offence})
+
+test_crime_suspect_10_23_serious if {
+	d := sekretess.decision with input as suspect({"section": "10:23", "class": "serious_crime", "min_penalty_years": 1})
+	d.allow
+	d.rule == "R-CRIME-SUSPECT"
+	d.basis == "OSL 10 kap. 23 §"
+}
+
+test_crime_suspect_10_23_minor_offence_denied if {
+	d := sekretess.decision with input as suspect({"section": "10:23", "class": "serious_crime", "min_penalty_years": 0})
+	not d.allow
+	f.has_reason(d, "R-CRIME-SUSPECT: 10:23 requires a crime with a minimum penalty of one year")
+}
+
+test_crime_suspect_10_21_against_child if {
+	d := sekretess.decision with input as suspect({"section": "10:21", "class": "crime_against_child", "victim_under_18": true, "brb_chapter": 3})
+	d.allow
+	d.basis == "OSL 10 kap. 21 §"
+}
+
+test_crime_suspect_10_22_in_progress if {
+	d := sekretess.decision with input as suspect({"section": "10:22", "class": "crime_in_progress", "in_progress": true})
+	d.allow
+	d.basis == "OSL 10 kap. 22 §"
+}
+
+test_crime_suspect_class_mismatch_denied if {
+	d := sekretess.decision with input as suspect({"section": "10:21", "class": "serious_crime", "min_penalty_years": 2})
+	not d.allow
+	f.has_reason(d, "R-CRIME-SUSPECT: offence class serious_crime does not meet OSL 10:21")
+}
+
+test_crime_suspect_undeclared_section_denied if {
+	d := sekretess.decision with input as suspect({})
+	not d.allow
+	f.has_reason(d, "R-CRIME-SUSPECT: claims.offence.section null is not one of")
+}
+
+# --- R-1015A ----------------------------------------------------------------
+
+crime_purpose(t, extra) := f.msg(
+	f.social_services, f.police, "disclosure", t,
+	object.union(
+		{
+			"category": "case_details", "subject": {"pseudonym": "p-9", "age": 25},
+			"purpose_code": "prevent_crime",
+			"necessity_assessment": {"by": "Enhetschef", "at": "2025-12-01T08:00:00+01:00", "outcome": "needed"},
+		},
+		extra,
+	),
+)
+
+test_1015a_from_2025_12_01 if {
+	d := sekretess.decision with input as crime_purpose("2025-12-01T09:00:00+01:00", {})
+	d.allow
+	d.rule == "R-1015A"
+	d.basis == "OSL 10 kap. 15 a §"
+}
+
+test_1015a_before_2025_12_01_denied if {
+	i := crime_purpose("2025-11-30T23:59:00+01:00", {"necessity_assessment": {"by": "E", "at": "2025-11-30T08:00:00+01:00", "outcome": "needed"}})
+	d := sekretess.decision with input as i
+	not d.allow
+	f.has_reason(d, "R-1015A: not in force at the message's time 2025-11-30T23:59:00+01:00: in force from 2025-12-01")
+}
+
+test_1015a_followup_purpose_denied if {
+	d := sekretess.decision with input as crime_purpose(f.t, {"purpose_code": "followup"})
+	not d.allow
+	f.has_reason(d, "R-1015A: purpose followup is not to prevent")
+}
+
+test_1015a_not_independent_school if {
+	i := object.union(crime_purpose(f.t, {}), {"recipient": f.independent_school})
+	d := sekretess.decision with input as i
+	not d.allow
+	f.has_reason(d, "R-1015A: recipient is not an authority under OSL")
+}
+
+test_1015a_missing_necessity_denied if {
+	i := json.remove(crime_purpose(f.t, {}), ["claims/necessity_assessment"])
+	d := sekretess.decision with input as i
+	not d.allow
+	f.has_reason(d, "R-1015A: assessment that the data is needed for that purpose (claims.necessity_assessment) is missing")
+}
+
+# --- R-GENERAL --------------------------------------------------------------
+
+general(sender, recipient, extra) := f.msg(
+	sender, recipient, "disclosure", f.t,
+	object.union({"category": "pupil_welfare", "subject": {"pseudonym": "p-2", "age": 12}, "general_clause_weighing": f.judgement("manifestly_outweighs")}, extra),
+)
+
+test_general_clause_school_to_social_services_q13 if {
+	d := sekretess.decision with input as general(f.municipal_school, f.social_services, {})
+	d.allow
+	d.rule == "R-GENERAL"
+	d.basis == "OSL 10 kap. 27 §"
+}
+
+test_general_clause_without_weighing_denied if {
+	d := sekretess.decision with input as general(f.municipal_school, f.social_services, {"general_clause_weighing": null})
+	not d.allow
+	f.has_reason(d, "R-GENERAL: documented weighing (claims.general_clause_weighing) is missing")
+}
+
+test_general_clause_never_health if {
+	d := sekretess.decision with input as general(f.municipal_school, f.social_services, {"category": "health"})
+	not d.allow
+	f.has_reason(d, "R-GENERAL: never for health secrecy")
+}
+
+test_general_clause_not_independent_school if {
+	d := sekretess.decision with input as general(f.independent_school, f.social_services, {})
+	not d.allow
+	f.has_reason(d, "R-GENERAL: sender is not an authority under OSL")
+}
+
+# --- R-FU -------------------------------------------------------------------
+
+fu_answer(extra) := f.reply(
+	f.police, f.social_services, "response", f.t,
+	object.union(
+		{
+			"category": "preliminary_investigation", "subject": {"pseudonym": "p-3", "age": 13},
+			"fu": {
+				"concern_report_made": true,
+				"relevance_assessment": {"by": "Förundersökningsledare", "at": "2026-01-14T10:00:00+01:00", "outcome": "relevant"},
+			},
+		},
+		extra,
+	),
+	f.request_record(f.social_services, f.police, "R-FU", "preliminary_investigation"),
+)
+
+test_fu_with_concern_report_and_request_q15 if {
+	d := sekretess.decision with input as fu_answer({})
+	d.allow
+	d.rule == "R-FU"
+	d.obligations == ["fu-secrecy: do not forward"]
+	d.basis == "SoL (2025:400), motsvarande 14 kap. 1 § tredje stycket SoL (2001:453); OSL 18 kap. 1 och 3 §§"
+}
+
+test_fu_without_concern_report_needs_case_assessment if {
+	d := sekretess.decision with input as fu_answer({"fu": {"concern_report_made": false}})
+	not d.allow
+	f.has_reason(d, "R-FU: path A (SoL): a report of concern was not made")
+	f.has_reason(d, "R-FU: path B (case by case): case-by-case assessment that the data does not harm the investigation (claims.fu.case_assessment) is missing")
+}
+
+test_fu_case_by_case_path_b if {
+	i := f.msg(f.police, f.social_services, "disclosure", f.t, {
+		"category": "preliminary_investigation",
+		"fu": {"case_assessment": {"by": "FU-ledare", "at": "2026-01-14T10:00:00+01:00", "outcome": "no_harm"}},
+	})
+	d := sekretess.decision with input as i
+	d.allow
+	d.rule == "R-FU"
+	d.basis == "OSL 18 kap. 1 och 3 §§ (prövning i det enskilda fallet)"
+	d.obligations == ["fu-secrecy: do not forward"]
+}
+
+test_fu_request_from_social_services if {
+	i := f.msg(f.social_services, f.police, "request", f.t, {"category": "preliminary_investigation", "fu": {"concern_report_made": true}})
+	d := sekretess.decision with input as i
+	d.allow
+	d.rule == "R-FU"
+}
+
+test_fu_data_must_not_be_forwarded_q15 if {
+	i := object.union(
+		f.msg(f.social_services, f.municipal_school, "disclosure", f.t, {
+			"category": "pupil_welfare", "forwarded_from": ["11111111111111111111111111111111"],
+			"general_clause_weighing": f.judgement("manifestly_outweighs"),
+		}),
+		{"sources": [{"id": "11111111111111111111111111111111", "rule": "R-FU", "obligations": ["fu-secrecy: do not forward"], "recipient": f.social_services.id}]},
+	)
+	d := sekretess.decision with input as i
+	not d.allow
+	f.has_reason(d, "secrecy travels with data: message 11111111111111111111111111111111 was received under R-FU")
+}
+
+test_fu_forwarding_blocked_even_with_consent if {
+	c := object.union(f.valid_consent([f.municipal_school.id], ["case_details"]), {"subject": {"pseudonym": "p-1", "birth_date": "2011-05-05"}})
+	i := object.union(
+		f.msg(f.social_services, f.municipal_school, "disclosure", f.t, {
+			"category": "case_details", "purpose": "samordnat stöd", "subject": {"pseudonym": "p-1"},
+			"forwarded_from": ["11111111111111111111111111111111"],
+		}),
+		{
+			"consent": c,
+			"sources": [{"id": "11111111111111111111111111111111", "rule": "R-FU", "obligations": ["fu-secrecy: do not forward"], "recipient": f.social_services.id}],
+		},
+	)
+	d := sekretess.decision with input as i
+	not d.allow
+	f.has_reason(d, "secrecy travels with data")
+
+	# without the FU source the same message is allowed under R-CONSENT
+	d2 := sekretess.decision with input as json.remove(i, ["sources", "claims/forwarded_from"])
+	d2.allow
+	d2.rule == "R-CONSENT"
+}
+
+# --- R-POLICE-SCHOOL --------------------------------------------------------
+
+police_to_school(extra) := f.msg(
+	f.police, f.municipal_school, "disclosure", f.t,
+	object.union({"category": "risk_environment", "subject": {"pseudonym": "p-4", "age": 14}}, extra),
+)
+
+test_police_school_exceptional_q1 if {
+	d := sekretess.decision with input as police_to_school({"exceptional_assessment": f.judgement("exceptional_disclosure")})
+	d.allow
+	d.rule == "R-POLICE-SCHOOL"
+}
+
+test_police_school_no_assessment_denied_q1 if {
+	d := sekretess.decision with input as police_to_school({})
+	not d.allow
+	f.has_reason(d, "R-POLICE-SCHOOL: documented case-by-case assessment marked exceptional (claims.exceptional_assessment) is missing")
+}
+
+test_police_school_assessment_not_exceptional_denied if {
+	d := sekretess.decision with input as police_to_school({"exceptional_assessment": f.judgement("routine")})
+	not d.allow
+	f.has_reason(d, "outcome is routine, not \"exceptional_disclosure\"")
+}
+
+test_police_school_assessment_after_message_denied if {
+	late := {"by": "Kommissarie", "at": "2026-01-16T10:00:00+01:00", "outcome": "exceptional_disclosure"}
+	d := sekretess.decision with input as police_to_school({"exceptional_assessment": late})
+	not d.allow
+	f.has_reason(d, "has no valid time (at) at or before the message")
+}
+
+# --- R-CONFISCATION ---------------------------------------------------------
+
+confiscation(extra) := f.msg(
+	f.municipal_school, f.police, "report", f.t,
+	object.union({"category": "confiscation", "sender_role": "rector", "confiscation": {"item": "knife", "at": "2026-01-15T08:30:00+01:00"}}, extra),
+)
+
+test_confiscation_knife_q3 if {
+	d := sekretess.decision with input as confiscation({})
+	d.allow
+	d.rule == "R-CONFISCATION"
+	d.basis == "skollagen (2010:800) 5 kap. 23 § andra stycket"
+}
+
+test_confiscation_delegate_spray_paint if {
+	d := sekretess.decision with input as confiscation({"sender_role": "rector_delegate", "confiscation": {"item": "spray_paint"}})
+	d.allow
+}
+
+test_confiscation_unknown_item_denied if {
+	d := sekretess.decision with input as confiscation({"confiscation": {"item": "mobile_phone"}})
+	not d.allow
+	f.has_reason(d, "R-CONFISCATION: claims.confiscation.item mobile_phone is not one")
+}
+
+test_confiscation_missing_time_denied if {
+	d := sekretess.decision with input as json.remove(confiscation({}), ["claims/confiscation/at"])
+	not d.allow
+	f.has_reason(d, "R-CONFISCATION: claims.confiscation.at is not a valid time")
+}
