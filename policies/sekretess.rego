@@ -96,7 +96,7 @@ generic_reasons contains sprintf("%s.authority is not a boolean", [role]) if {
 }
 
 generic_reasons contains "claims.category is missing" if {
-	not object.get(input, ["claims", "category"], null)
+	object.get(input, ["claims", "category"], null) == null
 }
 
 generic_reasons contains sprintf("unknown data category %v", [c]) if {

@@ -32,7 +32,7 @@ aggregate if {
 	lib.claim(["aggregate"]) == true
 	lib.category == "aggregate_statistics"
 	count(lib.identifying_fields) == 0
-	not object.get(input, ["claims", "subject"], null)
+	object.get(input, ["claims", "subject"], null) == null
 }
 
 result := lib.result(id, scope, conditions, basis, {"aggregate-only"})
