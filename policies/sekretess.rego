@@ -5,11 +5,27 @@ import data.sekretess.lib
 import data.sekretess.vocab
 
 # One result per rule, keyed by rule id. Every rule package under
-# data.sekretess.rules defines `result` (see lib.result).
-results[r.id] := r if {
-	some name
-	r := data.sekretess.rules[name].result
-}
+# data.sekretess.rules defines `result` (see lib.result); a rule that fails
+# to produce one is reported by generic_reasons and denies.
+results := {r.id: r | some r in [
+	data.sekretess.rules.concern.result,
+	data.sekretess.rules.feedback.result,
+	data.sekretess.rules.consent.result,
+	data.sekretess.rules.deidentified.result,
+	data.sekretess.rules.school_public.result,
+	data.sekretess.rules.lub_contact.result,
+	data.sekretess.rules.lub_request.result,
+	data.sekretess.rules.lub_own.result,
+	data.sekretess.rules.police_school.result,
+	data.sekretess.rules.osl_10_18a.result,
+	data.sekretess.rules.crime_suspect.result,
+	data.sekretess.rules.osl_10_15a.result,
+	data.sekretess.rules.general_clause.result,
+	data.sekretess.rules.fu.result,
+	data.sekretess.rules.confiscation.result,
+	data.sekretess.rules.joint_meeting.result,
+	data.sekretess.rules.followup.result,
+]}
 
 # Rules that allow this message, most specific first.
 allowed_by := [id | some id in vocab.precedence; results[id].allow == true]
