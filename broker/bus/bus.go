@@ -1,0 +1,81 @@
+// Package bus names the broker's NATS subjects, JetStream streams and
+// consumers, and the permissions an agency needs on them. Every component
+// derives names from here, so the layout is defined once.
+//
+//	sekretess.in.<sender>        stream SEKRETESS_IN        envelopes waiting for a decision (work queue)
+//	sekretess.out.<recipient>    stream SEKRETESS_OUT       delivered envelopes, consumer inbox-<recipient>
+//	sekretess.receipt.<sender>   stream SEKRETESS_RECEIPTS  signed receipts, consumer receipts-<sender>
+//
+// An agency may publish only on its own inbound subject, so the subject's last
+// token names the publisher even when the envelope inside is unreadable.
+package bus
+
+import "strings"
+
+// Streams.
+const (
+	StreamIn       = "SEKRETESS_IN"
+	StreamOut      = "SEKRETESS_OUT"
+	StreamReceipts = "SEKRETESS_RECEIPTS"
+)
+
+// Subject prefixes and the broker's consumer.
+const (
+	InPrefix      = "sekretess.in."
+	OutPrefix     = "sekretess.out."
+	ReceiptPrefix = "sekretess.receipt."
+	// BrokerConsumer is the durable pull consumer every broker replica shares;
+	// JetStream hands each inbound message to one of them.
+	BrokerConsumer = "broker"
+)
+
+// Headers on delivered messages and receipts.
+const (
+	// HeaderDecision holds the broker's decision record as compact JSON.
+	HeaderDecision = "Sekretess-Decision"
+	// HeaderSignature holds the broker's base64 ed25519 signature of HeaderDecision.
+	HeaderSignature = "Sekretess-Decision-Signature"
+)
+
+// In returns the subject agency id publishes envelopes on.
+func In(id string) string { return InPrefix + id }
+
+// Out returns the subject of agency id's delivered messages.
+func Out(id string) string { return OutPrefix + id }
+
+// Receipt returns the subject of agency id's receipts.
+func Receipt(id string) string { return ReceiptPrefix + id }
+
+// InboxConsumer returns the durable consumer agency id reads deliveries from.
+func InboxConsumer(id string) string { return "inbox-" + id }
+
+// ReceiptConsumer returns the durable consumer agency id reads receipts from.
+func ReceiptConsumer(id string) string { return "receipts-" + id }
+
+// InboxPrefix returns the reply-subject prefix of agency id's connections, so
+// that no agency can subscribe to another's replies.
+func InboxPrefix(id string) string { return "_INBOX_" + id }
+
+// SenderOf returns the agency token of an inbound subject.
+func SenderOf(subject string) (string, bool) {
+	id, ok := strings.CutPrefix(subject, InPrefix)
+	return id, ok && id != "" && !strings.ContainsAny(id, ".*>")
+}
+
+// AgencyPermissions returns the subjects agency id may publish and subscribe
+// to: its own inbound subject, the JetStream API calls for its two consumers,
+// acks of their messages, and its private reply inbox.
+func AgencyPermissions(id string) (publish, subscribe []string) {
+	publish = []string{In(id)}
+	for _, c := range []struct{ stream, consumer string }{
+		{StreamOut, InboxConsumer(id)},
+		{StreamReceipts, ReceiptConsumer(id)},
+	} {
+		publish = append(publish,
+			"$JS.API.CONSUMER.INFO."+c.stream+"."+c.consumer,
+			"$JS.API.CONSUMER.MSG.NEXT."+c.stream+"."+c.consumer,
+			"$JS.ACK."+c.stream+"."+c.consumer+".>",
+		)
+	}
+	return publish, []string{InboxPrefix(id) + ".>"}
+}

@@ -1,0 +1,73 @@
+// Package metrics defines the broker's Prometheus metrics on a registry the
+// caller owns, so that tests and several brokers in one process never share
+// global state.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the broker's instruments.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// Decisions counts decided messages by outcome (delivered, rejected) and
+	// rule (the allowing rule, or "none").
+	Decisions *prometheus.CounterVec
+	// Rejections counts rejected messages by code: "policy" for a policy
+	// denial, otherwise the envelope or pipeline error code.
+	Rejections *prometheus.CounterVec
+	// Redeliveries counts inbound messages seen again after a crash or a lost
+	// ack, answered from the audit log instead of being decided twice.
+	Redeliveries prometheus.Counter
+	// Stage latencies.
+	PipelineSeconds prometheus.Histogram
+	PolicySeconds   prometheus.Histogram
+	AuditSeconds    prometheus.Histogram
+	// InFlight is the number of messages being processed.
+	InFlight prometheus.Gauge
+	// PolicyHealthy is 1 while the policy in force compiles, 0 while every
+	// message is denied because a reload failed.
+	PolicyHealthy prometheus.Gauge
+}
+
+// New creates the metrics and registers them, with the Go and process
+// collectors, on a new registry.
+func New() *Metrics {
+	buckets := prometheus.ExponentialBuckets(50e-6, 2, 16) // 50µs … 1.6s
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		Decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sekretess_decisions_total", Help: "Messages decided, by outcome and rule.",
+		}, []string{"outcome", "rule"}),
+		Rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sekretess_rejections_total", Help: "Rejected messages, by code (policy or the error code).",
+		}, []string{"code"}),
+		Redeliveries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sekretess_redeliveries_total", Help: "Inbound messages answered from the audit log after a redelivery.",
+		}),
+		PipelineSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sekretess_pipeline_seconds", Help: "Time from receiving an inbound message to its ack.", Buckets: buckets,
+		}),
+		PolicySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sekretess_policy_eval_seconds", Help: "Time of one policy evaluation.", Buckets: buckets,
+		}),
+		AuditSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sekretess_audit_append_seconds", Help: "Time until an audit record is durable.", Buckets: buckets,
+		}),
+		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sekretess_in_flight", Help: "Messages being processed.",
+		}),
+		PolicyHealthy: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sekretess_policy_healthy", Help: "1 if the policy in force compiles, 0 if every message is denied.",
+		}),
+	}
+	m.Registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.Decisions, m.Rejections, m.Redeliveries,
+		m.PipelineSeconds, m.PolicySeconds, m.AuditSeconds, m.InFlight, m.PolicyHealthy,
+	)
+	return m
+}

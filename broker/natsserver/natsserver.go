@@ -1,0 +1,143 @@
+// Package natsserver runs the embedded NATS server with JetStream on local
+// disk: the default deployment, where one command starts everything.
+//
+// Agencies authenticate with their nkeys from the directory and may touch only
+// their own subjects (see package bus). Larger deployments run a NATS cluster
+// instead and point the broker at it; nothing here is needed then.
+package natsserver
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/bus"
+	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+)
+
+// Config configures the embedded server.
+type Config struct {
+	// DataDir holds JetStream's files, under DataDir/jetstream.
+	DataDir string
+	// Host to listen on; agencies on other machines need a routable address.
+	Host string
+	// Port to listen on; -1 picks a random free port.
+	Port int
+	// MaxPayload bounds one NATS message; it must exceed the largest envelope.
+	MaxPayload int32
+	// Directory supplies the agencies' nkeys. The broker's own nkey comes from
+	// Directory.Broker.NATS.NKey.
+	Directory *directory.Directory
+	Logger    *slog.Logger
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.DataDir == "":
+		return errors.New("natsserver: DataDir is required")
+	case c.Host == "":
+		return errors.New("natsserver: Host is required")
+	case c.Directory == nil:
+		return errors.New("natsserver: Directory is required")
+	case c.Directory.Broker.NATS.NKey == "":
+		return errors.New("natsserver: the directory has no broker nkey (broker.nats.nkey); run brokerctl init")
+	}
+	return nil
+}
+
+// Server is a running embedded NATS server.
+type Server struct {
+	cfg Config
+	mu  sync.Mutex
+	ns  *server.Server
+}
+
+// Start starts the server and waits until it accepts connections.
+func Start(cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg}
+	ns, err := server.NewServer(s.options(cfg.Directory))
+	if err != nil {
+		return nil, fmt.Errorf("natsserver: %w", err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("natsserver: not ready for connections after 10s")
+	}
+	s.ns = ns
+	cfg.Logger.Info("embedded NATS server started", "url", ns.ClientURL(), "jetstream", filepath.Join(cfg.DataDir, "jetstream"))
+	return s, nil
+}
+
+func (s *Server) options(d *directory.Directory) *server.Options {
+	users := []*server.NkeyUser{{
+		Nkey: d.Broker.NATS.NKey,
+		Permissions: &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: []string{">"}},
+			Subscribe: &server.SubjectPermission{Allow: []string{">"}},
+		},
+	}}
+	for i := range d.Agencies {
+		a := &d.Agencies[i]
+		if a.NATS.NKey == "" {
+			continue
+		}
+		pub, sub := bus.AgencyPermissions(a.ID)
+		users = append(users, &server.NkeyUser{
+			Nkey: a.NATS.NKey,
+			Permissions: &server.Permissions{
+				Publish:   &server.SubjectPermission{Allow: pub},
+				Subscribe: &server.SubjectPermission{Allow: sub},
+			},
+		})
+	}
+	return &server.Options{
+		ServerName: "sekretessbroker",
+		Host:       s.cfg.Host,
+		Port:       s.cfg.Port,
+		MaxPayload: s.cfg.MaxPayload,
+		JetStream:  true,
+		StoreDir:   filepath.Join(s.cfg.DataDir, "jetstream"),
+		Nkeys:      users,
+		NoSigs:     true,
+		NoLog:      true,
+	}
+}
+
+// ClientURL returns the URL clients connect to.
+func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+
+// Update applies a new directory's agencies: new agencies can connect, removed
+// ones are disconnected. Existing connections of unchanged agencies stay up.
+func (s *Server) Update(d *directory.Directory) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	opts := s.options(d)
+	// A random port was resolved at start; a reload must keep the bound one.
+	if addr, ok := s.ns.Addr().(*net.TCPAddr); ok {
+		opts.Port = addr.Port
+	}
+	if err := s.ns.ReloadOptions(opts); err != nil {
+		return fmt.Errorf("natsserver: apply directory: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops the server and waits until it has stopped, so JetStream's
+// files are closed before the process exits.
+func (s *Server) Shutdown() {
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+}
