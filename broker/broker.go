@@ -1,0 +1,314 @@
+// Package broker is the enforcement pipeline: every envelope published on
+// sekretess.in.<agency> is verified, decided by the sekretess policy, recorded
+// in the audit log and then either delivered to its recipient or rejected,
+// with a signed receipt to its sender in both cases.
+//
+// The inbound message is acknowledged only after its outcome is durable in the
+// audit log and its delivery and receipt are stored by JetStream. A crash at
+// any point leads to a redelivery, which is answered from the audit log: the
+// message is neither decided twice nor lost, and deliveries are deduplicated
+// by message id.
+package broker
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"filippo.io/age"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/audit"
+	"github.com/sekretessbroker/sekretessbroker/broker/bus"
+	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
+	"github.com/sekretessbroker/sekretessbroker/broker/metrics"
+	"github.com/sekretessbroker/sekretessbroker/broker/policy"
+)
+
+// Defaults.
+const (
+	DefaultClockSkew = 5 * time.Minute
+	DefaultAckWait   = 30 * time.Second
+	// DefaultDedupWindow is how long JetStream remembers delivered message
+	// ids. A redelivery after a crash re-publishes with the same id within it.
+	DefaultDedupWindow = time.Hour
+)
+
+// Config configures a Broker. Every field without a default is required.
+type Config struct {
+	// NATS is the connection the broker uses, with permission on every
+	// sekretess subject and the JetStream API.
+	NATS      *nats.Conn
+	Directory *directory.Source
+	Policy    *policy.Engine
+	Audit     *audit.Log
+	// SigningKey signs receipts and decision headers; its public half is the
+	// directory's broker.signing_key.
+	SigningKey ed25519.PrivateKey
+	// Identity decrypts policy metadata; its recipient is the directory's
+	// broker.age_recipient.
+	Identity age.Identity
+
+	// Workers is the number of messages processed at once; zero means four
+	// per CPU, because most of a message's time is spent waiting on fsync and
+	// PubAcks, not on the CPU.
+	Workers int
+	// MaxEnvelope bounds an envelope; zero means envelope.DefaultMaxSize.
+	MaxEnvelope int
+	// ClockSkew is how far an envelope's created_at may lie from the broker's
+	// clock; zero means DefaultClockSkew.
+	ClockSkew time.Duration
+	// Replicas of the broker's streams: 1 on a single server, 3 on a cluster.
+	Replicas int
+	// Metrics, if set, are updated as messages are decided.
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.NATS == nil:
+		return errors.New("broker: NATS connection is required")
+	case c.Directory == nil:
+		return errors.New("broker: Directory is required")
+	case c.Policy == nil:
+		return errors.New("broker: Policy is required")
+	case c.Audit == nil:
+		return errors.New("broker: Audit is required")
+	case len(c.SigningKey) != ed25519.PrivateKeySize:
+		return errors.New("broker: SigningKey is required")
+	case c.Identity == nil:
+		return errors.New("broker: Identity is required")
+	}
+	if c.Workers <= 0 {
+		c.Workers = 4 * runtime.GOMAXPROCS(0)
+	}
+	if c.MaxEnvelope <= 0 {
+		c.MaxEnvelope = envelope.DefaultMaxSize
+	}
+	if c.ClockSkew <= 0 {
+		c.ClockSkew = DefaultClockSkew
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = 1
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Broker runs the pipeline.
+type Broker struct {
+	cfg  Config
+	js   jetstream.JetStream
+	seen jetstream.KeyValue
+
+	mu      sync.Mutex // guards cc and stopped
+	cc      jetstream.ConsumeContext
+	stopped bool
+	work    chan jetstream.Msg
+	quit    chan struct{} // closed when the workers finish what is queued and stop
+	workers sync.WaitGroup
+}
+
+// worker handles messages until quit, then finishes the ones already queued.
+func (b *Broker) worker() {
+	defer b.workers.Done()
+	for {
+		select {
+		case m := <-b.work:
+			b.handle(m)
+		case <-b.quit:
+			for {
+				select {
+				case m := <-b.work:
+					b.handle(m)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// New validates cfg, creates the streams, the replay guard and every agency's
+// consumers, and returns a broker ready to Start.
+func New(ctx context.Context, cfg Config) (*Broker, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(cfg.NATS)
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	b := &Broker{cfg: cfg, js: js}
+	if err := b.setup(ctx); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// MaxMsgSize is the largest message the streams accept. It is above the
+// envelope limit so that an oversized envelope reaches the broker and gets a
+// rejection receipt instead of vanishing at publish time.
+func (c *Config) MaxMsgSize() int32 {
+	n := c.MaxEnvelope
+	if n <= 0 {
+		n = envelope.DefaultMaxSize
+	}
+	return int32(2*n + 64*1024)
+}
+
+func (b *Broker) setup(ctx context.Context) error {
+	c := &b.cfg
+	streams := []jetstream.StreamConfig{
+		{
+			Name: bus.StreamIn, Subjects: []string{bus.InPrefix + ">"},
+			Description: "Envelopes waiting for a decision.",
+			Retention:   jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
+			Replicas: c.Replicas, MaxMsgSize: c.MaxMsgSize(), Duplicates: 2 * time.Minute,
+		},
+		{
+			Name: bus.StreamOut, Subjects: []string{bus.OutPrefix + ">"},
+			Description: "Delivered envelopes, removed once the recipient acknowledges them.",
+			Retention:   jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
+			Replicas: c.Replicas, MaxMsgSize: c.MaxMsgSize(), Duplicates: DefaultDedupWindow,
+		},
+		{
+			Name: bus.StreamReceipts, Subjects: []string{bus.ReceiptPrefix + ">"},
+			Description: "Signed receipts, removed once the sender acknowledges them.",
+			Retention:   jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
+			Replicas: c.Replicas, Duplicates: DefaultDedupWindow,
+		},
+	}
+	for _, sc := range streams {
+		if _, err := b.js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("broker: stream %s: %w", sc.Name, err)
+		}
+	}
+	if _, err := b.js.CreateOrUpdateConsumer(ctx, bus.StreamIn, jetstream.ConsumerConfig{
+		Durable: bus.BrokerConsumer, AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: DefaultAckWait, MaxAckPending: 8192, MaxDeliver: -1,
+	}); err != nil {
+		return fmt.Errorf("broker: consumer %s: %w", bus.BrokerConsumer, err)
+	}
+	// A replayed envelope is only accepted within the clock window, so the
+	// seen-set needs to remember ids for just over two windows.
+	seen, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: "sekretess_seen", Description: "Message ids already accepted (replay guard).",
+		TTL: 2*c.ClockSkew + time.Minute, Storage: jetstream.FileStorage, Replicas: c.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("broker: replay guard: %w", err)
+	}
+	b.seen = seen
+	if err := b.ensureAgencies(ctx, c.Directory.Current()); err != nil {
+		return err
+	}
+	c.Directory.OnChange(func(d *directory.Directory) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := b.ensureAgencies(ctx, d); err != nil {
+			c.Logger.Error("broker: agency consumers", "err", err)
+		}
+	})
+	return nil
+}
+
+// ensureAgencies creates each agency's inbox and receipt consumers, so that
+// deliveries wait in JetStream even before the agency first connects.
+func (b *Broker) ensureAgencies(ctx context.Context, d *directory.Directory) error {
+	for i := range d.Agencies {
+		id := d.Agencies[i].ID
+		for _, cc := range []struct{ stream, name, subject string }{
+			{bus.StreamOut, bus.InboxConsumer(id), bus.Out(id)},
+			{bus.StreamReceipts, bus.ReceiptConsumer(id), bus.Receipt(id)},
+		} {
+			_, err := b.js.CreateOrUpdateConsumer(ctx, cc.stream, jetstream.ConsumerConfig{
+				Durable: cc.name, FilterSubject: cc.subject,
+				AckPolicy: jetstream.AckExplicitPolicy, AckWait: DefaultAckWait, MaxDeliver: -1,
+			})
+			if err != nil {
+				return fmt.Errorf("broker: consumer %s: %w", cc.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Start begins consuming inbound envelopes.
+func (b *Broker) Start(ctx context.Context) error {
+	cons, err := b.js.Consumer(ctx, bus.StreamIn, bus.BrokerConsumer)
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	b.work = make(chan jetstream.Msg, b.cfg.Workers)
+	b.quit = make(chan struct{})
+	for range b.cfg.Workers {
+		b.workers.Add(1)
+		go b.worker()
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case b.work <- m:
+		case <-b.quit:
+			// Not acknowledged: JetStream redelivers it to the next broker.
+		}
+	},
+		jetstream.PullMaxMessages(2*b.cfg.Workers),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			b.cfg.Logger.Warn("broker: consume", "err", err)
+		}))
+	if err != nil {
+		close(b.quit)
+		b.workers.Wait()
+		return fmt.Errorf("broker: consume: %w", err)
+	}
+	b.mu.Lock()
+	b.cc = cc
+	b.mu.Unlock()
+	b.cfg.Logger.Info("broker started", "workers", b.cfg.Workers, "policy_revision", b.cfg.Policy.Revision())
+	return nil
+}
+
+// Shutdown stops taking new messages, finishes every message already taken
+// and returns when they are all acknowledged or handed back, or ctx is done.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	b.mu.Lock()
+	cc := b.cc
+	already := b.stopped
+	b.stopped = true
+	b.mu.Unlock()
+	if cc == nil || already {
+		return nil
+	}
+	cc.Drain()
+	var err error
+	select {
+	case <-cc.Closed():
+	case <-ctx.Done():
+		err = fmt.Errorf("broker: shutdown: %w", ctx.Err())
+	}
+	close(b.quit)
+	done := make(chan struct{})
+	go func() { b.workers.Wait(); close(done) }()
+	select {
+	case <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("broker: shutdown: %w", ctx.Err())
+	}
+}

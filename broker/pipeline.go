@@ -1,0 +1,340 @@
+package broker
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/bus"
+	"github.com/sekretessbroker/sekretessbroker/broker/decision"
+	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
+	"github.com/sekretessbroker/sekretessbroker/broker/policy"
+)
+
+// Error codes the pipeline adds to the envelope package's codes.
+const (
+	CodeUnknownSender    = "unknown_sender"
+	CodeUnknownRecipient = "unknown_recipient"
+	CodeSenderMismatch   = "sender_mismatch"
+	CodeReplay           = "replay"
+	CodeBadMetadata      = "bad_metadata"
+	CodePolicyError      = "policy_error"
+)
+
+// retryDelay is how long a message waits before it is retried after an
+// internal failure (audit or JetStream unavailable). It is never dropped.
+const retryDelay = 2 * time.Second
+
+// rejection is a message refused before the policy could decide it.
+type rejection struct {
+	code   string
+	reason string
+}
+
+func reject(code string, format string, args ...any) *rejection {
+	return &rejection{code: code, reason: fmt.Sprintf(format, args...)}
+}
+
+// handle runs the whole pipeline for one inbound message.
+func (b *Broker) handle(m jetstream.Msg) {
+	start := time.Now()
+	if mt := b.cfg.Metrics; mt != nil {
+		mt.InFlight.Inc()
+		defer func() {
+			mt.InFlight.Dec()
+			mt.PipelineSeconds.Observe(time.Since(start).Seconds())
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultAckWait)
+	defer cancel()
+
+	meta, err := m.Metadata()
+	if err != nil {
+		// Not a JetStream message: nothing to record it against.
+		b.cfg.Logger.Error("broker: inbound message without metadata", "err", err)
+		_ = m.Term()
+		return
+	}
+	seq := meta.Sequence.Stream
+	if rec, ok := b.cfg.Audit.BySeq(seq); ok {
+		// Decided before a crash or a lost ack: finish what was recorded.
+		if b.cfg.Metrics != nil {
+			b.cfg.Metrics.Redeliveries.Inc()
+		}
+		b.finish(ctx, m, rec, m.Data())
+		return
+	}
+	rec := b.decide(ctx, m, seq)
+	if err := b.appendAudit(ctx, rec); err != nil {
+		b.cfg.Logger.Error("broker: audit append failed; message will be retried", "seq", seq, "err", err)
+		_ = m.NakWithDelay(retryDelay)
+		return
+	}
+	b.count(rec)
+	b.finish(ctx, m, rec, m.Data())
+}
+
+func (b *Broker) appendAudit(ctx context.Context, rec *decision.Record) error {
+	t := time.Now()
+	_, err := b.cfg.Audit.Append(ctx, rec)
+	if b.cfg.Metrics != nil {
+		b.cfg.Metrics.AuditSeconds.Observe(time.Since(t).Seconds())
+	}
+	return err
+}
+
+func (b *Broker) count(rec *decision.Record) {
+	mt := b.cfg.Metrics
+	if mt == nil {
+		return
+	}
+	rule := rec.Rule
+	if rule == "" {
+		rule = "none"
+	}
+	mt.Decisions.WithLabelValues(rec.Outcome, rule).Inc()
+	if !rec.Allowed() {
+		code := rec.ErrorCode
+		if code == "" {
+			code = "policy"
+		}
+		mt.Rejections.WithLabelValues(code).Inc()
+	}
+}
+
+// decide turns one inbound message into a decision record. Every failure is a
+// rejection with a code and a reason; nothing here is retried.
+func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64) *decision.Record {
+	raw := m.Data()
+	sum := sha256.Sum256(raw)
+	rec := &decision.Record{
+		DecisionID:     decision.NewID(),
+		InboundSeq:     seq,
+		EnvelopeSHA256: hex.EncodeToString(sum[:]),
+		Outcome:        decision.Rejected,
+	}
+	publisher, _ := bus.SenderOf(m.Subject())
+	rec.Sender = publisher
+	rej := b.evaluate(ctx, raw, publisher, rec)
+	rec.DecidedAt = b.cfg.Now().UTC()
+	if rej != nil {
+		rec.Outcome = decision.Rejected
+		rec.ErrorCode = rej.code
+		rec.Reasons = []string{rej.reason}
+		rec.Rule, rec.Basis, rec.Obligations = "", "", nil
+	}
+	return rec
+}
+
+// evaluate fills rec from the envelope and the policy, or returns why the
+// message was refused before a decision.
+func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, rec *decision.Record) *rejection {
+	env, err := envelope.Parse(raw, b.cfg.MaxEnvelope)
+	if err != nil {
+		return reject(envelope.Code(err), "%v", err)
+	}
+	h := env.Header
+	created := h.CreatedAt.UTC()
+	rec.MessageID, rec.Sender, rec.Recipient, rec.Kind = h.ID, h.From, h.To, h.Kind
+	rec.CreatedAt, rec.ReplyTo = &created, h.ReplyTo
+	if h.From != publisher {
+		rec.Sender = publisher
+		return reject(CodeSenderMismatch, "envelope says it is from %q but was published by %q", h.From, publisher)
+	}
+	dir := b.cfg.Directory.Current()
+	sender, ok := dir.Lookup(h.From)
+	if !ok {
+		return reject(CodeUnknownSender, "sender %q is not in the agency directory", h.From)
+	}
+	recipient, ok := dir.Lookup(h.To)
+	if !ok {
+		return reject(CodeUnknownRecipient, "recipient %q is not in the agency directory", h.To)
+	}
+	if err := env.Verify(sender.SigningPublicKey()); err != nil {
+		return reject(envelope.Code(err), "%v (sender %s)", err, h.From)
+	}
+	if err := env.CheckTime(b.cfg.Now(), b.cfg.ClockSkew); err != nil {
+		return reject(envelope.Code(err), "%v", err)
+	}
+	if rej := b.checkReplay(ctx, h.ID, rec.InboundSeq); rej != nil {
+		return rej
+	}
+	plain, err := env.OpenMeta(b.cfg.Identity)
+	if err != nil {
+		return reject(envelope.Code(err), "policy metadata: %v", err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(plain, &claims); err != nil || claims == nil {
+		return reject(CodeBadMetadata, "policy metadata is not a JSON object")
+	}
+	if c, ok := claims["category"].(string); ok {
+		rec.Category = c
+	}
+	input := b.input(env, sender, recipient, claims)
+	hash, err := policy.InputHash(input)
+	if err != nil {
+		return reject(CodeBadMetadata, "%v", err)
+	}
+	rec.InputSHA256 = hash
+	t := time.Now()
+	d, err := b.cfg.Policy.Eval(ctx, input)
+	if b.cfg.Metrics != nil {
+		b.cfg.Metrics.PolicySeconds.Observe(time.Since(t).Seconds())
+	}
+	rec.PolicyRevision = d.Revision
+	rec.Reasons = d.Reasons
+	if err != nil {
+		b.cfg.Logger.Error("broker: policy failed closed", "message_id", h.ID, "err", err)
+		rec.ErrorCode = CodePolicyError
+		return nil
+	}
+	if d.Allow {
+		rec.Outcome = decision.Delivered
+		rec.Rule, rec.Basis, rec.Obligations = d.Rule, d.Basis, d.Obligations
+	}
+	return nil
+}
+
+// checkReplay records the message id as seen. The same id from the same
+// stream message is a redelivery of a message whose outcome never reached the
+// audit log; the same id in another stream message is a replay.
+func (b *Broker) checkReplay(ctx context.Context, id string, seq uint64) *rejection {
+	val := []byte(strconv.FormatUint(seq, 10))
+	_, err := b.seen.Create(ctx, id, val)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		e, gerr := b.seen.Get(ctx, id)
+		if gerr == nil && string(e.Value()) == string(val) {
+			return nil
+		}
+		first := "an earlier message"
+		if gerr == nil {
+			first = "inbound message " + string(e.Value())
+		}
+		return reject(CodeReplay, "message id %s was already used by %s; a replayed envelope is never delivered twice", id, first)
+	}
+	// The guard cannot answer: refuse rather than risk a replay.
+	return reject(CodeReplay, "replay guard unavailable (%v); send the message again later", err)
+}
+
+// input builds the policy input. Facts about the parties come from the
+// directory, claims are the sender's metadata verbatim, and records of earlier
+// messages come from the audit log — never from the sender.
+func (b *Broker) input(env *envelope.Envelope, sender, recipient *directory.Agency, claims map[string]any) map[string]any {
+	h := env.Header
+	msg := map[string]any{
+		"id":         h.ID,
+		"kind":       h.Kind,
+		"created_at": h.CreatedAt.UTC().Format(time.RFC3339Nano),
+	}
+	in := map[string]any{
+		"message":   msg,
+		"sender":    sender.Facts(),
+		"recipient": recipient.Facts(),
+		"claims":    claims,
+	}
+	if h.ReplyTo != "" {
+		msg["reply_to"] = h.ReplyTo
+		if r, ok := b.cfg.Audit.ByMessage(h.ReplyTo); ok {
+			in["reply_to"] = map[string]any{
+				"id": r.MessageID, "kind": r.Kind, "sender": r.Sender, "recipient": r.Recipient,
+				"created_at": r.CreatedAt.UTC().Format(time.RFC3339Nano),
+				"allow":      r.Allowed(), "rule": nullable(r.Rule), "category": r.Category,
+			}
+		}
+	}
+	if ids, ok := claims["forwarded_from"].([]any); ok {
+		sources := make([]any, 0, len(ids))
+		for _, x := range ids {
+			id, _ := x.(string)
+			r, ok := b.cfg.Audit.ByMessage(id)
+			if !ok || id == "" {
+				sources = append(sources, map[string]any{"id": id, "known": false})
+				continue
+			}
+			obl := make([]any, 0, len(r.Obligations))
+			for _, o := range r.Obligations {
+				obl = append(obl, o)
+			}
+			sources = append(sources, map[string]any{
+				"id": id, "known": true, "rule": nullable(r.Rule), "obligations": obl,
+				"recipient": r.Recipient, "sender": r.Sender, "allow": r.Allowed(),
+			})
+		}
+		in["sources"] = sources
+	}
+	return in
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// finish publishes the delivery (if allowed) and the receipt, then acks. Both
+// publishes are idempotent, so a redelivery may run finish again safely.
+func (b *Broker) finish(ctx context.Context, m jetstream.Msg, rec *decision.Record, raw []byte) {
+	body, sig, err := decision.Sign(b.cfg.SigningKey, rec)
+	if err != nil {
+		b.cfg.Logger.Error("broker: sign decision", "err", err)
+		_ = m.NakWithDelay(retryDelay)
+		return
+	}
+	var futures []jetstream.PubAckFuture
+	if rec.Allowed() {
+		out := nats.NewMsg(bus.Out(rec.Recipient))
+		out.Data = raw
+		out.Header.Set(bus.HeaderDecision, string(body))
+		out.Header.Set(bus.HeaderSignature, sig)
+		f, err := b.js.PublishMsgAsync(out, jetstream.WithMsgID(rec.MessageID))
+		if err != nil {
+			b.retry(m, "delivery", err)
+			return
+		}
+		futures = append(futures, f)
+	}
+	if _, known := b.cfg.Directory.Current().Lookup(rec.Sender); known {
+		r := nats.NewMsg(bus.Receipt(rec.Sender))
+		r.Data = body
+		r.Header.Set(bus.HeaderSignature, sig)
+		f, err := b.js.PublishMsgAsync(r, jetstream.WithMsgID("receipt-"+rec.DecisionID))
+		if err != nil {
+			b.retry(m, "receipt", err)
+			return
+		}
+		futures = append(futures, f)
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			b.retry(m, "publish", err)
+			return
+		case <-ctx.Done():
+			b.retry(m, "publish", ctx.Err())
+			return
+		}
+	}
+	if err := m.Ack(); err != nil {
+		// The outcome is recorded and published; a redelivery re-sends the same.
+		b.cfg.Logger.Warn("broker: ack failed", "err", err)
+	}
+}
+
+func (b *Broker) retry(m jetstream.Msg, what string, err error) {
+	b.cfg.Logger.Error("broker: "+what+" not stored; message will be retried from its recorded decision", "err", err)
+	_ = m.NakWithDelay(retryDelay)
+}
