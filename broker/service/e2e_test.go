@@ -1,0 +1,461 @@
+package service_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/audit"
+	"github.com/sekretessbroker/sekretessbroker/broker/decision"
+	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/broker/service"
+	"github.com/sekretessbroker/sekretessbroker/clients/agency"
+)
+
+const (
+	police  = "polisen-syd"
+	school  = "rosengard-skola"
+	indep   = "friskolan-malmo"
+	social  = "soc-malmo"
+	timeout = 20 * time.Second
+)
+
+// freePort reserves a loopback port for the embedded NATS server, so that a
+// restarted broker listens where the agencies' clients reconnect.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type world struct {
+	t      *testing.T
+	data   string
+	listen string
+	svc    *service.Service
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{t: t, data: t.TempDir(), listen: freePort(t)}
+	if _, err := service.Init(w.data); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []service.AgencySpec{
+		{ID: police, Kind: directory.KindPolice, Name: "Polisen Malmö Syd"},
+		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Rosengårdsskolan"},
+		{ID: indep, Kind: directory.KindSchool, Operator: directory.OperatorIndependent, Name: "Friskolan", X25519: true},
+		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten Malmö"},
+	} {
+		if _, err := service.NewAgency(w.data, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.start()
+	t.Cleanup(func() { w.stop() })
+	return w
+}
+
+func (w *world) start() {
+	w.t.Helper()
+	svc, err := service.Start(context.Background(), service.Config{
+		DataDir: w.data, PolicyDir: filepath.Join("..", "..", "policies"),
+		NATSListen: w.listen, HTTPAddr: "127.0.0.1:0",
+		ReloadInterval: 100 * time.Millisecond,
+		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.svc = svc
+}
+
+func (w *world) stop() {
+	if w.svc == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := w.svc.Shutdown(ctx); err != nil {
+		w.t.Errorf("shutdown: %v", err)
+	}
+	w.svc = nil
+}
+
+func (w *world) directory() *directory.Directory {
+	d, err := directory.Load(filepath.Join(w.data, service.DirectoryFile))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return d
+}
+
+func (w *world) dial(id string, d *directory.Directory) *agency.Client {
+	w.t.Helper()
+	ident, err := agency.LoadIdentity(service.AgencyDir(w.data, id), id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if d == nil {
+		d = w.directory()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	c, err := agency.Dial(ctx, agency.Config{URL: "nats://" + w.listen, Identity: ident, Directory: d})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func concern(pseudonym string) map[string]any {
+	return map[string]any{
+		"category":    "concern",
+		"subject":     map[string]any{"pseudonym": pseudonym, "birth_date": "2012-03-04"},
+		"purpose":     "orosanmälan",
+		"sender_role": "mentor",
+	}
+}
+
+func ctxT() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), timeout)
+}
+
+func auditRecords(t *testing.T, data string) []*decision.Record {
+	t.Helper()
+	f, err := os.Open(filepath.Join(data, service.AuditFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var recs []*decision.Record
+	if _, _, err := audit.Verify(f); err != nil {
+		t.Fatalf("audit chain does not verify: %v", err)
+	}
+	recs, err = readAll(filepath.Join(data, service.AuditFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+func readAll(path string) ([]*decision.Record, error) {
+	l, err := audit.Open(path, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	n, _ := l.Head()
+	var out []*decision.Record
+	for i := uint64(1); i <= n*4; i++ { // inbound sequences run ahead of audit entries
+		if r, ok := l.BySeq(i); ok {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func nothingArrives(t *testing.T, c *agency.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if d, err := c.Next(ctx); err == nil {
+		t.Fatalf("unexpected delivery %s from %s (%s)", d.ID, d.From, d.Kind)
+	} else if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Next: %v", err)
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	w := newWorld(t)
+	sch, soc, pol := w.dial(school, nil), w.dial(social, nil), w.dial(police, nil)
+	ctx, cancel := ctxT()
+	defer cancel()
+
+	// An allowed concern report reaches social services and decrypts there.
+	r, err := sch.Deliver(ctx, agency.Message{To: social, Kind: "concern_report",
+		Metadata: concern("elev-4711"), Payload: []byte("Eleven berättar om våld i hemmet.")})
+	if err != nil {
+		b, _ := os.ReadFile(filepath.Join(w.data, service.AuditFile))
+		t.Fatalf("concern report: %v\naudit: %s\n%s", err, b, streamState(w))
+	}
+	if r.Rule != "R-CONCERN" || r.Basis == "" || r.PolicyRevision == "" || r.InputSHA256 == "" || r.DecisionID == "" {
+		t.Fatalf("receipt = %+v", r)
+	}
+	d, err := soc.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(d.Payload) != "Eleven berättar om våld i hemmet." || d.From != school || d.Decision.Rule != "R-CONCERN" ||
+		d.Decision.DecisionID != r.DecisionID {
+		t.Fatalf("delivery = %+v decision %+v", d, d.Decision)
+	}
+	if err := d.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	concernID := d.ID
+
+	// A disclosure without a basis never reaches the police; the school is told why.
+	_, err = sch.Deliver(ctx, agency.Message{To: police, Kind: "disclosure",
+		Metadata: map[string]any{"category": "health", "subject": map[string]any{"pseudonym": "elev-4711", "age": 13}},
+		Payload:  []byte("Elevhälsans journal")})
+	var rej *agency.RejectedError
+	if !errors.As(err, &rej) || rej.Receipt.ErrorCode != "" || len(rej.Receipt.Reasons) == 0 || rej.Receipt.Rule != "" {
+		t.Fatalf("disallowed disclosure: %v", err)
+	}
+	t.Logf("rejection reasons: %q", rej.Receipt.Reasons)
+	nothingArrives(t, pol)
+
+	// Bad input: each rejected with a code, logged, and never delivered.
+	raw, id, err := sch.Seal(agency.Message{To: social, Kind: "concern_report", Metadata: concern("elev-1"), Payload: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := append([]byte(nil), raw...)
+	tampered[len(tampered)-1] ^= 0xff
+	expectRejected(t, sch, tampered, id, "bad_signature")
+
+	// The original, once delivered, cannot be replayed: the bus's own dedupe
+	// is bypassed by publishing without a message id.
+	if err := sch.Publish(ctx, raw, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sch.Receipt(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	expectRejected(t, sch, raw, "", "replay")
+	if d, err := soc.Next(ctx); err != nil || d.ID != id {
+		t.Fatalf("first copy: %v", err)
+	} else {
+		d.Ack()
+	}
+	nothingArrives(t, soc)
+
+	// A message for an agency the broker does not know, sealed by a client
+	// with a stale directory.
+	stale := w.directory()
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	ai, _ := age.GenerateX25519Identity()
+	stale.Agencies = append(stale.Agencies, directory.Agency{ID: "okand-myndighet", Kind: directory.KindPolice, Name: "Okänd",
+		SigningKey: keys.FormatSigningPublicKey(pub), AgeRecipient: ai.Recipient().String()})
+	b, _ := stale.Marshal()
+	staleDir, err := directory.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schStale := w.dial(school, staleDir)
+	raw, id, err = schStale.Seal(agency.Message{To: "okand-myndighet", Kind: "disclosure", Metadata: concern("elev-2"), Payload: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectRejected(t, schStale, raw, id, "unknown_recipient")
+
+	// A truncated envelope: the header cannot even be read, the receipt still
+	// reaches the publisher because its subject names it.
+	raw, _, _ = sch.Seal(agency.Message{To: social, Kind: "concern_report", Metadata: concern("elev-3"), Payload: []byte("x")})
+	expectRejected(t, sch, raw[:len(raw)/2], "", "truncated")
+
+	// Everything is in the audit log, whose chain verifies.
+	recs := auditRecords(t, w.data)
+	codes := map[string]int{}
+	for _, r := range recs {
+		codes[r.Outcome+"/"+r.ErrorCode]++
+		if r.EnvelopeSHA256 == "" || r.DecisionID == "" {
+			t.Errorf("record without hashes: %+v", r)
+		}
+	}
+	want := map[string]int{"delivered/": 2, "rejected/": 1, "rejected/bad_signature": 1, "rejected/replay": 1,
+		"rejected/unknown_recipient": 1, "rejected/truncated": 1}
+	if fmt.Sprint(codes) != fmt.Sprint(want) {
+		t.Fatalf("audit outcomes = %v, want %v", codes, want)
+	}
+	if r, ok := findByMessage(recs, concernID); !ok || r.Rule != "R-CONCERN" {
+		t.Fatalf("concern not audited: %+v", r)
+	}
+
+	// Metrics and health are served.
+	resp, err := http.Get("http://" + w.svc.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, 1<<20)
+	n, _ := ioReadFull(resp.Body, body)
+	resp.Body.Close()
+	if !strings.Contains(string(body[:n]), `sekretess_decisions_total{outcome="delivered",rule="R-CONCERN"} 2`) {
+		t.Fatalf("metrics lack the decisions:\n%s", body[:n])
+	}
+	resp, err = http.Get("http://" + w.svc.HTTPAddr() + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+func findByMessage(recs []*decision.Record, id string) (*decision.Record, bool) {
+	for _, r := range recs {
+		if r.MessageID == id {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+// expectRejected publishes raw (without a bus message id) and waits for a
+// rejection with the given code.
+func expectRejected(t *testing.T, c *agency.Client, raw []byte, id, code string) {
+	t.Helper()
+	ctx, cancel := ctxT()
+	defer cancel()
+	if err := c.Publish(ctx, raw, ""); err != nil {
+		t.Fatal(err)
+	}
+	var r *decision.Record
+	var err error
+	if id != "" && code != "replay" {
+		r, err = c.Receipt(ctx, id)
+	} else {
+		r, err = c.NextReceipt(ctx)
+	}
+	if r == nil {
+		t.Fatalf("%s: no receipt: %v", code, err)
+	}
+	if r.Allowed() || r.ErrorCode != code || len(r.Reasons) == 0 {
+		t.Fatalf("%s: receipt = %+v", code, r)
+	}
+	t.Logf("%s: %s", code, r.Reasons[0])
+}
+
+// TestRestartMidStream stops the broker while agencies are sending and starts
+// it again on the same data: every message is delivered exactly once and
+// decided exactly once, after a clean stop and after a crash.
+func TestRestartMidStream(t *testing.T) {
+	t.Run("clean", func(t *testing.T) { restartMidStream(t, false) })
+	t.Run("crash", func(t *testing.T) { restartMidStream(t, true) })
+}
+
+func restartMidStream(t *testing.T, crash bool) {
+	w := newWorld(t)
+	sch, soc := w.dial(school, nil), w.dial(social, nil)
+	const n = 300
+	ids := make(chan string, n)
+	var published atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range n {
+			raw, id, err := sch.Seal(agency.Message{To: social, Kind: "concern_report",
+				Metadata: concern(fmt.Sprintf("elev-%d", i)), Payload: []byte(fmt.Sprintf("rapport %d", i))})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			// Retrying the same id is safe: the inbound stream deduplicates it.
+			for {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				err := sch.Publish(ctx, raw, id)
+				cancel()
+				if err == nil {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			ids <- id
+			published.Add(1)
+		}
+	}()
+	for published.Load() < n/4 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if crash {
+		w.svc.Crash()
+		w.svc = nil
+	} else {
+		w.stop()
+	}
+	atStop := published.Load()
+	time.Sleep(300 * time.Millisecond)
+	w.start()
+	wg.Wait()
+	close(ids)
+
+	sent := map[string]bool{}
+	for id := range ids {
+		sent[id] = true
+	}
+	got := map[string]int{}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for len(got) < len(sent) {
+		d, err := soc.Next(ctx)
+		if err != nil {
+			t.Fatalf("after %d of %d deliveries: %v\n%s", len(got), len(sent), err, streamState(w))
+		}
+		got[d.ID]++
+		d.Ack()
+	}
+	nothingArrives(t, soc)
+	t.Logf("broker stopped after %d of %d messages were published; %v redeliveries answered from the audit log",
+		atStop, n, testutil.ToFloat64(w.svc.Metrics.Redeliveries))
+	for id := range sent {
+		if got[id] != 1 {
+			t.Errorf("message %s delivered %d times", id, got[id])
+		}
+	}
+	for id := range got {
+		if !sent[id] {
+			t.Errorf("unexpected delivery %s", id)
+		}
+	}
+	// One receipt per message, one audit record per message.
+	receipts := map[string]int{}
+	for len(receipts) < len(sent) {
+		r, err := sch.NextReceipt(ctx)
+		if err != nil {
+			t.Fatalf("after %d receipts: %v", len(receipts), err)
+		}
+		receipts[r.MessageID]++
+	}
+	perMessage := map[string]int{}
+	for _, r := range auditRecords(t, w.data) {
+		perMessage[r.MessageID]++
+	}
+	for id := range sent {
+		if perMessage[id] != 1 {
+			t.Errorf("message %s has %d audit records", id, perMessage[id])
+		}
+	}
+}
+
+func ioReadFull(r interface{ Read([]byte) (int, error) }, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, nil
+		}
+	}
+	return n, nil
+}

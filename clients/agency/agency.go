@@ -1,0 +1,393 @@
+// Package agency is the Go SDK for agencies connected to a sekretessbroker.
+//
+// An agency signs and encrypts each message with its own keys, the broker
+// decides it under the sekretess policy, and the recipient gets it with the
+// broker's signed decision attached. The sender always gets a signed receipt:
+// delivered, or rejected with every reason.
+//
+//	id, _ := agency.LoadIdentity("data/agencies/polisen-syd", "polisen-syd")
+//	c, _ := agency.Dial(ctx, agency.Config{URL: url, Identity: id, Directory: dir})
+//	receipt, err := c.Deliver(ctx, agency.Message{To: "soc-malmo", Kind: "concern_report", Metadata: meta, Payload: text})
+package agency
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"filippo.io/age"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/bus"
+	"github.com/sekretessbroker/sekretessbroker/broker/decision"
+	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
+	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+)
+
+// Key file names inside an agency's key directory.
+const (
+	SigningKeyFile = "signing.key"
+	AgeKeyFile     = "age.key"
+	NKeyFile       = "nats.nk"
+)
+
+// Identity is an agency's private keys.
+type Identity struct {
+	// ID is the agency's id in the directory.
+	ID       string
+	signing  ed25519.PrivateKey
+	age      age.Identity
+	nkeyPath string
+}
+
+// LoadIdentity reads the keys of agency id from dir, as written by
+// "brokerctl agency new".
+func LoadIdentity(dir, id string) (*Identity, error) {
+	signing, err := keys.LoadSigningKey(filepath.Join(dir, SigningKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("agency %s: %w", id, err)
+	}
+	ai, err := keys.LoadAgeIdentity(filepath.Join(dir, AgeKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("agency %s: %w", id, err)
+	}
+	return &Identity{ID: id, signing: signing, age: ai, nkeyPath: filepath.Join(dir, NKeyFile)}, nil
+}
+
+// Config says where the broker is and who is connecting.
+type Config struct {
+	// URL of the NATS server the broker uses.
+	URL      string
+	Identity *Identity
+	// Directory is the agency directory: it holds the recipients' age keys,
+	// the senders' signing keys and the broker's keys. It contains no secrets.
+	Directory *directory.Directory
+	// ClockSkew is how far a delivered envelope's time may lie from this
+	// machine's clock; zero means five minutes.
+	ClockSkew time.Duration
+}
+
+// Client is a connection of one agency to the broker. It is safe for
+// concurrent use.
+type Client struct {
+	cfg      Config
+	self     *directory.Agency
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	inbox    jetstream.Consumer
+	receipts jetstream.Consumer
+
+	mu      sync.Mutex
+	pending map[string]*decision.Record // receipts read but not yet asked for, by message id
+
+	// asyncErr is the last error the server reported asynchronously, such as a
+	// permission violation; it explains a fetch that otherwise just times out.
+	asyncErr atomic.Pointer[error]
+}
+
+// Dial connects an agency to the broker.
+func Dial(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.Identity == nil || cfg.Directory == nil {
+		return nil, errors.New("agency: Config needs an Identity and a Directory")
+	}
+	if cfg.ClockSkew <= 0 {
+		cfg.ClockSkew = 5 * time.Minute
+	}
+	self, ok := cfg.Directory.Lookup(cfg.Identity.ID)
+	if !ok {
+		return nil, fmt.Errorf("agency: %q is not in the directory; add it with brokerctl agency new", cfg.Identity.ID)
+	}
+	if !ed25519.PublicKey(cfg.Identity.signing.Public().(ed25519.PublicKey)).Equal(self.SigningPublicKey()) {
+		return nil, fmt.Errorf("agency: the signing key of %s does not match its directory entry", self.ID)
+	}
+	opts := []nats.Option{
+		nats.Name("agency " + self.ID),
+		nats.CustomInboxPrefix(bus.InboxPrefix(self.ID)),
+		nats.MaxReconnects(-1),
+	}
+	if self.NATS.NKey != "" {
+		o, err := nats.NkeyOptionFromSeed(cfg.Identity.nkeyPath)
+		if err != nil {
+			return nil, fmt.Errorf("agency: nats key: %w", err)
+		}
+		opts = append(opts, o)
+	}
+	c := &Client{cfg: cfg, self: self, pending: map[string]*decision.Record{}}
+	opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		c.asyncErr.Store(&err)
+	}))
+	nc, err := nats.Connect(cfg.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("agency: connect to %s: %w", cfg.URL, err)
+	}
+	c.nc = nc
+	if c.js, err = jetstream.New(nc); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("agency: %w", err)
+	}
+	if c.inbox, err = c.js.Consumer(ctx, bus.StreamOut, bus.InboxConsumer(self.ID)); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("agency: inbox of %s (is the broker running?): %w", self.ID, err)
+	}
+	if c.receipts, err = c.js.Consumer(ctx, bus.StreamReceipts, bus.ReceiptConsumer(self.ID)); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("agency: receipts of %s: %w", self.ID, err)
+	}
+	return c, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error {
+	return c.nc.Drain()
+}
+
+// Message is an outgoing message.
+type Message struct {
+	To   string
+	Kind string
+	// ReplyTo is the id of the message this one answers, if any.
+	ReplyTo string
+	// Metadata is what the policy decides on (the data category, the subject's
+	// age, the documented assessments…), encoded as JSON and encrypted to the
+	// broker. See policies/README.md.
+	Metadata any
+	// Payload is the content itself, encrypted so that only the recipient can
+	// read it.
+	Payload []byte
+	// CreatedAt is the message's time; zero means now.
+	CreatedAt time.Time
+}
+
+// Send signs, encrypts and publishes m and returns its message id once the
+// broker's inbound stream has stored it. The outcome arrives as a receipt.
+func (c *Client) Send(ctx context.Context, m Message) (string, error) {
+	raw, id, err := c.Seal(m)
+	if err != nil {
+		return "", err
+	}
+	if err := c.Publish(ctx, raw, id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// Seal builds the signed envelope for m without sending it.
+func (c *Client) Seal(m Message) (raw []byte, id string, err error) {
+	to, ok := c.cfg.Directory.Lookup(m.To)
+	if !ok {
+		return nil, "", fmt.Errorf("agency: recipient %q is not in the directory", m.To)
+	}
+	meta, err := json.Marshal(m.Metadata)
+	if err != nil {
+		return nil, "", fmt.Errorf("agency: metadata: %w", err)
+	}
+	created := m.CreatedAt
+	if created.IsZero() {
+		created = time.Now()
+	}
+	h := envelope.Header{
+		Version: 1, ID: envelope.NewID(), From: c.self.ID, To: to.ID,
+		Kind: m.Kind, CreatedAt: created.UTC(), ReplyTo: m.ReplyTo,
+	}
+	raw, err = envelope.Seal(h, meta, c.cfg.Directory.Broker.Recipient(), m.Payload, to.Recipient(), c.cfg.Identity.signing)
+	if err != nil {
+		return nil, "", fmt.Errorf("agency: %w", err)
+	}
+	return raw, h.ID, nil
+}
+
+// Publish sends a sealed envelope. Publishing the same id again within two
+// minutes is deduplicated, so a send may be retried safely.
+func (c *Client) Publish(ctx context.Context, raw []byte, id string) error {
+	msg := nats.NewMsg(bus.In(c.self.ID))
+	msg.Data = raw
+	var opts []jetstream.PublishOpt
+	if id != "" {
+		opts = append(opts, jetstream.WithMsgID(id))
+	}
+	if _, err := c.js.PublishMsg(ctx, msg, opts...); err != nil {
+		return fmt.Errorf("agency: publish: %w", err)
+	}
+	return nil
+}
+
+// RejectedError is returned by Deliver when the broker rejected a message.
+// Receipt holds the broker's signed record with every reason.
+type RejectedError struct {
+	Receipt *decision.Record
+}
+
+func (e *RejectedError) Error() string {
+	code := ""
+	if e.Receipt.ErrorCode != "" {
+		code = " [" + e.Receipt.ErrorCode + "]"
+	}
+	return fmt.Sprintf("rejected by the broker%s: %s", code, strings.Join(e.Receipt.Reasons, "; "))
+}
+
+// Deliver sends m and waits for its receipt. It returns the receipt when the
+// message was delivered and a *RejectedError when it was not.
+func (c *Client) Deliver(ctx context.Context, m Message) (*decision.Record, error) {
+	id, err := c.Send(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return c.Receipt(ctx, id)
+}
+
+// Receipt waits for the receipt of the message with the given id. A rejected
+// message yields the receipt and a *RejectedError.
+func (c *Client) Receipt(ctx context.Context, messageID string) (*decision.Record, error) {
+	c.mu.Lock()
+	r, ok := c.pending[messageID]
+	delete(c.pending, messageID)
+	c.mu.Unlock()
+	for !ok {
+		var err error
+		if r, err = c.NextReceipt(ctx); err != nil {
+			return nil, err
+		}
+		if ok = r.MessageID == messageID; !ok {
+			c.mu.Lock()
+			c.pending[r.MessageID] = r
+			c.mu.Unlock()
+		}
+	}
+	if !r.Allowed() {
+		return r, &RejectedError{Receipt: r}
+	}
+	return r, nil
+}
+
+// NextReceipt returns the next receipt addressed to this agency, verified
+// against the broker's key. Receipts for messages whose envelope could not be
+// read carry no message id.
+func (c *Client) NextReceipt(ctx context.Context) (*decision.Record, error) {
+	for {
+		m, err := c.next(ctx, c.receipts)
+		if err != nil {
+			return nil, err
+		}
+		r, err := decision.Verify(c.cfg.Directory.Broker.SigningPublicKey(), m.Data(), m.Headers().Get(bus.HeaderSignature))
+		if err != nil {
+			// Never acknowledge what does not verify: leave it for inspection.
+			_ = m.Term()
+			return nil, fmt.Errorf("agency: receipt: %w", err)
+		}
+		if err := m.Ack(); err != nil {
+			return nil, fmt.Errorf("agency: ack receipt: %w", err)
+		}
+		return r, nil
+	}
+}
+
+// Delivery is a message delivered to this agency.
+type Delivery struct {
+	ID        string
+	From      string
+	Kind      string
+	ReplyTo   string
+	CreatedAt time.Time
+	// Payload is the decrypted content.
+	Payload []byte
+	// Decision is the broker's signed decision that allowed the delivery: the
+	// rule, its basis in law and the obligations that travel with the data.
+	Decision *decision.Record
+
+	msg jetstream.Msg
+}
+
+// Ack removes the delivery from the inbox. Until it is acknowledged it is
+// delivered again, so acknowledge only after the content is safely stored.
+func (d *Delivery) Ack() error { return d.msg.Ack() }
+
+// Next returns the next delivery, with its payload decrypted and both the
+// sender's signature and the broker's decision verified. A delivery that does
+// not verify is refused and an error returned.
+func (c *Client) Next(ctx context.Context) (*Delivery, error) {
+	m, err := c.next(ctx, c.inbox)
+	if err != nil {
+		return nil, err
+	}
+	d, err := c.open(m)
+	if err != nil {
+		_ = m.Term()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (c *Client) open(m jetstream.Msg) (*Delivery, error) {
+	rec, err := decision.Verify(c.cfg.Directory.Broker.SigningPublicKey(),
+		[]byte(m.Headers().Get(bus.HeaderDecision)), m.Headers().Get(bus.HeaderSignature))
+	if err != nil {
+		return nil, fmt.Errorf("agency: delivery: %w", err)
+	}
+	env, err := envelope.Parse(m.Data(), 0)
+	if err != nil {
+		return nil, fmt.Errorf("agency: delivery: %w", err)
+	}
+	h := env.Header
+	if !rec.Allowed() || rec.MessageID != h.ID || rec.Recipient != c.self.ID || h.To != c.self.ID {
+		return nil, fmt.Errorf("agency: delivery %s: the broker's decision does not match the envelope", h.ID)
+	}
+	sender, ok := c.cfg.Directory.Lookup(h.From)
+	if !ok {
+		return nil, fmt.Errorf("agency: delivery %s: sender %q is not in the directory", h.ID, h.From)
+	}
+	if err := env.Verify(sender.SigningPublicKey()); err != nil {
+		return nil, fmt.Errorf("agency: delivery %s: %w", h.ID, err)
+	}
+	payload, err := env.OpenPayload(c.cfg.Identity.age)
+	if err != nil {
+		return nil, fmt.Errorf("agency: delivery %s: %w", h.ID, err)
+	}
+	return &Delivery{
+		ID: h.ID, From: h.From, Kind: h.Kind, ReplyTo: h.ReplyTo, CreatedAt: h.CreatedAt,
+		Payload: payload, Decision: rec, msg: m,
+	}, nil
+}
+
+// next fetches one message, waiting until ctx is done.
+func (c *Client) next(ctx context.Context, cons jetstream.Consumer) (jetstream.Msg, error) {
+	m, err := fetch(ctx, cons)
+	if err != nil {
+		if e := c.asyncErr.Load(); e != nil {
+			return nil, fmt.Errorf("%w (the server reported: %v)", err, *e)
+		}
+	}
+	return m, err
+}
+
+func fetch(ctx context.Context, cons jetstream.Consumer) (jetstream.Msg, error) {
+	for {
+		wait := 5 * time.Second
+		if dl, ok := ctx.Deadline(); ok {
+			if left := time.Until(dl); left < wait {
+				wait = left
+			}
+		}
+		if wait < 10*time.Millisecond {
+			return nil, fmt.Errorf("agency: nothing arrived: %w", context.DeadlineExceeded)
+		}
+		m, err := cons.Next(jetstream.FetchMaxWait(wait))
+		if err == nil {
+			return m, nil
+		}
+		if !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
+			return nil, fmt.Errorf("agency: fetch: %w", err)
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("agency: nothing arrived: %w", ctx.Err())
+		}
+	}
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/audit"
+	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/policy"
+	"github.com/sekretessbroker/sekretessbroker/broker/service"
+)
+
+func cmdInit(args []string, out io.Writer) error {
+	fs := newFlags("init")
+	data := fs.String("data", "./data", "data directory")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	created, err := service.Init(*data)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(out, "created broker keys in %s and an empty directory %s\n",
+			filepath.Join(*data, service.BrokerDir), filepath.Join(*data, service.DirectoryFile))
+	} else {
+		fmt.Fprintf(out, "%s already initialised\n", *data)
+	}
+	return nil
+}
+
+func cmdAgencyNew(args []string, out io.Writer) error {
+	fs := newFlags("agency new")
+	data := fs.String("data", "./data", "data directory")
+	var s service.AgencySpec
+	fs.StringVar(&s.ID, "id", "", "agency id: 2-63 characters of a-z, 0-9 and '-'")
+	fs.StringVar(&s.Kind, "kind", "", "police, school or social_services")
+	fs.StringVar(&s.Operator, "operator", "", "for schools: municipal or independent")
+	fs.StringVar(&s.Name, "name", "", "display name")
+	fs.BoolVar(&s.X25519, "x25519", false, "classic X25519 age key instead of the default hybrid post-quantum key")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if s.ID == "" || s.Kind == "" || s.Name == "" {
+		return errors.New("agency new needs --id, --kind and --name")
+	}
+	a, err := service.NewAgency(*data, s)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "agency %s (%s) created\n  keys:        %s (mode 0600)\n  signing key: %s\n  age:         %s\n",
+		a.ID, a.Kind, service.AgencyDir(*data, a.ID), a.SigningKey, a.AgeRecipient)
+	return nil
+}
+
+func cmdAgencyList(args []string, out io.Writer) error {
+	fs := newFlags("agency list")
+	data := fs.String("data", "./data", "data directory")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	d, err := directory.Load(filepath.Join(*data, service.DirectoryFile))
+	if err != nil {
+		return err
+	}
+	for _, a := range d.Agencies {
+		kind := a.Kind
+		if a.Operator != "" {
+			kind += "/" + a.Operator
+		}
+		fmt.Fprintf(out, "%-24s %-28s %s\n", a.ID, kind, a.Name)
+	}
+	return nil
+}
+
+// demoAgencies are the parties of the tour in the README.
+var demoAgencies = []service.AgencySpec{
+	{ID: "polisen-syd", Kind: directory.KindPolice, Name: "Polisen, lokalpolisområde Malmö Syd"},
+	{ID: "rosengard-skola", Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Rosengårdsskolan (kommunal)"},
+	{ID: "friskolan-malmo", Kind: directory.KindSchool, Operator: directory.OperatorIndependent, Name: "Friskolan i Malmö (enskild huvudman)"},
+	{ID: "soc-malmo", Kind: directory.KindSocialServices, Name: "Socialtjänsten Malmö stad"},
+}
+
+func cmdDemo(args []string, out io.Writer) error {
+	fs := newFlags("demo")
+	data := fs.String("data", "./data", "data directory")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if _, err := service.Init(*data); err != nil {
+		return err
+	}
+	d, err := directory.Load(filepath.Join(*data, service.DirectoryFile))
+	if err != nil {
+		return err
+	}
+	for _, s := range demoAgencies {
+		if _, ok := d.Lookup(s.ID); ok {
+			continue
+		}
+		if _, err := service.NewAgency(*data, s); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "created demo agency %s\n", s.ID)
+	}
+	return nil
+}
+
+func cmdDecide(args []string, out io.Writer) error {
+	fs := newFlags("decide")
+	input := fs.String("input", "", "policy input JSON file (see policies/README.md)")
+	dir := fs.String("policies", "./policies", "policy directory")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *input == "" {
+		return errors.New("decide needs --input FILE")
+	}
+	b, err := os.ReadFile(*input)
+	if err != nil {
+		return err
+	}
+	var in map[string]any
+	if err := json.Unmarshal(b, &in); err != nil {
+		return fmt.Errorf("%s: not a JSON object: %w", *input, err)
+	}
+	ctx := context.Background()
+	e, err := policy.Open(ctx, policy.Config{Dir: *dir})
+	if err != nil {
+		return err
+	}
+	d, evalErr := e.Eval(ctx, in)
+	res := map[string]any{"decision": d.Result, "revision": d.Revision}
+	if evalErr != nil {
+		res["error"] = evalErr.Error()
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(res); err != nil {
+		return err
+	}
+	return evalErr
+}
+
+func cmdAuditVerify(args []string, out io.Writer) error {
+	fs := newFlags("audit verify")
+	data := fs.String("data", "./data", "data directory")
+	file := fs.String("file", "", "audit log file (default <data>/"+service.AuditFile+")")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	path := *file
+	if path == "" {
+		path = filepath.Join(*data, service.AuditFile)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	n, last, err := audit.Verify(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w (the %d entries before it verify)", path, err, n)
+	}
+	fmt.Fprintf(out, "%s: %d entries, chain intact, head %s\n", path, n, last)
+	return nil
+}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/decision"
+	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/service"
+	"github.com/sekretessbroker/sekretessbroker/clients/agency"
+)
+
+type conn struct {
+	data, url, as string
+}
+
+func (c *conn) flags(fs *flag.FlagSet, role string) {
+	fs.StringVar(&c.data, "data", "./data", "data directory holding directory.yaml and agencies/<id>/ keys")
+	fs.StringVar(&c.url, "nats-url", "nats://127.0.0.1:4222", "NATS URL of the broker")
+	fs.StringVar(&c.as, role, "", "agency id to act as")
+}
+
+func (c *conn) dial(ctx context.Context) (*agency.Client, *directory.Directory, error) {
+	if c.as == "" {
+		return nil, nil, errors.New("say which agency you act as")
+	}
+	d, err := directory.Load(filepath.Join(c.data, service.DirectoryFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	id, err := agency.LoadIdentity(service.AgencyDir(c.data, c.as), c.as)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := agency.Dial(ctx, agency.Config{URL: c.url, Identity: id, Directory: d})
+	return cl, d, err
+}
+
+// readArg returns s itself when it looks like inline JSON, else the file it names.
+func readArg(s string) ([]byte, error) {
+	if strings.HasPrefix(strings.TrimSpace(s), "{") {
+		return []byte(s), nil
+	}
+	if s == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	return os.ReadFile(s)
+}
+
+func cmdSend(args []string, out io.Writer) error {
+	fs := newFlags("send")
+	var c conn
+	c.flags(fs, "from")
+	to := fs.String("to", "", "recipient agency id")
+	kind := fs.String("kind", "", "message kind: request, disclosure, concern_report, feedback, response…")
+	meta := fs.String("meta", "", "policy metadata: a JSON file or inline JSON (see policies/README.md)")
+	payloadFile := fs.String("payload", "", "payload file, or - for standard input")
+	text := fs.String("text", "", "payload text (instead of --payload)")
+	replyTo := fs.String("reply-to", "", "id of the message this answers")
+	wait := fs.Duration("wait", 10*time.Second, "how long to wait for the receipt")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *to == "" || *kind == "" || *meta == "" {
+		return errors.New("send needs --from, --to, --kind and --meta")
+	}
+	mb, err := readArg(*meta)
+	if err != nil {
+		return fmt.Errorf("--meta: %w", err)
+	}
+	var md map[string]any
+	if err := json.Unmarshal(mb, &md); err != nil {
+		return fmt.Errorf("--meta is not a JSON object: %w", err)
+	}
+	payload := []byte(*text)
+	if *payloadFile != "" {
+		if payload, err = readArg(*payloadFile); err != nil {
+			return fmt.Errorf("--payload: %w", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *wait)
+	defer cancel()
+	cl, _, err := c.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	id, err := cl.Send(ctx, agency.Message{To: *to, Kind: *kind, ReplyTo: *replyTo, Metadata: md, Payload: payload})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "sent %s %s → %s, waiting for the broker's receipt…\n", id, c.as, *to)
+	r, err := cl.Receipt(ctx, id)
+	if r != nil {
+		printReceipt(out, r)
+	}
+	return err
+}
+
+func printReceipt(out io.Writer, r *decision.Record) {
+	if r.Allowed() {
+		fmt.Fprintf(out, "DELIVERED under %s (%s)\n", r.Rule, r.Basis)
+		if len(r.Obligations) > 0 {
+			fmt.Fprintf(out, "  obligations: %s\n", strings.Join(r.Obligations, ", "))
+		}
+	} else {
+		code := ""
+		if r.ErrorCode != "" {
+			code = " [" + r.ErrorCode + "]"
+		}
+		fmt.Fprintf(out, "REJECTED%s\n", code)
+		for _, reason := range r.Reasons {
+			fmt.Fprintf(out, "  - %s\n", reason)
+		}
+	}
+	b, _ := json.Marshal(r)
+	fmt.Fprintf(out, "  signed receipt: %s\n", b)
+}
+
+func cmdRecv(args []string, out io.Writer) error {
+	fs := newFlags("recv")
+	var c conn
+	c.flags(fs, "as")
+	wait := fs.Duration("wait", 5*time.Second, "how long to wait for a message")
+	max := fs.Int("max", 0, "stop after this many messages (0: until --wait passes without one)")
+	outDir := fs.String("out", "", "also write each payload to DIR/<message id>")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cl, _, err := c.dial(context.Background())
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for n := 0; *max == 0 || n < *max; n++ {
+		ctx, cancel := context.WithTimeout(context.Background(), *wait)
+		d, err := cl.Next(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			if n == 0 {
+				fmt.Fprintln(out, "no messages")
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s from %s (%s) at %s under %s (%s)\n", d.ID, d.From, d.Kind,
+			d.CreatedAt.Format(time.RFC3339), d.Decision.Rule, d.Decision.Basis)
+		if len(d.Decision.Obligations) > 0 {
+			fmt.Fprintf(out, "  obligations: %s\n", strings.Join(d.Decision.Obligations, ", "))
+		}
+		if *outDir != "" {
+			if err := os.MkdirAll(*outDir, 0o700); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(*outDir, d.ID), d.Payload, 0o600); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintf(out, "  %s\n", d.Payload)
+		}
+		if err := d.Ack(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func cmdReceipts(args []string, out io.Writer) error {
+	fs := newFlags("receipts")
+	var c conn
+	c.flags(fs, "as")
+	wait := fs.Duration("wait", 5*time.Second, "how long to wait for a receipt")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cl, _, err := c.dial(context.Background())
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for n := 0; ; n++ {
+		ctx, cancel := context.WithTimeout(context.Background(), *wait)
+		r, err := cl.NextReceipt(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			if n == 0 {
+				fmt.Fprintln(out, "no receipts")
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "message %s → %s: ", r.MessageID, r.Recipient)
+		printReceipt(out, r)
+	}
+}

@@ -1,0 +1,100 @@
+// Command brokerctl administers a sekretessbroker and speaks for agencies from
+// a terminal.
+//
+//	brokerctl init                      create the broker's keys and directory
+//	brokerctl agency new --id … --kind … create an agency's keys and directory entry
+//	brokerctl demo                      create the demo agencies (make run does this)
+//	brokerctl send --from … --to … …    sign, encrypt and send a message; print its receipt
+//	brokerctl recv --as …               receive, verify and decrypt deliveries
+//	brokerctl decide --input in.json    evaluate the policy offline
+//	brokerctl audit verify              check the audit log's hash chain
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `brokerctl administers a sekretessbroker and speaks for agencies.
+
+Usage:
+  brokerctl init   [--data DIR]
+  brokerctl agency new --id ID --kind police|school|social_services [--operator municipal|independent] --name NAME [--x25519] [--data DIR]
+  brokerctl agency list [--data DIR]
+  brokerctl demo   [--data DIR]
+  brokerctl send   --from ID --to ID --kind KIND --meta FILE|JSON [--payload FILE|-] [--text TEXT] [--reply-to ID] [--wait 10s]
+  brokerctl recv   --as ID [--wait 5s] [--max N] [--out DIR]
+  brokerctl receipts --as ID [--wait 5s]
+  brokerctl decide --input FILE [--policies DIR]
+  brokerctl audit verify [--data DIR | --file FILE]
+
+Every command takes --data (default ./data). Commands that talk to the broker
+take --nats-url (default nats://127.0.0.1:4222).
+Run "brokerctl COMMAND -h" for the flags of one command.
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "brokerctl:", err)
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("unknown command; run brokerctl -h")
+
+func run(args []string, out io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(out, usage)
+		return nil
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "init":
+		return cmdInit(rest, out)
+	case "agency":
+		if len(rest) == 0 {
+			return errUsage
+		}
+		switch rest[0] {
+		case "new":
+			return cmdAgencyNew(rest[1:], out)
+		case "list":
+			return cmdAgencyList(rest[1:], out)
+		}
+		return errUsage
+	case "demo":
+		return cmdDemo(rest, out)
+	case "send":
+		return cmdSend(rest, out)
+	case "recv":
+		return cmdRecv(rest, out)
+	case "receipts":
+		return cmdReceipts(rest, out)
+	case "decide":
+		return cmdDecide(rest, out)
+	case "audit":
+		if len(rest) > 0 && rest[0] == "verify" {
+			return cmdAuditVerify(rest[1:], out)
+		}
+		return errUsage
+	}
+	return errUsage
+}
+
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("brokerctl "+name, flag.ContinueOnError)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}

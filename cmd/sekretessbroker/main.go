@@ -1,0 +1,85 @@
+// Command sekretessbroker runs the broker: by default with an embedded NATS
+// server and JetStream in the data directory, or against an existing NATS
+// deployment with --nats-url.
+//
+//	sekretessbroker --data ./data --policies ./policies
+//
+// SIGHUP reloads the agency directory and the policies at once (both are also
+// polled); SIGTERM or SIGINT finish the messages in flight and stop cleanly.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/service"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "sekretessbroker:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var cfg service.Config
+	fs := flag.NewFlagSet("sekretessbroker", flag.ContinueOnError)
+	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory: broker keys, directory.yaml, audit log, JetStream files")
+	fs.StringVar(&cfg.DirectoryPath, "directory", "", "agency directory file (default <data>/directory.yaml)")
+	fs.StringVar(&cfg.PolicyDir, "policies", "./policies", "directory of Rego policies")
+	fs.StringVar(&cfg.NATSURL, "nats-url", "", "connect to this NATS deployment instead of embedding a server")
+	fs.StringVar(&cfg.NATSListen, "listen", "127.0.0.1:4222", "embedded NATS server address")
+	fs.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:8080", "address for /metrics and /healthz (empty: off)")
+	fs.IntVar(&cfg.Workers, "workers", 0, "messages processed at once (0: four per CPU)")
+	fs.DurationVar(&cfg.ClockSkew, "clock-skew", 5*time.Minute, "accepted difference between a message's time and the broker's clock")
+	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream replicas of the broker's streams (3 on a cluster)")
+	doInit := fs.Bool("init", false, "create the broker's keys and an empty directory in --data if missing")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg.Logger = logger
+	if *doInit {
+		if _, err := service.Init(cfg.DataDir); err != nil {
+			return err
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	s, err := service.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	for {
+		select {
+		case <-hup:
+			logger.Info("SIGHUP: reloading directory and policies")
+			s.Reload(ctx)
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
+	logger.Info("shutting down: finishing messages in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := s.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
