@@ -272,22 +272,20 @@ func (c *Client) Receipt(ctx context.Context, messageID string) (*decision.Recor
 // against the broker's key. Receipts for messages whose envelope could not be
 // read carry no message id.
 func (c *Client) NextReceipt(ctx context.Context) (*decision.Record, error) {
-	for {
-		m, err := c.next(ctx, c.receipts)
-		if err != nil {
-			return nil, err
-		}
-		r, err := decision.Verify(c.cfg.Directory.Broker.SigningPublicKey(), m.Data(), m.Headers().Get(bus.HeaderSignature))
-		if err != nil {
-			// Never acknowledge what does not verify: leave it for inspection.
-			_ = m.Term()
-			return nil, fmt.Errorf("agency: receipt: %w", err)
-		}
-		if err := m.Ack(); err != nil {
-			return nil, fmt.Errorf("agency: ack receipt: %w", err)
-		}
-		return r, nil
+	m, err := c.next(ctx, c.receipts)
+	if err != nil {
+		return nil, err
 	}
+	r, err := decision.Verify(c.cfg.Directory.Broker.SigningPublicKey(), m.Data(), m.Headers().Get(bus.HeaderSignature))
+	if err != nil {
+		// Never acknowledge what does not verify: leave it for inspection.
+		_ = m.Term()
+		return nil, fmt.Errorf("agency: receipt: %w", err)
+	}
+	if err := m.Ack(); err != nil {
+		return nil, fmt.Errorf("agency: ack receipt: %w", err)
+	}
+	return r, nil
 }
 
 // Delivery is a message delivered to this agency.

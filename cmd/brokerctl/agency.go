@@ -102,6 +102,10 @@ func cmdSend(args []string, out io.Writer) error {
 	if r != nil {
 		printReceipt(out, r)
 	}
+	var rej *agency.RejectedError
+	if errors.As(err, &rej) {
+		return errors.New("the message was rejected; the receipt above lists every reason")
+	}
 	return err
 }
 
