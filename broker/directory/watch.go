@@ -44,7 +44,8 @@ func Open(path string, logger *slog.Logger) (*Source, error) {
 // Current returns the directory in force now.
 func (s *Source) Current() *Directory { return s.cur.Load() }
 
-// OnChange registers f to run, in order, after every successful reload.
+// OnChange registers f to run, in order, on every successful reload, before
+// the new directory becomes Current.
 func (s *Source) OnChange(f func(*Directory)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -68,11 +69,13 @@ func (s *Source) reloadLocked() error {
 		return err
 	}
 	s.modTime, s.size = fi.ModTime(), fi.Size()
-	s.cur.Store(d)
-	s.logger.Info("directory loaded", "path", s.path, "agencies", len(d.Agencies))
+	// Prepare everything a new agency needs (NATS user, consumers) before the
+	// pipeline can route messages to it.
 	for _, f := range s.onChange {
 		f(d)
 	}
+	s.cur.Store(d)
+	s.logger.Info("directory loaded", "path", s.path, "agencies", len(d.Agencies))
 	return nil
 }
 

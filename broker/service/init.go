@@ -96,14 +96,14 @@ func newKeys(dir string, hybrid bool) (publicKeys, error) {
 	if err != nil {
 		return publicKeys{}, err
 	}
-	if err := keys.WriteSigningKey(filepath.Join(dir, SigningKeyFile), priv); err != nil {
+	if err := keys.WriteSigningKey(filepath.Join(dir, keys.SigningKeyFile), priv); err != nil {
 		return publicKeys{}, err
 	}
-	rcpt, err := keys.WriteAgeIdentity(filepath.Join(dir, AgeKeyFile), hybrid)
+	rcpt, err := keys.WriteAgeIdentity(filepath.Join(dir, keys.AgeKeyFile), hybrid)
 	if err != nil {
 		return publicKeys{}, err
 	}
-	nk, err := keys.WriteNKeySeed(filepath.Join(dir, NKeyFile))
+	nk, err := keys.WriteNKeySeed(filepath.Join(dir, keys.NKeyFile))
 	if err != nil {
 		return publicKeys{}, err
 	}

@@ -30,13 +30,10 @@ import (
 
 // Layout of a data directory.
 const (
-	DirectoryFile  = "directory.yaml"
-	BrokerDir      = "broker"
-	AgenciesDir    = "agencies"
-	SigningKeyFile = "signing.key"
-	AgeKeyFile     = "age.key"
-	NKeyFile       = "nats.nk"
-	AuditFile      = "audit/audit.log"
+	DirectoryFile = "directory.yaml"
+	BrokerDir     = "broker"
+	AgenciesDir   = "agencies"
+	AuditFile     = "audit/audit.log"
 )
 
 // Config configures a Service.
@@ -108,11 +105,11 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	}()
 
 	bdir := filepath.Join(cfg.DataDir, BrokerDir)
-	signing, err := keys.LoadSigningKey(filepath.Join(bdir, SigningKeyFile))
+	signing, err := keys.LoadSigningKey(filepath.Join(bdir, keys.SigningKeyFile))
 	if err != nil {
 		return nil, fmt.Errorf("service: broker signing key (run brokerctl init): %w", err)
 	}
-	identity, err := keys.LoadAgeIdentity(filepath.Join(bdir, AgeKeyFile))
+	identity, err := keys.LoadAgeIdentity(filepath.Join(bdir, keys.AgeKeyFile))
 	if err != nil {
 		return nil, fmt.Errorf("service: broker age identity (run brokerctl init): %w", err)
 	}
@@ -157,7 +154,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		})
 		url = s.nats.ClientURL()
 	}
-	nkeyOpt, err := nats.NkeyOptionFromSeed(filepath.Join(bdir, NKeyFile))
+	nkeyOpt, err := nats.NkeyOptionFromSeed(filepath.Join(bdir, keys.NKeyFile))
 	if err != nil {
 		return nil, fmt.Errorf("service: broker nkey: %w", err)
 	}

@@ -33,13 +33,6 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 )
 
-// Key file names inside an agency's key directory.
-const (
-	SigningKeyFile = "signing.key"
-	AgeKeyFile     = "age.key"
-	NKeyFile       = "nats.nk"
-)
-
 // Identity is an agency's private keys.
 type Identity struct {
 	// ID is the agency's id in the directory.
@@ -52,15 +45,15 @@ type Identity struct {
 // LoadIdentity reads the keys of agency id from dir, as written by
 // "brokerctl agency new".
 func LoadIdentity(dir, id string) (*Identity, error) {
-	signing, err := keys.LoadSigningKey(filepath.Join(dir, SigningKeyFile))
+	signing, err := keys.LoadSigningKey(filepath.Join(dir, keys.SigningKeyFile))
 	if err != nil {
 		return nil, fmt.Errorf("agency %s: %w", id, err)
 	}
-	ai, err := keys.LoadAgeIdentity(filepath.Join(dir, AgeKeyFile))
+	ai, err := keys.LoadAgeIdentity(filepath.Join(dir, keys.AgeKeyFile))
 	if err != nil {
 		return nil, fmt.Errorf("agency %s: %w", id, err)
 	}
-	return &Identity{ID: id, signing: signing, age: ai, nkeyPath: filepath.Join(dir, NKeyFile)}, nil
+	return &Identity{ID: id, signing: signing, age: ai, nkeyPath: filepath.Join(dir, keys.NKeyFile)}, nil
 }
 
 // Config says where the broker is and who is connecting.
@@ -208,6 +201,10 @@ func (c *Client) Seal(m Message) (raw []byte, id string, err error) {
 // Publish sends a sealed envelope. Publishing the same id again within two
 // minutes is deduplicated, so a send may be retried safely.
 func (c *Client) Publish(ctx context.Context, raw []byte, id string) error {
+	if len(raw) > envelope.DefaultMaxSize {
+		return fmt.Errorf("agency: the envelope is %d bytes and the broker accepts at most %d: %w",
+			len(raw), envelope.DefaultMaxSize, envelope.ErrTooLarge)
+	}
 	msg := nats.NewMsg(bus.In(c.self.ID))
 	msg.Data = raw
 	var opts []jetstream.PublishOpt

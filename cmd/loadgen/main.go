@@ -27,6 +27,7 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
@@ -99,7 +100,7 @@ func run() error {
 	}
 	fmt.Printf("loadgen: %d messages, payload %d B, envelope %d B, GOMAXPROCS %d\n", *n, *size, len(envs[0]), runtime.GOMAXPROCS(0))
 
-	nkey, err := nats.NkeyOptionFromSeed(filepath.Join(service.AgencyDir(dir, "skola"), agency.NKeyFile))
+	nkey, err := nats.NkeyOptionFromSeed(filepath.Join(service.AgencyDir(dir, "skola"), keys.NKeyFile))
 	if err != nil {
 		return err
 	}
@@ -129,7 +130,7 @@ func run() error {
 	}
 
 	// Baselines on the broker's own connection rights: a plain stream.
-	bseed, err := nats.NkeyOptionFromSeed(filepath.Join(dir, service.BrokerDir, service.NKeyFile))
+	bseed, err := nats.NkeyOptionFromSeed(filepath.Join(dir, service.BrokerDir, keys.NKeyFile))
 	if err != nil {
 		return err
 	}
