@@ -62,3 +62,31 @@ func readJSON(t *testing.T, path string, v any) {
 		t.Fatalf("%s: %v", path, err)
 	}
 }
+
+// BenchmarkExamples measures one decision of the real policies per example.
+func BenchmarkExamples(b *testing.B) {
+	root := filepath.Join("..", "..", "policies")
+	e, err := Open(context.Background(), Config{Dir: root})
+	if err != nil {
+		b.Fatal(err)
+	}
+	inputs, _ := filepath.Glob(filepath.Join(root, "examples", "*", "*.input.json"))
+	for _, in := range inputs {
+		var input map[string]any
+		raw, err := os.ReadFile(in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &input); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(strings.TrimSuffix(filepath.Base(in), ".input.json"), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := e.Eval(context.Background(), input); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
