@@ -112,24 +112,19 @@ _outcome_problem(j, name, want) := set() if {
 
 # --- results ------------------------------------------------------------
 
-# Builds one rule's result: the rule allows only when nothing is out of
-# scope and every condition holds. When the message is outside the rule's
-# scope only the scope reasons are given (the conditions are moot).
-result(id, scope, conditions, basis, obligations) := {
-	"id": id,
-	"allow": allowed,
-	"basis": basis,
-	"obligations": sort(obligations),
-	"reasons": sort(prefixed),
-} if {
-	allowed := (count(scope) + count(conditions)) == 0
-	shown := _shown(scope, conditions)
-	prefixed := {sprintf("%s: %s", [id, r]) | some r in shown}
-}
-
-_shown(scope, _) := scope if count(scope) > 0
-
-_shown(scope, conditions) := conditions if count(scope) == 0
+# Every rule package defines `scope` and `conditions` (sets of reasons, without
+# the rule id) and `result`, one object:
+#
+#   {"id": id, "allow": false, "reasons": scope}       outside the rule's scope
+#   {"id": id, "allow": false, "reasons": conditions}  in scope, conditions fail
+#   {"id": id, "allow": true, "basis": basis, "obligations": {...}, "reasons": set()}
+#
+# The rule allows only when nothing is out of scope and every condition holds.
+# When the message is outside the rule's scope only the scope reasons are
+# given (the conditions are moot), so `result` is written as an else chain:
+# conditions are evaluated only for rules in scope and the basis only for
+# rules that allow. The decision prefixes the reasons with the rule id and
+# sorts them (sekretess.rule_reasons), and only when it denies.
 
 # --- acts that change over time --------------------------------------------
 

@@ -5,8 +5,8 @@ import data.sekretess.lib
 import data.sekretess.vocab
 
 # One result per rule, keyed by rule id. Every rule package under
-# data.sekretess.rules defines `result` (see lib.result); a rule that fails
-# to produce one is reported by generic_reasons and denies.
+# data.sekretess.rules defines `result` (see "results" in lib.rego); a rule
+# that fails to produce one is reported by generic_reasons and denies.
 results := {r.id: r | some r in [
 	data.sekretess.rules.concern.result,
 	data.sekretess.rules.feedback.result,
@@ -60,8 +60,8 @@ decision := {
 	"also_allowed_by": [],
 }
 
-# Every rule's failure reasons.
-rule_reasons contains r if {
+# Every rule's failure reasons, prefixed with its id.
+rule_reasons contains sprintf("%s: %s", [id, r]) if {
 	some id in vocab.precedence
 	some r in results[id].reasons
 }

@@ -24,4 +24,8 @@ conditions contains "subject age is missing (claims.subject.age or claims.subjec
 
 conditions contains "subject is 18 or older: the duty to report concerns children under 18" if lib.claimed_age >= 18
 
-result := lib.result(id, scope, conditions, basis, set())
+# See lib.rego (results) for the shape; conditions and basis are only
+# evaluated when they are needed.
+result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
+else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
+else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}

@@ -50,4 +50,8 @@ conditions contains "inappropriate: the guardian has not yet been told that an i
 	lib.claim(["guardian_informed"]) == false
 }
 
-result := lib.result(id, scope, conditions, basis, {"status-only"})
+# See lib.rego (results) for the shape; conditions and basis are only
+# evaluated when they are needed.
+result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
+else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
+else := {"id": id, "allow": true, "basis": basis, "obligations": {"status-only"}, "reasons": set()}

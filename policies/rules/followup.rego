@@ -35,4 +35,8 @@ aggregate if {
 	object.get(input, ["claims", "subject"], null) == null
 }
 
-result := lib.result(id, scope, conditions, basis, {"aggregate-only"})
+# See lib.rego (results) for the shape; conditions and basis are only
+# evaluated when they are needed.
+result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
+else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
+else := {"id": id, "allow": true, "basis": basis, "obligations": {"aggregate-only"}, "reasons": set()}

@@ -31,4 +31,8 @@ conditions contains "no statement of why the police need the data in crime fight
 
 conditions contains r if some r in lib.interest_assessment_problems
 
-result := lib.result(id, scope, conditions, basis, set())
+# See lib.rego (results) for the shape; conditions and basis are only
+# evaluated when they are needed.
+result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
+else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
+else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}

@@ -38,4 +38,8 @@ conditions contains r if {
 	)
 }
 
-result := lib.result(id, scope, conditions, basis, set())
+# See lib.rego (results) for the shape; conditions and basis are only
+# evaluated when they are needed.
+result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
+else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
+else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
