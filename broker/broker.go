@@ -26,6 +26,7 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
+	"github.com/sekretessbroker/sekretessbroker/broker/consent"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
 	"github.com/sekretessbroker/sekretessbroker/broker/metrics"
@@ -49,6 +50,10 @@ type Config struct {
 	Directory *directory.Source
 	Policy    *policy.Engine
 	Audit     *audit.Log
+	// Consent is the consent registry that claims.consent_ref is resolved
+	// in; nil means the broker creates the bucket at start on NATS with
+	// Replicas replicas.
+	Consent *consent.Registry
 	// SigningKey signs receipts and decision headers; its public half is the
 	// directory's broker.signing_key.
 	SigningKey ed25519.PrivateKey
@@ -215,6 +220,11 @@ func (b *Broker) setup(ctx context.Context) error {
 		return fmt.Errorf("broker: replay guard: %w", err)
 	}
 	b.seen = seen
+	if c.Consent == nil {
+		if c.Consent, err = consent.Open(ctx, b.js, c.Replicas); err != nil {
+			return fmt.Errorf("broker: %w", err)
+		}
+	}
 	if err := b.ensureAgencies(ctx, c.Directory.Current()); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
+	"github.com/sekretessbroker/sekretessbroker/broker/consent"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
@@ -179,7 +180,7 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, rec
 	if c, ok := claims["category"].(string); ok {
 		rec.Category = c
 	}
-	input := b.input(env, sender, recipient, claims)
+	input := b.input(ctx, env, sender, recipient, claims)
 	hash, err := policy.InputHash(input)
 	if err != nil {
 		return reject(CodeBadMetadata, "%v", err)
@@ -229,9 +230,10 @@ func (b *Broker) checkReplay(ctx context.Context, id string, seq uint64) *reject
 }
 
 // input builds the policy input. Facts about the parties come from the
-// directory, claims are the sender's metadata verbatim, and records of earlier
-// messages come from the audit log — never from the sender.
-func (b *Broker) input(env *envelope.Envelope, sender, recipient *directory.Agency, claims map[string]any) map[string]any {
+// directory, claims are the sender's metadata verbatim, records of earlier
+// messages come from the audit log and consent from the registry — never from
+// the sender.
+func (b *Broker) input(ctx context.Context, env *envelope.Envelope, sender, recipient *directory.Agency, claims map[string]any) map[string]any {
 	h := env.Header
 	msg := map[string]any{
 		"id":         h.ID,
@@ -273,6 +275,17 @@ func (b *Broker) input(env *envelope.Envelope, sender, recipient *directory.Agen
 			})
 		}
 		in["sources"] = sources
+	}
+	// Only a reference is taken from the sender; consent data inline in the
+	// claims is never read. Without a record the policy finds no consent.
+	if ref, ok := claims["consent_ref"].(string); ok && ref != "" {
+		c, err := b.cfg.Consent.Resolve(ctx, ref)
+		switch {
+		case err == nil:
+			in["consent"] = c
+		case !errors.Is(err, consent.ErrNotFound):
+			b.cfg.Logger.Error("broker: consent not resolved; deciding without it", "message_id", h.ID, "consent_ref", ref, "err", err)
+		}
 	}
 	return in
 }

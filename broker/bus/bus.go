@@ -5,6 +5,7 @@
 //	sekretess.in.<sender>        stream SEKRETESS_IN        envelopes waiting for a decision (work queue)
 //	sekretess.out.<recipient>    stream SEKRETESS_OUT       delivered envelopes, consumer inbox-<recipient>
 //	sekretess.receipt.<sender>   stream SEKRETESS_RECEIPTS  signed receipts, consumer receipts-<sender>
+//	$KV.sekretess_consent.<agency>.<consent-id>  bucket sekretess_consent  consent records
 //
 // An agency may publish only on its own inbound subject, so the subject's last
 // token names the publisher even when the envelope inside is unreadable.
@@ -62,11 +63,23 @@ func SenderOf(subject string) (string, bool) {
 	return id, ok && id != "" && !strings.ContainsAny(id, ".*>")
 }
 
+// ConsentBucket is the key-value bucket of the consent registry (package
+// consent); its keys are <agency-id>.<consent-id>.
+const ConsentBucket = "sekretess_consent"
+
 // AgencyPermissions returns the subjects agency id may publish and subscribe
 // to: its own inbound subject, the JetStream API calls for its two consumers,
-// acks of their messages, and its private reply inbox.
+// acks of their messages, writes and reads of its own consent records, and
+// its private reply inbox.
 func AgencyPermissions(id string) (publish, subscribe []string) {
-	publish = []string{In(id)}
+	publish = []string{In(id),
+		// The consent registry: only keys under the agency's own id. Reads use
+		// direct get by subject, which names the key; the bucket's stream info
+		// is needed to bind to it.
+		"$KV." + ConsentBucket + "." + id + ".>",
+		"$JS.API.DIRECT.GET.KV_" + ConsentBucket + ".$KV." + ConsentBucket + "." + id + ".>",
+		"$JS.API.STREAM.INFO.KV_" + ConsentBucket,
+	}
 	for _, c := range []struct{ stream, consumer string }{
 		{StreamOut, InboxConsumer(id)},
 		{StreamReceipts, ReceiptConsumer(id)},

@@ -11,7 +11,12 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/clients/pseudonym"
 )
+
+// PseudonymKeyFile is the deployment's pseudonym secret in the data
+// directory. The broker never reads it; each agency gets a copy with its keys.
+const PseudonymKeyFile = pseudonym.KeyFile
 
 // Init creates the broker's keys and an empty agency directory in dataDir. It
 // does nothing when they already exist, and never replaces a key.
@@ -30,10 +35,23 @@ func Init(dataDir string) (created bool, err error) {
 	d := &directory.Directory{Broker: directory.Broker{
 		SigningKey: b.signing, AgeRecipient: b.recipient, NATS: directory.NATS{NKey: b.nkey},
 	}}
+	if err := ensurePseudonymKey(dataDir); err != nil {
+		return false, fmt.Errorf("init: %w", err)
+	}
 	if err := directory.Write(dirPath, d); err != nil {
 		return false, fmt.Errorf("init: %w", err)
 	}
 	return true, nil
+}
+
+// ensurePseudonymKey creates the pseudonym secret unless it exists; data
+// directories made before it existed get one on the next agency.
+func ensurePseudonymKey(dataDir string) error {
+	path := filepath.Join(dataDir, PseudonymKeyFile)
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	return pseudonym.WriteKey(path)
 }
 
 // AgencySpec describes a new agency.
@@ -69,6 +87,12 @@ func NewAgency(dataDir string, s AgencySpec) (*directory.Agency, error) {
 	}
 	k, err := newKeys(AgencyDir(dataDir, s.ID), !s.X25519)
 	if err != nil {
+		return nil, fmt.Errorf("agency new %s: %w", s.ID, err)
+	}
+	if err := ensurePseudonymKey(dataDir); err != nil {
+		return nil, fmt.Errorf("agency new %s: %w", s.ID, err)
+	}
+	if err := pseudonym.CopyKey(filepath.Join(dataDir, PseudonymKeyFile), filepath.Join(AgencyDir(dataDir, s.ID), pseudonym.KeyFile)); err != nil {
 		return nil, fmt.Errorf("agency new %s: %w", s.ID, err)
 	}
 	a := directory.Agency{ID: s.ID, Kind: s.Kind, Operator: s.Operator, Name: s.Name,
