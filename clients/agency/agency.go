@@ -27,6 +27,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
+	"github.com/sekretessbroker/sekretessbroker/broker/consent"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
@@ -81,6 +82,8 @@ type Client struct {
 
 	mu      sync.Mutex
 	pending map[string]*decision.Record // receipts read but not yet asked for, by message id
+	held    []*Delivery                 // deliveries read while waiting for a reply, in order
+	reg     *consent.Registry           // bound on first use
 
 	// asyncErr is the last error the server reported asynchronously, such as a
 	// permission violation; it explains a fetch that otherwise just times out.
@@ -120,7 +123,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}))
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("agency: connect to %s: %w", cfg.URL, err)
+		return nil, fmt.Errorf("agency: connect to %s: %w: %w", cfg.URL, ErrUnreachable, err)
 	}
 	c.nc = nc
 	if c.js, err = jetstream.New(nc); err != nil {
@@ -129,7 +132,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	if c.inbox, err = c.js.Consumer(ctx, bus.StreamOut, bus.InboxConsumer(self.ID)); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("agency: inbox of %s (is the broker running?): %w", self.ID, err)
+		return nil, fmt.Errorf("agency: inbox of %s (is the broker running?): %w: %w", self.ID, ErrUnreachable, err)
 	}
 	if c.receipts, err = c.js.Consumer(ctx, bus.StreamReceipts, bus.ReceiptConsumer(self.ID)); err != nil {
 		nc.Close()
@@ -212,15 +215,25 @@ func (c *Client) Publish(ctx context.Context, raw []byte, id string) error {
 		opts = append(opts, jetstream.WithMsgID(id))
 	}
 	if _, err := c.js.PublishMsg(ctx, msg, opts...); err != nil {
-		return fmt.Errorf("agency: publish: %w", err)
+		return fmt.Errorf("agency: publish: %w: %w", ErrUnreachable, err)
 	}
 	return nil
 }
 
 // RejectedError is returned by Deliver when the broker rejected a message.
-// Receipt holds the broker's signed record with every reason.
+// Receipt holds the broker's signed record with every reason. It matches
+// ErrDenied when the policy denied the message and ErrRefused when the
+// broker could not decide it (Receipt.ErrorCode says why).
 type RejectedError struct {
 	Receipt *decision.Record
+}
+
+// Is makes errors.Is(err, ErrDenied) and errors.Is(err, ErrRefused) work.
+func (e *RejectedError) Is(target error) bool {
+	if e.Receipt.ErrorCode == "" {
+		return target == ErrDenied
+	}
+	return target == ErrRefused
 }
 
 func (e *RejectedError) Error() string {
@@ -309,6 +322,18 @@ func (d *Delivery) Ack() error { return d.msg.Ack() }
 // sender's signature and the broker's decision verified. A delivery that does
 // not verify is refused and an error returned.
 func (c *Client) Next(ctx context.Context) (*Delivery, error) {
+	c.mu.Lock()
+	if len(c.held) > 0 {
+		d := c.held[0]
+		c.held = c.held[1:]
+		c.mu.Unlock()
+		return d, nil
+	}
+	c.mu.Unlock()
+	return c.fetchDelivery(ctx)
+}
+
+func (c *Client) fetchDelivery(ctx context.Context) (*Delivery, error) {
 	m, err := c.next(ctx, c.inbox)
 	if err != nil {
 		return nil, err
