@@ -96,8 +96,11 @@ const (
 
 // Giver is one consent given.
 type Giver struct {
-	Role string    `json:"role"`
-	At   time.Time `json:"at"`
+	Role string `json:"role"`
+	// By tells the givers apart, e.g. "vårdnadshavare 1"; two guardians
+	// consenting at the same time are otherwise one consent to the policy.
+	By string    `json:"by,omitempty"`
+	At time.Time `json:"at"`
 }
 
 // Documentation is how a consent was documented.
@@ -168,7 +171,10 @@ func (r *Record) Validate() error {
 	if len(r.GivenBy) == 0 {
 		p = append(p, "given_by is empty: record who consented and when")
 	}
-	for _, g := range r.GivenBy {
+	for i, g := range r.GivenBy {
+		if slices.ContainsFunc(r.GivenBy[:i], func(h Giver) bool { return h.Role == g.Role && h.By == g.By && h.At.Equal(g.At) }) {
+			p = append(p, fmt.Sprintf("given_by lists the same %s consent twice: tell the givers apart with by", g.Role))
+		}
 		if g.Role != RoleGuardian && g.Role != RoleChild && g.Role != RolePerson {
 			p = append(p, fmt.Sprintf("given_by role %q is not guardian, child or person", g.Role))
 		}
