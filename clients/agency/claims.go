@@ -25,11 +25,11 @@ type Claims struct {
 	GuardianInformed    *bool      `json:"guardian_informed,omitempty"`
 	InvestigationStatus string     `json:"investigation_status,omitempty"`
 
-	Conditions1018a      *Conditions1018a `json:"conditions_1018a,omitempty"`
+	Conditions1018a       *Conditions1018a `json:"conditions_1018a,omitempty"`
 	ExceptionalAssessment *Judgement       `json:"exceptional_assessment,omitempty"`
-	NecessityAssessment  *Judgement       `json:"necessity_assessment,omitempty"`
-	FU                   *FU              `json:"fu,omitempty"`
-	Confiscation         *Confiscation    `json:"confiscation,omitempty"`
+	NecessityAssessment   *Judgement       `json:"necessity_assessment,omitempty"`
+	FU                    *FU              `json:"fu,omitempty"`
+	Confiscation          *Confiscation    `json:"confiscation,omitempty"`
 
 	// ConsentRef names a consent in the registry ("<agency>.<consent-id>");
 	// the broker reads the consent itself, never from the message.
