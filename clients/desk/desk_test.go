@@ -19,8 +19,6 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/clients/pseudonym"
 )
 
-
-
 var programs = map[string]struct {
 	run  func(context.Context, []string, *bytes.Buffer) error
 	cmds []string
