@@ -74,11 +74,10 @@ const ConsentBucket = "sekretess_consent"
 func AgencyPermissions(id string) (publish, subscribe []string) {
 	publish = []string{In(id),
 		// The consent registry: only keys under the agency's own id. Reads use
-		// direct get by subject, which names the key; the bucket's stream info
-		// is needed to bind to it.
+		// direct get by subject, which names the key. No stream info or
+		// message get by sequence: those would reveal other agencies' keys.
 		"$KV." + ConsentBucket + "." + id + ".>",
 		"$JS.API.DIRECT.GET.KV_" + ConsentBucket + ".$KV." + ConsentBucket + "." + id + ".>",
-		"$JS.API.STREAM.INFO.KV_" + ConsentBucket,
 	}
 	for _, c := range []struct{ stream, consumer string }{
 		{StreamOut, InboxConsumer(id)},

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -203,9 +204,11 @@ func (r *Record) Validate() error {
 }
 
 // Registry is the consent bucket seen by one connection: the broker sees
-// every record, an agency only its own.
+// every record, an agency only its own. It reads with direct gets and writes
+// with publishes that name the expected revision, which are the only calls
+// an agency's NATS permissions allow: none of them can list the bucket.
 type Registry struct {
-	kv jetstream.KeyValue
+	js jetstream.JetStream
 }
 
 // Open creates or updates the registry bucket with the given number of
@@ -214,7 +217,7 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int) (*Registry,
 	if replicas <= 0 {
 		replicas = 1
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      Bucket,
 		Description: "Consent records (OSL 12 kap.), keyed <agency-id>.<consent-id>.",
 		// Earlier revisions show what a consent said before it was withdrawn.
@@ -223,17 +226,18 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int) (*Registry,
 	if err != nil {
 		return nil, fmt.Errorf("consent: bucket %s: %w", Bucket, err)
 	}
-	return &Registry{kv: kv}, nil
+	return &Registry{js: js}, nil
 }
 
 // Bind returns the registry the broker created, for an agency's connection.
-func Bind(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
-	kv, err := js.KeyValue(ctx, Bucket)
-	if err != nil {
-		return nil, fmt.Errorf("consent: bucket %s (is the broker running?): %w", Bucket, err)
-	}
-	return &Registry{kv: kv}, nil
-}
+// It makes no call: an agency may not read the bucket's stream information,
+// which would list every agency's consent ids.
+func Bind(js jetstream.JetStream) *Registry { return &Registry{js: js} }
+
+const (
+	stream     = "KV_" + Bucket
+	subjPrefix = "$KV." + Bucket + "."
+)
 
 // Put records a new consent, collected by agency, under the consent id r.ID.
 // It sets r.ID to the registry key and returns that key: the reference
@@ -249,17 +253,33 @@ func (g *Registry) Put(ctx context.Context, agency string, r Record) (string, er
 	if err := r.Validate(); err != nil {
 		return "", err
 	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		return "", fmt.Errorf("consent: %w", err)
-	}
-	if _, err := g.kv.Create(ctx, ref, b); err != nil {
-		if errors.Is(err, jetstream.ErrKeyExists) {
+	if err := g.write(ctx, ref, &r, 0); err != nil {
+		if errors.Is(err, errConflict) {
 			return "", fmt.Errorf("%w: %s", ErrExists, ref)
 		}
-		return "", fmt.Errorf("consent: record %s: %w", ref, err)
+		return "", err
 	}
 	return ref, nil
+}
+
+var errConflict = errors.New("consent: changed meanwhile")
+
+// write stores r under ref if the key's last revision is rev (0: none).
+func (g *Registry) write(ctx context.Context, ref string, r *Record, rev uint64) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("consent: %w", err)
+	}
+	_, err = g.js.Publish(ctx, subjPrefix+ref, b, jetstream.WithExpectLastSequencePerSubject(rev))
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		return fmt.Errorf("%w: %w", errConflict, err)
+	}
+	if err != nil {
+		return fmt.Errorf("consent: record %s: %w", ref, err)
+	}
+	return nil
 }
 
 // Get returns the consent recorded under ref.
@@ -280,18 +300,36 @@ func (g *Registry) get(ctx context.Context, ref string) (*Record, uint64, error)
 	return &r, rev, nil
 }
 
+// raw reads the last revision of ref by a direct get, whose subject names the
+// key, so that NATS permissions can scope reads to an agency's own keys.
 func (g *Registry) raw(ctx context.Context, ref string) ([]byte, uint64, error) {
 	if _, ok := Owner(ref); !ok {
 		return nil, 0, fmt.Errorf("%w: %q is not a consent reference (<agency-id>.<consent-id>)", ErrNotFound, ref)
 	}
-	e, err := g.kv.Get(ctx, ref)
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+	}
+	m, err := g.js.Conn().RequestWithContext(ctx, "$JS.API.DIRECT.GET."+stream+"."+subjPrefix+ref, nil)
 	if err != nil {
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil, 0, fmt.Errorf("%w: %s", ErrNotFound, ref)
-		}
 		return nil, 0, fmt.Errorf("consent: read %s: %w", ref, err)
 	}
-	return e.Value(), e.Revision(), nil
+	if len(m.Data) == 0 && m.Header.Get("Status") == "404" {
+		return nil, 0, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	}
+	if st := m.Header.Get("Status"); st != "" {
+		return nil, 0, fmt.Errorf("consent: read %s: status %s %s", ref, st, m.Header.Get("Description"))
+	}
+	if op := m.Header.Get("KV-Operation"); op != "" {
+		// Deleted or purged: no consent.
+		return nil, 0, fmt.Errorf("%w: %s (%s)", ErrNotFound, ref, strings.ToLower(op))
+	}
+	rev, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+	if err != nil {
+		return nil, 0, fmt.Errorf("consent: read %s: no revision in the answer", ref)
+	}
+	return m.Data, rev, nil
 }
 
 // Resolve returns the record under ref as the policy's input.consent: the
@@ -325,12 +363,8 @@ func (g *Registry) Withdraw(ctx context.Context, ref string, at time.Time) (*Rec
 	}
 	at = at.UTC()
 	r.WithdrawnAt = &at
-	b, err := json.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("consent: %w", err)
-	}
-	// Update only the revision read, so a concurrent change is not lost.
-	if _, err := g.kv.Update(ctx, ref, b, rev); err != nil {
+	// Write only over the revision read, so a concurrent change is not lost.
+	if err := g.write(ctx, ref, r, rev); err != nil {
 		return nil, fmt.Errorf("consent: withdraw %s: %w", ref, err)
 	}
 	return r, nil

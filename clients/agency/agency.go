@@ -79,11 +79,11 @@ type Client struct {
 	js       jetstream.JetStream
 	inbox    jetstream.Consumer
 	receipts jetstream.Consumer
+	reg      *consent.Registry // this agency's consent records
 
 	mu      sync.Mutex
 	pending map[string]*decision.Record // receipts read but not yet asked for, by message id
 	held    []*Delivery                 // deliveries read while waiting for a reply, in order
-	reg     *consent.Registry           // bound on first use
 
 	// asyncErr is the last error the server reported asynchronously, such as a
 	// permission violation; it explains a fetch that otherwise just times out.
@@ -130,6 +130,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		nc.Close()
 		return nil, fmt.Errorf("agency: %w", err)
 	}
+	c.reg = consent.Bind(c.js)
 	if c.inbox, err = c.js.Consumer(ctx, bus.StreamOut, bus.InboxConsumer(self.ID)); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("agency: inbox of %s (is the broker running?): %w: %w", self.ID, ErrUnreachable, err)

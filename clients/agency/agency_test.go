@@ -350,19 +350,33 @@ func TestConsentWrittenOnlyByItsAgency(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	kv, err := js.KeyValue(ctx, consent.Bucket)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv := "$KV." + consent.Bucket + "."
 	forged := []byte(`{"id":"` + ref + `","general":true}`)
+	request := func(ctx context.Context, subj, body string) error {
+		_, err := nc.RequestWithContext(ctx, subj, []byte(body))
+		return err
+	}
 	for _, try := range []struct {
 		what string
 		do   func(context.Context) error
 	}{
-		{"overwrite", func(ctx context.Context) error { _, err := kv.Put(ctx, ref, forged); return err }},
-		{"create", func(ctx context.Context) error { _, err := kv.Create(ctx, "soc-malmo.ny", forged); return err }},
-		{"delete", func(ctx context.Context) error { return kv.Delete(ctx, ref) }},
-		{"read", func(ctx context.Context) error { _, err := kv.Get(ctx, ref); return err }},
+		{"overwrite", func(ctx context.Context) error { _, err := js.Publish(ctx, kv+ref, forged); return err }},
+		{"create", func(ctx context.Context) error { _, err := js.Publish(ctx, kv+"soc-malmo.ny", forged); return err }},
+		{"delete", func(ctx context.Context) error {
+			m := nats.NewMsg(kv + ref)
+			m.Header.Set("KV-Operation", "DEL")
+			_, err := js.PublishMsg(ctx, m)
+			return err
+		}},
+		{"read", func(ctx context.Context) error {
+			return request(ctx, "$JS.API.DIRECT.GET.KV_"+consent.Bucket+"."+kv+ref, "")
+		}},
+		{"list the keys of", func(ctx context.Context) error {
+			return request(ctx, "$JS.API.STREAM.INFO.KV_"+consent.Bucket, `{"subjects_filter":">"}`)
+		}},
+		{"read by sequence", func(ctx context.Context) error {
+			return request(ctx, "$JS.API.STREAM.MSG.GET.KV_"+consent.Bucket, `{"seq":1}`)
+		}},
 	} {
 		tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err := try.do(tctx)

@@ -156,49 +156,24 @@ func (c *Client) Serve(ctx context.Context, h Handler) error {
 	}
 }
 
-func (c *Client) registry(ctx context.Context) (*consent.Registry, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.reg == nil {
-		r, err := consent.Bind(ctx, c.js)
-		if err != nil {
-			return nil, fmt.Errorf("agency: %w: %w", ErrUnreachable, err)
-		}
-		c.reg = r
-	}
-	return c.reg, nil
-}
-
 // RecordConsent records a consent this agency collected and returns the
 // reference messages cite as Claims.ConsentRef. r.ID is the agency's own id
 // for it; r.WithdrawnAt is ignored.
 func (c *Client) RecordConsent(ctx context.Context, r consent.Record) (string, error) {
-	reg, err := c.registry(ctx)
-	if err != nil {
-		return "", err
-	}
-	return reg.Put(ctx, c.self.ID, r)
+	return c.reg.Put(ctx, c.self.ID, r)
 }
 
 // Consent returns a consent this agency recorded.
 func (c *Client) Consent(ctx context.Context, ref string) (*consent.Record, error) {
-	reg, err := c.registry(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return reg.Get(ctx, ref)
+	return c.reg.Get(ctx, ref)
 }
 
 // WithdrawConsent records that a consent this agency recorded was withdrawn
 // at the given time (zero: now). Every message dated from then on is
 // decided without it.
 func (c *Client) WithdrawConsent(ctx context.Context, ref string, at time.Time) (*consent.Record, error) {
-	reg, err := c.registry(ctx)
-	if err != nil {
-		return nil, err
-	}
 	if at.IsZero() {
 		at = time.Now()
 	}
-	return reg.Withdraw(ctx, ref, at)
+	return c.reg.Withdraw(ctx, ref, at)
 }
