@@ -8,6 +8,18 @@
 //	id, _ := agency.LoadIdentity("data/agencies/polisen-syd", "polisen-syd")
 //	c, _ := agency.Dial(ctx, agency.Config{URL: url, Identity: id, Directory: dir})
 //	receipt, err := c.Deliver(ctx, agency.Message{To: "soc-malmo", Kind: "concern_report", Metadata: meta, Payload: text})
+//
+// A requester waits for the answer, a responder serves its inbox:
+//
+//	answer, err := c.Request(ctx, agency.Message{To: "rosengard-skola", Metadata: agency.Claims{…}})
+//	err = c.Serve(ctx, agency.HandlerFunc(func(ctx context.Context, req *agency.Delivery) error {
+//		_, err := c.Respond(ctx, req, agency.Claims{Category: "enrolment", SenderRole: "rector"}, data)
+//		return err
+//	}))
+//
+// errors.Is tells a denial by policy (ErrDenied) from a message the broker
+// could not decide (ErrRefused) and from a broker that did not answer
+// (ErrUnreachable).
 package agency
 
 import (
