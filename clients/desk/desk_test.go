@@ -157,3 +157,46 @@ func TestMistakes(t *testing.T) {
 		t.Fatalf("consent without the maturity judgement: %v", err)
 	}
 }
+
+// TestFeedbackWithinConsent: social services tell the reporting school more
+// than the status only within a consent, and only the status without one.
+func TestFeedbackWithinConsent(t *testing.T) {
+	data, url := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	as := func(prog, id string, args ...string) (string, error) {
+		var out bytes.Buffer
+		err := programs[prog].run(ctx, append(args, "--as", id, "--name", "Anna Ek", "--data", data, "--nats-url", url), &out)
+		return out.String(), err
+	}
+	const pnr = "20120304-2385"
+	if _, err := as("rektor", school, "concern", "--to", social, "--personnummer", pnr, "--text", "Oro.", "--feedback"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := as("socialtjanst", social, "inbox"); err != nil {
+		t.Fatal(err)
+	}
+	box, _ := inbox.Open(desk.InboxDir(data, social))
+	open, err := box.Open()
+	if err != nil || len(open) != 1 {
+		t.Fatalf("social services' inbox: %v %v", open, err)
+	}
+	feedback := []string{"feedback", "--report", open[0].ID, "--status", "opened", "--reason", "Bedömt lämpligt.",
+		"--asked", "--guardian-informed", "--consent", "soc-malmo.s-2", "--category", "case_details",
+		"--purpose", "stöd i skolan", "--personnummer", pnr, "--text", "Familjen får stöd i hemmet."}
+	if got, err := as("socialtjanst", social, feedback...); !errors.Is(err, desk.ErrRejected) || !strings.Contains(got, "R-CONSENT: no consent record") {
+		t.Fatalf("feedback beyond the status without consent: %v\n%s", err, got)
+	}
+	if got, err := as("socialtjanst", social, "consent", "record", "--id", "s-2", "--personnummer", pnr,
+		"--categories", "case_details", "--to", school, "--purpose", "stöd i skolan", "--guardian", "mamma",
+		"--child-required", "no", "--how", "oral"); err != nil {
+		t.Fatalf("%v\n%s", err, got)
+	}
+	got, err := as("socialtjanst", social, feedback...)
+	if err != nil || !strings.Contains(got, "rule R-CONSENT") {
+		t.Fatalf("feedback within consent: %v\n%s", err, got)
+	}
+	if got, err := as("rektor", school, "inbox"); err != nil || !strings.Contains(got, "Familjen får stöd i hemmet.") {
+		t.Fatalf("the school's inbox: %v\n%s", err, got)
+	}
+}

@@ -29,12 +29,14 @@ consents carry a pseudonym, and the broker never learns who the child is.`,
 	cmds: []command{
 		inboxCmd("reports of concern, answers from the police"),
 		{
-			name: "feedback", args: "--report ID --status opened|not_opened|ongoing --reason WHY [--asked] [--guardian-informed]",
+			name: "feedback", args: "--report ID --status opened|not_opened|ongoing --reason WHY [--asked] [--guardian-informed] [--consent REF --category C --purpose P --personnummer NR --text T]",
 			help: "Tell the reporter of a concern in your inbox whether an investigation was\n" +
 				"opened, not opened or is already ongoing (återkoppling, SoL 14 kap. 1 b §).\n" +
 				"Only the status is sent. --asked: the reporter asked for feedback;\n" +
 				"--guardian-informed: the guardian has been told (until then feedback is\n" +
-				"inappropriate); --reason: why feedback is appropriate now.",
+				"inappropriate); --reason: why feedback is appropriate now.\n" +
+				"More than the status only within a consent: --consent, the data's --category,\n" +
+				"the --purpose consented to, the child's --personnummer and the --text.",
 			run: socialFeedback,
 		},
 		{
@@ -103,12 +105,20 @@ func socialFeedback(ctx context.Context, s *session, fs *flag.FlagSet, args []st
 	reason := fs.String("reason", "", "why feedback is appropriate now")
 	asked := fs.Bool("asked", false, "the reporter asked for feedback")
 	informed := fs.Bool("guardian-informed", false, "the guardian has been told")
+	ref := fs.String("consent", "", "a consent covering more than the status (optional)")
+	category := fs.String("category", "", "with --consent: the data you give")
+	purpose := fs.String("purpose", "", "with --consent: the purpose consented to")
+	more := fs.String("text", "", "with --consent: the data, as the reporter will read it")
+	pnr := fs.String("personnummer", "", "with --consent: whom the data is about")
 	if err := parse(fs, args, "report", "status", "reason"); err != nil || helped(args) {
 		return err
 	}
 	text, ok := statusWords[*status]
 	if !ok {
 		return fmt.Errorf("--status must be opened, not_opened or ongoing: %w", ErrUsage)
+	}
+	if *ref != "" && (*category == "" || *purpose == "" || *more == "" || *pnr == "") {
+		return fmt.Errorf("feedback beyond the status needs --category, --purpose, --personnummer and --text with --consent: %w", ErrUsage)
 	}
 	if err := s.connect(ctx); err != nil {
 		return err
@@ -123,6 +133,14 @@ func socialFeedback(ctx context.Context, s *session, fs *flag.FlagSet, args []st
 	}
 	claims := agency.Claims{Category: "investigation_status", InvestigationStatus: *status,
 		FeedbackRequested: agency.Bool(*asked), FeedbackAssessment: j, GuardianInformed: agency.Bool(*informed)}
+	if *ref != "" {
+		// Beyond the status the consent is the basis (R-CONSENT).
+		if claims.Subject, err = s.subject(*pnr); err != nil {
+			return err
+		}
+		claims.Category, claims.ConsentRef, claims.Purpose = *category, *ref, *purpose
+		text += "\n\n" + *more
+	}
 	if _, err := s.deliver(ctx, agency.Message{To: rep.From, Kind: agency.KindFeedback, ReplyTo: rep.ID,
 		Metadata: claims, Payload: []byte(text)}); err != nil {
 		return err

@@ -269,6 +269,11 @@ func (d *demo) fight(ctx context.Context) error {
 	if err := d.step(ctx, ok, "rektor", "answer", "--request", req, "--category", "enrolment", "--text", "Ja, klass 9C."); err != nil {
 		return err
 	}
+	fmt.Fprintln(d.out, "\n# Elevhälsans journal is not covered by LUB; it stays secret without consent:")
+	if err := d.step(ctx, rejected, "polis", "request", "--to", school, "--category", "health", "--personnummer", adam,
+		"--purpose", purpose, "--text", "Har skolsköterskan noterat skador på Adam?"); err != nil {
+		return err
+	}
 	if err := d.step(ctx, ok, "polis", "request", "--to", school, "--category", "contact_details", "--personnummer", adam,
 		"--purpose", purpose, "--text", "Vilka telefonnummer har Adams vårdnadshavare?"); err != nil {
 		return err
