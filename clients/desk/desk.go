@@ -254,7 +254,8 @@ func relevant(reasons []string) []string {
 		if strings.Contains(r, "message kind is not") || strings.Contains(r, "sender is not") ||
 			strings.Contains(r, "recipient is not") || strings.Contains(r, "goes to social services") ||
 			strings.Contains(r, "comes from the police") || strings.Contains(r, "goes from") ||
-			strings.Contains(r, "feedback is given by") || strings.Contains(r, "a request comes from") {
+			strings.Contains(r, "feedback is given by") || strings.Contains(r, "a request comes from") ||
+			strings.Contains(r, "is between") {
 			continue
 		}
 		out = append(out, r)
@@ -314,7 +315,9 @@ func printDelivery(out io.Writer, d *agency.Delivery) {
 	if !d.MayForward() {
 		fmt.Fprintf(out, "    DO NOT PASS THIS ON: it is covered by förundersökningssekretess (OSL 18 kap. 1 och 3 §§)\n")
 	}
-	fmt.Fprintf(out, "    %q\n", d.Payload)
+	for _, line := range strings.Split(strings.TrimRight(string(d.Payload), "\n"), "\n") {
+		fmt.Fprintf(out, "    | %s\n", line)
+	}
 }
 
 // inboxCmd fetches new messages and lists the open ones.

@@ -179,7 +179,7 @@ func socialConsent(ctx context.Context, s *session, fs *flag.FlagSet, args []str
 		printConsent(s.out, r)
 		return nil
 	}
-	id := fs.String("id", "", "your id for the consent, e.g. samtycke-17")
+	id := fs.String("id", "", "your id for the consent, e.g. samtycke-2026-017 (a case number, never a name)")
 	pnr := fs.String("personnummer", "", "whom the consent is about, YYYYMMDD-NNNN")
 	var categories, to, guardians listFlag
 	fs.Var(&categories, "categories", "the data consented to, comma-separated (e.g. case_details,pupil_welfare)")

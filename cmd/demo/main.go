@@ -198,7 +198,7 @@ func (d *demo) changedBehaviour(ctx context.Context) error {
 		"Elin, 14, withdraws and tells her mentor about trouble at home. The school reports\n"+
 			"concern; social services may say only whether they opened an investigation, and\n"+
 			"share more only with consent (\"Det bryter sekretessen\").")
-	consent := "soc-malmo.samtycke-elin"
+	consent := "soc-malmo.samtycke-2026-017"
 	disclose := []string{"disclose", "--to", school, "--consent", consent, "--category", "case_details",
 		"--personnummer", elin, "--purpose", "samordnat stöd i skolan",
 		"--text", "Familjen har fått stöd av familjebehandlare; Elin behöver en trygg vuxen i skolan."}
@@ -227,7 +227,7 @@ func (d *demo) changedBehaviour(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintln(d.out, "\n# At a meeting both guardians and Elin consent, in writing:")
-	if err := d.step(ctx, ok, "socialtjanst", "consent", "record", "--id", "samtycke-elin", "--personnummer", elin,
+	if err := d.step(ctx, ok, "socialtjanst", "consent", "record", "--id", "samtycke-2026-017", "--personnummer", elin,
 		"--categories", "case_details", "--to", school, "--purpose", "samordnat stöd i skolan",
 		"--guardian", "mamma", "--guardian", "pappa", "--child", "--child-required", "yes", "--how", "written",
 		"--valid-until", time.Now().AddDate(0, 6, 0).Format(time.DateOnly)); err != nil {
