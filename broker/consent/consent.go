@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
@@ -300,26 +301,17 @@ func (g *Registry) get(ctx context.Context, ref string) (*Record, uint64, error)
 	return &r, rev, nil
 }
 
-// raw reads the last revision of ref by a direct get, whose subject names the
-// key, so that NATS permissions can scope reads to an agency's own keys.
+// raw reads the last revision of ref.
 func (g *Registry) raw(ctx context.Context, ref string) ([]byte, uint64, error) {
 	if _, ok := Owner(ref); !ok {
 		return nil, 0, fmt.Errorf("%w: %q is not a consent reference (<agency-id>.<consent-id>)", ErrNotFound, ref)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-	}
-	m, err := g.js.Conn().RequestWithContext(ctx, "$JS.API.DIRECT.GET."+stream+"."+subjPrefix+ref, nil)
+	m, err := g.last(ctx, ref)
 	if err != nil {
-		return nil, 0, fmt.Errorf("consent: read %s: %w", ref, err)
+		return nil, 0, err
 	}
-	if len(m.Data) == 0 && m.Header.Get("Status") == "404" {
+	if m == nil {
 		return nil, 0, fmt.Errorf("%w: %s", ErrNotFound, ref)
-	}
-	if st := m.Header.Get("Status"); st != "" {
-		return nil, 0, fmt.Errorf("consent: read %s: status %s %s", ref, st, m.Header.Get("Description"))
 	}
 	if op := m.Header.Get("KV-Operation"); op != "" {
 		// Deleted or purged: no consent.
@@ -331,6 +323,35 @@ func (g *Registry) raw(ctx context.Context, ref string) ([]byte, uint64, error) 
 	}
 	return m.Data, rev, nil
 }
+
+// last returns the last message stored under key, delete markers included,
+// or nil if there never was one. It is a direct get by subject, whose subject
+// names the key, so that NATS permissions can scope reads to an agency's own
+// keys.
+func (g *Registry) last(ctx context.Context, key string) (*nats.Msg, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+	}
+	m, err := g.js.Conn().RequestWithContext(ctx, "$JS.API.DIRECT.GET."+stream+"."+subjPrefix+key, nil)
+	if err != nil {
+		return nil, fmt.Errorf("consent: read %s: %w", key, err)
+	}
+	switch st := m.Header.Get("Status"); {
+	case st == "404" && len(m.Data) == 0:
+		return nil, nil
+	case st != "":
+		return nil, fmt.Errorf("consent: read %s: status %s %s", key, st, m.Header.Get("Description"))
+	}
+	return m, nil
+}
+
+// withdrawalKey marks a withdrawal for good: whatever an agency later writes
+// under it, even a delete marker, is a message on that key, and agencies
+// cannot purge the stream. Its consent id part contains a dot, so it is never
+// a consent reference itself.
+func withdrawalKey(ref string) string { return ref + ".withdrawn" }
 
 // Resolve returns the record under ref as the policy's input.consent: the
 // stored JSON, verbatim, decoded into plain values. A record whose id is not
@@ -348,11 +369,22 @@ func (g *Registry) Resolve(ctx context.Context, ref string) (map[string]any, err
 	if id, _ := m["id"].(string); id != ref {
 		return nil, fmt.Errorf("%w: %s holds a record with id %q", ErrInvalid, ref, id)
 	}
+	if _, withdrawn := m["withdrawn_at"]; !withdrawn {
+		// A withdrawal cannot be undone by rewriting the record.
+		mark, err := g.last(ctx, withdrawalKey(ref))
+		if err != nil {
+			return nil, err
+		}
+		if mark != nil {
+			return nil, fmt.Errorf("%w: %s was withdrawn but the record no longer says so", ErrInvalid, ref)
+		}
+	}
 	return m, nil
 }
 
 // Withdraw records that the consent under ref was withdrawn at the given
-// time. Every message dated from then on is decided without it.
+// time. Every message dated from then on is decided without it, and the
+// withdrawal cannot be undone: record a new consent instead.
 func (g *Registry) Withdraw(ctx context.Context, ref string, at time.Time) (*Record, error) {
 	r, rev, err := g.get(ctx, ref)
 	if err != nil {
@@ -363,6 +395,13 @@ func (g *Registry) Withdraw(ctx context.Context, ref string, at time.Time) (*Rec
 	}
 	at = at.UTC()
 	r.WithdrawnAt = &at
+	mark, err := json.Marshal(map[string]any{"withdrawn_at": at})
+	if err != nil {
+		return nil, fmt.Errorf("consent: %w", err)
+	}
+	if _, err := g.js.Publish(ctx, subjPrefix+withdrawalKey(ref), mark); err != nil {
+		return nil, fmt.Errorf("consent: withdraw %s: %w", ref, err)
+	}
 	// Write only over the revision read, so a concurrent change is not lost.
 	if err := g.write(ctx, ref, r, rev); err != nil {
 		return nil, fmt.Errorf("consent: withdraw %s: %w", ref, err)

@@ -2,6 +2,7 @@ package agency_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -320,6 +321,40 @@ func TestConsentThenWithdrawn(t *testing.T) {
 	if _, err := soc.WithdrawConsent(ctx, ref, time.Time{}); !errors.Is(err, consent.ErrWithdrawn) {
 		t.Fatalf("withdrawing twice: %v", err)
 	}
+
+	// Rewriting the record without the withdrawal, with social services' own
+	// NATS user, does not bring the consent back.
+	nc := w.rawConn(social)
+	js, _ := jetstream.New(nc)
+	rec.ID = ref
+	b, _ := json.Marshal(rec)
+	if _, err := js.Publish(ctx, "$KV."+consent.Bucket+"."+ref, b); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := soc.Consent(ctx, ref); err != nil || got.WithdrawnAt != nil {
+		t.Fatalf("the rewritten record: %+v, %v", got, err)
+	}
+	wantDenied(t, disclose(claims), "no consent record resolved by the broker")
+}
+
+// rawConn connects with an agency's NATS user, without the SDK; errs gets
+// what the server reports asynchronously, such as permission violations.
+func (w *world) rawConn(id string, errs ...chan error) *nats.Conn {
+	w.t.Helper()
+	opt, err := nats.NkeyOptionFromSeed(filepath.Join(service.AgencyDir(w.data, id), keys.NKeyFile))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	opts := []nats.Option{opt, nats.CustomInboxPrefix(bus.InboxPrefix(id))}
+	for _, ch := range errs {
+		opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { ch <- err }))
+	}
+	nc, err := nats.Connect(w.url, opts...)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(nc.Close)
+	return nc
 }
 
 // TestConsentWrittenOnlyByItsAgency: the school can record its own consents
@@ -339,16 +374,7 @@ func TestConsentWrittenOnlyByItsAgency(t *testing.T) {
 
 	// The school's NATS user, with the KV API directly.
 	violations := make(chan error, 16)
-	opt, err := nats.NkeyOptionFromSeed(filepath.Join(service.AgencyDir(w.data, school), keys.NKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(w.url, opt, nats.CustomInboxPrefix(bus.InboxPrefix(school)),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { violations <- err }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := w.rawConn(school, violations)
 	js, _ := jetstream.New(nc)
 	kv := "$KV." + consent.Bucket + "."
 	forged := []byte(`{"id":"` + ref + `","general":true}`)
