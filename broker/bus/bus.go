@@ -5,7 +5,7 @@
 //	sekretess.in.<sender>        stream SEKRETESS_IN        envelopes waiting for a decision (work queue)
 //	sekretess.out.<recipient>    stream SEKRETESS_OUT       delivered envelopes, consumer inbox-<recipient>
 //	sekretess.receipt.<sender>   stream SEKRETESS_RECEIPTS  signed receipts, consumer receipts-<sender>
-//	$KV.sekretess_consent.<agency>.<consent-id>  bucket sekretess_consent  consent records
+//	$KV.sekretess_consent.<agency>.<consent-id>[.withdrawn]  bucket sekretess_consent  consent records
 //
 // An agency may publish only on its own inbound subject, so the subject's last
 // token names the publisher even when the envelope inside is unreadable.

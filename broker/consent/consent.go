@@ -8,6 +8,8 @@
 // forge or overwrite a consent another agency recorded. The key is what a
 // message cites as claims.consent_ref; the broker resolves it and gives the
 // record to the policy as input.consent, in exactly the JSON shape of Record.
+// A withdrawal also writes "<agency-id>.<consent-id>.withdrawn", which no
+// later write can remove, so a withdrawn consent never comes back.
 //
 //	reg, _ := consent.Bind(ctx, js)
 //	ref, _ := reg.Put(ctx, "soc-malmo", rec)
