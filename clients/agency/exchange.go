@@ -40,7 +40,8 @@ const ObligationDoNotForward = "fu-secrecy: do not forward"
 // Request sends m as a request and waits until ctx is done for the answer: a
 // delivered message that replies to it. A request the broker rejects returns
 // a *RejectedError at once. Other deliveries that arrive meanwhile are kept
-// for Next.
+// for Next; take them within the broker's ack wait (30 s), or JetStream
+// delivers them again.
 func (c *Client) Request(ctx context.Context, m Message) (*Delivery, error) {
 	m.Kind = KindRequest
 	r, err := c.Deliver(ctx, m)
@@ -136,7 +137,9 @@ type HandlerFunc func(ctx context.Context, d *Delivery) error
 func (f HandlerFunc) Handle(ctx context.Context, d *Delivery) error { return f(ctx, d) }
 
 // Serve hands every delivery to h until ctx is done, then returns nil. A
-// delivery h fails on is handed back to JetStream and Serve returns the error.
+// delivery h fails on is handed back to JetStream and Serve returns the
+// error; so it does for a delivery that does not verify (which is refused)
+// and when the broker cannot be reached. Call Serve again to go on.
 func (c *Client) Serve(ctx context.Context, h Handler) error {
 	for {
 		d, err := c.Next(ctx)
