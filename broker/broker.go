@@ -50,16 +50,16 @@ type Config struct {
 	Directory *directory.Source
 	Policy    *policy.Engine
 	Audit     *audit.Log
-	// Consent is the consent registry that claims.consent_ref is resolved
-	// in; nil means the broker creates the bucket at start on NATS with
-	// Replicas replicas.
-	Consent *consent.Registry
 	// SigningKey signs receipts and decision headers; its public half is the
 	// directory's broker.signing_key.
 	SigningKey ed25519.PrivateKey
 	// Identity decrypts policy metadata; its recipient is the directory's
 	// broker.age_recipient.
 	Identity age.Identity
+	// Consent is the consent registry that claims.consent_ref is resolved
+	// in; nil means the broker creates the bucket at start on NATS with
+	// Replicas replicas.
+	Consent *consent.Registry
 
 	// Workers is the number of messages processed at once; zero means four
 	// per CPU, because most of a message's time is spent waiting on fsync and

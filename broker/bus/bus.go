@@ -5,7 +5,6 @@
 //	sekretess.in.<sender>        stream SEKRETESS_IN        envelopes waiting for a decision (work queue)
 //	sekretess.out.<recipient>    stream SEKRETESS_OUT       delivered envelopes, consumer inbox-<recipient>
 //	sekretess.receipt.<sender>   stream SEKRETESS_RECEIPTS  signed receipts, consumer receipts-<sender>
-//	$KV.sekretess_consent.<agency>.<consent-id>[.withdrawn]  bucket sekretess_consent  consent records
 //
 // An agency may publish only on its own inbound subject, so the subject's last
 // token names the publisher even when the envelope inside is unreadable.
@@ -64,7 +63,8 @@ func SenderOf(subject string) (string, bool) {
 }
 
 // ConsentBucket is the key-value bucket of the consent registry (package
-// consent); its keys are <agency-id>.<consent-id>.
+// consent); its keys are <agency-id>.<consent-id>, and
+// <agency-id>.<consent-id>.withdrawn once a consent is withdrawn.
 const ConsentBucket = "sekretess_consent"
 
 // AgencyPermissions returns the subjects agency id may publish and subscribe

@@ -14,10 +14,6 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/clients/pseudonym"
 )
 
-// PseudonymKeyFile is the deployment's pseudonym secret in the data
-// directory. The broker never reads it; each agency gets a copy with its keys.
-const PseudonymKeyFile = pseudonym.KeyFile
-
 // Init creates the broker's keys and an empty agency directory in dataDir. It
 // does nothing when they already exist, and never replaces a key.
 func Init(dataDir string) (created bool, err error) {
@@ -42,16 +38,6 @@ func Init(dataDir string) (created bool, err error) {
 		return false, fmt.Errorf("init: %w", err)
 	}
 	return true, nil
-}
-
-// ensurePseudonymKey creates the pseudonym secret unless it exists; data
-// directories made before it existed get one on the next agency.
-func ensurePseudonymKey(dataDir string) error {
-	path := filepath.Join(dataDir, PseudonymKeyFile)
-	if _, err := os.Stat(path); err == nil {
-		return nil
-	}
-	return pseudonym.WriteKey(path)
 }
 
 // AgencySpec describes a new agency.
