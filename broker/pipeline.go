@@ -35,6 +35,10 @@ const (
 // internal failure (audit or JetStream unavailable). It is never dropped.
 const retryDelay = 2 * time.Second
 
+// replayGuardPatience is how long a message waits for an unavailable replay
+// guard before it is refused.
+const replayGuardPatience = 5 * time.Second
+
 // rejection is a message refused before the policy could decide it.
 type rejection struct {
 	code   string
@@ -211,6 +215,14 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, rec
 func (b *Broker) checkReplay(ctx context.Context, id string, seq uint64) *rejection {
 	val := []byte(strconv.FormatUint(seq, 10))
 	_, err := b.seen.Create(ctx, id, val)
+	// A refusal is final, so a guard that is briefly unreachable is waited
+	// for; a broker that is stopping has closed its audit log by then, and
+	// the message goes back to JetStream undecided.
+	for wait := time.Now().Add(replayGuardPatience); err != nil && !errors.Is(err, jetstream.ErrKeyExists) &&
+		time.Now().Before(wait) && ctx.Err() == nil; {
+		time.Sleep(100 * time.Millisecond)
+		_, err = b.seen.Create(ctx, id, val)
+	}
 	if err == nil {
 		return nil
 	}
