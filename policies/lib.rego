@@ -6,9 +6,14 @@ package sekretess.lib
 now_ns := time.parse_rfc3339_ns(input.message.created_at)
 
 # Effective dates are midnight Swedish time (the offset in force that day).
+# They are written as nanoseconds since the epoch so that no decision parses
+# them again; lib_test.rego checks each against its RFC3339 text.
 in_force(date_ns) if now_ns >= date_ns
 
 tz := "Europe/Stockholm"
+
+# The decision date on the Swedish calendar, [year, month, day].
+today := time.date([now_ns, tz])
 
 # --- parties ------------------------------------------------------------
 
@@ -32,14 +37,20 @@ is_municipal_school(p) if {
 	p.operator == "municipal"
 }
 
+# The parties' kinds, null when missing. Rules compare these instead of
+# calling is_police(input.recipient) and the like, which is cheaper.
+sender_kind := object.get(input, ["sender", "kind"], null)
+
+recipient_kind := object.get(input, ["recipient", "kind"], null)
+
 # The proposal that OSL applies to independent schools (lagrådsremiss
 # 2026-01-20) is behind a data switch and, when switched on, only from
 # 2027-01-01.
-osl_date_independent_schools := time.parse_rfc3339_ns("2027-01-01T00:00:00+01:00")
+osl_date_independent_schools := 1798758000000000000 # 2027-01-01T00:00:00+01:00
 
 independent_schools_under_osl if {
 	data.sekretess.config.independent_schools_under_osl == true
-	in_force(osl_date_independent_schools)
+	now_ns >= osl_date_independent_schools
 }
 
 # An authority in the sense of OSL: the directory says it is one and it is
@@ -61,7 +72,7 @@ osl_authority(p) if {
 age_from_birth_date(bd) := age if {
 	b := time.parse_ns("2006-01-02", bd)
 	[by, bm, bday] := time.date(b)
-	[y, m, d] := time.date([now_ns, tz])
+	[y, m, d] := today
 	before_birthday := to_number([m, d] < [bm, bday])
 	age := (y - by) - before_birthday
 }
@@ -129,20 +140,28 @@ _outcome_problem(j, name, want) := set() if {
 # --- acts that change over time --------------------------------------------
 
 # SoL (2001:453) until 2025-06-30, SoL (2025:400) from 2025-07-01.
-sol_2025_from := time.parse_rfc3339_ns("2025-07-01T00:00:00+02:00")
+sol_2025_from := 1751320800000000000 # 2025-07-01T00:00:00+02:00
+
+sol_2025_in_force if now_ns >= sol_2025_from
 
 sol(old, new) := new if {
-	in_force(sol_2025_from)
+	sol_2025_in_force
 } else := old
 
 # LUB, lag (2025:170), from 2025-04-01.
-lub_from := time.parse_rfc3339_ns("2025-04-01T00:00:00+02:00")
+lub_from := 1743458400000000000 # 2025-04-01T00:00:00+02:00
+
+lub_in_force if now_ns >= lub_from
 
 # OSL 10 kap. 15 a §, from 2025-12-01.
-osl_10_15a_from := time.parse_rfc3339_ns("2025-12-01T00:00:00+01:00")
+osl_10_15a_from := 1764543600000000000 # 2025-12-01T00:00:00+01:00
+
+osl_10_15a_in_force if now_ns >= osl_10_15a_from
 
 # OSL 10 kap. 18 a §, from 2013-07-01 (current wording Lag 2020:575).
-osl_10_18a_from := time.parse_rfc3339_ns("2013-07-01T00:00:00+02:00")
+osl_10_18a_from := 1372629600000000000 # 2013-07-01T00:00:00+02:00
+
+osl_10_18a_in_force if now_ns >= osl_10_18a_from
 
 not_in_force_reason(date) := sprintf("not in force at the message's time %v: in force from %s", [object.get(input, ["message", "created_at"], null), date])
 

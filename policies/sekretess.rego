@@ -71,6 +71,7 @@ rule_reasons contains sprintf("%s: %s", [id, r]) if {
 generic_reasons contains "no rule allows this message" if count(allowed_by) == 0
 
 generic_reasons contains sprintf("internal: rule %s produced no result", [id]) if {
+	object.keys(results) != vocab.rule_ids # cheap check first
 	some id in vocab.precedence
 	not results[id]
 }
@@ -83,9 +84,8 @@ generic_reasons contains "message.created_at is missing or not RFC3339: the deci
 	not lib.now_ns
 }
 
-generic_reasons contains sprintf("unknown message kind %v", [k]) if {
-	k := object.get(input, ["message", "kind"], null)
-	not k in vocab.kinds
+generic_reasons contains sprintf("unknown message kind %v", [lib.kind]) if {
+	not lib.kind in vocab.kinds
 }
 
 generic_reasons contains sprintf("unknown %s kind %v", [role, k]) if {
@@ -111,14 +111,11 @@ generic_reasons contains sprintf("%s.authority is not a boolean", [role]) if {
 	not is_boolean(object.get(input, [role, "authority"], null))
 }
 
-generic_reasons contains "claims.category is missing" if {
-	object.get(input, ["claims", "category"], null) == null
-}
+generic_reasons contains "claims.category is missing" if lib.category == null
 
-generic_reasons contains sprintf("unknown data category %v", [c]) if {
-	c := object.get(input, ["claims", "category"], null)
-	c != null
-	not c in vocab.categories
+generic_reasons contains sprintf("unknown data category %v", [lib.category]) if {
+	lib.category != null
+	not lib.category in vocab.categories
 }
 
 generic_reasons contains sprintf("claims.legal_basis_claimed names unknown rule %v", [b]) if {

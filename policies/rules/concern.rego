@@ -16,7 +16,7 @@ basis := lib.sol(
 
 scope contains "message kind is not concern_report" if lib.kind != "concern_report"
 
-scope contains "a report of concern goes to social services" if not lib.is_social_services(input.recipient)
+scope contains "a report of concern goes to social services" if lib.recipient_kind != "social_services"
 
 conditions contains sprintf("category must be concern, not %v", [lib.category]) if lib.category != "concern"
 
@@ -26,6 +26,8 @@ conditions contains "subject is 18 or older: the duty to report concerns childre
 
 # See lib.rego (results) for the shape; conditions and basis are only
 # evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+result := {"id": id, "allow": false, "reasons": scope} if {
+	count(scope) > 0
+} else := {"id": id, "allow": false, "reasons": conditions} if {
+	count(conditions) > 0
+} else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}

@@ -13,9 +13,9 @@ items := {"knife", "weapon", "spray_paint", "crime_tool"}
 
 scope contains "message kind is not report" if lib.kind != "report"
 
-scope contains "sender is not a school" if not lib.is_school(input.sender)
+scope contains "sender is not a school" if lib.sender_kind != "school"
 
-scope contains "recipient is not the police" if not lib.is_police(input.recipient)
+scope contains "recipient is not the police" if lib.recipient_kind != "police"
 
 conditions contains sprintf("category must be confiscation, not %v", [lib.category]) if lib.category != "confiscation"
 
@@ -39,6 +39,8 @@ conditions contains sprintf("the report is made by the rector or whom the rector
 
 # See lib.rego (results) for the shape; conditions and basis are only
 # evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+result := {"id": id, "allow": false, "reasons": scope} if {
+	count(scope) > 0
+} else := {"id": id, "allow": false, "reasons": conditions} if {
+	count(conditions) > 0
+} else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}

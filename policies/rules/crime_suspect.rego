@@ -25,9 +25,9 @@ basis := sprintf("OSL 10 kap. %s §", [trim_prefix(section, "10:")]) if {
 
 scope contains "message kind is not disclosure or response" if not lib.kind in {"disclosure", "response"}
 
-scope contains "sender is not social services" if not lib.is_social_services(input.sender)
+scope contains "sender is not social services" if lib.sender_kind != "social_services"
 
-scope contains "recipient is not the police" if not lib.is_police(input.recipient)
+scope contains "recipient is not the police" if lib.recipient_kind != "police"
 
 conditions contains sprintf("category must be crime_suspicion, not %v", [lib.category]) if lib.category != "crime_suspicion"
 
@@ -77,6 +77,8 @@ serious if {
 
 # See lib.rego (results) for the shape; conditions and basis are only
 # evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+result := {"id": id, "allow": false, "reasons": scope} if {
+	count(scope) > 0
+} else := {"id": id, "allow": false, "reasons": conditions} if {
+	count(conditions) > 0
+} else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}

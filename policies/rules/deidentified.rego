@@ -24,6 +24,8 @@ conditions contains "forwards identified messages (claims.forwarded_from)" if {
 
 # See lib.rego (results) for the shape; conditions and basis are only
 # evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": {"no-identifying-data"}, "reasons": set()}
+result := {"id": id, "allow": false, "reasons": scope} if {
+	count(scope) > 0
+} else := {"id": id, "allow": false, "reasons": conditions} if {
+	count(conditions) > 0
+} else := {"id": id, "allow": true, "basis": basis, "obligations": {"no-identifying-data"}, "reasons": set()}

@@ -17,7 +17,7 @@ statuses := {"opened", "not_opened", "ongoing"}
 
 scope contains "message kind is not feedback" if lib.kind != "feedback"
 
-scope contains "feedback is given by social services" if not lib.is_social_services(input.sender)
+scope contains "feedback is given by social services" if lib.sender_kind != "social_services"
 
 conditions contains sprintf("category must be investigation_status, not %v: anything beyond the status needs consent (R-CONSENT)", [lib.category]) if {
 	lib.category != "investigation_status"
@@ -52,6 +52,8 @@ conditions contains "inappropriate: the guardian has not yet been told that an i
 
 # See lib.rego (results) for the shape; conditions and basis are only
 # evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": {"status-only"}, "reasons": set()}
+result := {"id": id, "allow": false, "reasons": scope} if {
+	count(scope) > 0
+} else := {"id": id, "allow": false, "reasons": conditions} if {
+	count(conditions) > 0
+} else := {"id": id, "allow": true, "basis": basis, "obligations": {"status-only"}, "reasons": set()}

@@ -15,13 +15,13 @@ scope contains "message kind is not followup" if lib.kind != "followup"
 scope contains "follow-up is between a school and social services" if not parties
 
 parties if {
-	lib.is_school(input.sender)
-	lib.is_social_services(input.recipient)
+	lib.sender_kind == "school"
+	lib.recipient_kind == "social_services"
 }
 
 parties if {
-	lib.is_social_services(input.sender)
-	lib.is_school(input.recipient)
+	lib.sender_kind == "social_services"
+	lib.recipient_kind == "school"
 }
 
 conditions contains "individual-level follow-up has no legal basis today (the inquiry reports 2027-03-29): it needs consent (R-CONSENT) or de-identified data (R-DEIDENTIFIED); only aggregate statistics are allowed" if {
@@ -37,6 +37,8 @@ aggregate if {
 
 # See lib.rego (results) for the shape; conditions and basis are only
 # evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": {"aggregate-only"}, "reasons": set()}
+result := {"id": id, "allow": false, "reasons": scope} if {
+	count(scope) > 0
+} else := {"id": id, "allow": false, "reasons": conditions} if {
+	count(conditions) > 0
+} else := {"id": id, "allow": true, "basis": basis, "obligations": {"aggregate-only"}, "reasons": set()}

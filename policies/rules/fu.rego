@@ -33,8 +33,8 @@ scope contains "a request comes from social services to the police" if {
 }
 
 request_parties if {
-	lib.is_social_services(input.sender)
-	lib.is_police(input.recipient)
+	lib.sender_kind == "social_services"
+	lib.recipient_kind == "police"
 }
 
 scope contains "the data goes from the police to social services" if {
@@ -43,8 +43,8 @@ scope contains "the data goes from the police to social services" if {
 }
 
 disclosure_parties if {
-	lib.is_police(input.sender)
-	lib.is_social_services(input.recipient)
+	lib.sender_kind == "police"
+	lib.recipient_kind == "social_services"
 }
 
 conditions contains sprintf("category must be preliminary_investigation, not %v", [lib.category]) if {
@@ -96,6 +96,8 @@ conditions contains sprintf("path B (case by case): %s", [r]) if {
 
 # See lib.rego (results) for the shape; conditions and basis are only
 # evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": {"fu-secrecy: do not forward"}, "reasons": set()}
+result := {"id": id, "allow": false, "reasons": scope} if {
+	count(scope) > 0
+} else := {"id": id, "allow": false, "reasons": conditions} if {
+	count(conditions) > 0
+} else := {"id": id, "allow": true, "basis": basis, "obligations": {"fu-secrecy: do not forward"}, "reasons": set()}

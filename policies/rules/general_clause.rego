@@ -19,7 +19,7 @@ scope contains sprintf("%s is not an authority under OSL", [role]) if {
 }
 
 conditions contains "never for social services secrecy (OSL 10 kap. 27 § andra stycket, Q14)" if {
-	lib.is_social_services(input.sender)
+	lib.sender_kind == "social_services"
 }
 
 conditions contains "never for health secrecy" if lib.category == "health"
@@ -34,6 +34,8 @@ conditions contains r if {
 
 # See lib.rego (results) for the shape; conditions and basis are only
 # evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+result := {"id": id, "allow": false, "reasons": scope} if {
+	count(scope) > 0
+} else := {"id": id, "allow": false, "reasons": conditions} if {
+	count(conditions) > 0
+} else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}

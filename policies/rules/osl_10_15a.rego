@@ -13,7 +13,7 @@ basis := "OSL 10 kap. 15 a §"
 
 purposes := {"prevent_crime", "hinder_crime", "detect_crime", "investigate_crime"}
 
-scope contains lib.not_in_force_reason("2025-12-01") if not lib.in_force(lib.osl_10_15a_from)
+scope contains lib.not_in_force_reason("2025-12-01") if not lib.osl_10_15a_in_force
 
 scope contains "message kind is not disclosure or response" if not lib.kind in {"disclosure", "response"}
 
@@ -40,6 +40,8 @@ conditions contains r if {
 
 # See lib.rego (results) for the shape; conditions and basis are only
 # evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+result := {"id": id, "allow": false, "reasons": scope} if {
+	count(scope) > 0
+} else := {"id": id, "allow": false, "reasons": conditions} if {
+	count(conditions) > 0
+} else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}

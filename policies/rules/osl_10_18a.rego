@@ -18,13 +18,13 @@ named := {
 	"not_inappropriate": "(3) not inappropriate given planned or ongoing interventions",
 }
 
-scope contains lib.not_in_force_reason("2013-07-01") if not lib.in_force(lib.osl_10_18a_from)
+scope contains lib.not_in_force_reason("2013-07-01") if not lib.osl_10_18a_in_force
 
 scope contains "message kind is not disclosure or response" if not lib.kind in {"disclosure", "response"}
 
-scope contains "sender is not social services" if not lib.is_social_services(input.sender)
+scope contains "sender is not social services" if lib.sender_kind != "social_services"
 
-scope contains "recipient is not the police (Polismyndigheten)" if not lib.is_police(input.recipient)
+scope contains "recipient is not the police (Polismyndigheten)" if lib.recipient_kind != "police"
 
 conditions contains "subject age is missing (claims.subject.age or claims.subject.birth_date)" if not lib.claimed_age
 
@@ -65,6 +65,8 @@ met(x) if {
 
 # See lib.rego (results) for the shape; conditions and basis are only
 # evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+result := {"id": id, "allow": false, "reasons": scope} if {
+	count(scope) > 0
+} else := {"id": id, "allow": false, "reasons": conditions} if {
+	count(conditions) > 0
+} else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}

@@ -11,9 +11,9 @@ basis := "Ingen generell uppgiftsskyldighet; undantagsvis efter prövning i det 
 
 scope contains "message kind is not disclosure" if lib.kind != "disclosure"
 
-scope contains "sender is not the police" if not lib.is_police(input.sender)
+scope contains "sender is not the police" if lib.sender_kind != "police"
 
-scope contains "recipient is not a school" if not lib.is_school(input.recipient)
+scope contains "recipient is not a school" if lib.recipient_kind != "school"
 
 conditions contains sprintf("category must be risk_environment, not %v", [lib.category]) if lib.category != "risk_environment"
 
@@ -27,6 +27,8 @@ conditions contains r if {
 
 # See lib.rego (results) for the shape; conditions and basis are only
 # evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+result := {"id": id, "allow": false, "reasons": scope} if {
+	count(scope) > 0
+} else := {"id": id, "allow": false, "reasons": conditions} if {
+	count(conditions) > 0
+} else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}

@@ -16,9 +16,9 @@ basis := "skollagen (2010:800) 29 kap. 14 § (uppgiften omfattas inte av tystnad
 
 scope contains "message kind is not disclosure or response" if not lib.kind in {"disclosure", "response"}
 
-scope contains "sender is not a school" if not lib.is_school(input.sender)
+scope contains "sender is not a school" if lib.sender_kind != "school"
 
-scope contains "recipient is not the police" if not lib.is_police(input.recipient)
+scope contains "recipient is not the police" if lib.recipient_kind != "police"
 
 conditions contains sprintf("category %v is not public school data (enrolment, class_list, school_catalogue)", [lib.category]) if {
 	not lib.category in vocab.public_school_categories
@@ -30,6 +30,8 @@ conditions contains "the sender marked the data secret (claims.secret), e.g. pro
 
 # See lib.rego (results) for the shape; conditions and basis are only
 # evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+result := {"id": id, "allow": false, "reasons": scope} if {
+	count(scope) > 0
+} else := {"id": id, "allow": false, "reasons": conditions} if {
+	count(conditions) > 0
+} else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
