@@ -126,10 +126,12 @@ _outcome_problem(j, name, want) := set() if {
 # Every rule package defines `scope` and `conditions` (sets of reasons, without
 # the rule id) and `result`, one object:
 #
-#   {"id": id, "allow": false, "reasons": scope}       outside the rule's scope
-#   {"id": id, "allow": false, "reasons": conditions}  in scope, conditions fail
-#   {"id": id, "allow": true, "basis": basis, "obligations": {...}, "reasons": set()}
+#   {"allow": false, "reasons": scope}       outside the rule's scope
+#   {"allow": false, "reasons": conditions}  in scope, a condition fails
+#   {"allow": true, "basis": basis, "obligations": {...}, "reasons": set()}
 #
+# sekretess.results pairs each result with its rule id (the ids are in
+# vocab.precedence; the package comment names the rule).
 # The rule allows only when nothing is out of scope and every condition holds.
 # When the message is outside the rule's scope only the scope reasons are
 # given (the conditions are moot), so `result` is written as an else chain:

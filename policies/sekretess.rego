@@ -6,25 +6,26 @@ import data.sekretess.vocab
 
 # One result per rule, keyed by rule id. Every rule package under
 # data.sekretess.rules defines `result` (see "results" in lib.rego); a rule
-# that fails to produce one is reported by generic_reasons and denies.
-results := {r.id: r | some r in [
-	data.sekretess.rules.concern.result,
-	data.sekretess.rules.feedback.result,
-	data.sekretess.rules.consent.result,
-	data.sekretess.rules.deidentified.result,
-	data.sekretess.rules.school_public.result,
-	data.sekretess.rules.lub_contact.result,
-	data.sekretess.rules.lub_request.result,
-	data.sekretess.rules.lub_own.result,
-	data.sekretess.rules.police_school.result,
-	data.sekretess.rules.osl_10_18a.result,
-	data.sekretess.rules.crime_suspect.result,
-	data.sekretess.rules.osl_10_15a.result,
-	data.sekretess.rules.general_clause.result,
-	data.sekretess.rules.fu.result,
-	data.sekretess.rules.confiscation.result,
-	data.sekretess.rules.joint_meeting.result,
-	data.sekretess.rules.followup.result,
+# that fails to produce one is reported by generic_reasons and denies (the
+# array below is then undefined, so every rule is reported).
+results := {id: r | some [id, r] in [
+	["R-CONCERN", data.sekretess.rules.concern.result],
+	["R-FEEDBACK", data.sekretess.rules.feedback.result],
+	["R-CONSENT", data.sekretess.rules.consent.result],
+	["R-DEIDENTIFIED", data.sekretess.rules.deidentified.result],
+	["R-SCHOOL-PUBLIC", data.sekretess.rules.school_public.result],
+	["R-LUB-CONTACT", data.sekretess.rules.lub_contact.result],
+	["R-LUB-REQUEST", data.sekretess.rules.lub_request.result],
+	["R-LUB-OWN", data.sekretess.rules.lub_own.result],
+	["R-POLICE-SCHOOL", data.sekretess.rules.police_school.result],
+	["R-1018A", data.sekretess.rules.osl_10_18a.result],
+	["R-CRIME-SUSPECT", data.sekretess.rules.crime_suspect.result],
+	["R-1015A", data.sekretess.rules.osl_10_15a.result],
+	["R-GENERAL", data.sekretess.rules.general_clause.result],
+	["R-FU", data.sekretess.rules.fu.result],
+	["R-CONFISCATION", data.sekretess.rules.confiscation.result],
+	["R-JOINT-MEETING", data.sekretess.rules.joint_meeting.result],
+	["R-FOLLOWUP", data.sekretess.rules.followup.result],
 ]}
 
 # Rules that allow this message, most specific first.
@@ -88,18 +89,39 @@ generic_reasons contains sprintf("unknown message kind %v", [lib.kind]) if {
 	not lib.kind in vocab.kinds
 }
 
+# Sender and recipient as the broker's directory describes them. The checks
+# below name every problem; they only run when this quick check fails.
+parties_well_formed if {
+	well_formed_party(input.sender)
+	well_formed_party(input.recipient)
+}
+
+well_formed_party(p) if {
+	p.kind in lib.party_kinds
+	lib.non_empty_string(p.id)
+	is_boolean(p.authority)
+	known_school_operator(p)
+}
+
+known_school_operator(p) if p.kind != "school"
+
+known_school_operator(p) if p.operator in lib.school_operators
+
 generic_reasons contains sprintf("unknown %s kind %v", [role, k]) if {
+	not parties_well_formed
 	some role in ["sender", "recipient"]
 	k := object.get(input, [role, "kind"], null)
 	not k in lib.party_kinds
 }
 
 generic_reasons contains sprintf("%s has no id", [role]) if {
+	not parties_well_formed
 	some role in ["sender", "recipient"]
 	not lib.non_empty_string(object.get(input, [role, "id"], null))
 }
 
 generic_reasons contains sprintf("%s is a school with unknown operator %v (municipal or independent)", [role, op]) if {
+	not parties_well_formed
 	some role in ["sender", "recipient"]
 	object.get(input, [role, "kind"], null) == "school"
 	op := object.get(input, [role, "operator"], null)
@@ -107,6 +129,7 @@ generic_reasons contains sprintf("%s is a school with unknown operator %v (munic
 }
 
 generic_reasons contains sprintf("%s.authority is not a boolean", [role]) if {
+	not parties_well_formed
 	some role in ["sender", "recipient"]
 	not is_boolean(object.get(input, [role, "authority"], null))
 }

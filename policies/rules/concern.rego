@@ -7,8 +7,6 @@ package sekretess.rules.concern
 
 import data.sekretess.lib
 
-id := "R-CONCERN"
-
 basis := lib.sol(
 	"SoL (2001:453) 14 kap. 1 § första stycket",
 	"SoL (2025:400), motsvarande 14 kap. 1 § första stycket SoL (2001:453)",
@@ -24,10 +22,10 @@ conditions contains "subject age is missing (claims.subject.age or claims.subjec
 
 conditions contains "subject is 18 or older: the duty to report concerns children under 18" if lib.claimed_age >= 18
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if {
+# See "results" in lib.rego; conditions are evaluated only in scope, the
+# basis only when the rule allows.
+result := {"allow": false, "reasons": scope} if {
 	count(scope) > 0
-} else := {"id": id, "allow": false, "reasons": conditions} if {
+} else := {"allow": false, "reasons": conditions} if {
 	count(conditions) > 0
-} else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+} else := {"allow": true, "basis": basis, "obligations": set(), "reasons": set()}

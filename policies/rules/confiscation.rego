@@ -5,8 +5,6 @@ package sekretess.rules.confiscation
 
 import data.sekretess.lib
 
-id := "R-CONFISCATION"
-
 basis := "skollagen (2010:800) 5 kap. 23 § andra stycket"
 
 items := {"knife", "weapon", "spray_paint", "crime_tool"}
@@ -37,10 +35,10 @@ conditions contains sprintf("the report is made by the rector or whom the rector
 	not lib.sender_role in {"rector", "rector_delegate"}
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if {
+# See "results" in lib.rego; conditions are evaluated only in scope, the
+# basis only when the rule allows.
+result := {"allow": false, "reasons": scope} if {
 	count(scope) > 0
-} else := {"id": id, "allow": false, "reasons": conditions} if {
+} else := {"allow": false, "reasons": conditions} if {
 	count(conditions) > 0
-} else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+} else := {"allow": true, "basis": basis, "obligations": set(), "reasons": set()}

@@ -8,8 +8,6 @@ package sekretess.rules.consent
 import data.sekretess.consent
 import data.sekretess.lib
 
-id := "R-CONSENT"
-
 basis := "OSL 12 kap. 2-3 §§"
 
 scope contains "message kind is not disclosure, response, feedback or followup" if {
@@ -23,10 +21,10 @@ conditions contains sprintf("consent does not name the recipient %v", [input.rec
 	not input.recipient.id in consent.recipients
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if {
+# See "results" in lib.rego; conditions are evaluated only in scope, the
+# basis only when the rule allows.
+result := {"allow": false, "reasons": scope} if {
 	count(scope) > 0
-} else := {"id": id, "allow": false, "reasons": conditions} if {
+} else := {"allow": false, "reasons": conditions} if {
 	count(conditions) > 0
-} else := {"id": id, "allow": true, "basis": basis, "obligations": {"within-consent-scope"}, "reasons": set()}
+} else := {"allow": true, "basis": basis, "obligations": {"within-consent-scope"}, "reasons": set()}

@@ -6,8 +6,6 @@ package sekretess.rules.crime_suspect
 
 import data.sekretess.lib
 
-id := "R-CRIME-SUSPECT"
-
 # section -> offence class that section requires
 classes := {
 	"10:21": "crime_against_child",
@@ -75,10 +73,10 @@ serious if {
 	lib.claim(["offence", "min_penalty_years"]) >= 2
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if {
+# See "results" in lib.rego; conditions are evaluated only in scope, the
+# basis only when the rule allows.
+result := {"allow": false, "reasons": scope} if {
 	count(scope) > 0
-} else := {"id": id, "allow": false, "reasons": conditions} if {
+} else := {"allow": false, "reasons": conditions} if {
 	count(conditions) > 0
-} else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+} else := {"allow": true, "basis": basis, "obligations": set(), "reasons": set()}

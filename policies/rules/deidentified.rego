@@ -6,8 +6,6 @@ package sekretess.rules.deidentified
 
 import data.sekretess.lib
 
-id := "R-DEIDENTIFIED"
-
 basis := "Ingen sekretess: uppgifterna kan inte knytas till en enskild (avidentifierade)"
 
 scope contains "message kind is not consultation, followup or disclosure" if {
@@ -22,10 +20,10 @@ conditions contains "forwards identified messages (claims.forwarded_from)" if {
 	count(object.get(input, ["claims", "forwarded_from"], [])) > 0
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if {
+# See "results" in lib.rego; conditions are evaluated only in scope, the
+# basis only when the rule allows.
+result := {"allow": false, "reasons": scope} if {
 	count(scope) > 0
-} else := {"id": id, "allow": false, "reasons": conditions} if {
+} else := {"allow": false, "reasons": conditions} if {
 	count(conditions) > 0
-} else := {"id": id, "allow": true, "basis": basis, "obligations": {"no-identifying-data"}, "reasons": set()}
+} else := {"allow": true, "basis": basis, "obligations": {"no-identifying-data"}, "reasons": set()}

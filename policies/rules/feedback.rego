@@ -6,8 +6,6 @@ package sekretess.rules.feedback
 
 import data.sekretess.lib
 
-id := "R-FEEDBACK"
-
 basis := lib.sol(
 	"SoL (2001:453) 14 kap. 1 b §",
 	"SoL (2025:400), motsvarande 14 kap. 1 b § SoL (2001:453)",
@@ -50,10 +48,10 @@ conditions contains "inappropriate: the guardian has not yet been told that an i
 	lib.claim(["guardian_informed"]) == false
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if {
+# See "results" in lib.rego; conditions are evaluated only in scope, the
+# basis only when the rule allows.
+result := {"allow": false, "reasons": scope} if {
 	count(scope) > 0
-} else := {"id": id, "allow": false, "reasons": conditions} if {
+} else := {"allow": false, "reasons": conditions} if {
 	count(conditions) > 0
-} else := {"id": id, "allow": true, "basis": basis, "obligations": {"status-only"}, "reasons": set()}
+} else := {"allow": true, "basis": basis, "obligations": {"status-only"}, "reasons": set()}

@@ -6,8 +6,6 @@ package sekretess.rules.followup
 
 import data.sekretess.lib
 
-id := "R-FOLLOWUP"
-
 basis := "Ingen sekretess för aggregerad statistik utan identiteter (OSL 23 kap. och 26 kap. 1 § skyddar enskildas förhållanden)"
 
 scope contains "message kind is not followup" if lib.kind != "followup"
@@ -35,10 +33,10 @@ aggregate if {
 	object.get(input, ["claims", "subject"], null) == null
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if {
+# See "results" in lib.rego; conditions are evaluated only in scope, the
+# basis only when the rule allows.
+result := {"allow": false, "reasons": scope} if {
 	count(scope) > 0
-} else := {"id": id, "allow": false, "reasons": conditions} if {
+} else := {"allow": false, "reasons": conditions} if {
 	count(conditions) > 0
-} else := {"id": id, "allow": true, "basis": basis, "obligations": {"aggregate-only"}, "reasons": set()}
+} else := {"allow": true, "basis": basis, "obligations": {"aggregate-only"}, "reasons": set()}

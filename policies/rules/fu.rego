@@ -10,8 +10,6 @@ package sekretess.rules.fu
 
 import data.sekretess.lib
 
-id := "R-FU"
-
 basis_a := lib.sol(
 	"SoL (2001:453) 14 kap. 1 § tredje stycket; OSL 18 kap. 1 och 3 §§",
 	"SoL (2025:400), motsvarande 14 kap. 1 § tredje stycket SoL (2001:453); OSL 18 kap. 1 och 3 §§",
@@ -94,10 +92,10 @@ conditions contains sprintf("path B (case by case): %s", [r]) if {
 	some r in path_b
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if {
+# See "results" in lib.rego; conditions are evaluated only in scope, the
+# basis only when the rule allows.
+result := {"allow": false, "reasons": scope} if {
 	count(scope) > 0
-} else := {"id": id, "allow": false, "reasons": conditions} if {
+} else := {"allow": false, "reasons": conditions} if {
 	count(conditions) > 0
-} else := {"id": id, "allow": true, "basis": basis, "obligations": {"fu-secrecy: do not forward"}, "reasons": set()}
+} else := {"allow": true, "basis": basis, "obligations": {"fu-secrecy: do not forward"}, "reasons": set()}

@@ -7,8 +7,6 @@ package sekretess.rules.general_clause
 
 import data.sekretess.lib
 
-id := "R-GENERAL"
-
 basis := "OSL 10 kap. 27 §"
 
 scope contains "message kind is not disclosure or response" if not lib.kind in {"disclosure", "response"}
@@ -32,10 +30,10 @@ conditions contains r if {
 	)
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if {
+# See "results" in lib.rego; conditions are evaluated only in scope, the
+# basis only when the rule allows.
+result := {"allow": false, "reasons": scope} if {
 	count(scope) > 0
-} else := {"id": id, "allow": false, "reasons": conditions} if {
+} else := {"allow": false, "reasons": conditions} if {
 	count(conditions) > 0
-} else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+} else := {"allow": true, "basis": basis, "obligations": set(), "reasons": set()}

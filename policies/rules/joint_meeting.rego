@@ -6,8 +6,6 @@ package sekretess.rules.joint_meeting
 import data.sekretess.consent
 import data.sekretess.lib
 
-id := "R-JOINT-MEETING"
-
 basis := "OSL 12 kap. 2-3 §§"
 
 participants := {p | some p in lib.claim(["meeting", "participants"])}
@@ -31,10 +29,10 @@ conditions contains sprintf("consent does not cover participant %v", [p]) if {
 	not p in consent.recipients
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if {
+# See "results" in lib.rego; conditions are evaluated only in scope, the
+# basis only when the rule allows.
+result := {"allow": false, "reasons": scope} if {
 	count(scope) > 0
-} else := {"id": id, "allow": false, "reasons": conditions} if {
+} else := {"allow": false, "reasons": conditions} if {
 	count(conditions) > 0
-} else := {"id": id, "allow": true, "basis": basis, "obligations": {"within-consent-scope"}, "reasons": set()}
+} else := {"allow": true, "basis": basis, "obligations": {"within-consent-scope"}, "reasons": set()}

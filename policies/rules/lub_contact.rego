@@ -9,8 +9,6 @@ package sekretess.rules.lub_contact
 
 import data.sekretess.lib
 
-id := "R-LUB-CONTACT"
-
 basis := "LUB (2025:170) 4 §"
 
 # Agencies that hold the contact details: schools and social services.
@@ -62,10 +60,10 @@ secret if lib.sender_kind == "social_services"
 
 secret if lib.claim(["secret"]) != false
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if {
+# See "results" in lib.rego; conditions are evaluated only in scope, the
+# basis only when the rule allows.
+result := {"allow": false, "reasons": scope} if {
 	count(scope) > 0
-} else := {"id": id, "allow": false, "reasons": conditions} if {
+} else := {"allow": false, "reasons": conditions} if {
 	count(conditions) > 0
-} else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+} else := {"allow": true, "basis": basis, "obligations": set(), "reasons": set()}

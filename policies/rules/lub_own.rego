@@ -7,8 +7,6 @@ package sekretess.rules.lub_own
 import data.sekretess.lib
 import data.sekretess.vocab
 
-id := "R-LUB-OWN"
-
 basis := "LUB (2025:170) 7 § andra stycket"
 
 scope contains lib.not_in_force_reason("2025-04-01") if not lib.lub_in_force
@@ -31,10 +29,10 @@ conditions contains "no statement of why the police need the data in crime fight
 
 conditions contains r if some r in lib.interest_assessment_problems
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if {
+# See "results" in lib.rego; conditions are evaluated only in scope, the
+# basis only when the rule allows.
+result := {"allow": false, "reasons": scope} if {
 	count(scope) > 0
-} else := {"id": id, "allow": false, "reasons": conditions} if {
+} else := {"allow": false, "reasons": conditions} if {
 	count(conditions) > 0
-} else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+} else := {"allow": true, "basis": basis, "obligations": set(), "reasons": set()}

@@ -8,8 +8,6 @@ package sekretess.rules.lub_request
 import data.sekretess.lib
 import data.sekretess.vocab
 
-id := "R-LUB-REQUEST"
-
 basis := "LUB (2025:170) 7 § första stycket"
 
 scope contains lib.not_in_force_reason("2025-04-01") if not lib.lub_in_force
@@ -67,10 +65,10 @@ conditions contains r if {
 	some r in lib.interest_assessment_problems
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if {
+# See "results" in lib.rego; conditions are evaluated only in scope, the
+# basis only when the rule allows.
+result := {"allow": false, "reasons": scope} if {
 	count(scope) > 0
-} else := {"id": id, "allow": false, "reasons": conditions} if {
+} else := {"allow": false, "reasons": conditions} if {
 	count(conditions) > 0
-} else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+} else := {"allow": true, "basis": basis, "obligations": set(), "reasons": set()}

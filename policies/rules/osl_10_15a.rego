@@ -7,8 +7,6 @@ package sekretess.rules.osl_10_15a
 
 import data.sekretess.lib
 
-id := "R-1015A"
-
 basis := "OSL 10 kap. 15 a §"
 
 purposes := {"prevent_crime", "hinder_crime", "detect_crime", "investigate_crime"}
@@ -38,10 +36,10 @@ conditions contains r if {
 	)
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if {
+# See "results" in lib.rego; conditions are evaluated only in scope, the
+# basis only when the rule allows.
+result := {"allow": false, "reasons": scope} if {
 	count(scope) > 0
-} else := {"id": id, "allow": false, "reasons": conditions} if {
+} else := {"allow": false, "reasons": conditions} if {
 	count(conditions) > 0
-} else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+} else := {"allow": true, "basis": basis, "obligations": set(), "reasons": set()}

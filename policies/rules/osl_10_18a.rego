@@ -8,8 +8,6 @@ package sekretess.rules.osl_10_18a
 
 import data.sekretess.lib
 
-id := "R-1018A"
-
 basis := "OSL 10 kap. 18 a §"
 
 named := {
@@ -63,10 +61,10 @@ met(x) if {
 	lib.non_empty_string(x.text)
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if {
+# See "results" in lib.rego; conditions are evaluated only in scope, the
+# basis only when the rule allows.
+result := {"allow": false, "reasons": scope} if {
 	count(scope) > 0
-} else := {"id": id, "allow": false, "reasons": conditions} if {
+} else := {"allow": false, "reasons": conditions} if {
 	count(conditions) > 0
-} else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+} else := {"allow": true, "basis": basis, "obligations": set(), "reasons": set()}

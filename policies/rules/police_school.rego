@@ -5,8 +5,6 @@ package sekretess.rules.police_school
 
 import data.sekretess.lib
 
-id := "R-POLICE-SCHOOL"
-
 basis := "Ingen generell uppgiftsskyldighet; undantagsvis efter prövning i det enskilda fallet (OSL 18 kap. 1 § och 35 kap. 1 §)"
 
 scope contains "message kind is not disclosure" if lib.kind != "disclosure"
@@ -25,10 +23,10 @@ conditions contains r if {
 	)
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if {
+# See "results" in lib.rego; conditions are evaluated only in scope, the
+# basis only when the rule allows.
+result := {"allow": false, "reasons": scope} if {
 	count(scope) > 0
-} else := {"id": id, "allow": false, "reasons": conditions} if {
+} else := {"allow": false, "reasons": conditions} if {
 	count(conditions) > 0
-} else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+} else := {"allow": true, "basis": basis, "obligations": set(), "reasons": set()}

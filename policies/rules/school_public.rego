@@ -7,8 +7,6 @@ package sekretess.rules.school_public
 import data.sekretess.lib
 import data.sekretess.vocab
 
-id := "R-SCHOOL-PUBLIC"
-
 basis := "skollagen (2010:800) 29 kap. 14 § (uppgiften omfattas inte av tystnadsplikt)" if {
 	lib.is_independent_school(input.sender)
 	not lib.independent_schools_under_osl
@@ -28,10 +26,10 @@ conditions contains "the sender marked the data secret (claims.secret), e.g. pro
 	lib.claim(["secret"]) == true
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if {
+# See "results" in lib.rego; conditions are evaluated only in scope, the
+# basis only when the rule allows.
+result := {"allow": false, "reasons": scope} if {
 	count(scope) > 0
-} else := {"id": id, "allow": false, "reasons": conditions} if {
+} else := {"allow": false, "reasons": conditions} if {
 	count(conditions) > 0
-} else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+} else := {"allow": true, "basis": basis, "obligations": set(), "reasons": set()}
