@@ -121,23 +121,22 @@ _outcome_problem(j, name, want) := set() if {
 	object.get(j, "outcome", null) == want
 } else := {sprintf("%s outcome is %v, not %q", [name, object.get(j, "outcome", null), want])}
 
-# --- results ------------------------------------------------------------
+# --- rules ------------------------------------------------------------------
 
-# Every rule package defines `scope` and `conditions` (sets of reasons, without
-# the rule id) and `result`, one object:
+# Every rule package (vocab.packages maps rule ids to them) defines
 #
-#   {"allow": false, "reasons": scope}       outside the rule's scope
-#   {"allow": false, "reasons": conditions}  in scope, a condition fails
-#   {"allow": true, "basis": basis, "obligations": {...}, "reasons": set()}
+#   scope        reasons the message is outside the rule (kind, parties, date)
+#   conditions   reasons a condition of the rule fails
+#   allow        true when nothing is out of scope and every condition holds
+#   reasons      the scope reasons when out of scope (the conditions are then
+#                moot), otherwise the failed conditions
+#   basis        the provision, in Swedish
+#   obligations  obligations that travel with the data when the rule allows
 #
-# sekretess.results pairs each result with its rule id (the ids are in
-# vocab.precedence; the package comment names the rule).
-# The rule allows only when nothing is out of scope and every condition holds.
-# When the message is outside the rule's scope only the scope reasons are
-# given (the conditions are moot), so `result` is written as an else chain:
-# conditions are evaluated only for rules in scope and the basis only for
-# rules that allow. The decision prefixes the reasons with the rule id and
-# sorts them (sekretess.rule_reasons), and only when it denies.
+# Reasons carry no rule id; the decision prefixes them. The decision reads
+# only what it needs: every rule's `allow`, the basis and obligations of the
+# rule it reports, and the reasons only when it denies. `allow` checks the
+# scope first, so conditions are evaluated only for rules in scope.
 
 # --- acts that change over time --------------------------------------------
 

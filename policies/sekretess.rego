@@ -4,32 +4,16 @@ package sekretess
 import data.sekretess.lib
 import data.sekretess.vocab
 
-# One result per rule, keyed by rule id. Every rule package under
-# data.sekretess.rules defines `result` (see "results" in lib.rego); a rule
-# that fails to produce one is reported by generic_reasons and denies (the
-# array below is then undefined, so every rule is reported).
-results := {id: r | some [id, r] in [
-	["R-CONCERN", data.sekretess.rules.concern.result],
-	["R-FEEDBACK", data.sekretess.rules.feedback.result],
-	["R-CONSENT", data.sekretess.rules.consent.result],
-	["R-DEIDENTIFIED", data.sekretess.rules.deidentified.result],
-	["R-SCHOOL-PUBLIC", data.sekretess.rules.school_public.result],
-	["R-LUB-CONTACT", data.sekretess.rules.lub_contact.result],
-	["R-LUB-REQUEST", data.sekretess.rules.lub_request.result],
-	["R-LUB-OWN", data.sekretess.rules.lub_own.result],
-	["R-POLICE-SCHOOL", data.sekretess.rules.police_school.result],
-	["R-1018A", data.sekretess.rules.osl_10_18a.result],
-	["R-CRIME-SUSPECT", data.sekretess.rules.crime_suspect.result],
-	["R-1015A", data.sekretess.rules.osl_10_15a.result],
-	["R-GENERAL", data.sekretess.rules.general_clause.result],
-	["R-FU", data.sekretess.rules.fu.result],
-	["R-CONFISCATION", data.sekretess.rules.confiscation.result],
-	["R-JOINT-MEETING", data.sekretess.rules.joint_meeting.result],
-	["R-FOLLOWUP", data.sekretess.rules.followup.result],
-]}
+# Whether each rule allows, keyed by rule id. The rules are read from their
+# packages (see "rules" in lib.rego) with a bound package name, so only the
+# parts the decision needs are evaluated.
+results := {id: a |
+	some id in vocab.precedence
+	a := data.sekretess.rules[vocab.packages[id]].allow
+}
 
 # Rules that allow this message, most specific first.
-allowed_by := [id | some id in vocab.precedence; results[id].allow == true]
+allowed_by := [id | some id in vocab.precedence; results[id] == true]
 
 allow if {
 	count(generic_reasons) == 0
@@ -45,8 +29,8 @@ inherited_obligations contains o if {
 decision := {
 	"allow": true,
 	"rule": rule,
-	"basis": results[rule].basis,
-	"obligations": sort({o | some o in results[rule].obligations} | inherited_obligations),
+	"basis": reported.basis,
+	"obligations": sort(reported.obligations | inherited_obligations),
 	"reasons": [],
 	"also_allowed_by": array.slice(allowed_by, 1, count(allowed_by)),
 } if {
@@ -61,10 +45,20 @@ decision := {
 	"also_allowed_by": [],
 }
 
+# The basis and obligations of the rule the decision reports.
+# (Each part is read by its own reference: binding the package to a variable
+# would evaluate every rule in it.)
+reported := {
+	"basis": data.sekretess.rules[pkg].basis,
+	"obligations": data.sekretess.rules[pkg].obligations,
+} if {
+	pkg := vocab.packages[allowed_by[0]]
+}
+
 # Every rule's failure reasons, prefixed with its id.
 rule_reasons contains sprintf("%s: %s", [id, r]) if {
 	some id in vocab.precedence
-	some r in results[id].reasons
+	some r in data.sekretess.rules[vocab.packages[id]].reasons
 }
 
 # --- generic reasons: malformed or unknown input blocks every rule ---------
@@ -74,7 +68,12 @@ generic_reasons contains "no rule allows this message" if count(allowed_by) == 0
 generic_reasons contains sprintf("internal: rule %s produced no result", [id]) if {
 	object.keys(results) != vocab.rule_ids # cheap check first
 	some id in vocab.precedence
-	not results[id]
+	not is_boolean(results[id])
+}
+
+generic_reasons contains sprintf("internal: rule %s allows but states no basis and obligations", [id]) if {
+	id := allowed_by[0]
+	not reported
 }
 
 generic_reasons contains "message.id is not 32 lowercase hex digits" if {

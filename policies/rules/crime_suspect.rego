@@ -73,10 +73,16 @@ serious if {
 	lib.claim(["offence", "min_penalty_years"]) >= 2
 }
 
-# See "results" in lib.rego; conditions are evaluated only in scope, the
-# basis only when the rule allows.
-result := {"allow": false, "reasons": scope} if {
+obligations := set()
+
+# See "rules" in lib.rego: conditions are evaluated only in scope.
+default allow := false
+
+allow if {
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
 	count(scope) > 0
-} else := {"allow": false, "reasons": conditions} if {
-	count(conditions) > 0
-} else := {"allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+} else := conditions

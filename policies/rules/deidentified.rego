@@ -20,10 +20,16 @@ conditions contains "forwards identified messages (claims.forwarded_from)" if {
 	count(object.get(input, ["claims", "forwarded_from"], [])) > 0
 }
 
-# See "results" in lib.rego; conditions are evaluated only in scope, the
-# basis only when the rule allows.
-result := {"allow": false, "reasons": scope} if {
+obligations := {"no-identifying-data"}
+
+# See "rules" in lib.rego: conditions are evaluated only in scope.
+default allow := false
+
+allow if {
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
 	count(scope) > 0
-} else := {"allow": false, "reasons": conditions} if {
-	count(conditions) > 0
-} else := {"allow": true, "basis": basis, "obligations": {"no-identifying-data"}, "reasons": set()}
+} else := conditions

@@ -48,10 +48,16 @@ conditions contains "inappropriate: the guardian has not yet been told that an i
 	lib.claim(["guardian_informed"]) == false
 }
 
-# See "results" in lib.rego; conditions are evaluated only in scope, the
-# basis only when the rule allows.
-result := {"allow": false, "reasons": scope} if {
+obligations := {"status-only"}
+
+# See "rules" in lib.rego: conditions are evaluated only in scope.
+default allow := false
+
+allow if {
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
 	count(scope) > 0
-} else := {"allow": false, "reasons": conditions} if {
-	count(conditions) > 0
-} else := {"allow": true, "basis": basis, "obligations": {"status-only"}, "reasons": set()}
+} else := conditions

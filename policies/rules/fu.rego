@@ -92,10 +92,16 @@ conditions contains sprintf("path B (case by case): %s", [r]) if {
 	some r in path_b
 }
 
-# See "results" in lib.rego; conditions are evaluated only in scope, the
-# basis only when the rule allows.
-result := {"allow": false, "reasons": scope} if {
+obligations := {"fu-secrecy: do not forward"}
+
+# See "rules" in lib.rego: conditions are evaluated only in scope.
+default allow := false
+
+allow if {
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
 	count(scope) > 0
-} else := {"allow": false, "reasons": conditions} if {
-	count(conditions) > 0
-} else := {"allow": true, "basis": basis, "obligations": {"fu-secrecy: do not forward"}, "reasons": set()}
+} else := conditions

@@ -29,10 +29,16 @@ conditions contains sprintf("consent does not cover participant %v", [p]) if {
 	not p in consent.recipients
 }
 
-# See "results" in lib.rego; conditions are evaluated only in scope, the
-# basis only when the rule allows.
-result := {"allow": false, "reasons": scope} if {
+obligations := {"within-consent-scope"}
+
+# See "rules" in lib.rego: conditions are evaluated only in scope.
+default allow := false
+
+allow if {
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
 	count(scope) > 0
-} else := {"allow": false, "reasons": conditions} if {
-	count(conditions) > 0
-} else := {"allow": true, "basis": basis, "obligations": {"within-consent-scope"}, "reasons": set()}
+} else := conditions
