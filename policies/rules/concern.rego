@@ -12,7 +12,10 @@ basis := lib.sol(
 	"SoL (2025:400), motsvarande 14 kap. 1 § första stycket SoL (2001:453)",
 )
 
-scope contains "message kind is not concern_report" if lib.kind != "concern_report"
+# Message kinds the rule covers.
+kinds := {"concern_report"}
+
+scope contains "message kind is not concern_report" if not lib.kind in kinds
 
 scope contains "a report of concern goes to social services" if lib.recipient_kind != "social_services"
 
@@ -24,10 +27,12 @@ conditions contains "subject is 18 or older: the duty to report concerns childre
 
 obligations := set()
 
-# See "rules" in lib.rego: conditions are evaluated only in scope.
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
 default allow := false
 
 allow if {
+	input.message.kind in kinds
 	count(scope) == 0
 	count(conditions) == 0
 }

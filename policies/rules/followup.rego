@@ -8,7 +8,10 @@ import data.sekretess.lib
 
 basis := "Ingen sekretess för aggregerad statistik utan identiteter (OSL 23 kap. och 26 kap. 1 § skyddar enskildas förhållanden)"
 
-scope contains "message kind is not followup" if lib.kind != "followup"
+# Message kinds the rule covers.
+kinds := {"followup"}
+
+scope contains "message kind is not followup" if not lib.kind in kinds
 
 scope contains "follow-up is between a school and social services" if not parties
 
@@ -35,10 +38,12 @@ aggregate if {
 
 obligations := {"aggregate-only"}
 
-# See "rules" in lib.rego: conditions are evaluated only in scope.
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
 default allow := false
 
 allow if {
+	input.message.kind in kinds
 	count(scope) == 0
 	count(conditions) == 0
 }

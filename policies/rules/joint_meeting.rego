@@ -10,7 +10,10 @@ basis := "OSL 12 kap. 2-3 §§"
 
 participants := {p | some p in lib.claim(["meeting", "participants"])}
 
-scope contains "message kind is not meeting" if lib.kind != "meeting"
+# Message kinds the rule covers.
+kinds := {"meeting"}
+
+scope contains "message kind is not meeting" if not lib.kind in kinds
 
 conditions contains "the meeting lists no participants (claims.meeting.participants)" if count(participants) == 0
 
@@ -31,10 +34,12 @@ conditions contains sprintf("consent does not cover participant %v", [p]) if {
 
 obligations := {"within-consent-scope"}
 
-# See "rules" in lib.rego: conditions are evaluated only in scope.
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
 default allow := false
 
 allow if {
+	input.message.kind in kinds
 	count(scope) == 0
 	count(conditions) == 0
 }

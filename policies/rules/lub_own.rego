@@ -11,7 +11,10 @@ basis := "LUB (2025:170) 7 § andra stycket"
 
 scope contains lib.not_in_force_reason("2025-04-01") if not lib.lub_in_force
 
-scope contains "message kind is not disclosure" if lib.kind != "disclosure"
+# Message kinds the rule covers.
+kinds := {"disclosure"}
+
+scope contains "message kind is not disclosure" if not lib.kind in kinds
 
 scope contains "sender is not a school" if lib.sender_kind != "school"
 
@@ -31,10 +34,12 @@ conditions contains r if some r in lib.interest_assessment_problems
 
 obligations := set()
 
-# See "rules" in lib.rego: conditions are evaluated only in scope.
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
 default allow := false
 
 allow if {
+	input.message.kind in kinds
 	count(scope) == 0
 	count(conditions) == 0
 }
