@@ -167,7 +167,12 @@ osl_10_18a_in_force if now_ns >= osl_10_18a_from
 not_in_force_reason(date) := sprintf("not in force at the message's time %v: in force from %s", [object.get(input, ["message", "created_at"], null), date])
 
 # Helpers to read claims without failing on missing fields.
-claim(path) := object.get(input, array.concat(["claims"], path), null)
+claims := c if {
+	c := input.claims
+	is_object(c)
+} else := {}
+
+claim(path) := object.get(claims, path, null)
 
 category := object.get(input, ["claims", "category"], null)
 

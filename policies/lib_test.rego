@@ -3,6 +3,7 @@
 package sekretess_test.lib
 
 import data.sekretess.lib
+import data.sekretess.vocab
 
 test_effective_date_constants if {
 	lib.osl_date_independent_schools == time.parse_rfc3339_ns("2027-01-01T00:00:00+01:00")
@@ -18,5 +19,17 @@ test_effective_dates_are_swedish_midnight if {
 		lib.osl_10_15a_from, lib.osl_10_18a_from,
 	] {
 		time.clock([ns, "Europe/Stockholm"]) == [0, 0, 0]
+	}
+}
+
+test_every_rule_has_a_complete_package if {
+	count(vocab.packages) == count(vocab.precedence)
+	every id in vocab.precedence {
+		pkg := vocab.packages[id]
+		is_boolean(data.sekretess.rules[pkg].allow)
+		is_set(data.sekretess.rules[pkg].kinds)
+		is_set(data.sekretess.rules[pkg].reasons)
+		is_string(data.sekretess.rules[pkg].basis)
+		is_set(data.sekretess.rules[pkg].obligations)
 	}
 }
