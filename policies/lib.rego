@@ -136,7 +136,9 @@ _outcome_problem(j, name, want) := set() if {
 # Reasons carry no rule id; the decision prefixes them. The decision reads
 # only what it needs: every rule's `allow`, the basis and obligations of the
 # rule it reports, and the reasons only when it denies. `allow` checks the
-# scope first, so conditions are evaluated only for rules in scope.
+# message kind first, against a literal copy of `kinds` that OPA's rule index
+# can use (kinds_test.rego checks that they agree), then the scope, so
+# conditions are evaluated only for rules in scope.
 
 # --- acts that change over time --------------------------------------------
 
