@@ -62,13 +62,16 @@ func GenerateWitnessKey(name string) (skey, vkey string, err error) {
 }
 
 func parseKey(s string, private bool) (name string, key []byte, err error) {
-	parts := strings.Split(strings.TrimSpace(s), "+")
+	s = strings.TrimSpace(s)
 	if private {
-		if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
+		rest, ok := strings.CutPrefix(s, "PRIVATE+KEY+")
+		if !ok {
 			return "", nil, errors.New("audit: not a witness private key")
 		}
-		parts = parts[2:]
+		s = rest
 	}
+	// The base64 key may itself contain '+'.
+	parts := strings.SplitN(s, "+", 3)
 	if len(parts) != 3 {
 		return "", nil, errors.New("audit: not a witness key")
 	}
@@ -118,7 +121,7 @@ func NewWitnessVerifier(vkey string) (note.Verifier, error) {
 		return nil, err
 	}
 	v := &cosignVerifier{name: name, pub: pub}
-	if h := fmt.Sprintf("%08x", v.KeyHash()); !strings.Contains(vkey, "+"+h+"+") {
+	if h := fmt.Sprintf("%08x", v.KeyHash()); strings.SplitN(strings.TrimSpace(vkey), "+", 3)[1] != h {
 		return nil, errors.New("audit: witness key hash does not match the key")
 	}
 	return v, nil
