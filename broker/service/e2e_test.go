@@ -56,12 +56,22 @@ type world struct {
 	data   string
 	listen string
 	svc    *service.Service
+	// auditor can open the audit log's personal fields.
+	auditor *age.X25519Identity
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	w := &world{t: t, data: t.TempDir(), listen: freePort(t)}
 	if _, err := service.Init(w.data); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if w.auditor, err = age.GenerateX25519Identity(); err != nil {
+		t.Fatal(err)
+	}
+	auditors := "# the supervisor's auditor key\n" + w.auditor.Recipient().String() + "\n"
+	if err := os.WriteFile(filepath.Join(w.data, service.BrokerDir, keys.AuditorsFile), []byte(auditors), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []service.AgencySpec{
@@ -185,6 +195,39 @@ func auditRecords(t *testing.T, w *world) []*decision.Record {
 		recs = append(recs, &e.Decision)
 	}
 	return recs
+}
+
+// auditPersonal opens the personal fields of the record of message id with
+// the auditor's identity, after checking they are not in the record in clear.
+func auditPersonal(t *testing.T, w *world, id string) *audit.Personal {
+	t.Helper()
+	ctx, cancel := ctxT()
+	defer cancel()
+	js := brokerJetStream(t, w)
+	ex, err := audit.ReadStream(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, bus.BucketAuditKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range ex.Records {
+		e, err := audit.ParseEntry(r.Data)
+		if err != nil || e.Decision.MessageID != id {
+			continue
+		}
+		if e.Personal == nil || strings.Contains(string(r.Data), "elev-") {
+			t.Fatalf("record of %s: personal fields not sealed: %s", id, r.Data)
+		}
+		p, err := audit.NewOpener(kv, w.auditor).Open(ctx, e.Personal, e.DecisionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	t.Fatalf("no record of message %s", id)
+	return nil
 }
 
 func brokerJetStream(t *testing.T, w *world) jetstream.JetStream {
@@ -320,6 +363,10 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if r, ok := findByMessage(recs, concernID); !ok || r.Rule != "R-CONCERN" {
 		t.Fatalf("concern not audited: %+v", r)
+	}
+	// The pseudonym is in the log only sealed, and the auditor can open it.
+	if p := auditPersonal(t, w, concernID); p.Pseudonym != "elev-4711" {
+		t.Fatalf("personal fields of the concern = %+v", p)
 	}
 
 	// Metrics and health are served.
@@ -473,6 +520,81 @@ func restartMidStream(t *testing.T, crash bool) {
 		if perMessage[id] != 1 {
 			t.Errorf("message %s has %d audit records", id, perMessage[id])
 		}
+	}
+}
+
+// TestAuditBackPressure makes the audit stream refuse records: nothing is
+// delivered or acknowledged while it does, the metric and /healthz say so,
+// and the broker delivers by itself once the stream takes records again.
+func TestAuditBackPressure(t *testing.T) {
+	w := newWorld(t)
+	sch, soc := w.dial(school, nil), w.dial(social, nil)
+	ctx, cancel := ctxT()
+	defer cancel()
+	if _, err := sch.Deliver(ctx, agency.Message{To: social, Kind: "concern_report",
+		Metadata: concern("elev-1"), Payload: []byte("första")}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := soc.Next(ctx); err != nil {
+		t.Fatal(err)
+	} else {
+		d.Ack()
+	}
+	js := brokerJetStream(t, w)
+	limit := func(n int64) {
+		s, err := js.Stream(ctx, bus.StreamAudit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := s.CachedInfo().Config
+		if n == 0 {
+			n = int64(s.CachedInfo().State.Msgs) // full now
+		}
+		cfg.MaxMsgs = n
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	limit(0)
+	raw, id, err := sch.Seal(agency.Message{To: social, Kind: "concern_report", Metadata: concern("elev-2"), Payload: []byte("andra")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Publish(ctx, raw, id); err != nil {
+		t.Fatal(err)
+	}
+	for testutil.ToFloat64(w.svc.Metrics.AuditBlocked) != 1 {
+		if ctx.Err() != nil {
+			t.Fatal("sekretess_audit_blocked never became 1")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if w.svc.Health() == nil {
+		t.Fatal("healthy while the audit log refuses records")
+	}
+	nothingArrives(t, soc)
+
+	limit(-1)
+	d, err := soc.Next(ctx)
+	if err != nil || d.ID != id {
+		t.Fatalf("after the audit stream recovered: %v", err)
+	}
+	d.Ack()
+	if r, err := sch.Receipt(ctx, id); err != nil || !r.Allowed() {
+		t.Fatalf("receipt: %+v %v", r, err)
+	}
+	if testutil.ToFloat64(w.svc.Metrics.AuditBlocked) != 0 || w.svc.Health() != nil {
+		t.Fatalf("still blocked after recovery: %v", w.svc.Health())
+	}
+	if testutil.ToFloat64(w.svc.Metrics.AuditFailures) == 0 {
+		t.Fatal("no failed append counted")
+	}
+	perMessage := map[string]int{}
+	for _, r := range auditRecords(t, w) {
+		perMessage[r.MessageID]++
+	}
+	if perMessage[id] != 1 {
+		t.Fatalf("message %s has %d audit records", id, perMessage[id])
 	}
 }
 
