@@ -121,12 +121,30 @@ func cmdAuditVerify(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlags("audit verify")
 	var a auditSource
 	a.flags(fs)
+	witnesses := fs.String("witnesses", "", "file of witness public keys, one a line: report what each cosigned")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	v, err := a.verifier()
 	if err != nil {
 		return err
+	}
+	var wvs []note.Verifier
+	if *witnesses != "" {
+		b, err := os.ReadFile(*witnesses)
+		if err != nil {
+			return err
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if l = strings.TrimSpace(l); l == "" || strings.HasPrefix(l, "#") {
+				continue
+			}
+			wv, err := audit.NewWitnessVerifier(l)
+			if err != nil {
+				return fmt.Errorf("%s: %w", *witnesses, err)
+			}
+			wvs = append(wvs, wv)
+		}
 	}
 	ex, from, err := a.read(ctx)
 	if err != nil {
@@ -142,6 +160,20 @@ func cmdAuditVerify(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "; the last %d records are not yet covered by a checkpoint", rep.Uncovered)
 	}
 	fmt.Fprintln(out)
+	// Every checkpoint verified against the tree above, so a cosigned size
+	// at or below the log's size is history the witness has seen too.
+	for _, wv := range wvs {
+		var size int64
+		for _, msg := range ex.Checkpoints {
+			if len(audit.Cosigned(msg, wv)) == 0 {
+				continue
+			}
+			if c, err := audit.ParseCheckpointNote(msg); err == nil {
+				size = max(size, c.Size)
+			}
+		}
+		fmt.Fprintf(out, "witness %s cosigned up to %d records\n", wv.Name(), size)
+	}
 	return nil
 }
 

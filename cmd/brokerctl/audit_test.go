@@ -127,7 +127,12 @@ func TestAuditCommands(t *testing.T) {
 	// A witness cosigns, and cosigns again after the log grew.
 	wkey := filepath.Join(t.TempDir(), "witness.key")
 	state := filepath.Join(t.TempDir(), "witness.json")
-	if err := run([]string{"audit", "witness-key", "--name", "imy.se/witness", "--out", wkey}, &out); err != nil {
+	var wpub bytes.Buffer
+	if err := run([]string{"audit", "witness-key", "--name", "imy.se/witness", "--out", wkey}, &wpub); err != nil {
+		t.Fatal(err)
+	}
+	wfile := filepath.Join(t.TempDir(), "witnesses.txt")
+	if err := os.WriteFile(wfile, wpub.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out := ctlURL("audit", "witness", "--witness-key", wkey, "--state", state); !strings.Contains(out, "— imy.se/witness ") {
@@ -142,6 +147,9 @@ func TestAuditCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctlURL("audit", "witness", "--witness-key", wkey, "--state", state)
+	if out := ctlURL("audit", "verify", "--witnesses", wfile); !strings.Contains(out, "witness imy.se/witness cosigned up to 3 records") {
+		t.Fatalf("verify --witnesses: %s", out)
+	}
 
 	// Shredding every period so far: personal fields are gone, the log verifies.
 	tomorrow := time.Now().AddDate(0, 1, 1).Format("2006-01-02")

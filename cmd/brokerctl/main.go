@@ -30,7 +30,7 @@ Usage:
   brokerctl recv   --as ID [--wait 5s] [--max N] [--out DIR]
   brokerctl receipts --as ID [--wait 5s]
   brokerctl decide --input FILE [--policies DIR]
-  brokerctl audit verify [--file EXPORT] [--key audit.pub]    recompute the tree, check every checkpoint
+  brokerctl audit verify [--file EXPORT] [--key audit.pub] [--witnesses FILE]  recompute the tree, check every checkpoint
   brokerctl audit export --out FILE                            the log and its checkpoints, for an auditor
   brokerctl audit prove DECISION-ID [--file EXPORT] > proof.json
   brokerctl audit check-proof proof.json --key audit.pub       offline, with the public key alone
