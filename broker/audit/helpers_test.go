@@ -106,7 +106,8 @@ func rec(i int, at time.Time) *decision.Record {
 	}
 	if i%3 == 0 {
 		r.Outcome, r.Rule, r.Basis = decision.Rejected, "", ""
-		r.Reasons = []string{"no rule allows health data to the police"}
+		// <, > and & survive export and verification byte for byte.
+		r.Reasons = []string{"no rule allows health data to the police", "age < 18 & consent > none"}
 	}
 	return r
 }

@@ -2,10 +2,13 @@ package audit
 
 import (
 	"bufio"
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -48,6 +51,18 @@ type (
 		Checkpoints int   `json:"checkpoints"`
 	}
 )
+
+// encodeLine is a record's line as WriteTo writes it, without the newline.
+// HTML escaping is off so that a record's bytes are written as they are.
+func encodeLine(rec exportRecord) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(rec); err != nil {
+		return nil
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
 
 // WriteTo writes the export file.
 func (ex *Export) WriteTo(w io.Writer) (int64, error) {
@@ -146,9 +161,8 @@ func ReadExport(r io.Reader) (*Export, error) {
 				return nil, bad("record line does not parse: " + err.Error())
 			}
 			want := int64(len(ex.Records)) + 1
-			canon, _ := json.Marshal(rec)
 			switch {
-			case string(canon) != string(line):
+			case !bytes.Equal(encodeLine(rec), line):
 				return nil, bad("the line is not as exported (a key or a number was altered)")
 			case rec.Seq != want:
 				return nil, bad(fmt.Sprintf("has sequence %d: a record was removed, inserted or moved here", rec.Seq))
@@ -237,11 +251,7 @@ func Verify(ex *Export, logKey note.Verifier) (*Report, error) {
 
 func sortedBySize[T any](xs []T, size func(T) int64) []T {
 	out := append([]T(nil), xs...)
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && size(out[j]) < size(out[j-1]); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	slices.SortStableFunc(out, func(a, b T) int { return cmp.Compare(size(a), size(b)) })
 	return out
 }
 
