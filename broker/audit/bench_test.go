@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/json"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,6 +60,21 @@ func BenchmarkAppend(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if _, err := js.Publish(ctx, "raw", sample); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	})
+	// The same with a dedupe id per message, as audit records have.
+	b.Run("raw-jetstream-msgid", func(b *testing.B) {
+		var id atomic.Int64
+		b.SetParallelism(16)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				msgID := "m-" + strconv.FormatInt(id.Add(1), 10)
+				if _, err := js.Publish(ctx, "raw", sample, jetstream.WithMsgID(msgID)); err != nil {
 					b.Error(err)
 					return
 				}
