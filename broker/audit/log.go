@@ -59,15 +59,14 @@ type Log struct {
 	sealer      *sealer
 	cc          jetstream.ConsumeContext
 
-	mu         sync.Mutex // guards the fields below
-	tree       tree
-	grown      chan struct{} // closed and replaced whenever the tree grows
-	bySeq      map[uint64]*decision.Record
-	byMessage  map[string]*decision.Record
-	byDecision map[string]int64 // leaf index
-	readErr    error            // the stream could not be followed
-	appendErr  error            // the last append failed: back-pressure
-	published  int64            // size of this Log's last checkpoint
+	mu        sync.Mutex // guards the fields below
+	tree      tree
+	grown     chan struct{} // closed and replaced whenever the tree grows
+	bySeq     map[uint64]*decision.Record
+	byMessage map[string]*decision.Record
+	readErr   error // the stream could not be followed
+	appendErr error // the last append failed: back-pressure
+	published int64 // size of this Log's last checkpoint
 
 	quit     chan struct{}
 	wg       sync.WaitGroup
@@ -99,7 +98,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	}
 	l := &Log{
 		cfg: cfg, js: cfg.JetStream, grown: make(chan struct{}),
-		bySeq: map[uint64]*decision.Record{}, byMessage: map[string]*decision.Record{}, byDecision: map[string]int64{},
+		bySeq: map[uint64]*decision.Record{}, byMessage: map[string]*decision.Record{},
 		quit: make(chan struct{}),
 	}
 	var err error
@@ -188,9 +187,14 @@ func (l *Log) receive(m jetstream.Msg) {
 		l.readErr = err
 		return
 	}
-	if e, err := ParseEntry(m.Data()); err == nil {
+	// Only the fields the indexes need: decoding the rest (the result, the
+	// sealed bytes) would cost every broker CPU for every record.
+	var e struct {
+		DecisionID string          `json:"decision_id"`
+		Decision   decision.Record `json:"decision"`
+	}
+	if err := json.Unmarshal(m.Data(), &e); err == nil && e.DecisionID != "" {
 		l.index(&e.Decision)
-		l.byDecision[e.DecisionID] = seq - 1
 	} else {
 		l.cfg.Logger.Error("audit: undecodable record in the audit stream", "seq", seq, "err", err)
 	}
