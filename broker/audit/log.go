@@ -42,7 +42,8 @@ type Config struct {
 	// CheckpointInterval is how often a checkpoint is published when the log
 	// grew; zero means DefaultCheckpointInterval.
 	CheckpointInterval time.Duration
-	Logger             *slog.Logger
+	// Logger receives the log's warnings and errors; nil discards them.
+	Logger *slog.Logger
 	// Now is the checkpoints' clock; nil means time.Now.
 	Now func() time.Time
 }
