@@ -76,50 +76,90 @@ generic_reasons contains sprintf("internal: rule %s allows but states no basis a
 	not reported
 }
 
-generic_reasons contains "message.id is not 32 lowercase hex digits" if {
+# Malformed or unknown input. The common case, a well-formed message that
+# forwards nothing, is recognised by one quick check; otherwise every
+# problem is named by the rules for input_problems below.
+generic_reasons contains r if some r in input_problems
+
+input_problems := set() if {
+	input_well_formed
+} else := input_problem_details
+
+# Implies that no input_problems rule below applies.
+input_well_formed if {
+	regex.match(`^[0-9a-f]{32}$`, object.get(input, ["message", "id"], ""))
+	lib.now_ns
+	lib.kind in vocab.kinds
+	parties_well_formed
+	lib.category in vocab.categories
+	claimed_basis_known
+	reply_to_consistent
+	object.get(input, ["claims", "forwarded_from"], []) == []
+	object.get(input, "sources", []) == []
+}
+
+claimed_basis_known if object.get(input, ["claims", "legal_basis_claimed"], null) in known_bases
+
+known_bases := vocab.rule_ids | {null}
+
+reply_to_consistent if {
+	object.get(input, ["message", "reply_to"], null) == null
+	object.get(input, "reply_to", null) == null
+}
+
+reply_to_consistent if {
+	id := object.get(input, ["message", "reply_to"], null)
+	id != null
+	object.get(input, ["reply_to", "id"], null) == id
+}
+
+input_problem_details contains "message.id is not 32 lowercase hex digits" if {
 	not regex.match(`^[0-9a-f]{32}$`, object.get(input, ["message", "id"], ""))
 }
 
-generic_reasons contains "message.created_at is missing or not RFC3339: the decision time is unknown" if {
+input_problem_details contains "message.created_at is missing or not RFC3339: the decision time is unknown" if {
 	not lib.now_ns
 }
 
-generic_reasons contains sprintf("unknown message kind %v", [lib.kind]) if {
+input_problem_details contains sprintf("unknown message kind %v", [lib.kind]) if {
 	not lib.kind in vocab.kinds
 }
 
 # Sender and recipient as the broker's directory describes them. The checks
 # below name every problem; they only run when this quick check fails.
 parties_well_formed if {
-	well_formed_party(input.sender)
-	well_formed_party(input.recipient)
+	[lib.sender_kind, object.get(input, ["sender", "operator"], null)] in usual_parties
+	[lib.recipient_kind, object.get(input, ["recipient", "operator"], null)] in usual_parties
+	is_string(input.sender.id)
+	trim_space(input.sender.id) != ""
+	is_string(input.recipient.id)
+	trim_space(input.recipient.id) != ""
+	is_boolean(input.sender.authority)
+	is_boolean(input.recipient.authority)
 }
 
-well_formed_party(p) if {
-	p.kind in lib.party_kinds
-	lib.non_empty_string(p.id)
-	is_boolean(p.authority)
-	known_school_operator(p)
+# [kind, operator] of well-formed parties.
+usual_parties := {
+	["police", null],
+	["social_services", null],
+	["school", "municipal"],
+	["school", "independent"],
 }
 
-known_school_operator(p) if p.kind != "school"
-
-known_school_operator(p) if p.operator in lib.school_operators
-
-generic_reasons contains sprintf("unknown %s kind %v", [role, k]) if {
+input_problem_details contains sprintf("unknown %s kind %v", [role, k]) if {
 	not parties_well_formed
 	some role in ["sender", "recipient"]
 	k := object.get(input, [role, "kind"], null)
 	not k in lib.party_kinds
 }
 
-generic_reasons contains sprintf("%s has no id", [role]) if {
+input_problem_details contains sprintf("%s has no id", [role]) if {
 	not parties_well_formed
 	some role in ["sender", "recipient"]
 	not lib.non_empty_string(object.get(input, [role, "id"], null))
 }
 
-generic_reasons contains sprintf("%s is a school with unknown operator %v (municipal or independent)", [role, op]) if {
+input_problem_details contains sprintf("%s is a school with unknown operator %v (municipal or independent)", [role, op]) if {
 	not parties_well_formed
 	some role in ["sender", "recipient"]
 	object.get(input, [role, "kind"], null) == "school"
@@ -127,33 +167,33 @@ generic_reasons contains sprintf("%s is a school with unknown operator %v (munic
 	not op in lib.school_operators
 }
 
-generic_reasons contains sprintf("%s.authority is not a boolean", [role]) if {
+input_problem_details contains sprintf("%s.authority is not a boolean", [role]) if {
 	not parties_well_formed
 	some role in ["sender", "recipient"]
 	not is_boolean(object.get(input, [role, "authority"], null))
 }
 
-generic_reasons contains "claims.category is missing" if lib.category == null
+input_problem_details contains "claims.category is missing" if lib.category == null
 
-generic_reasons contains sprintf("unknown data category %v", [lib.category]) if {
+input_problem_details contains sprintf("unknown data category %v", [lib.category]) if {
 	lib.category != null
 	not lib.category in vocab.categories
 }
 
-generic_reasons contains sprintf("claims.legal_basis_claimed names unknown rule %v", [b]) if {
+input_problem_details contains sprintf("claims.legal_basis_claimed names unknown rule %v", [b]) if {
 	b := object.get(input, ["claims", "legal_basis_claimed"], null)
 	b != null
 	not b in vocab.rule_ids
 }
 
 # reply_to: the broker must have resolved the message replied to.
-generic_reasons contains sprintf("message replies to %v but the broker has no record of it", [id]) if {
+input_problem_details contains sprintf("message replies to %v but the broker has no record of it", [id]) if {
 	id := object.get(input, ["message", "reply_to"], null)
 	id != null
 	object.get(input, ["reply_to", "id"], null) != id
 }
 
-generic_reasons contains "input.reply_to is given but the message does not reply to anything" if {
+input_problem_details contains "input.reply_to is given but the message does not reply to anything" if {
 	object.get(input, ["message", "reply_to"], null) == null
 	object.get(input, "reply_to", null) != null
 }
@@ -163,7 +203,7 @@ forwarded_ids contains id if {
 	some id in object.get(input, ["claims", "forwarded_from"], [])
 }
 
-generic_reasons contains sprintf("forwarded message %v is unknown to the broker", [id]) if {
+input_problem_details contains sprintf("forwarded message %v is unknown to the broker", [id]) if {
 	some id in forwarded_ids
 	not source_ids[id]
 }
@@ -172,12 +212,12 @@ source_ids contains s.id if {
 	some s in object.get(input, "sources", [])
 }
 
-generic_reasons contains sprintf("forwarded message %v was not addressed to the sender", [s.id]) if {
+input_problem_details contains sprintf("forwarded message %v was not addressed to the sender", [s.id]) if {
 	some s in object.get(input, "sources", [])
 	s.recipient != input.sender.id
 }
 
-generic_reasons contains sprintf("secrecy travels with data: message %v was received under %v with obligation %q and must not be passed on (OSL 18 kap. 1 och 3 §§)", [s.id, s.rule, o]) if {
+input_problem_details contains sprintf("secrecy travels with data: message %v was received under %v with obligation %q and must not be passed on (OSL 18 kap. 1 och 3 §§)", [s.id, s.rule, o]) if {
 	some s in object.get(input, "sources", [])
 	some o in object.get(s, "obligations", [])
 	o in vocab.no_forward_obligations
