@@ -7,8 +7,8 @@ now_ns := time.parse_rfc3339_ns(input.message.created_at)
 
 # Effective dates are midnight Swedish time (the offset in force that day).
 # They are written as nanoseconds since the epoch so that no decision parses
-# them again; lib_test.rego checks each against its RFC3339 text.
-in_force(date_ns) if now_ns >= date_ns
+# them again (lib_test.rego checks each against its RFC3339 text), and
+# whether each is in force is a rule computed once per decision.
 
 tz := "Europe/Stockholm"
 
@@ -21,12 +21,6 @@ party_kinds := {"police", "school", "social_services"}
 
 school_operators := {"municipal", "independent"}
 
-is_police(p) if p.kind == "police"
-
-is_school(p) if p.kind == "school"
-
-is_social_services(p) if p.kind == "social_services"
-
 is_independent_school(p) if {
 	p.kind == "school"
 	p.operator == "independent"
@@ -37,8 +31,7 @@ is_municipal_school(p) if {
 	p.operator == "municipal"
 }
 
-# The parties' kinds, null when missing. Rules compare these instead of
-# calling is_police(input.recipient) and the like, which is cheaper.
+# The parties' kinds, null when missing; computed once per decision.
 sender_kind := object.get(input, ["sender", "kind"], null)
 
 recipient_kind := object.get(input, ["recipient", "kind"], null)
