@@ -27,6 +27,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/consent"
+	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
 	"github.com/sekretessbroker/sekretessbroker/broker/metrics"
@@ -42,6 +43,20 @@ const (
 	DefaultDedupWindow = time.Hour
 )
 
+// AuditLog is what the pipeline needs of the audit log (an *audit.Log).
+type AuditLog interface {
+	// Append records a decision once its stream has stored it, and returns
+	// the decision in force: rec, or the one recorded earlier for the same
+	// inbound message.
+	Append(ctx context.Context, rec *decision.Record, p *audit.Personal) (*decision.Record, error)
+	// BySeq returns the recorded decision of an inbound message.
+	BySeq(inboundSeq uint64) (*decision.Record, bool)
+	// ByMessage returns the policy decision recorded for a message id.
+	ByMessage(messageID string) (*decision.Record, bool)
+	// Err reports why records cannot be appended now.
+	Err() error
+}
+
 // Config configures a Broker. Every field without a default is required.
 type Config struct {
 	// NATS is the connection the broker uses, with permission on every
@@ -49,7 +64,7 @@ type Config struct {
 	NATS      *nats.Conn
 	Directory *directory.Source
 	Policy    *policy.Engine
-	Audit     *audit.Log
+	Audit     AuditLog
 	// SigningKey signs receipts and decision headers; its public half is the
 	// directory's broker.signing_key.
 	SigningKey ed25519.PrivateKey

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/consent"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
@@ -78,23 +79,39 @@ func (b *Broker) handle(m jetstream.Msg) {
 		b.finish(ctx, m, rec, m.Data())
 		return
 	}
-	rec := b.decide(ctx, m, seq)
-	if err := b.appendAudit(ctx, rec); err != nil {
+	rec, personal := b.decide(ctx, m, seq)
+	recorded, err := b.appendAudit(ctx, rec, personal)
+	if err != nil {
+		// Back-pressure: no delivery and no ack without the record. JetStream
+		// hands the message out again once the delay is over.
 		b.cfg.Logger.Error("broker: audit append failed; message will be retried", "seq", seq, "err", err)
 		_ = m.NakWithDelay(retryDelay)
 		return
 	}
-	b.count(rec)
-	b.finish(ctx, m, rec, m.Data())
+	if recorded.DecisionID != rec.DecisionID {
+		// Another broker, or this one before a lost ack, recorded it first.
+		if b.cfg.Metrics != nil {
+			b.cfg.Metrics.Redeliveries.Inc()
+		}
+	} else {
+		b.count(rec)
+	}
+	b.finish(ctx, m, recorded, m.Data())
 }
 
-func (b *Broker) appendAudit(ctx context.Context, rec *decision.Record) error {
+func (b *Broker) appendAudit(ctx context.Context, rec *decision.Record, p *audit.Personal) (*decision.Record, error) {
 	t := time.Now()
-	_, err := b.cfg.Audit.Append(ctx, rec)
-	if b.cfg.Metrics != nil {
-		b.cfg.Metrics.AuditSeconds.Observe(time.Since(t).Seconds())
+	recorded, err := b.cfg.Audit.Append(ctx, rec, p)
+	if mt := b.cfg.Metrics; mt != nil {
+		mt.AuditSeconds.Observe(time.Since(t).Seconds())
+		if err != nil {
+			mt.AuditFailures.Inc()
+			mt.AuditBlocked.Set(1)
+		} else {
+			mt.AuditBlocked.Set(0)
+		}
 	}
-	return err
+	return recorded, err
 }
 
 func (b *Broker) count(rec *decision.Record) {
@@ -116,9 +133,10 @@ func (b *Broker) count(rec *decision.Record) {
 	}
 }
 
-// decide turns one inbound message into a decision record. Every failure is a
-// rejection with a code and a reason; nothing here is retried.
-func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64) *decision.Record {
+// decide turns one inbound message into a decision record and the personal
+// fields the audit log seals. Every failure is a rejection with a code and a
+// reason; nothing here is retried.
+func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64) (*decision.Record, *audit.Personal) {
 	raw := m.Data()
 	sum := sha256.Sum256(raw)
 	rec := &decision.Record{
@@ -129,7 +147,8 @@ func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64) *decis
 	}
 	publisher, _ := bus.SenderOf(m.Subject())
 	rec.Sender = publisher
-	rej := b.evaluate(ctx, raw, publisher, rec)
+	personal := &audit.Personal{}
+	rej := b.evaluate(ctx, raw, publisher, rec, personal)
 	rec.DecidedAt = b.cfg.Now().UTC()
 	if rej != nil {
 		rec.Outcome = decision.Rejected
@@ -137,12 +156,12 @@ func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64) *decis
 		rec.Reasons = []string{rej.reason}
 		rec.Rule, rec.Basis, rec.Obligations = "", "", nil
 	}
-	return rec
+	return rec, personal
 }
 
-// evaluate fills rec from the envelope and the policy, or returns why the
-// message was refused before a decision.
-func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, rec *decision.Record) *rejection {
+// evaluate fills rec from the envelope and the policy, and personal from the
+// claims, or returns why the message was refused before a decision.
+func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, rec *decision.Record, personal *audit.Personal) *rejection {
 	env, err := envelope.Parse(raw, b.cfg.MaxEnvelope)
 	if err != nil {
 		return reject(envelope.Code(err), "%v", err)
@@ -184,6 +203,7 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, rec
 	if c, ok := claims["category"].(string); ok {
 		rec.Category = c
 	}
+	*personal = *audit.PersonalFromClaims(claims)
 	input := b.input(ctx, env, sender, recipient, claims)
 	hash, err := policy.InputHash(input)
 	if err != nil {

@@ -30,12 +30,13 @@ subject_age := a if {
 	is_number(a)
 } else := lib.claimed_age
 
-# Consents actually given by the decision time.
-given(role) := {g |
+# Consents actually given by the decision time (each time parsed once).
+given_by_now := [g |
 	some g in object.get(c, "given_by", [])
-	g.role == role
 	time.parse_rfc3339_ns(g.at) <= lib.now_ns
-}
+]
+
+given(role) := {g | some g in given_by_now; g.role == role}
 
 problems contains "no consent record resolved by the broker for this message (input.consent)" if not present
 

@@ -6,21 +6,20 @@ package sekretess.lib
 now_ns := time.parse_rfc3339_ns(input.message.created_at)
 
 # Effective dates are midnight Swedish time (the offset in force that day).
-in_force(date_ns) if now_ns >= date_ns
+# They are written as nanoseconds since the epoch so that no decision parses
+# them again (lib_test.rego checks each against its RFC3339 text), and
+# whether each is in force is a rule computed once per decision.
 
 tz := "Europe/Stockholm"
+
+# The decision date on the Swedish calendar, [year, month, day].
+today := time.date([now_ns, tz])
 
 # --- parties ------------------------------------------------------------
 
 party_kinds := {"police", "school", "social_services"}
 
 school_operators := {"municipal", "independent"}
-
-is_police(p) if p.kind == "police"
-
-is_school(p) if p.kind == "school"
-
-is_social_services(p) if p.kind == "social_services"
 
 is_independent_school(p) if {
 	p.kind == "school"
@@ -32,14 +31,19 @@ is_municipal_school(p) if {
 	p.operator == "municipal"
 }
 
+# The parties' kinds, null when missing; computed once per decision.
+sender_kind := object.get(input, ["sender", "kind"], null)
+
+recipient_kind := object.get(input, ["recipient", "kind"], null)
+
 # The proposal that OSL applies to independent schools (lagrådsremiss
 # 2026-01-20) is behind a data switch and, when switched on, only from
 # 2027-01-01.
-osl_date_independent_schools := time.parse_rfc3339_ns("2027-01-01T00:00:00+01:00")
+osl_date_independent_schools := 1798758000000000000 # 2027-01-01T00:00:00+01:00
 
 independent_schools_under_osl if {
 	data.sekretess.config.independent_schools_under_osl == true
-	in_force(osl_date_independent_schools)
+	now_ns >= osl_date_independent_schools
 }
 
 # An authority in the sense of OSL: the directory says it is one and it is
@@ -61,7 +65,7 @@ osl_authority(p) if {
 age_from_birth_date(bd) := age if {
 	b := time.parse_ns("2006-01-02", bd)
 	[by, bm, bday] := time.date(b)
-	[y, m, d] := time.date([now_ns, tz])
+	[y, m, d] := today
 	before_birthday := to_number([m, d] < [bm, bday])
 	age := (y - by) - before_birthday
 }
@@ -95,7 +99,14 @@ documented(j) if {
 # judgement with object.get(..., null) so that a missing one is reported.
 judgement_problems(j, name, _) := {sprintf("%s is missing", [name])} if not is_object(j)
 
-judgement_problems(j, name, want) := (_by_problem(j, name) | _at_problem(j, name)) | _outcome_problem(j, name, want) if is_object(j)
+# A usable judgement (the common case) is recognised at once; otherwise each
+# problem is named.
+judgement_problems(j, name, want) := set() if {
+	is_object(j)
+	non_empty_string(j.by)
+	time.parse_rfc3339_ns(j.at) <= now_ns
+	j.outcome == want
+} else := (_by_problem(j, name) | _at_problem(j, name)) | _outcome_problem(j, name, want) if is_object(j)
 
 _by_problem(j, name) := {sprintf("%s does not say who made it (by)", [name])} if {
 	not non_empty_string(object.get(j, "by", null))
@@ -110,44 +121,60 @@ _outcome_problem(j, name, want) := set() if {
 	object.get(j, "outcome", null) == want
 } else := {sprintf("%s outcome is %v, not %q", [name, object.get(j, "outcome", null), want])}
 
-# --- results ------------------------------------------------------------
+# --- rules ------------------------------------------------------------------
 
-# Every rule package defines `scope` and `conditions` (sets of reasons, without
-# the rule id) and `result`, one object:
+# Every rule package (vocab.packages maps rule ids to them) defines
 #
-#   {"id": id, "allow": false, "reasons": scope}       outside the rule's scope
-#   {"id": id, "allow": false, "reasons": conditions}  in scope, conditions fail
-#   {"id": id, "allow": true, "basis": basis, "obligations": {...}, "reasons": set()}
+#   scope        reasons the message is outside the rule (kind, parties, date)
+#   conditions   reasons a condition of the rule fails
+#   allow        true when nothing is out of scope and every condition holds
+#   reasons      the scope reasons when out of scope (the conditions are then
+#                moot), otherwise the failed conditions
+#   basis        the provision, in Swedish
+#   obligations  obligations that travel with the data when the rule allows
 #
-# The rule allows only when nothing is out of scope and every condition holds.
-# When the message is outside the rule's scope only the scope reasons are
-# given (the conditions are moot), so `result` is written as an else chain:
-# conditions are evaluated only for rules in scope and the basis only for
-# rules that allow. The decision prefixes the reasons with the rule id and
-# sorts them (sekretess.rule_reasons), and only when it denies.
+# Reasons carry no rule id; the decision prefixes them. The decision reads
+# only what it needs: every rule's `allow`, the basis and obligations of the
+# rule it reports, and the reasons only when it denies. `allow` checks the
+# message kind first, against a literal copy of `kinds` that OPA's rule index
+# can use (kinds_test.rego checks that they agree), then the scope, so
+# conditions are evaluated only for rules in scope.
 
 # --- acts that change over time --------------------------------------------
 
 # SoL (2001:453) until 2025-06-30, SoL (2025:400) from 2025-07-01.
-sol_2025_from := time.parse_rfc3339_ns("2025-07-01T00:00:00+02:00")
+sol_2025_from := 1751320800000000000 # 2025-07-01T00:00:00+02:00
+
+sol_2025_in_force if now_ns >= sol_2025_from
 
 sol(old, new) := new if {
-	in_force(sol_2025_from)
+	sol_2025_in_force
 } else := old
 
 # LUB, lag (2025:170), from 2025-04-01.
-lub_from := time.parse_rfc3339_ns("2025-04-01T00:00:00+02:00")
+lub_from := 1743458400000000000 # 2025-04-01T00:00:00+02:00
+
+lub_in_force if now_ns >= lub_from
 
 # OSL 10 kap. 15 a §, from 2025-12-01.
-osl_10_15a_from := time.parse_rfc3339_ns("2025-12-01T00:00:00+01:00")
+osl_10_15a_from := 1764543600000000000 # 2025-12-01T00:00:00+01:00
+
+osl_10_15a_in_force if now_ns >= osl_10_15a_from
 
 # OSL 10 kap. 18 a §, from 2013-07-01 (current wording Lag 2020:575).
-osl_10_18a_from := time.parse_rfc3339_ns("2013-07-01T00:00:00+02:00")
+osl_10_18a_from := 1372629600000000000 # 2013-07-01T00:00:00+02:00
+
+osl_10_18a_in_force if now_ns >= osl_10_18a_from
 
 not_in_force_reason(date) := sprintf("not in force at the message's time %v: in force from %s", [object.get(input, ["message", "created_at"], null), date])
 
 # Helpers to read claims without failing on missing fields.
-claim(path) := object.get(input, array.concat(["claims"], path), null)
+claims := c if {
+	c := input.claims
+	is_object(c)
+} else := {}
+
+claim(path) := object.get(claims, path, null)
 
 category := object.get(input, ["claims", "category"], null)
 

@@ -4,31 +4,16 @@ package sekretess
 import data.sekretess.lib
 import data.sekretess.vocab
 
-# One result per rule, keyed by rule id. Every rule package under
-# data.sekretess.rules defines `result` (see "results" in lib.rego); a rule
-# that fails to produce one is reported by generic_reasons and denies.
-results := {r.id: r | some r in [
-	data.sekretess.rules.concern.result,
-	data.sekretess.rules.feedback.result,
-	data.sekretess.rules.consent.result,
-	data.sekretess.rules.deidentified.result,
-	data.sekretess.rules.school_public.result,
-	data.sekretess.rules.lub_contact.result,
-	data.sekretess.rules.lub_request.result,
-	data.sekretess.rules.lub_own.result,
-	data.sekretess.rules.police_school.result,
-	data.sekretess.rules.osl_10_18a.result,
-	data.sekretess.rules.crime_suspect.result,
-	data.sekretess.rules.osl_10_15a.result,
-	data.sekretess.rules.general_clause.result,
-	data.sekretess.rules.fu.result,
-	data.sekretess.rules.confiscation.result,
-	data.sekretess.rules.joint_meeting.result,
-	data.sekretess.rules.followup.result,
-]}
+# Whether each rule allows, keyed by rule id. The rules are read from their
+# packages (see "rules" in lib.rego) with a bound package name, so only the
+# parts the decision needs are evaluated.
+results := {id: a |
+	some id in vocab.precedence
+	a := data.sekretess.rules[vocab.packages[id]].allow
+}
 
 # Rules that allow this message, most specific first.
-allowed_by := [id | some id in vocab.precedence; results[id].allow == true]
+allowed_by := [id | some id in vocab.precedence; results[id] == true]
 
 allow if {
 	count(generic_reasons) == 0
@@ -44,8 +29,8 @@ inherited_obligations contains o if {
 decision := {
 	"allow": true,
 	"rule": rule,
-	"basis": results[rule].basis,
-	"obligations": sort({o | some o in results[rule].obligations} | inherited_obligations),
+	"basis": reported.basis,
+	"obligations": sort(reported.obligations | inherited_obligations),
 	"reasons": [],
 	"also_allowed_by": array.slice(allowed_by, 1, count(allowed_by)),
 } if {
@@ -60,10 +45,20 @@ decision := {
 	"also_allowed_by": [],
 }
 
+# The basis and obligations of the rule the decision reports.
+# (Each part is read by its own reference: binding the package to a variable
+# would evaluate every rule in it.)
+reported := {
+	"basis": data.sekretess.rules[pkg].basis,
+	"obligations": data.sekretess.rules[pkg].obligations,
+} if {
+	pkg := vocab.packages[allowed_by[0]]
+}
+
 # Every rule's failure reasons, prefixed with its id.
 rule_reasons contains sprintf("%s: %s", [id, r]) if {
 	some id in vocab.precedence
-	some r in results[id].reasons
+	some r in data.sekretess.rules[vocab.packages[id]].reasons
 }
 
 # --- generic reasons: malformed or unknown input blocks every rule ---------
@@ -71,70 +66,134 @@ rule_reasons contains sprintf("%s: %s", [id, r]) if {
 generic_reasons contains "no rule allows this message" if count(allowed_by) == 0
 
 generic_reasons contains sprintf("internal: rule %s produced no result", [id]) if {
+	object.keys(results) != vocab.rule_ids # cheap check first
 	some id in vocab.precedence
-	not results[id]
+	not is_boolean(results[id])
 }
 
-generic_reasons contains "message.id is not 32 lowercase hex digits" if {
+generic_reasons contains sprintf("internal: rule %s allows but states no basis and obligations", [id]) if {
+	id := allowed_by[0]
+	not reported
+}
+
+# Malformed or unknown input. The common case, a well-formed message that
+# forwards nothing, is recognised by one quick check; otherwise every
+# problem is named by the rules for input_problems below.
+generic_reasons contains r if some r in input_problems
+
+input_problems := set() if {
+	input_well_formed
+} else := input_problem_details
+
+# Implies that no input_problems rule below applies.
+input_well_formed if {
+	regex.match(`^[0-9a-f]{32}$`, object.get(input, ["message", "id"], ""))
+	lib.now_ns
+	lib.kind in vocab.kinds
+	parties_well_formed
+	lib.category in vocab.categories
+	claimed_basis_known
+	reply_to_consistent
+	object.get(input, ["claims", "forwarded_from"], []) == []
+	object.get(input, "sources", []) == []
+}
+
+claimed_basis_known if object.get(input, ["claims", "legal_basis_claimed"], null) in known_bases
+
+known_bases := vocab.rule_ids | {null}
+
+reply_to_consistent if {
+	object.get(input, ["message", "reply_to"], null) == null
+	object.get(input, "reply_to", null) == null
+}
+
+reply_to_consistent if {
+	id := object.get(input, ["message", "reply_to"], null)
+	id != null
+	object.get(input, ["reply_to", "id"], null) == id
+}
+
+input_problem_details contains "message.id is not 32 lowercase hex digits" if {
 	not regex.match(`^[0-9a-f]{32}$`, object.get(input, ["message", "id"], ""))
 }
 
-generic_reasons contains "message.created_at is missing or not RFC3339: the decision time is unknown" if {
+input_problem_details contains "message.created_at is missing or not RFC3339: the decision time is unknown" if {
 	not lib.now_ns
 }
 
-generic_reasons contains sprintf("unknown message kind %v", [k]) if {
-	k := object.get(input, ["message", "kind"], null)
-	not k in vocab.kinds
+input_problem_details contains sprintf("unknown message kind %v", [lib.kind]) if {
+	not lib.kind in vocab.kinds
 }
 
-generic_reasons contains sprintf("unknown %s kind %v", [role, k]) if {
+# Sender and recipient as the broker's directory describes them. The checks
+# below name every problem; they only run when this quick check fails.
+parties_well_formed if {
+	[lib.sender_kind, object.get(input, ["sender", "operator"], null)] in usual_parties
+	[lib.recipient_kind, object.get(input, ["recipient", "operator"], null)] in usual_parties
+	is_string(input.sender.id)
+	trim_space(input.sender.id) != ""
+	is_string(input.recipient.id)
+	trim_space(input.recipient.id) != ""
+	is_boolean(input.sender.authority)
+	is_boolean(input.recipient.authority)
+}
+
+# [kind, operator] of well-formed parties.
+usual_parties := {
+	["police", null],
+	["social_services", null],
+	["school", "municipal"],
+	["school", "independent"],
+}
+
+input_problem_details contains sprintf("unknown %s kind %v", [role, k]) if {
+	not parties_well_formed
 	some role in ["sender", "recipient"]
 	k := object.get(input, [role, "kind"], null)
 	not k in lib.party_kinds
 }
 
-generic_reasons contains sprintf("%s has no id", [role]) if {
+input_problem_details contains sprintf("%s has no id", [role]) if {
+	not parties_well_formed
 	some role in ["sender", "recipient"]
 	not lib.non_empty_string(object.get(input, [role, "id"], null))
 }
 
-generic_reasons contains sprintf("%s is a school with unknown operator %v (municipal or independent)", [role, op]) if {
+input_problem_details contains sprintf("%s is a school with unknown operator %v (municipal or independent)", [role, op]) if {
+	not parties_well_formed
 	some role in ["sender", "recipient"]
 	object.get(input, [role, "kind"], null) == "school"
 	op := object.get(input, [role, "operator"], null)
 	not op in lib.school_operators
 }
 
-generic_reasons contains sprintf("%s.authority is not a boolean", [role]) if {
+input_problem_details contains sprintf("%s.authority is not a boolean", [role]) if {
+	not parties_well_formed
 	some role in ["sender", "recipient"]
 	not is_boolean(object.get(input, [role, "authority"], null))
 }
 
-generic_reasons contains "claims.category is missing" if {
-	object.get(input, ["claims", "category"], null) == null
+input_problem_details contains "claims.category is missing" if lib.category == null
+
+input_problem_details contains sprintf("unknown data category %v", [lib.category]) if {
+	lib.category != null
+	not lib.category in vocab.categories
 }
 
-generic_reasons contains sprintf("unknown data category %v", [c]) if {
-	c := object.get(input, ["claims", "category"], null)
-	c != null
-	not c in vocab.categories
-}
-
-generic_reasons contains sprintf("claims.legal_basis_claimed names unknown rule %v", [b]) if {
+input_problem_details contains sprintf("claims.legal_basis_claimed names unknown rule %v", [b]) if {
 	b := object.get(input, ["claims", "legal_basis_claimed"], null)
 	b != null
 	not b in vocab.rule_ids
 }
 
 # reply_to: the broker must have resolved the message replied to.
-generic_reasons contains sprintf("message replies to %v but the broker has no record of it", [id]) if {
+input_problem_details contains sprintf("message replies to %v but the broker has no record of it", [id]) if {
 	id := object.get(input, ["message", "reply_to"], null)
 	id != null
 	object.get(input, ["reply_to", "id"], null) != id
 }
 
-generic_reasons contains "input.reply_to is given but the message does not reply to anything" if {
+input_problem_details contains "input.reply_to is given but the message does not reply to anything" if {
 	object.get(input, ["message", "reply_to"], null) == null
 	object.get(input, "reply_to", null) != null
 }
@@ -144,7 +203,7 @@ forwarded_ids contains id if {
 	some id in object.get(input, ["claims", "forwarded_from"], [])
 }
 
-generic_reasons contains sprintf("forwarded message %v is unknown to the broker", [id]) if {
+input_problem_details contains sprintf("forwarded message %v is unknown to the broker", [id]) if {
 	some id in forwarded_ids
 	not source_ids[id]
 }
@@ -153,12 +212,12 @@ source_ids contains s.id if {
 	some s in object.get(input, "sources", [])
 }
 
-generic_reasons contains sprintf("forwarded message %v was not addressed to the sender", [s.id]) if {
+input_problem_details contains sprintf("forwarded message %v was not addressed to the sender", [s.id]) if {
 	some s in object.get(input, "sources", [])
 	s.recipient != input.sender.id
 }
 
-generic_reasons contains sprintf("secrecy travels with data: message %v was received under %v with obligation %q and must not be passed on (OSL 18 kap. 1 och 3 §§)", [s.id, s.rule, o]) if {
+input_problem_details contains sprintf("secrecy travels with data: message %v was received under %v with obligation %q and must not be passed on (OSL 18 kap. 1 och 3 §§)", [s.id, s.rule, o]) if {
 	some s in object.get(input, "sources", [])
 	some o in object.get(s, "obligations", [])
 	o in vocab.no_forward_obligations

@@ -74,5 +74,26 @@ precedence := [
 
 rule_ids := {id | some id in precedence}
 
+# The package under data.sekretess.rules that defines each rule.
+packages := {
+	"R-CONFISCATION": "confiscation",
+	"R-FEEDBACK": "feedback",
+	"R-FU": "fu",
+	"R-CRIME-SUSPECT": "crime_suspect",
+	"R-1018A": "osl_10_18a",
+	"R-LUB-CONTACT": "lub_contact",
+	"R-LUB-REQUEST": "lub_request",
+	"R-LUB-OWN": "lub_own",
+	"R-SCHOOL-PUBLIC": "school_public",
+	"R-POLICE-SCHOOL": "police_school",
+	"R-CONCERN": "concern",
+	"R-JOINT-MEETING": "joint_meeting",
+	"R-FOLLOWUP": "followup",
+	"R-DEIDENTIFIED": "deidentified",
+	"R-CONSENT": "consent",
+	"R-1015A": "osl_10_15a",
+	"R-GENERAL": "general_clause",
+}
+
 # Obligations that forbid the recipient to pass the data on.
 no_forward_obligations := {"fu-secrecy: do not forward"}

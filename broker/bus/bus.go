@@ -5,6 +5,10 @@
 //	sekretess.in.<sender>        stream SEKRETESS_IN        envelopes waiting for a decision (work queue)
 //	sekretess.out.<recipient>    stream SEKRETESS_OUT       delivered envelopes, consumer inbox-<recipient>
 //	sekretess.receipt.<sender>   stream SEKRETESS_RECEIPTS  signed receipts, consumer receipts-<sender>
+//	sekretess.audit.record       stream SEKRETESS_AUDIT     audit records, in log order (no delete, no purge)
+//	sekretess.audit.checkpoint   stream SEKRETESS_AUDIT_CHECKPOINTS  signed checkpoints of the audit log
+//	sekretess.audit.cosigned.<w> stream SEKRETESS_AUDIT_CHECKPOINTS  checkpoints cosigned by witness w
+//	KV sekretess_audit_keys      wrapped data keys of the audit log's personal fields (shredded after retention)
 //
 // An agency may publish only on its own inbound subject, so the subject's last
 // token names the publisher even when the envelope inside is unreadable.
@@ -17,6 +21,21 @@ const (
 	StreamIn       = "SEKRETESS_IN"
 	StreamOut      = "SEKRETESS_OUT"
 	StreamReceipts = "SEKRETESS_RECEIPTS"
+	// StreamAudit is the audit log: its sequence is the log's order.
+	StreamAudit = "SEKRETESS_AUDIT"
+	// StreamAuditCheckpoints holds the audit log's signed and cosigned checkpoints.
+	StreamAuditCheckpoints = "SEKRETESS_AUDIT_CHECKPOINTS"
+	// BucketAuditKeys holds the audit log's wrapped data keys, one per broker
+	// and retention period.
+	BucketAuditKeys = "sekretess_audit_keys"
+)
+
+// Audit subjects.
+const (
+	AuditRecord     = "sekretess.audit.record"
+	AuditCheckpoint = "sekretess.audit.checkpoint"
+	// AuditCosignedPrefix is followed by the witness's name.
+	AuditCosignedPrefix = "sekretess.audit.cosigned."
 )
 
 // Subject prefixes and the broker's consumer.

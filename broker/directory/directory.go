@@ -230,7 +230,13 @@ func Add(path string, a Agency) (*Directory, error) {
 		return nil, fmt.Errorf("%w: %s", ErrExists, a.ID)
 	}
 	next := &Directory{Broker: d.Broker, Agencies: append(append([]Agency(nil), d.Agencies...), a)}
-	return next, Write(path, next)
+	if err := next.index(); err != nil {
+		return nil, fmt.Errorf("directory: %w", err)
+	}
+	if err := Write(path, next); err != nil {
+		return nil, err
+	}
+	return next, nil
 }
 
 // Write validates d and atomically replaces the file at path with it.

@@ -119,8 +119,10 @@ func TestAddAndWatch(t *testing.T) {
 	go src.Watch(ctx, 20*time.Millisecond)
 
 	a := newDirectory(t, Agency{ID: "soc", Kind: KindSocialServices, Name: "Soc"}).Agencies[0]
-	if _, err := Add(path, a); err != nil {
+	if added, err := Add(path, a); err != nil {
 		t.Fatal(err)
+	} else if got, ok := added.Lookup("soc"); !ok || got.SigningPublicKey() == nil {
+		t.Fatal("the directory returned by Add lacks the new agency")
 	}
 	select {
 	case d := <-changed:

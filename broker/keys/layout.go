@@ -7,3 +7,11 @@ const (
 	AgeKeyFile     = "age.key"
 	NKeyFile       = "nats.nk"
 )
+
+// Audit key files in the broker's key directory, and the auditors' age
+// recipients the audit log's personal fields are sealed to.
+const (
+	AuditKeyFile       = "audit.key"
+	AuditPublicKeyFile = "audit.pub"
+	AuditorsFile       = "auditors.txt"
+)

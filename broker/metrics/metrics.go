@@ -25,6 +25,11 @@ type Metrics struct {
 	PipelineSeconds prometheus.Histogram
 	PolicySeconds   prometheus.Histogram
 	AuditSeconds    prometheus.Histogram
+	// AuditBlocked is 1 while the audit stream refuses records: the broker
+	// then neither delivers nor acknowledges, and retries until it takes them.
+	AuditBlocked prometheus.Gauge
+	// AuditFailures counts audit appends that failed (and were retried).
+	AuditFailures prometheus.Counter
 	// InFlight is the number of messages being processed.
 	InFlight prometheus.Gauge
 	// PolicyHealthy is 1 while the policy in force compiles, 0 while every
@@ -54,7 +59,13 @@ func New() *Metrics {
 			Name: "sekretess_policy_eval_seconds", Help: "Time of one policy evaluation.", Buckets: buckets,
 		}),
 		AuditSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "sekretess_audit_append_seconds", Help: "Time until an audit record is durable.", Buckets: buckets,
+			Name: "sekretess_audit_append_seconds", Help: "Time until an audit record is stored (PubAck).", Buckets: buckets,
+		}),
+		AuditBlocked: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sekretess_audit_blocked", Help: "1 while the audit stream refuses records and nothing is delivered or acknowledged.",
+		}),
+		AuditFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sekretess_audit_append_failures_total", Help: "Audit appends that failed; their messages are retried, never lost.",
 		}),
 		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "sekretess_in_flight", Help: "Messages being processed.",
@@ -67,7 +78,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Decisions, m.Rejections, m.Redeliveries,
-		m.PipelineSeconds, m.PolicySeconds, m.AuditSeconds, m.InFlight, m.PolicyHealthy,
+		m.PipelineSeconds, m.PolicySeconds, m.AuditSeconds, m.AuditBlocked, m.AuditFailures, m.InFlight, m.PolicyHealthy,
 	)
 	return m
 }

@@ -18,9 +18,12 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
+	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
@@ -53,12 +56,22 @@ type world struct {
 	data   string
 	listen string
 	svc    *service.Service
+	// auditor can open the audit log's personal fields.
+	auditor *age.X25519Identity
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	w := &world{t: t, data: t.TempDir(), listen: freePort(t)}
 	if _, err := service.Init(w.data); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if w.auditor, err = age.GenerateX25519Identity(); err != nil {
+		t.Fatal(err)
+	}
+	auditors := "# the supervisor's auditor key\n" + w.auditor.Recipient().String() + "\n"
+	if err := os.WriteFile(filepath.Join(w.data, service.BrokerDir, keys.AuditorsFile), []byte(auditors), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []service.AgencySpec{
@@ -142,38 +155,97 @@ func ctxT() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), timeout)
 }
 
-func auditRecords(t *testing.T, data string) []*decision.Record {
+// auditRecords reads the audit log from its stream after a fresh checkpoint,
+// verifies the tree and every checkpoint with the broker's public audit key,
+// and checks that each inbound message was recorded once.
+func auditRecords(t *testing.T, w *world) []*decision.Record {
 	t.Helper()
-	f, err := os.Open(filepath.Join(data, service.AuditFile))
+	ctx, cancel := ctxT()
+	defer cancel()
+	if _, err := w.svc.Audit.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	js := brokerJetStream(t, w)
+	ex, err := audit.ReadStream(ctx, js)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	v, err := keys.LoadAuditVerifier(filepath.Join(w.data, service.BrokerDir, keys.AuditPublicKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := audit.Verify(ex, v)
+	if err != nil {
+		t.Fatalf("audit log does not verify: %v", err)
+	}
+	if rep.Uncovered != 0 || rep.Records != int64(len(ex.Records)) {
+		t.Fatalf("audit report = %+v for %d records", rep, len(ex.Records))
+	}
 	var recs []*decision.Record
-	if _, _, err := audit.Verify(f); err != nil {
-		t.Fatalf("audit chain does not verify: %v", err)
-	}
-	recs, err = readAll(filepath.Join(data, service.AuditFile))
-	if err != nil {
-		t.Fatal(err)
+	inbound := map[uint64]bool{}
+	for _, r := range ex.Records {
+		e, err := audit.ParseEntry(r.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inbound[e.Decision.InboundSeq] {
+			t.Errorf("inbound message %d recorded twice", e.Decision.InboundSeq)
+		}
+		inbound[e.Decision.InboundSeq] = true
+		recs = append(recs, &e.Decision)
 	}
 	return recs
 }
 
-func readAll(path string) ([]*decision.Record, error) {
-	l, err := audit.Open(path, slog.New(slog.DiscardHandler))
+// auditPersonal opens the personal fields of the record of message id with
+// the auditor's identity, after checking they are not in the record in clear.
+func auditPersonal(t *testing.T, w *world, id string) *audit.Personal {
+	t.Helper()
+	ctx, cancel := ctxT()
+	defer cancel()
+	js := brokerJetStream(t, w)
+	ex, err := audit.ReadStream(ctx, js)
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
-	defer l.Close()
-	n, _ := l.Head()
-	var out []*decision.Record
-	for i := uint64(1); i <= n*4; i++ { // inbound sequences run ahead of audit entries
-		if r, ok := l.BySeq(i); ok {
-			out = append(out, r)
+	kv, err := js.KeyValue(ctx, bus.BucketAuditKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range ex.Records {
+		e, err := audit.ParseEntry(r.Data)
+		if err != nil || e.Decision.MessageID != id {
+			continue
 		}
+		if e.Personal == nil || strings.Contains(string(r.Data), "elev-") {
+			t.Fatalf("record of %s: personal fields not sealed: %s", id, r.Data)
+		}
+		p, err := audit.NewOpener(kv, w.auditor).Open(ctx, e.Personal, e.DecisionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
-	return out, nil
+	t.Fatalf("no record of message %s", id)
+	return nil
+}
+
+func brokerJetStream(t *testing.T, w *world) jetstream.JetStream {
+	t.Helper()
+	opt, err := nats.NkeyOptionFromSeed(filepath.Join(w.data, service.BrokerDir, keys.NKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect("nats://"+w.listen, opt, nats.CustomInboxPrefix(bus.InboxPrefix("broker")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }
 
 func nothingArrives(t *testing.T, c *agency.Client) {
@@ -197,8 +269,7 @@ func TestEndToEnd(t *testing.T) {
 	r, err := sch.Deliver(ctx, agency.Message{To: social, Kind: "concern_report",
 		Metadata: concern("elev-4711"), Payload: []byte("Eleven berättar om våld i hemmet.")})
 	if err != nil {
-		b, _ := os.ReadFile(filepath.Join(w.data, service.AuditFile))
-		t.Fatalf("concern report: %v\naudit: %s\n%s", err, b, streamState(w))
+		t.Fatalf("concern report: %v\n%s", err, streamState(w))
 	}
 	if r.Rule != "R-CONCERN" || r.Basis == "" || r.PolicyRevision == "" || r.InputSHA256 == "" || r.DecisionID == "" {
 		t.Fatalf("receipt = %+v", r)
@@ -277,7 +348,7 @@ func TestEndToEnd(t *testing.T) {
 	expectRejected(t, sch, raw[:len(raw)/2], "", "truncated")
 
 	// Everything is in the audit log, whose chain verifies.
-	recs := auditRecords(t, w.data)
+	recs := auditRecords(t, w)
 	codes := map[string]int{}
 	for _, r := range recs {
 		codes[r.Outcome+"/"+r.ErrorCode]++
@@ -292,6 +363,10 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if r, ok := findByMessage(recs, concernID); !ok || r.Rule != "R-CONCERN" {
 		t.Fatalf("concern not audited: %+v", r)
+	}
+	// The pseudonym is in the log only sealed, and the auditor can open it.
+	if p := auditPersonal(t, w, concernID); p.Pseudonym != "elev-4711" {
+		t.Fatalf("personal fields of the concern = %+v", p)
 	}
 
 	// Metrics and health are served.
@@ -438,13 +513,88 @@ func restartMidStream(t *testing.T, crash bool) {
 		receipts[r.MessageID]++
 	}
 	perMessage := map[string]int{}
-	for _, r := range auditRecords(t, w.data) {
+	for _, r := range auditRecords(t, w) {
 		perMessage[r.MessageID]++
 	}
 	for id := range sent {
 		if perMessage[id] != 1 {
 			t.Errorf("message %s has %d audit records", id, perMessage[id])
 		}
+	}
+}
+
+// TestAuditBackPressure makes the audit stream refuse records: nothing is
+// delivered or acknowledged while it does, the metric and /healthz say so,
+// and the broker delivers by itself once the stream takes records again.
+func TestAuditBackPressure(t *testing.T) {
+	w := newWorld(t)
+	sch, soc := w.dial(school, nil), w.dial(social, nil)
+	ctx, cancel := ctxT()
+	defer cancel()
+	if _, err := sch.Deliver(ctx, agency.Message{To: social, Kind: "concern_report",
+		Metadata: concern("elev-1"), Payload: []byte("första")}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := soc.Next(ctx); err != nil {
+		t.Fatal(err)
+	} else {
+		d.Ack()
+	}
+	js := brokerJetStream(t, w)
+	limit := func(n int64) {
+		s, err := js.Stream(ctx, bus.StreamAudit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := s.CachedInfo().Config
+		if n == 0 {
+			n = int64(s.CachedInfo().State.Msgs) // full now
+		}
+		cfg.MaxMsgs = n
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	limit(0)
+	raw, id, err := sch.Seal(agency.Message{To: social, Kind: "concern_report", Metadata: concern("elev-2"), Payload: []byte("andra")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Publish(ctx, raw, id); err != nil {
+		t.Fatal(err)
+	}
+	for testutil.ToFloat64(w.svc.Metrics.AuditBlocked) != 1 {
+		if ctx.Err() != nil {
+			t.Fatal("sekretess_audit_blocked never became 1")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if w.svc.Health() == nil {
+		t.Fatal("healthy while the audit log refuses records")
+	}
+	nothingArrives(t, soc)
+
+	limit(-1)
+	d, err := soc.Next(ctx)
+	if err != nil || d.ID != id {
+		t.Fatalf("after the audit stream recovered: %v", err)
+	}
+	d.Ack()
+	if r, err := sch.Receipt(ctx, id); err != nil || !r.Allowed() {
+		t.Fatalf("receipt: %+v %v", r, err)
+	}
+	if testutil.ToFloat64(w.svc.Metrics.AuditBlocked) != 0 || w.svc.Health() != nil {
+		t.Fatalf("still blocked after recovery: %v", w.svc.Health())
+	}
+	if testutil.ToFloat64(w.svc.Metrics.AuditFailures) == 0 {
+		t.Fatal("no failed append counted")
+	}
+	perMessage := map[string]int{}
+	for _, r := range auditRecords(t, w) {
+		perMessage[r.MessageID]++
+	}
+	if perMessage[id] != 1 {
+		t.Fatalf("message %s has %d audit records", id, perMessage[id])
 	}
 }
 

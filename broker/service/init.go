@@ -14,8 +14,9 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/clients/pseudonym"
 )
 
-// Init creates the broker's keys and an empty agency directory in dataDir. It
-// does nothing when they already exist, and never replaces a key.
+// Init creates the broker's keys (signing, age, NATS and the audit log's
+// checkpoint key) and an empty agency directory in dataDir. It does nothing
+// when they already exist, and never replaces a key.
 func Init(dataDir string) (created bool, err error) {
 	dirPath := filepath.Join(dataDir, DirectoryFile)
 	if _, err := os.Stat(dirPath); err == nil {
@@ -27,6 +28,9 @@ func Init(dataDir string) (created bool, err error) {
 	b, err := newKeys(bdir, true)
 	if err != nil {
 		return false, fmt.Errorf("init: broker keys: %w", err)
+	}
+	if _, err := keys.EnsureAuditKey(filepath.Join(bdir, keys.AuditKeyFile), filepath.Join(bdir, keys.AuditPublicKeyFile)); err != nil {
+		return false, fmt.Errorf("init: audit key: %w", err)
 	}
 	d := &directory.Directory{Broker: directory.Broker{
 		SigningKey: b.signing, AgeRecipient: b.recipient, NATS: directory.NATS{NKey: b.nkey},

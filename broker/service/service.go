@@ -11,11 +11,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sekretessbroker/sekretessbroker/broker"
@@ -33,13 +33,12 @@ const (
 	DirectoryFile = "directory.yaml"
 	BrokerDir     = "broker"
 	AgenciesDir   = "agencies"
-	AuditFile     = "audit/audit.log"
 )
 
 // Config configures a Service.
 type Config struct {
-	// DataDir holds the broker's keys, the directory, the audit log and, when
-	// NATS is embedded, JetStream's files.
+	// DataDir holds the broker's keys, the directory and, when NATS is
+	// embedded, JetStream's files (the audit log among them).
 	DataDir string
 	// DirectoryPath overrides DataDir/directory.yaml.
 	DirectoryPath string
@@ -57,6 +56,12 @@ type Config struct {
 	ClockSkew   time.Duration
 	MaxEnvelope int
 	Replicas    int
+	// AuditorsFile lists the age recipients the audit log's personal fields
+	// are sealed to, one per line; empty means DataDir/broker/auditors.txt.
+	AuditorsFile string
+	// CheckpointInterval is how often the audit log publishes a signed
+	// checkpoint; zero means audit.DefaultCheckpointInterval.
+	CheckpointInterval time.Duration
 	// ReloadInterval is how often the directory and policies are checked for
 	// changes; zero means two seconds.
 	ReloadInterval time.Duration
@@ -113,6 +118,21 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("service: broker age identity (run brokerctl init): %w", err)
 	}
+	// Data directories from before the audit key get one on first start.
+	if _, err := keys.EnsureAuditKey(filepath.Join(bdir, keys.AuditKeyFile), filepath.Join(bdir, keys.AuditPublicKeyFile)); err != nil {
+		return nil, fmt.Errorf("service: audit key: %w", err)
+	}
+	auditKey, _, err := keys.LoadAuditKey(filepath.Join(bdir, keys.AuditKeyFile), filepath.Join(bdir, keys.AuditPublicKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("service: audit key: %w", err)
+	}
+	if cfg.AuditorsFile == "" {
+		cfg.AuditorsFile = filepath.Join(bdir, keys.AuditorsFile)
+	}
+	auditors, err := keys.LoadAgeRecipients(cfg.AuditorsFile)
+	if err != nil {
+		return nil, fmt.Errorf("service: auditors: %w", err)
+	}
 	if s.Dir, err = directory.Open(cfg.DirectoryPath, log); err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
@@ -120,16 +140,10 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		return nil, fmt.Errorf("service: %w", err)
 	}
 	s.Metrics.PolicyHealthy.Set(1)
-	if err := os.MkdirAll(filepath.Join(cfg.DataDir, filepath.Dir(AuditFile)), 0o700); err != nil {
-		return nil, fmt.Errorf("service: %w", err)
-	}
-	if s.Audit, err = audit.Open(filepath.Join(cfg.DataDir, AuditFile), log); err != nil {
-		return nil, fmt.Errorf("service: %w", err)
-	}
 
 	maxEnv := cfg.MaxEnvelope
 	bcfg := broker.Config{
-		Directory: s.Dir, Policy: s.Policy, Audit: s.Audit,
+		Directory: s.Dir, Policy: s.Policy,
 		SigningKey: signing, Identity: identity,
 		Workers: cfg.Workers, MaxEnvelope: maxEnv, ClockSkew: cfg.ClockSkew, Replicas: cfg.Replicas,
 		Metrics: s.Metrics, Logger: log, Now: cfg.Now,
@@ -164,6 +178,17 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		return nil, fmt.Errorf("service: connect to NATS at %s: %w", url, err)
 	}
 	bcfg.NATS = s.nc
+	js, err := jetstream.New(s.nc)
+	if err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	if s.Audit, err = audit.Open(ctx, audit.Config{
+		JetStream: js, Replicas: cfg.Replicas, Signer: auditKey, Auditors: auditors,
+		CheckpointInterval: cfg.CheckpointInterval, Logger: log,
+	}); err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	bcfg.Audit = s.Audit
 	if s.broker, err = broker.New(ctx, bcfg); err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
@@ -264,14 +289,17 @@ func (s *Service) Health() error {
 	if err := s.Policy.Healthy(); err != nil {
 		return fmt.Errorf("policy does not compile, every message is denied: %w", err)
 	}
-	if err := s.Audit.Err(); err != nil {
-		return err
+	if s.Audit != nil {
+		if err := s.Audit.Err(); err != nil {
+			return fmt.Errorf("audit log does not take records, nothing is delivered: %w", err)
+		}
 	}
 	return nil
 }
 
 // Shutdown stops taking messages, finishes those in flight, and closes the
-// audit log, the NATS connection and the embedded server, in that order.
+// audit log (publishing a last checkpoint), the NATS connection and the
+// embedded server, in that order.
 func (s *Service) Shutdown(ctx context.Context) error { return s.stop(ctx) }
 
 func (s *Service) stop(ctx context.Context) error {
@@ -286,6 +314,9 @@ func (s *Service) stop(ctx context.Context) error {
 	if s.broker != nil {
 		errs = append(errs, s.broker.Shutdown(ctx))
 	}
+	if s.Audit != nil {
+		errs = append(errs, s.Audit.Close())
+	}
 	if s.nc != nil {
 		if err := s.nc.Drain(); err != nil {
 			s.nc.Close()
@@ -293,9 +324,6 @@ func (s *Service) stop(ctx context.Context) error {
 		for s.nc.IsDraining() {
 			time.Sleep(10 * time.Millisecond)
 		}
-	}
-	if s.Audit != nil {
-		errs = append(errs, s.Audit.Close())
 	}
 	if s.nats != nil {
 		s.nats.Shutdown()

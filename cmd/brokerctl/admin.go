@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/policy"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
@@ -145,28 +144,4 @@ func cmdDecide(args []string, out io.Writer) error {
 		return err
 	}
 	return evalErr
-}
-
-func cmdAuditVerify(args []string, out io.Writer) error {
-	fs := newFlags("audit verify")
-	data := fs.String("data", "./data", "data directory")
-	file := fs.String("file", "", "audit log file (default <data>/"+service.AuditFile+")")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	path := *file
-	if path == "" {
-		path = filepath.Join(*data, service.AuditFile)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	n, last, err := audit.Verify(f)
-	if err != nil {
-		return fmt.Errorf("%s: %w (the %d entries before it verify)", path, err, n)
-	}
-	fmt.Fprintf(out, "%s: %d entries, chain intact, head %s\n", path, n, last)
-	return nil
 }

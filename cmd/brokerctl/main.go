@@ -7,7 +7,8 @@
 //	brokerctl send --from … --to … …    sign, encrypt and send a message; print its receipt
 //	brokerctl recv --as …               receive, verify and decrypt deliveries
 //	brokerctl decide --input in.json    evaluate the policy offline
-//	brokerctl audit verify              check the audit log's hash chain
+//	brokerctl audit verify|export|prove|check-proof|show|shred|witness
+//	                                    verify, export, prove and read the audit log
 package main
 
 import (
@@ -29,7 +30,17 @@ Usage:
   brokerctl recv   --as ID [--wait 5s] [--max N] [--out DIR]
   brokerctl receipts --as ID [--wait 5s]
   brokerctl decide --input FILE [--policies DIR]
-  brokerctl audit verify [--data DIR | --file FILE]
+  brokerctl audit verify [--file EXPORT] [--key audit.pub] [--witnesses FILE]  recompute the tree, check every checkpoint
+  brokerctl audit export --out FILE                            the log and its checkpoints, for an auditor
+  brokerctl audit prove DECISION-ID [--file EXPORT] > proof.json
+  brokerctl audit check-proof proof.json --key audit.pub       offline, with the public key alone
+  brokerctl audit show [--from T] [--to T] [--agency ID] [--rule R] [--allowed|--denied] [--identity auditor.key]
+  brokerctl audit shred --before YYYY-MM-DD                    destroy personal fields of past months
+  brokerctl audit witness-key --name NAME --out FILE           a witness's key; prints its public key
+  brokerctl audit witness --witness-key FILE --state FILE      cosign the latest consistent checkpoint
+
+Audit commands read the stream through --nats-url with the broker's credentials
+in --data, or an export with --file.
 
 Every command takes --data (default ./data). Commands that talk to the broker
 take --nats-url (default nats://127.0.0.1:4222).
@@ -76,10 +87,7 @@ func run(args []string, out io.Writer) error {
 	case "decide":
 		return cmdDecide(rest, out)
 	case "audit":
-		if len(rest) > 0 && rest[0] == "verify" {
-			return cmdAuditVerify(rest[1:], out)
-		}
-		return errUsage
+		return cmdAudit(rest, out)
 	}
 	return errUsage
 }

@@ -20,8 +20,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
+	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 	"github.com/sekretessbroker/sekretessbroker/clients/desk"
@@ -91,25 +96,52 @@ func run(ctx context.Context, out io.Writer, policies string) error {
 			return err
 		}
 	}
-	return auditSummary(out, filepath.Join(data, service.AuditFile))
+	return auditSummary(ctx, out, data, svc)
 }
 
-// auditSummary verifies the audit log's chain and that it names no child.
-func auditSummary(out io.Writer, path string) error {
-	b, err := os.ReadFile(path)
+// auditSummary verifies the audit log, read back from its stream with the
+// broker's credentials, against the broker's audit key, and checks that it
+// names no child.
+func auditSummary(ctx context.Context, out io.Writer, data string, svc *service.Service) error {
+	if _, err := svc.Audit.Checkpoint(ctx); err != nil {
+		return fmt.Errorf("audit checkpoint: %w", err)
+	}
+	opt, err := nats.NkeyOptionFromSeed(filepath.Join(data, service.BrokerDir, keys.NKeyFile))
 	if err != nil {
 		return err
 	}
-	n, head, err := audit.Verify(bytes.NewReader(b))
+	nc, err := nats.Connect(svc.NATSURL(), opt, nats.CustomInboxPrefix(bus.InboxPrefix("broker")))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	ex, err := audit.ReadStream(ctx, js)
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
+	v, err := keys.LoadAuditVerifier(filepath.Join(data, service.BrokerDir, keys.AuditPublicKeyFile))
+	if err != nil {
+		return err
+	}
+	rep, err := audit.Verify(ex, v)
+	if err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	var b bytes.Buffer
+	if _, err := ex.WriteTo(&b); err != nil {
+		return err
+	}
 	for _, who := range []string{elin, adam, samir, elin[:8], adam[:8], samir[:8], "Elin", "Adam", "Samir"} {
-		if bytes.Contains(b, []byte(who)) {
-			return fmt.Errorf("audit log %s names a child (%s)", path, who)
+		if bytes.Contains(b.Bytes(), []byte(who)) {
+			return fmt.Errorf("the audit log names a child (%s)", who)
 		}
 	}
-	fmt.Fprintf(out, "\nAudit log: %d decisions, hash chain intact (head %.16s…). No child's name or personnummer is in it.\n", n, head)
+	fmt.Fprintf(out, "\nAudit log (stream %s): %d decisions, tree root %.16s… verifies against %d signed checkpoints.\n"+
+		"No child's name or personnummer is in it.\n", bus.StreamAudit, rep.Records, rep.Root.String(), rep.Checkpoints)
 	return nil
 }
 

@@ -23,7 +23,7 @@ func TestDemo(t *testing.T) {
 		"rule R-CONSENT", "WITHDRAWN (återkallat)", "R-CONSENT: consent was withdrawn at",
 		"rule R-LUB-REQUEST", "R-LUB-REQUEST: category health is not data held in the rector's activity", "rule R-LUB-CONTACT", "secrecy travels with data",
 		"R-LUB-OWN: interest assessment (claims.interest_assessment) is missing", "rule R-LUB-OWN",
-		"rule R-CONFISCATION", "R-1018A: condition (3)", "rule R-1018A", "hash chain intact",
+		"rule R-CONFISCATION", "R-1018A: condition (3)", "rule R-1018A", "signed checkpoints",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the demo's output lacks %q", want)

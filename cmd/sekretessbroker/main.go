@@ -32,7 +32,7 @@ func main() {
 func run() error {
 	var cfg service.Config
 	fs := flag.NewFlagSet("sekretessbroker", flag.ContinueOnError)
-	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory: broker keys, directory.yaml, audit log, JetStream files")
+	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory: broker keys, directory.yaml, JetStream files (the audit log among them)")
 	fs.StringVar(&cfg.DirectoryPath, "directory", "", "agency directory file (default <data>/directory.yaml)")
 	fs.StringVar(&cfg.PolicyDir, "policies", "./policies", "directory of Rego policies")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "connect to this NATS deployment instead of embedding a server")
@@ -41,6 +41,8 @@ func run() error {
 	fs.IntVar(&cfg.Workers, "workers", 0, "messages processed at once (0: four per CPU)")
 	fs.DurationVar(&cfg.ClockSkew, "clock-skew", 5*time.Minute, "accepted difference between a message's time and the broker's clock")
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream replicas of the broker's streams (3 on a cluster)")
+	fs.StringVar(&cfg.AuditorsFile, "auditor", "", "age recipients (one a line) the audit log's personal fields are sealed to (default <data>/broker/auditors.txt)")
+	fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", 10*time.Second, "how often the audit log publishes a signed checkpoint")
 	doInit := fs.Bool("init", false, "create the broker's keys and an empty directory in --data if missing")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

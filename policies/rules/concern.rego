@@ -7,16 +7,17 @@ package sekretess.rules.concern
 
 import data.sekretess.lib
 
-id := "R-CONCERN"
-
 basis := lib.sol(
 	"SoL (2001:453) 14 kap. 1 § första stycket",
 	"SoL (2025:400), motsvarande 14 kap. 1 § första stycket SoL (2001:453)",
 )
 
-scope contains "message kind is not concern_report" if lib.kind != "concern_report"
+# Message kinds the rule covers.
+kinds := {"concern_report"}
 
-scope contains "a report of concern goes to social services" if not lib.is_social_services(input.recipient)
+scope contains "message kind is not concern_report" if not lib.kind in kinds
+
+scope contains "a report of concern goes to social services" if lib.recipient_kind != "social_services"
 
 conditions contains sprintf("category must be concern, not %v", [lib.category]) if lib.category != "concern"
 
@@ -24,8 +25,18 @@ conditions contains "subject age is missing (claims.subject.age or claims.subjec
 
 conditions contains "subject is 18 or older: the duty to report concerns children under 18" if lib.claimed_age >= 18
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+obligations := set()
+
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
+default allow := false
+
+allow if {
+	input.message.kind in {"concern_report"} # = kinds, see kinds_test.rego
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
+	count(scope) > 0
+} else := conditions

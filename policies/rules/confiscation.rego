@@ -5,17 +5,18 @@ package sekretess.rules.confiscation
 
 import data.sekretess.lib
 
-id := "R-CONFISCATION"
-
 basis := "skollagen (2010:800) 5 kap. 23 § andra stycket"
 
 items := {"knife", "weapon", "spray_paint", "crime_tool"}
 
-scope contains "message kind is not report" if lib.kind != "report"
+# Message kinds the rule covers.
+kinds := {"report"}
 
-scope contains "sender is not a school" if not lib.is_school(input.sender)
+scope contains "message kind is not report" if not lib.kind in kinds
 
-scope contains "recipient is not the police" if not lib.is_police(input.recipient)
+scope contains "sender is not a school" if lib.sender_kind != "school"
+
+scope contains "recipient is not the police" if lib.recipient_kind != "police"
 
 conditions contains sprintf("category must be confiscation, not %v", [lib.category]) if lib.category != "confiscation"
 
@@ -37,8 +38,18 @@ conditions contains sprintf("the report is made by the rector or whom the rector
 	not lib.sender_role in {"rector", "rector_delegate"}
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+obligations := set()
+
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
+default allow := false
+
+allow if {
+	input.message.kind in {"report"} # = kinds, see kinds_test.rego
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
+	count(scope) > 0
+} else := conditions

@@ -8,13 +8,12 @@ package sekretess.rules.consent
 import data.sekretess.consent
 import data.sekretess.lib
 
-id := "R-CONSENT"
-
 basis := "OSL 12 kap. 2-3 §§"
 
-scope contains "message kind is not disclosure, response, feedback or followup" if {
-	not lib.kind in {"disclosure", "response", "feedback", "followup"}
-}
+# Message kinds the rule covers.
+kinds := {"disclosure", "response", "feedback", "followup"}
+
+scope contains "message kind is not disclosure, response, feedback or followup" if not lib.kind in kinds
 
 conditions contains r if some r in consent.problems
 
@@ -23,8 +22,18 @@ conditions contains sprintf("consent does not name the recipient %v", [input.rec
 	not input.recipient.id in consent.recipients
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": {"within-consent-scope"}, "reasons": set()}
+obligations := {"within-consent-scope"}
+
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
+default allow := false
+
+allow if {
+	input.message.kind in {"disclosure", "response", "feedback", "followup"} # = kinds, see kinds_test.rego
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
+	count(scope) > 0
+} else := conditions

@@ -6,8 +6,6 @@ package sekretess.rules.crime_suspect
 
 import data.sekretess.lib
 
-id := "R-CRIME-SUSPECT"
-
 # section -> offence class that section requires
 classes := {
 	"10:21": "crime_against_child",
@@ -23,11 +21,14 @@ basis := sprintf("OSL 10 kap. %s §", [trim_prefix(section, "10:")]) if {
 	section in object.keys(classes)
 } else := "OSL 10 kap. 20-23 §§"
 
-scope contains "message kind is not disclosure or response" if not lib.kind in {"disclosure", "response"}
+# Message kinds the rule covers.
+kinds := {"disclosure", "response"}
 
-scope contains "sender is not social services" if not lib.is_social_services(input.sender)
+scope contains "message kind is not disclosure or response" if not lib.kind in kinds
 
-scope contains "recipient is not the police" if not lib.is_police(input.recipient)
+scope contains "sender is not social services" if lib.sender_kind != "social_services"
+
+scope contains "recipient is not the police" if lib.recipient_kind != "police"
 
 conditions contains sprintf("category must be crime_suspicion, not %v", [lib.category]) if lib.category != "crime_suspicion"
 
@@ -75,8 +76,18 @@ serious if {
 	lib.claim(["offence", "min_penalty_years"]) >= 2
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+obligations := set()
+
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
+default allow := false
+
+allow if {
+	input.message.kind in {"disclosure", "response"} # = kinds, see kinds_test.rego
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
+	count(scope) > 0
+} else := conditions

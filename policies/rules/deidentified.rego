@@ -6,13 +6,12 @@ package sekretess.rules.deidentified
 
 import data.sekretess.lib
 
-id := "R-DEIDENTIFIED"
-
 basis := "Ingen sekretess: uppgifterna kan inte knytas till en enskild (avidentifierade)"
 
-scope contains "message kind is not consultation, followup or disclosure" if {
-	not lib.kind in {"consultation", "followup", "disclosure"}
-}
+# Message kinds the rule covers.
+kinds := {"consultation", "followup", "disclosure"}
+
+scope contains "message kind is not consultation, followup or disclosure" if not lib.kind in kinds
 
 scope contains "not marked de-identified (claims.deidentified)" if lib.claim(["deidentified"]) != true
 
@@ -22,8 +21,18 @@ conditions contains "forwards identified messages (claims.forwarded_from)" if {
 	count(object.get(input, ["claims", "forwarded_from"], [])) > 0
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": {"no-identifying-data"}, "reasons": set()}
+obligations := {"no-identifying-data"}
+
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
+default allow := false
+
+allow if {
+	input.message.kind in {"consultation", "followup", "disclosure"} # = kinds, see kinds_test.rego
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
+	count(scope) > 0
+} else := conditions

@@ -6,8 +6,6 @@ package sekretess.rules.feedback
 
 import data.sekretess.lib
 
-id := "R-FEEDBACK"
-
 basis := lib.sol(
 	"SoL (2001:453) 14 kap. 1 b §",
 	"SoL (2025:400), motsvarande 14 kap. 1 b § SoL (2001:453)",
@@ -15,9 +13,12 @@ basis := lib.sol(
 
 statuses := {"opened", "not_opened", "ongoing"}
 
-scope contains "message kind is not feedback" if lib.kind != "feedback"
+# Message kinds the rule covers.
+kinds := {"feedback"}
 
-scope contains "feedback is given by social services" if not lib.is_social_services(input.sender)
+scope contains "message kind is not feedback" if not lib.kind in kinds
+
+scope contains "feedback is given by social services" if lib.sender_kind != "social_services"
 
 conditions contains sprintf("category must be investigation_status, not %v: anything beyond the status needs consent (R-CONSENT)", [lib.category]) if {
 	lib.category != "investigation_status"
@@ -50,8 +51,18 @@ conditions contains "inappropriate: the guardian has not yet been told that an i
 	lib.claim(["guardian_informed"]) == false
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": {"status-only"}, "reasons": set()}
+obligations := {"status-only"}
+
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
+default allow := false
+
+allow if {
+	input.message.kind in {"feedback"} # = kinds, see kinds_test.rego
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
+	count(scope) > 0
+} else := conditions

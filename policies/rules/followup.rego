@@ -6,22 +6,23 @@ package sekretess.rules.followup
 
 import data.sekretess.lib
 
-id := "R-FOLLOWUP"
-
 basis := "Ingen sekretess för aggregerad statistik utan identiteter (OSL 23 kap. och 26 kap. 1 § skyddar enskildas förhållanden)"
 
-scope contains "message kind is not followup" if lib.kind != "followup"
+# Message kinds the rule covers.
+kinds := {"followup"}
+
+scope contains "message kind is not followup" if not lib.kind in kinds
 
 scope contains "follow-up is between a school and social services" if not parties
 
 parties if {
-	lib.is_school(input.sender)
-	lib.is_social_services(input.recipient)
+	lib.sender_kind == "school"
+	lib.recipient_kind == "social_services"
 }
 
 parties if {
-	lib.is_social_services(input.sender)
-	lib.is_school(input.recipient)
+	lib.sender_kind == "social_services"
+	lib.recipient_kind == "school"
 }
 
 conditions contains "individual-level follow-up has no legal basis today (the inquiry reports 2027-03-29): it needs consent (R-CONSENT) or de-identified data (R-DEIDENTIFIED); only aggregate statistics are allowed" if {
@@ -35,8 +36,18 @@ aggregate if {
 	object.get(input, ["claims", "subject"], null) == null
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": {"aggregate-only"}, "reasons": set()}
+obligations := {"aggregate-only"}
+
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
+default allow := false
+
+allow if {
+	input.message.kind in {"followup"} # = kinds, see kinds_test.rego
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
+	count(scope) > 0
+} else := conditions

@@ -10,8 +10,6 @@ package sekretess.rules.fu
 
 import data.sekretess.lib
 
-id := "R-FU"
-
 basis_a := lib.sol(
 	"SoL (2001:453) 14 kap. 1 § tredje stycket; OSL 18 kap. 1 och 3 §§",
 	"SoL (2025:400), motsvarande 14 kap. 1 § tredje stycket SoL (2001:453); OSL 18 kap. 1 och 3 §§",
@@ -25,7 +23,10 @@ basis := basis_b if {
 	count(path_b) == 0
 } else := basis_a
 
-scope contains "message kind is not request, response or disclosure" if not lib.kind in {"request", "response", "disclosure"}
+# Message kinds the rule covers.
+kinds := {"request", "response", "disclosure"}
+
+scope contains "message kind is not request, response or disclosure" if not lib.kind in kinds
 
 scope contains "a request comes from social services to the police" if {
 	lib.kind == "request"
@@ -33,8 +34,8 @@ scope contains "a request comes from social services to the police" if {
 }
 
 request_parties if {
-	lib.is_social_services(input.sender)
-	lib.is_police(input.recipient)
+	lib.sender_kind == "social_services"
+	lib.recipient_kind == "police"
 }
 
 scope contains "the data goes from the police to social services" if {
@@ -43,8 +44,8 @@ scope contains "the data goes from the police to social services" if {
 }
 
 disclosure_parties if {
-	lib.is_police(input.sender)
-	lib.is_social_services(input.recipient)
+	lib.sender_kind == "police"
+	lib.recipient_kind == "social_services"
 }
 
 conditions contains sprintf("category must be preliminary_investigation, not %v", [lib.category]) if {
@@ -94,8 +95,18 @@ conditions contains sprintf("path B (case by case): %s", [r]) if {
 	some r in path_b
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": {"fu-secrecy: do not forward"}, "reasons": set()}
+obligations := {"fu-secrecy: do not forward"}
+
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
+default allow := false
+
+allow if {
+	input.message.kind in {"request", "response", "disclosure"} # = kinds, see kinds_test.rego
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
+	count(scope) > 0
+} else := conditions

@@ -7,11 +7,12 @@ package sekretess.rules.general_clause
 
 import data.sekretess.lib
 
-id := "R-GENERAL"
-
 basis := "OSL 10 kap. 27 §"
 
-scope contains "message kind is not disclosure or response" if not lib.kind in {"disclosure", "response"}
+# Message kinds the rule covers.
+kinds := {"disclosure", "response"}
+
+scope contains "message kind is not disclosure or response" if not lib.kind in kinds
 
 scope contains sprintf("%s is not an authority under OSL", [role]) if {
 	some role in ["sender", "recipient"]
@@ -19,7 +20,7 @@ scope contains sprintf("%s is not an authority under OSL", [role]) if {
 }
 
 conditions contains "never for social services secrecy (OSL 10 kap. 27 § andra stycket, Q14)" if {
-	lib.is_social_services(input.sender)
+	lib.sender_kind == "social_services"
 }
 
 conditions contains "never for health secrecy" if lib.category == "health"
@@ -32,8 +33,18 @@ conditions contains r if {
 	)
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+obligations := set()
+
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
+default allow := false
+
+allow if {
+	input.message.kind in {"disclosure", "response"} # = kinds, see kinds_test.rego
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
+	count(scope) > 0
+} else := conditions

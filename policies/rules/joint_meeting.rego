@@ -6,13 +6,14 @@ package sekretess.rules.joint_meeting
 import data.sekretess.consent
 import data.sekretess.lib
 
-id := "R-JOINT-MEETING"
-
 basis := "OSL 12 kap. 2-3 §§"
 
 participants := {p | some p in lib.claim(["meeting", "participants"])}
 
-scope contains "message kind is not meeting" if lib.kind != "meeting"
+# Message kinds the rule covers.
+kinds := {"meeting"}
+
+scope contains "message kind is not meeting" if not lib.kind in kinds
 
 conditions contains "the meeting lists no participants (claims.meeting.participants)" if count(participants) == 0
 
@@ -31,8 +32,18 @@ conditions contains sprintf("consent does not cover participant %v", [p]) if {
 	not p in consent.recipients
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": {"within-consent-scope"}, "reasons": set()}
+obligations := {"within-consent-scope"}
+
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
+default allow := false
+
+allow if {
+	input.message.kind in {"meeting"} # = kinds, see kinds_test.rego
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
+	count(scope) > 0
+} else := conditions

@@ -7,17 +7,18 @@ package sekretess.rules.lub_own
 import data.sekretess.lib
 import data.sekretess.vocab
 
-id := "R-LUB-OWN"
-
 basis := "LUB (2025:170) 7 § andra stycket"
 
-scope contains lib.not_in_force_reason("2025-04-01") if not lib.in_force(lib.lub_from)
+scope contains lib.not_in_force_reason("2025-04-01") if not lib.lub_in_force
 
-scope contains "message kind is not disclosure" if lib.kind != "disclosure"
+# Message kinds the rule covers.
+kinds := {"disclosure"}
 
-scope contains "sender is not a school" if not lib.is_school(input.sender)
+scope contains "message kind is not disclosure" if not lib.kind in kinds
 
-scope contains "recipient is not the police" if not lib.is_police(input.recipient)
+scope contains "sender is not a school" if lib.sender_kind != "school"
+
+scope contains "recipient is not the police" if lib.recipient_kind != "police"
 
 conditions contains sprintf("the duty lies with the rector: claims.sender_role is %v, not rector", [lib.sender_role]) if {
 	lib.sender_role != "rector"
@@ -31,8 +32,18 @@ conditions contains "no statement of why the police need the data in crime fight
 
 conditions contains r if some r in lib.interest_assessment_problems
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+obligations := set()
+
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
+default allow := false
+
+allow if {
+	input.message.kind in {"disclosure"} # = kinds, see kinds_test.rego
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
+	count(scope) > 0
+} else := conditions

@@ -8,13 +8,14 @@ package sekretess.rules.lub_request
 import data.sekretess.lib
 import data.sekretess.vocab
 
-id := "R-LUB-REQUEST"
-
 basis := "LUB (2025:170) 7 § första stycket"
 
-scope contains lib.not_in_force_reason("2025-04-01") if not lib.in_force(lib.lub_from)
+scope contains lib.not_in_force_reason("2025-04-01") if not lib.lub_in_force
 
-scope contains "message kind is not request or response" if not lib.kind in {"request", "response"}
+# Message kinds the rule covers.
+kinds := {"request", "response"}
+
+scope contains "message kind is not request or response" if not lib.kind in kinds
 
 scope contains "a request comes from the police to a school" if {
 	lib.kind == "request"
@@ -22,8 +23,8 @@ scope contains "a request comes from the police to a school" if {
 }
 
 request_parties if {
-	lib.is_police(input.sender)
-	lib.is_school(input.recipient)
+	lib.sender_kind == "police"
+	lib.recipient_kind == "school"
 }
 
 scope contains "the answer goes from a school to the police" if {
@@ -32,8 +33,8 @@ scope contains "the answer goes from a school to the police" if {
 }
 
 response_parties if {
-	lib.is_school(input.sender)
-	lib.is_police(input.recipient)
+	lib.sender_kind == "school"
+	lib.recipient_kind == "police"
 }
 
 conditions contains sprintf("category %v is not data held in the rector's activity (health data needs consent)", [lib.category]) if {
@@ -67,8 +68,18 @@ conditions contains r if {
 	some r in lib.interest_assessment_problems
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+obligations := set()
+
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
+default allow := false
+
+allow if {
+	input.message.kind in {"request", "response"} # = kinds, see kinds_test.rego
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
+	count(scope) > 0
+} else := conditions

@@ -7,15 +7,16 @@ package sekretess.rules.osl_10_15a
 
 import data.sekretess.lib
 
-id := "R-1015A"
-
 basis := "OSL 10 kap. 15 a §"
 
 purposes := {"prevent_crime", "hinder_crime", "detect_crime", "investigate_crime"}
 
-scope contains lib.not_in_force_reason("2025-12-01") if not lib.in_force(lib.osl_10_15a_from)
+scope contains lib.not_in_force_reason("2025-12-01") if not lib.osl_10_15a_in_force
 
-scope contains "message kind is not disclosure or response" if not lib.kind in {"disclosure", "response"}
+# Message kinds the rule covers.
+kinds := {"disclosure", "response"}
+
+scope contains "message kind is not disclosure or response" if not lib.kind in kinds
 
 scope contains sprintf("%s is not an authority under OSL", [role]) if {
 	some role in ["sender", "recipient"]
@@ -38,8 +39,18 @@ conditions contains r if {
 	)
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+obligations := set()
+
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
+default allow := false
+
+allow if {
+	input.message.kind in {"disclosure", "response"} # = kinds, see kinds_test.rego
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
+	count(scope) > 0
+} else := conditions

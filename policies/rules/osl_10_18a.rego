@@ -8,8 +8,6 @@ package sekretess.rules.osl_10_18a
 
 import data.sekretess.lib
 
-id := "R-1018A"
-
 basis := "OSL 10 kap. 18 a §"
 
 named := {
@@ -18,13 +16,16 @@ named := {
 	"not_inappropriate": "(3) not inappropriate given planned or ongoing interventions",
 }
 
-scope contains lib.not_in_force_reason("2013-07-01") if not lib.in_force(lib.osl_10_18a_from)
+scope contains lib.not_in_force_reason("2013-07-01") if not lib.osl_10_18a_in_force
 
-scope contains "message kind is not disclosure or response" if not lib.kind in {"disclosure", "response"}
+# Message kinds the rule covers.
+kinds := {"disclosure", "response"}
 
-scope contains "sender is not social services" if not lib.is_social_services(input.sender)
+scope contains "message kind is not disclosure or response" if not lib.kind in kinds
 
-scope contains "recipient is not the police (Polismyndigheten)" if not lib.is_police(input.recipient)
+scope contains "sender is not social services" if lib.sender_kind != "social_services"
+
+scope contains "recipient is not the police (Polismyndigheten)" if lib.recipient_kind != "police"
 
 conditions contains "subject age is missing (claims.subject.age or claims.subject.birth_date)" if not lib.claimed_age
 
@@ -63,8 +64,18 @@ met(x) if {
 	lib.non_empty_string(x.text)
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+obligations := set()
+
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
+default allow := false
+
+allow if {
+	input.message.kind in {"disclosure", "response"} # = kinds, see kinds_test.rego
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
+	count(scope) > 0
+} else := conditions

@@ -5,15 +5,16 @@ package sekretess.rules.police_school
 
 import data.sekretess.lib
 
-id := "R-POLICE-SCHOOL"
-
 basis := "Ingen generell uppgiftsskyldighet; undantagsvis efter prövning i det enskilda fallet (OSL 18 kap. 1 § och 35 kap. 1 §)"
 
-scope contains "message kind is not disclosure" if lib.kind != "disclosure"
+# Message kinds the rule covers.
+kinds := {"disclosure"}
 
-scope contains "sender is not the police" if not lib.is_police(input.sender)
+scope contains "message kind is not disclosure" if not lib.kind in kinds
 
-scope contains "recipient is not a school" if not lib.is_school(input.recipient)
+scope contains "sender is not the police" if lib.sender_kind != "police"
+
+scope contains "recipient is not a school" if lib.recipient_kind != "school"
 
 conditions contains sprintf("category must be risk_environment, not %v", [lib.category]) if lib.category != "risk_environment"
 
@@ -25,8 +26,18 @@ conditions contains r if {
 	)
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+obligations := set()
+
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
+default allow := false
+
+allow if {
+	input.message.kind in {"disclosure"} # = kinds, see kinds_test.rego
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
+	count(scope) > 0
+} else := conditions

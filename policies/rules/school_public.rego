@@ -7,18 +7,19 @@ package sekretess.rules.school_public
 import data.sekretess.lib
 import data.sekretess.vocab
 
-id := "R-SCHOOL-PUBLIC"
-
 basis := "skollagen (2010:800) 29 kap. 14 § (uppgiften omfattas inte av tystnadsplikt)" if {
 	lib.is_independent_school(input.sender)
 	not lib.independent_schools_under_osl
 } else := "OSL 23 kap. (uppgiften omfattas inte av sekretess)"
 
-scope contains "message kind is not disclosure or response" if not lib.kind in {"disclosure", "response"}
+# Message kinds the rule covers.
+kinds := {"disclosure", "response"}
 
-scope contains "sender is not a school" if not lib.is_school(input.sender)
+scope contains "message kind is not disclosure or response" if not lib.kind in kinds
 
-scope contains "recipient is not the police" if not lib.is_police(input.recipient)
+scope contains "sender is not a school" if lib.sender_kind != "school"
+
+scope contains "recipient is not the police" if lib.recipient_kind != "police"
 
 conditions contains sprintf("category %v is not public school data (enrolment, class_list, school_catalogue)", [lib.category]) if {
 	not lib.category in vocab.public_school_categories
@@ -28,8 +29,18 @@ conditions contains "the sender marked the data secret (claims.secret), e.g. pro
 	lib.claim(["secret"]) == true
 }
 
-# See lib.rego (results) for the shape; conditions and basis are only
-# evaluated when they are needed.
-result := {"id": id, "allow": false, "reasons": scope} if count(scope) > 0
-else := {"id": id, "allow": false, "reasons": conditions} if count(conditions) > 0
-else := {"id": id, "allow": true, "basis": basis, "obligations": set(), "reasons": set()}
+obligations := set()
+
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
+default allow := false
+
+allow if {
+	input.message.kind in {"disclosure", "response"} # = kinds, see kinds_test.rego
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
+	count(scope) > 0
+} else := conditions

@@ -1,0 +1,55 @@
+// Package audit is the broker's tamper-evident, replicated audit log: one
+// record per decision, which an outside auditor can verify without trusting
+// the broker's operator.
+//
+// Storage. Records are messages on the JetStream stream SEKRETESS_AUDIT (file
+// storage, no delete, no purge, no age limit, R3 on a cluster). The stream's
+// sequence is the log's order, so several brokers may append at once and
+// still produce one log. Append returns after the stream's PubAck; the broker
+// acknowledges an inbound message only after that.
+//
+// Dedupe. A record's Nats-Msg-Id is "inbound-<seq>", the inbound message's
+// stream sequence: a redelivered message is the same decision and the stream
+// drops the second record, answering with the first one's sequence, whose
+// decision Append returns. A replayed envelope reuses a message id but is a
+// new inbound message, so it gets its own record (a rejection).
+//
+// Index. Every Log follows the stream with an ordered consumer from the
+// first record: it builds the Merkle tree and the indexes by inbound sequence
+// (BySeq, for redeliveries) and by message id (ByMessage, for replies and
+// forwards), including records appended by other brokers. Open returns once
+// everything stored before it has been read. Past the dedupe window a
+// redelivery is answered by this index.
+//
+// Tree and checkpoints. The Merkle tree over the records' exact bytes uses
+// RFC 6962 hashing (golang.org/x/mod/sumdb/tlog). Each Log signs a checkpoint
+// (origin, size, root hash, time; a C2SP signed note, golang.org/x/mod/sumdb/note,
+// ed25519 with the broker's audit key) at a fixed interval when the log grew,
+// and on Close, to SEKRETESS_AUDIT_CHECKPOINTS. Inclusion proofs (Prove,
+// CheckProof) and consistency proofs (ConsistencyProof) verify with the
+// public key alone.
+//
+// Witnesses. A Witness cosigns checkpoints (C2SP tlog-cosignature/v1) and
+// keeps the last one it signed; it refuses a checkpoint that is not an
+// extension of it (checked with a consistency proof), so the operator cannot
+// fork or rewrite history without every witness noticing.
+//
+// Privacy and retention. A record holds decision metadata only: ids, times,
+// parties, kind, rule, basis, reasons, hashes of the envelope and of the policy
+// input — never the payload. The personal fields (the subject's pseudonym and
+// the human assessments in the claims) are sealed with AES-256-GCM under a
+// data key per broker and calendar month, itself wrapped with age to the
+// auditors and kept in the KV bucket sekretess_audit_keys. Shred destroys the
+// keys of past periods: their personal fields become unreadable, while the
+// sealed bytes stay in the leaves, so every hash, checkpoint and proof still
+// verifies.
+//
+// Verification. Verify recomputes the tree from the stream (ReadStream) or an
+// export file (ReadExport), checks every checkpoint's signature and that each
+// matches the tree at its size, and names the position of the first bad
+// record. An export file also carries each record's leaf hash and a trailer,
+// so that a changed byte, a removed, inserted or moved record and a cut-off
+// file are pinned to a record; a consistent rewrite of records and leaves is
+// caught by the checkpoints, and a log cut short together with its
+// checkpoints by the witnesses' last cosigned checkpoint.
+package audit

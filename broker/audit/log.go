@@ -1,0 +1,497 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"filippo.io/age"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/bus"
+	"github.com/sekretessbroker/sekretessbroker/broker/decision"
+)
+
+// Defaults.
+const (
+	DefaultCheckpointInterval = 10 * time.Second
+	// DefaultDedupWindow is how long the stream remembers record ids; within it
+	// a second append for the same inbound message returns the first record.
+	// After it the index built from the stream answers (see BySeq).
+	DefaultDedupWindow = time.Hour
+)
+
+// Config configures a Log.
+type Config struct {
+	// JetStream is the connection's JetStream context.
+	JetStream jetstream.JetStream
+	// Replicas of the audit stream, checkpoint stream and key bucket: 3 on a cluster.
+	Replicas int
+	// Signer signs checkpoints (the broker's audit key); its name is the log's origin.
+	Signer note.Signer
+	// Auditors are the age recipients the personal fields are sealed to. With
+	// none, personal fields are not recorded at all.
+	Auditors []age.Recipient
+	// CheckpointInterval is how often a checkpoint is published when the log
+	// grew; zero means DefaultCheckpointInterval.
+	CheckpointInterval time.Duration
+	// Logger receives the log's warnings and errors; nil discards them.
+	Logger *slog.Logger
+	// Now is the checkpoints' clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Log is a broker's handle on the shared audit log. It is safe for
+// concurrent use, and several Logs (one per broker replica) may append to the
+// same stream at once.
+type Log struct {
+	cfg         Config
+	js          jetstream.JetStream
+	stream      jetstream.Stream
+	checkpoints jetstream.Stream
+	keys        jetstream.KeyValue
+	sealer      *sealer
+	cc          jetstream.ConsumeContext
+
+	mu        sync.Mutex // guards the fields below
+	tree      tree
+	grown     chan struct{} // closed and replaced whenever the tree grows
+	bySeq     map[uint64]*decision.Record
+	byMessage map[string]*decision.Record
+	readErr   error // the stream could not be followed
+	appendErr error // the last append failed: back-pressure
+	published int64 // size of this Log's last checkpoint
+
+	quit     chan struct{}
+	wg       sync.WaitGroup
+	closeMu  sync.Mutex
+	isClosed bool
+}
+
+// Open creates the audit streams and key bucket if needed, reads the whole
+// log to build the tree and the indexes, and keeps following the stream, so
+// that records appended by other brokers are seen too.
+func Open(ctx context.Context, cfg Config) (*Log, error) {
+	switch {
+	case cfg.JetStream == nil:
+		return nil, errors.New("audit: JetStream is required")
+	case cfg.Signer == nil:
+		return nil, errors.New("audit: Signer (the audit key) is required")
+	}
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	l := &Log{
+		cfg: cfg, js: cfg.JetStream, grown: make(chan struct{}),
+		bySeq: map[uint64]*decision.Record{}, byMessage: map[string]*decision.Record{},
+		quit: make(chan struct{}),
+	}
+	var err error
+	if l.stream, l.checkpoints, l.keys, err = Setup(ctx, cfg.JetStream, cfg.Replicas); err != nil {
+		return nil, err
+	}
+	if len(cfg.Auditors) > 0 {
+		l.sealer = &sealer{kv: l.keys, auditors: cfg.Auditors}
+	} else {
+		cfg.Logger.Warn("audit: no auditor recipients; personal fields are not recorded")
+	}
+	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		return nil, fmt.Errorf("audit: follow %s: %w", bus.StreamAudit, err)
+	}
+	if l.cc, err = cons.Consume(l.receive); err != nil {
+		return nil, fmt.Errorf("audit: follow %s: %w", bus.StreamAudit, err)
+	}
+	if err := l.Sync(ctx); err != nil {
+		l.cc.Stop()
+		return nil, err
+	}
+	l.wg.Add(1)
+	go l.checkpointLoop()
+	return l, nil
+}
+
+// Setup creates or updates the audit stream, the checkpoint stream and the
+// key bucket, and returns them.
+func Setup(ctx context.Context, js jetstream.JetStream, replicas int) (records, checkpoints jetstream.Stream, keys jetstream.KeyValue, err error) {
+	if replicas <= 0 {
+		replicas = 1
+	}
+	records, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: bus.StreamAudit, Subjects: []string{bus.AuditRecord},
+		Description: "The audit log: one record per decision, in log order. Never deleted.",
+		Storage:     jetstream.FileStorage, Replicas: replicas,
+		// Refuse a record rather than drop an old one if limits are ever set.
+		Discard:    jetstream.DiscardNew,
+		DenyDelete: true, DenyPurge: true, Duplicates: DefaultDedupWindow,
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("audit: stream %s: %w", bus.StreamAudit, err)
+	}
+	checkpoints, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: bus.StreamAuditCheckpoints, Subjects: []string{bus.AuditCheckpoint, bus.AuditCosignedPrefix + ">"},
+		Description: "Signed checkpoints of the audit log and their witnesses' cosignatures.",
+		Storage:     jetstream.FileStorage, Replicas: replicas,
+		Discard: jetstream.DiscardNew, DenyDelete: true, DenyPurge: true,
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("audit: stream %s: %w", bus.StreamAuditCheckpoints, err)
+	}
+	keys, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      bus.BucketAuditKeys,
+		Description: "Data keys of the audit log's personal fields, wrapped to the auditors; shredded after retention.",
+		Storage:     jetstream.FileStorage, Replicas: replicas, History: 1,
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("audit: key bucket: %w", err)
+	}
+	return records, checkpoints, keys, nil
+}
+
+// receive adds one record of the stream to the tree and the indexes. The
+// ordered consumer delivers every record once, in order, without gaps; it
+// starts over on its own after a disconnect, so records already held are
+// skipped.
+func (l *Log) receive(m jetstream.Msg) {
+	md, err := m.Metadata()
+	if err != nil {
+		return
+	}
+	seq := int64(md.Sequence.Stream)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case seq <= l.tree.n:
+		return
+	case seq != l.tree.n+1:
+		l.readErr = fmt.Errorf("audit: stream skips from record %d to %d; the log is not whole", l.tree.n, seq)
+		l.cfg.Logger.Error("audit: gap in the audit stream", "have", l.tree.n, "got", seq)
+		return
+	}
+	if err := l.tree.add(m.Data()); err != nil {
+		l.readErr = err
+		return
+	}
+	// Only the fields the indexes need: decoding the rest (the result, the
+	// sealed bytes) would cost every broker CPU for every record.
+	var e struct {
+		DecisionID string          `json:"decision_id"`
+		Decision   decision.Record `json:"decision"`
+	}
+	if err := json.Unmarshal(m.Data(), &e); err == nil && e.DecisionID != "" {
+		l.index(&e.Decision)
+	} else {
+		l.cfg.Logger.Error("audit: undecodable record in the audit stream", "seq", seq, "err", err)
+	}
+	close(l.grown)
+	l.grown = make(chan struct{})
+}
+
+// index remembers rec; l.mu is held. The first record wins, so every broker
+// answers the same.
+func (l *Log) index(rec *decision.Record) {
+	if rec.InboundSeq != 0 {
+		if _, ok := l.bySeq[rec.InboundSeq]; !ok {
+			l.bySeq[rec.InboundSeq] = rec
+		}
+	}
+	// A message id maps to its policy decision, not to later rejections of
+	// replays that reused the id.
+	if rec.MessageID != "" && rec.ErrorCode != "replay" {
+		if _, ok := l.byMessage[rec.MessageID]; !ok {
+			l.byMessage[rec.MessageID] = rec
+		}
+	}
+}
+
+// Append records rec (and its personal fields, sealed) and returns once the
+// stream has stored it (PubAck). If the inbound message was already recorded,
+// by this broker or another, nothing new is written and the recorded decision
+// is returned instead: the caller must act on the returned record.
+func (l *Log) Append(ctx context.Context, rec *decision.Record, p *Personal) (*decision.Record, error) {
+	out, err := l.append(ctx, rec, p)
+	l.mu.Lock()
+	l.appendErr = err
+	l.mu.Unlock()
+	return out, err
+}
+
+func (l *Log) append(ctx context.Context, rec *decision.Record, p *Personal) (*decision.Record, error) {
+	e := newEntry(rec)
+	if l.sealer != nil && !p.Empty() {
+		s, err := l.sealer.seal(ctx, rec.DecidedAt, rec.DecisionID, p)
+		if err != nil {
+			return nil, err
+		}
+		e.Personal = s
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	msg := nats.NewMsg(bus.AuditRecord)
+	msg.Data = data
+	ack, err := l.js.PublishMsg(ctx, msg, jetstream.WithMsgID(dedupeKey(rec)), jetstream.WithExpectStream(bus.StreamAudit))
+	if err != nil {
+		return nil, fmt.Errorf("audit: append decision %s: %w", rec.DecisionID, err)
+	}
+	if ack.Duplicate {
+		// The stream answers a duplicate with the original's sequence.
+		first, err := l.recordAt(ctx, ack.Sequence)
+		if err != nil {
+			return nil, fmt.Errorf("audit: inbound message %d was recorded before: %w", rec.InboundSeq, err)
+		}
+		return first, nil
+	}
+	l.mu.Lock()
+	l.index(rec)
+	l.mu.Unlock()
+	return rec, nil
+}
+
+func (l *Log) recordAt(ctx context.Context, seq uint64) (*decision.Record, error) {
+	m, err := l.stream.GetMsg(ctx, seq)
+	if err != nil {
+		return nil, fmt.Errorf("audit: record %d: %w", seq, err)
+	}
+	e, err := ParseEntry(m.Data)
+	if err != nil {
+		return nil, err
+	}
+	return &e.Decision, nil
+}
+
+// BySeq returns the record of the inbound message with the given stream
+// sequence, if it was already decided by any broker whose record this Log has
+// read (all records before Open, and those after it within a moment).
+func (l *Log) BySeq(seq uint64) (*decision.Record, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r, ok := l.bySeq[seq]
+	return r, ok
+}
+
+// ByMessage returns the policy decision recorded for a message id.
+func (l *Log) ByMessage(id string) (*decision.Record, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r, ok := l.byMessage[id]
+	return r, ok
+}
+
+// Head returns the number of records read and the tree's root hash over them.
+func (l *Log) Head() (int64, tlog.Hash) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h, _ := l.tree.root(l.tree.n)
+	return l.tree.n, h
+}
+
+// Err reports why the log cannot take records now (the last append failed,
+// which clears itself with the next one that succeeds) or cannot be followed.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.readErr != nil {
+		return l.readErr
+	}
+	return l.appendErr
+}
+
+// Sync waits until this Log has read every record the stream held when Sync
+// was called.
+func (l *Log) Sync(ctx context.Context) error {
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	last := int64(info.State.LastSeq)
+	for {
+		l.mu.Lock()
+		n, grown, rerr := l.tree.n, l.grown, l.readErr
+		l.mu.Unlock()
+		if rerr != nil {
+			return rerr
+		}
+		if n >= last {
+			return nil
+		}
+		select {
+		case <-grown:
+		case <-ctx.Done():
+			return fmt.Errorf("audit: reading the log (%d of %d records): %w", n, last, ctx.Err())
+		}
+	}
+}
+
+// Checkpoint signs and publishes a checkpoint of everything in the stream now.
+func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
+	if err := l.Sync(ctx); err != nil {
+		return nil, err
+	}
+	return l.publishCheckpoint(ctx)
+}
+
+func (l *Log) publishCheckpoint(ctx context.Context) ([]byte, error) {
+	l.mu.Lock()
+	n := l.tree.n
+	root, err := l.tree.root(n)
+	l.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	c := Checkpoint{Origin: l.cfg.Signer.Name(), Size: n, Root: root, Time: l.cfg.Now().UTC().Truncate(time.Second)}
+	msg, err := SignCheckpoint(l.cfg.Signer, c)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := l.js.Publish(ctx, bus.AuditCheckpoint, msg); err != nil {
+		return nil, fmt.Errorf("audit: publish checkpoint: %w", err)
+	}
+	l.mu.Lock()
+	l.published = max(l.published, n)
+	l.mu.Unlock()
+	return msg, nil
+}
+
+func (l *Log) checkpointLoop() {
+	defer l.wg.Done()
+	t := time.NewTicker(l.cfg.CheckpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.quit:
+			return
+		case <-t.C:
+			l.mu.Lock()
+			grew := l.tree.n > l.published
+			l.mu.Unlock()
+			if !grew {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), l.cfg.CheckpointInterval)
+			if _, err := l.publishCheckpoint(ctx); err != nil {
+				l.cfg.Logger.Warn("audit: checkpoint not published", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// Keys returns the key bucket, for auditors' Openers and Shred.
+func (l *Log) Keys() jetstream.KeyValue { return l.keys }
+
+// Close publishes a last checkpoint and stops following the stream.
+func (l *Log) Close() error {
+	l.closeMu.Lock()
+	defer l.closeMu.Unlock()
+	if l.isClosed {
+		return nil
+	}
+	l.isClosed = true
+	close(l.quit)
+	l.wg.Wait()
+	var err error
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if serr := l.Sync(ctx); serr != nil {
+		err = fmt.Errorf("audit: last checkpoint: %w", serr)
+	} else if _, perr := l.publishCheckpoint(ctx); perr != nil {
+		err = fmt.Errorf("audit: last checkpoint: %w", perr)
+	}
+	l.cc.Stop()
+	return err
+}
+
+// ReadStream reads the whole audit log from JetStream: every record up to the
+// stream's last sequence now, and every checkpoint.
+func ReadStream(ctx context.Context, js jetstream.JetStream) (*Export, error) {
+	ex := &Export{}
+	err := readAll(ctx, js, bus.StreamAudit, func(seq uint64, data []byte) {
+		ex.Records = append(ex.Records, Record{Seq: int64(seq), Data: data})
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = readAll(ctx, js, bus.StreamAuditCheckpoints, func(_ uint64, data []byte) {
+		ex.Checkpoints = append(ex.Checkpoints, data)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ex, nil
+}
+
+func readAll(ctx context.Context, js jetstream.JetStream, stream string, f func(seq uint64, data []byte)) error {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return fmt.Errorf("audit: %s: %w", stream, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("audit: %s: %w", stream, err)
+	}
+	last := info.State.LastSeq
+	if info.State.Msgs == 0 {
+		return nil
+	}
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		return fmt.Errorf("audit: %s: %w", stream, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("audit: %s: %w", stream, err)
+	}
+	defer it.Stop()
+	for {
+		m, err := nextMsg(ctx, it)
+		if err != nil {
+			return fmt.Errorf("audit: %s: %w", stream, err)
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("audit: %s: %w", stream, err)
+		}
+		f(md.Sequence.Stream, m.Data())
+		if md.Sequence.Stream >= last {
+			return nil
+		}
+	}
+}
+
+// nextMsg is it.Next bounded by ctx.
+func nextMsg(ctx context.Context, it jetstream.MessagesContext) (jetstream.Msg, error) {
+	type res struct {
+		m   jetstream.Msg
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		m, err := it.Next()
+		ch <- res{m, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.m, r.err
+	case <-ctx.Done():
+		it.Stop()
+		return nil, ctx.Err()
+	}
+}

@@ -1,0 +1,487 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/audit"
+	"github.com/sekretessbroker/sekretessbroker/broker/bus"
+	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/broker/service"
+)
+
+// auditSource is where an audit command reads the log: an export file, or
+// the stream itself through NATS with the broker's credentials.
+type auditSource struct {
+	data, url, file, key string
+}
+
+func (a *auditSource) flags(fs *flag.FlagSet) {
+	fs.StringVar(&a.data, "data", "./data", "data directory (broker NATS credentials and audit public key)")
+	fs.StringVar(&a.url, "nats-url", "nats://127.0.0.1:4222", "NATS URL of the broker")
+	fs.StringVar(&a.file, "file", "", "read an exported audit file instead of the stream")
+	fs.StringVar(&a.key, "key", "", "audit public key file (default <data>/broker/"+keys.AuditPublicKeyFile+")")
+}
+
+func (a *auditSource) verifier() (note.Verifier, error) {
+	path := a.key
+	if path == "" {
+		path = filepath.Join(a.data, service.BrokerDir, keys.AuditPublicKeyFile)
+	}
+	return keys.LoadAuditVerifier(path)
+}
+
+// connect dials NATS as the broker.
+func (a *auditSource) connect() (*nats.Conn, jetstream.JetStream, error) {
+	opt, err := nats.NkeyOptionFromSeed(filepath.Join(a.data, service.BrokerDir, keys.NKeyFile))
+	if err != nil {
+		return nil, nil, fmt.Errorf("broker nkey: %w", err)
+	}
+	nc, err := nats.Connect(a.url, opt, nats.Name("brokerctl audit"), nats.CustomInboxPrefix(bus.InboxPrefix("broker")))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to %s: %w", a.url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+func (a *auditSource) read(ctx context.Context) (*audit.Export, string, error) {
+	if a.file != "" {
+		f, err := os.Open(a.file)
+		if err != nil {
+			return nil, "", err
+		}
+		defer f.Close()
+		ex, err := audit.ReadExport(f)
+		return ex, a.file, err
+	}
+	nc, js, err := a.connect()
+	if err != nil {
+		return nil, "", err
+	}
+	defer nc.Close()
+	ex, err := audit.ReadStream(ctx, js)
+	return ex, "stream " + bus.StreamAudit, err
+}
+
+// positional takes a leading non-flag argument.
+func positional(args []string) (string, []string) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return args[0], args[1:]
+	}
+	return "", args
+}
+
+func cmdAudit(args []string, out io.Writer) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rest := args[1:]
+	switch args[0] {
+	case "verify":
+		return cmdAuditVerify(ctx, rest, out)
+	case "export":
+		return cmdAuditExport(ctx, rest, out)
+	case "prove":
+		return cmdAuditProve(ctx, rest, out)
+	case "check-proof":
+		return cmdAuditCheckProof(rest, out)
+	case "show":
+		return cmdAuditShow(ctx, rest, out)
+	case "shred":
+		return cmdAuditShred(ctx, rest, out)
+	case "witness":
+		return cmdAuditWitness(ctx, rest, out)
+	case "witness-key":
+		return cmdAuditWitnessKey(rest, out)
+	}
+	return errUsage
+}
+
+func cmdAuditVerify(ctx context.Context, args []string, out io.Writer) error {
+	fs := newFlags("audit verify")
+	var a auditSource
+	a.flags(fs)
+	witnesses := fs.String("witnesses", "", "file of witness public keys, one a line: report what each cosigned")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	v, err := a.verifier()
+	if err != nil {
+		return err
+	}
+	var wvs []note.Verifier
+	if *witnesses != "" {
+		b, err := os.ReadFile(*witnesses)
+		if err != nil {
+			return err
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if l = strings.TrimSpace(l); l == "" || strings.HasPrefix(l, "#") {
+				continue
+			}
+			wv, err := audit.NewWitnessVerifier(l)
+			if err != nil {
+				return fmt.Errorf("%s: %w", *witnesses, err)
+			}
+			wvs = append(wvs, wv)
+		}
+	}
+	ex, from, err := a.read(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", a.file, err)
+	}
+	rep, err := audit.Verify(ex, v)
+	if err != nil {
+		return fmt.Errorf("%s: %w", from, err)
+	}
+	fmt.Fprintf(out, "%s: %d records, tree root %s, %d checkpoints verify (latest: %d records at %s)",
+		from, rep.Records, rep.Root, rep.Checkpoints, rep.Latest.Size, rep.Latest.Time.Format(time.RFC3339))
+	if rep.Uncovered > 0 {
+		fmt.Fprintf(out, "; the last %d records are not yet covered by a checkpoint", rep.Uncovered)
+	}
+	fmt.Fprintln(out)
+	// Every checkpoint verified against the tree above, so a cosigned size
+	// at or below the log's size is history the witness has seen too.
+	for _, wv := range wvs {
+		var size int64
+		for _, msg := range ex.Checkpoints {
+			if len(audit.Cosigned(msg, wv)) == 0 {
+				continue
+			}
+			if c, err := audit.ParseCheckpointNote(msg); err == nil {
+				size = max(size, c.Size)
+			}
+		}
+		fmt.Fprintf(out, "witness %s cosigned up to %d records\n", wv.Name(), size)
+	}
+	return nil
+}
+
+func cmdAuditExport(ctx context.Context, args []string, out io.Writer) error {
+	fs := newFlags("audit export")
+	var a auditSource
+	a.flags(fs)
+	path := fs.String("out", "", "write the export here (default stdout)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	ex, _, err := a.read(ctx)
+	if err != nil {
+		return err
+	}
+	w := out
+	if *path != "" {
+		f, err := os.OpenFile(*path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	if _, err := ex.WriteTo(w); err != nil {
+		return err
+	}
+	if *path != "" {
+		fmt.Fprintf(os.Stderr, "exported %d records and %d checkpoints to %s\n", len(ex.Records), len(ex.Checkpoints), *path)
+	}
+	return nil
+}
+
+func cmdAuditProve(ctx context.Context, args []string, out io.Writer) error {
+	id, args := positional(args)
+	fs := newFlags("audit prove")
+	var a auditSource
+	a.flags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if id == "" {
+		return errors.New("audit prove needs a decision id")
+	}
+	v, err := a.verifier()
+	if err != nil {
+		return err
+	}
+	ex, _, err := a.read(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := audit.Prove(ex, v, id)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p)
+}
+
+func cmdAuditCheckProof(args []string, out io.Writer) error {
+	file, args := positional(args)
+	fs := newFlags("audit check-proof")
+	key := fs.String("key", "", "the audit log's public key file (audit.pub)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if file == "" || *key == "" {
+		return errors.New("audit check-proof needs a proof file and --key")
+	}
+	v, err := keys.LoadAuditVerifier(*key)
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var p audit.Proof
+	if err := json.Unmarshal(b, &p); err != nil {
+		return fmt.Errorf("%s: not a proof: %w", file, err)
+	}
+	e, c, err := audit.CheckProof(&p, v)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "decision %s (%s %s→%s, %s) is record %d of the log, included in the checkpoint of %d records signed at %s\n",
+		e.DecisionID, e.Decision.Outcome, e.Decision.Sender, e.Decision.Recipient, e.Decision.Kind,
+		p.Index+1, c.Size, c.Time.Format(time.RFC3339))
+	return nil
+}
+
+func cmdAuditShow(ctx context.Context, args []string, out io.Writer) error {
+	fs := newFlags("audit show")
+	var a auditSource
+	a.flags(fs)
+	from := fs.String("from", "", "only decisions at or after this time (RFC 3339 or YYYY-MM-DD)")
+	to := fs.String("to", "", "only decisions before this time (RFC 3339 or YYYY-MM-DD)")
+	ag := fs.String("agency", "", "only decisions with this agency as sender or recipient")
+	rule := fs.String("rule", "", "only decisions by this rule")
+	allowed := fs.Bool("allowed", false, "only delivered messages")
+	denied := fs.Bool("denied", false, "only rejected messages")
+	identity := fs.String("identity", "", "auditor age identity file: decrypt the personal fields")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var lo, hi time.Time
+	var err error
+	if *from != "" {
+		if lo, err = parseTime(*from); err != nil {
+			return err
+		}
+	}
+	if *to != "" {
+		if hi, err = parseTime(*to); err != nil {
+			return err
+		}
+	}
+	ex, _, err := a.read(ctx)
+	if err != nil {
+		return err
+	}
+	var opener *audit.Opener
+	if *identity != "" {
+		f, err := os.Open(*identity)
+		if err != nil {
+			return err
+		}
+		ids, err := age.ParseIdentities(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", *identity, err)
+		}
+		nc, js, err := a.connect()
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		kv, err := js.KeyValue(ctx, bus.BucketAuditKeys)
+		if err != nil {
+			return fmt.Errorf("audit key bucket: %w", err)
+		}
+		opener = audit.NewOpener(kv, ids...)
+	}
+	enc := json.NewEncoder(out)
+	for _, r := range ex.Records {
+		e, err := audit.ParseEntry(r.Data)
+		if err != nil {
+			return fmt.Errorf("record %d: %w", r.Seq, err)
+		}
+		d := &e.Decision
+		switch {
+		case !lo.IsZero() && d.DecidedAt.Before(lo),
+			!hi.IsZero() && !d.DecidedAt.Before(hi),
+			*ag != "" && d.Sender != *ag && d.Recipient != *ag,
+			*rule != "" && d.Rule != *rule,
+			*allowed && !d.Allowed(),
+			*denied && d.Allowed():
+			continue
+		}
+		row := map[string]any{"seq": r.Seq, "record": e}
+		if opener != nil && e.Personal != nil {
+			p, err := opener.Open(ctx, e.Personal, e.DecisionID)
+			if err != nil {
+				row["personal_error"] = err.Error()
+			} else {
+				row["personal_fields"] = p
+			}
+		}
+		if err := enc.Encode(row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("time %q: want RFC 3339 or YYYY-MM-DD", s)
+	}
+	return t, nil
+}
+
+func cmdAuditShred(ctx context.Context, args []string, out io.Writer) error {
+	fs := newFlags("audit shred")
+	var a auditSource
+	a.flags(fs)
+	before := fs.String("before", "", "destroy the data keys of every month that ended on or before this date (YYYY-MM-DD)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *before == "" {
+		return errors.New("audit shred needs --before DATE")
+	}
+	t, err := parseTime(*before)
+	if err != nil {
+		return err
+	}
+	nc, js, err := a.connect()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	kv, err := js.KeyValue(ctx, bus.BucketAuditKeys)
+	if err != nil {
+		return fmt.Errorf("audit key bucket: %w", err)
+	}
+	periods, err := audit.Shred(ctx, kv, t)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "shredded the personal fields of %d periods: %s\n", len(periods), strings.Join(periods, " "))
+	return nil
+}
+
+func cmdAuditWitnessKey(args []string, out io.Writer) error {
+	fs := newFlags("audit witness-key")
+	name := fs.String("name", "", "witness name, e.g. jo.se/witness")
+	path := fs.String("out", "", "write the private key here (mode 0600)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *name == "" || *path == "" {
+		return errors.New("audit witness-key needs --name and --out")
+	}
+	skey, vkey, err := audit.GenerateWitnessKey(*name)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(*path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(f, skey); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, vkey)
+	return nil
+}
+
+func cmdAuditWitness(ctx context.Context, args []string, out io.Writer) error {
+	fs := newFlags("audit witness")
+	var a auditSource
+	a.flags(fs)
+	wkey := fs.String("witness-key", "", "the witness's private key file (brokerctl audit witness-key)")
+	state := fs.String("state", "", "the witness's state file: the last checkpoint it signed")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *wkey == "" || *state == "" {
+		return errors.New("audit witness needs --witness-key and --state")
+	}
+	v, err := a.verifier()
+	if err != nil {
+		return err
+	}
+	skey, err := os.ReadFile(*wkey)
+	if err != nil {
+		return err
+	}
+	w, err := audit.NewWitness(string(skey), *state, v, nil)
+	if err != nil {
+		return err
+	}
+	// The witness checks the log itself: the tree, every checkpoint, and that
+	// the latest extends what it signed last.
+	ex, _, err := a.read(ctx)
+	if err != nil {
+		return err
+	}
+	rep, err := audit.Verify(ex, v)
+	if err != nil {
+		return err
+	}
+	if rep.LatestNote == nil {
+		return errors.New("the log has no checkpoint yet")
+	}
+	old, err := w.LastSize()
+	if err != nil {
+		return err
+	}
+	proof, err := audit.ConsistencyProof(ex, min(old, rep.Latest.Size), rep.Latest.Size)
+	if err != nil {
+		return err
+	}
+	cosigned, err := w.Cosign(rep.LatestNote, proof)
+	if err != nil {
+		return err
+	}
+	if a.file == "" {
+		nc, js, err := a.connect()
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		if _, err := js.Publish(ctx, bus.AuditCosignedPrefix+strings.ReplaceAll(w.Name(), "/", "_"), cosigned); err != nil {
+			return fmt.Errorf("publish cosigned checkpoint: %w", err)
+		}
+	}
+	_, err = out.Write(cosigned)
+	return err
+}

@@ -1,0 +1,35 @@
+# The effective dates in lib.rego are nanosecond constants; each must be
+# midnight Swedish time on its date.
+package sekretess_test.lib
+
+import data.sekretess.lib
+import data.sekretess.vocab
+
+test_effective_date_constants if {
+	lib.osl_date_independent_schools == time.parse_rfc3339_ns("2027-01-01T00:00:00+01:00")
+	lib.sol_2025_from == time.parse_rfc3339_ns("2025-07-01T00:00:00+02:00")
+	lib.lub_from == time.parse_rfc3339_ns("2025-04-01T00:00:00+02:00")
+	lib.osl_10_15a_from == time.parse_rfc3339_ns("2025-12-01T00:00:00+01:00")
+	lib.osl_10_18a_from == time.parse_rfc3339_ns("2013-07-01T00:00:00+02:00")
+}
+
+test_effective_dates_are_swedish_midnight if {
+	every ns in [
+		lib.osl_date_independent_schools, lib.sol_2025_from, lib.lub_from,
+		lib.osl_10_15a_from, lib.osl_10_18a_from,
+	] {
+		time.clock([ns, "Europe/Stockholm"]) == [0, 0, 0]
+	}
+}
+
+test_every_rule_has_a_complete_package if {
+	count(vocab.packages) == count(vocab.precedence)
+	every id in vocab.precedence {
+		pkg := vocab.packages[id]
+		is_boolean(data.sekretess.rules[pkg].allow)
+		is_set(data.sekretess.rules[pkg].kinds)
+		is_set(data.sekretess.rules[pkg].reasons)
+		is_string(data.sekretess.rules[pkg].basis)
+		is_set(data.sekretess.rules[pkg].obligations)
+	}
+}
