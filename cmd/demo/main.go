@@ -140,7 +140,7 @@ func auditSummary(ctx context.Context, out io.Writer, data string, svc *service.
 			return fmt.Errorf("the audit log names a child (%s)", who)
 		}
 	}
-	fmt.Fprintf(out, "\nAudit log (stream %s): %d decisions, tree root %.16s… verifies against %d signed checkpoints.\n"+
+	fmt.Fprintf(out, "\nAudit log (stream %s): %d decisions, tree root %.16s… verifies against the broker's signed checkpoints (%d).\n"+
 		"No child's name or personnummer is in it.\n", bus.StreamAudit, rep.Records, rep.Root.String(), rep.Checkpoints)
 	return nil
 }
