@@ -7,7 +7,7 @@ DATA     ?= ./data
 POLICIES ?= ./policies
 BIN      := bin
 
-.PHONY: run build test test-go test-policies bench loadgen lint clean
+.PHONY: run build test test-go test-policies bench loadgen lint clean demo
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -58,6 +58,10 @@ lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) tool staticcheck ./...
+
+## demo: the three scenarios of the joint guidance (seed 002) end to end through a real broker on loopback, with the officials' clients.
+demo:
+	$(GO) run ./cmd/demo -policies $(POLICIES)
 
 clean:
 	rm -rf $(BIN)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
+	"github.com/sekretessbroker/sekretessbroker/broker/consent"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
@@ -70,6 +71,10 @@ type Config struct {
 	// Identity decrypts policy metadata; its recipient is the directory's
 	// broker.age_recipient.
 	Identity age.Identity
+	// Consent is the consent registry that claims.consent_ref is resolved
+	// in; nil means the broker creates the bucket at start on NATS with
+	// Replicas replicas.
+	Consent *consent.Registry
 
 	// Workers is the number of messages processed at once; zero means four
 	// per CPU, because most of a message's time is spent waiting on fsync and
@@ -230,6 +235,11 @@ func (b *Broker) setup(ctx context.Context) error {
 		return fmt.Errorf("broker: replay guard: %w", err)
 	}
 	b.seen = seen
+	if c.Consent == nil {
+		if c.Consent, err = consent.Open(ctx, b.js, c.Replicas); err != nil {
+			return fmt.Errorf("broker: %w", err)
+		}
+	}
 	if err := b.ensureAgencies(ctx, c.Directory.Current()); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
+	"github.com/sekretessbroker/sekretessbroker/broker/consent"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
@@ -34,6 +35,10 @@ const (
 // retryDelay is how long a message waits before it is retried after an
 // internal failure (audit or JetStream unavailable). It is never dropped.
 const retryDelay = 2 * time.Second
+
+// replayGuardPatience is how long a message waits for an unavailable replay
+// guard before it is refused.
+const replayGuardPatience = 5 * time.Second
 
 // rejection is a message refused before the policy could decide it.
 type rejection struct {
@@ -199,7 +204,7 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, rec
 		rec.Category = c
 	}
 	*personal = *audit.PersonalFromClaims(claims)
-	input := b.input(env, sender, recipient, claims)
+	input := b.input(ctx, env, sender, recipient, claims)
 	hash, err := policy.InputHash(input)
 	if err != nil {
 		return reject(CodeBadMetadata, "%v", err)
@@ -230,6 +235,14 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, rec
 func (b *Broker) checkReplay(ctx context.Context, id string, seq uint64) *rejection {
 	val := []byte(strconv.FormatUint(seq, 10))
 	_, err := b.seen.Create(ctx, id, val)
+	// A refusal is final, so a guard that is briefly unreachable is waited
+	// for; a broker that is stopping has closed its audit log by then, and
+	// the message goes back to JetStream undecided.
+	for wait := time.Now().Add(replayGuardPatience); err != nil && !errors.Is(err, jetstream.ErrKeyExists) &&
+		time.Now().Before(wait) && ctx.Err() == nil; {
+		time.Sleep(100 * time.Millisecond)
+		_, err = b.seen.Create(ctx, id, val)
+	}
 	if err == nil {
 		return nil
 	}
@@ -249,9 +262,10 @@ func (b *Broker) checkReplay(ctx context.Context, id string, seq uint64) *reject
 }
 
 // input builds the policy input. Facts about the parties come from the
-// directory, claims are the sender's metadata verbatim, and records of earlier
-// messages come from the audit log — never from the sender.
-func (b *Broker) input(env *envelope.Envelope, sender, recipient *directory.Agency, claims map[string]any) map[string]any {
+// directory, claims are the sender's metadata verbatim, records of earlier
+// messages come from the audit log and consent from the registry — never from
+// the sender.
+func (b *Broker) input(ctx context.Context, env *envelope.Envelope, sender, recipient *directory.Agency, claims map[string]any) map[string]any {
 	h := env.Header
 	msg := map[string]any{
 		"id":         h.ID,
@@ -293,6 +307,17 @@ func (b *Broker) input(env *envelope.Envelope, sender, recipient *directory.Agen
 			})
 		}
 		in["sources"] = sources
+	}
+	// Only a reference is taken from the sender; consent data inline in the
+	// claims is never read. Without a record the policy finds no consent.
+	if ref, ok := claims["consent_ref"].(string); ok && ref != "" {
+		c, err := b.cfg.Consent.Resolve(ctx, ref)
+		switch {
+		case err == nil:
+			in["consent"] = c
+		case !errors.Is(err, consent.ErrNotFound):
+			b.cfg.Logger.Error("broker: consent not resolved; deciding without it", "message_id", h.ID, "consent_ref", ref, "err", err)
+		}
 	}
 	return in
 }

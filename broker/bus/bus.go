@@ -81,11 +81,23 @@ func SenderOf(subject string) (string, bool) {
 	return id, ok && id != "" && !strings.ContainsAny(id, ".*>")
 }
 
+// ConsentBucket is the key-value bucket of the consent registry (package
+// consent); its keys are <agency-id>.<consent-id>, and
+// <agency-id>.<consent-id>.withdrawn once a consent is withdrawn.
+const ConsentBucket = "sekretess_consent"
+
 // AgencyPermissions returns the subjects agency id may publish and subscribe
 // to: its own inbound subject, the JetStream API calls for its two consumers,
-// acks of their messages, and its private reply inbox.
+// acks of their messages, writes and reads of its own consent records, and
+// its private reply inbox.
 func AgencyPermissions(id string) (publish, subscribe []string) {
-	publish = []string{In(id)}
+	publish = []string{In(id),
+		// The consent registry: only keys under the agency's own id. Reads use
+		// direct get by subject, which names the key. No stream info or
+		// message get by sequence: those would reveal other agencies' keys.
+		"$KV." + ConsentBucket + "." + id + ".>",
+		"$JS.API.DIRECT.GET.KV_" + ConsentBucket + ".$KV." + ConsentBucket + "." + id + ".>",
+	}
 	for _, c := range []struct{ stream, consumer string }{
 		{StreamOut, InboxConsumer(id)},
 		{StreamReceipts, ReceiptConsumer(id)},

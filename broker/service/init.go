@@ -11,6 +11,7 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/clients/pseudonym"
 )
 
 // Init creates the broker's keys (signing, age, NATS and the audit log's
@@ -34,6 +35,9 @@ func Init(dataDir string) (created bool, err error) {
 	d := &directory.Directory{Broker: directory.Broker{
 		SigningKey: b.signing, AgeRecipient: b.recipient, NATS: directory.NATS{NKey: b.nkey},
 	}}
+	if err := ensurePseudonymKey(dataDir); err != nil {
+		return false, fmt.Errorf("init: %w", err)
+	}
 	if err := directory.Write(dirPath, d); err != nil {
 		return false, fmt.Errorf("init: %w", err)
 	}
@@ -73,6 +77,12 @@ func NewAgency(dataDir string, s AgencySpec) (*directory.Agency, error) {
 	}
 	k, err := newKeys(AgencyDir(dataDir, s.ID), !s.X25519)
 	if err != nil {
+		return nil, fmt.Errorf("agency new %s: %w", s.ID, err)
+	}
+	if err := ensurePseudonymKey(dataDir); err != nil {
+		return nil, fmt.Errorf("agency new %s: %w", s.ID, err)
+	}
+	if err := pseudonym.CopyKey(filepath.Join(dataDir, PseudonymKeyFile), filepath.Join(AgencyDir(dataDir, s.ID), pseudonym.KeyFile)); err != nil {
 		return nil, fmt.Errorf("agency new %s: %w", s.ID, err)
 	}
 	a := directory.Agency{ID: s.ID, Kind: s.Kind, Operator: s.Operator, Name: s.Name,

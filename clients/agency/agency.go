@@ -8,6 +8,18 @@
 //	id, _ := agency.LoadIdentity("data/agencies/polisen-syd", "polisen-syd")
 //	c, _ := agency.Dial(ctx, agency.Config{URL: url, Identity: id, Directory: dir})
 //	receipt, err := c.Deliver(ctx, agency.Message{To: "soc-malmo", Kind: "concern_report", Metadata: meta, Payload: text})
+//
+// A requester waits for the answer, a responder serves its inbox:
+//
+//	answer, err := c.Request(ctx, agency.Message{To: "rosengard-skola", Metadata: agency.Claims{…}})
+//	err = c.Serve(ctx, agency.HandlerFunc(func(ctx context.Context, req *agency.Delivery) error {
+//		_, err := c.Respond(ctx, req, agency.Claims{Category: "enrolment", SenderRole: "rector"}, data)
+//		return err
+//	}))
+//
+// errors.Is tells a denial by policy (ErrDenied) from a message the broker
+// could not decide (ErrRefused) and from a broker that did not answer
+// (ErrUnreachable).
 package agency
 
 import (
@@ -27,6 +39,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
+	"github.com/sekretessbroker/sekretessbroker/broker/consent"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
@@ -78,9 +91,11 @@ type Client struct {
 	js       jetstream.JetStream
 	inbox    jetstream.Consumer
 	receipts jetstream.Consumer
+	reg      *consent.Registry // this agency's consent records
 
 	mu      sync.Mutex
 	pending map[string]*decision.Record // receipts read but not yet asked for, by message id
+	held    []*Delivery                 // deliveries read while waiting for a reply, in order
 
 	// asyncErr is the last error the server reported asynchronously, such as a
 	// permission violation; it explains a fetch that otherwise just times out.
@@ -120,16 +135,17 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}))
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("agency: connect to %s: %w", cfg.URL, err)
+		return nil, fmt.Errorf("agency: connect to %s: %w: %w", cfg.URL, ErrUnreachable, err)
 	}
 	c.nc = nc
 	if c.js, err = jetstream.New(nc); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("agency: %w", err)
 	}
+	c.reg = consent.Bind(c.js)
 	if c.inbox, err = c.js.Consumer(ctx, bus.StreamOut, bus.InboxConsumer(self.ID)); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("agency: inbox of %s (is the broker running?): %w", self.ID, err)
+		return nil, fmt.Errorf("agency: inbox of %s (is the broker running?): %w: %w", self.ID, ErrUnreachable, err)
 	}
 	if c.receipts, err = c.js.Consumer(ctx, bus.StreamReceipts, bus.ReceiptConsumer(self.ID)); err != nil {
 		nc.Close()
@@ -212,15 +228,25 @@ func (c *Client) Publish(ctx context.Context, raw []byte, id string) error {
 		opts = append(opts, jetstream.WithMsgID(id))
 	}
 	if _, err := c.js.PublishMsg(ctx, msg, opts...); err != nil {
-		return fmt.Errorf("agency: publish: %w", err)
+		return fmt.Errorf("agency: publish: %w: %w", ErrUnreachable, err)
 	}
 	return nil
 }
 
 // RejectedError is returned by Deliver when the broker rejected a message.
-// Receipt holds the broker's signed record with every reason.
+// Receipt holds the broker's signed record with every reason. It matches
+// ErrDenied when the policy denied the message and ErrRefused when the
+// broker could not decide it (Receipt.ErrorCode says why).
 type RejectedError struct {
 	Receipt *decision.Record
+}
+
+// Is makes errors.Is(err, ErrDenied) and errors.Is(err, ErrRefused) work.
+func (e *RejectedError) Is(target error) bool {
+	if e.Receipt.ErrorCode == "" {
+		return target == ErrDenied
+	}
+	return target == ErrRefused
 }
 
 func (e *RejectedError) Error() string {
@@ -309,6 +335,18 @@ func (d *Delivery) Ack() error { return d.msg.Ack() }
 // sender's signature and the broker's decision verified. A delivery that does
 // not verify is refused and an error returned.
 func (c *Client) Next(ctx context.Context) (*Delivery, error) {
+	c.mu.Lock()
+	if len(c.held) > 0 {
+		d := c.held[0]
+		c.held = c.held[1:]
+		c.mu.Unlock()
+		return d, nil
+	}
+	c.mu.Unlock()
+	return c.fetchDelivery(ctx)
+}
+
+func (c *Client) fetchDelivery(ctx context.Context) (*Delivery, error) {
 	m, err := c.next(ctx, c.inbox)
 	if err != nil {
 		return nil, err

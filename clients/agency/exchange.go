@@ -1,0 +1,182 @@
+package agency
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/consent"
+	"github.com/sekretessbroker/sekretessbroker/broker/decision"
+)
+
+// Errors a caller tells apart with errors.Is.
+var (
+	// ErrDenied: the policy found no legal basis; the *RejectedError's
+	// receipt lists every reason.
+	ErrDenied = errors.New("denied by policy")
+	// ErrRefused: the broker could not decide the message (bad signature or
+	// key, malformed envelope, unknown party, replay, policy failure); the
+	// receipt's ErrorCode says which.
+	ErrRefused = errors.New("refused by the broker before a decision")
+	// ErrUnreachable: the broker or its NATS server did not answer.
+	ErrUnreachable = errors.New("broker unreachable")
+)
+
+// Message kinds (policies/README.md).
+const (
+	KindRequest       = "request"
+	KindResponse      = "response"
+	KindDisclosure    = "disclosure"
+	KindConcernReport = "concern_report"
+	KindFeedback      = "feedback"
+	KindReport        = "report"
+)
+
+// Obligation the broker attaches to data that must not be passed on.
+const ObligationDoNotForward = "fu-secrecy: do not forward"
+
+// Request sends m as a request and waits until ctx is done for the answer: a
+// delivered message that replies to it. A request the broker rejects returns
+// a *RejectedError at once. Other deliveries that arrive meanwhile are kept
+// for Next; take them within the broker's ack wait (30 s), or JetStream
+// delivers them again.
+func (c *Client) Request(ctx context.Context, m Message) (*Delivery, error) {
+	m.Kind = KindRequest
+	r, err := c.Deliver(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	if d := c.takeHeld(r.MessageID); d != nil {
+		return d, nil
+	}
+	for {
+		d, err := c.fetchDelivery(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("agency: no answer to request %s: %w", r.MessageID, err)
+		}
+		if d.ReplyTo == r.MessageID {
+			return d, nil
+		}
+		c.hold(d)
+	}
+}
+
+func (c *Client) takeHeld(replyTo string) *Delivery {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, d := range c.held {
+		if d.ReplyTo == replyTo {
+			c.held = slices.Delete(c.held, i, i+1)
+			return d
+		}
+	}
+	return nil
+}
+
+// hold keeps d for Next; a redelivery of a held message replaces it, so
+// that its acknowledgement is the current one.
+func (c *Client) hold(d *Delivery) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, h := range c.held {
+		if h.ID == d.ID {
+			c.held[i] = d
+			return
+		}
+	}
+	c.held = append(c.held, d)
+}
+
+// Respond answers the request req with claims and payload and returns the
+// broker's receipt.
+func (c *Client) Respond(ctx context.Context, req *Delivery, claims Claims, payload []byte) (*decision.Record, error) {
+	return c.Deliver(ctx, Message{To: req.From, Kind: KindResponse, ReplyTo: req.ID, Metadata: claims, Payload: payload})
+}
+
+// Disclose sends data on the agency's own initiative and returns the receipt.
+func (c *Client) Disclose(ctx context.Context, to string, claims Claims, payload []byte) (*decision.Record, error) {
+	return c.Deliver(ctx, Message{To: to, Kind: KindDisclosure, Metadata: claims, Payload: payload})
+}
+
+// ReportConcern sends a report of concern (orosanmälan) about a child to
+// social services and returns the receipt. The category is "concern".
+func (c *Client) ReportConcern(ctx context.Context, to string, claims Claims, text []byte) (*decision.Record, error) {
+	claims.Category = "concern"
+	return c.Deliver(ctx, Message{To: to, Kind: KindConcernReport, Metadata: claims, Payload: text})
+}
+
+// Forward passes data received in d on to another agency as a disclosure.
+// It names d in claims.forwarded_from, so that the broker applies the
+// obligations d came with: data that must not be forwarded is refused, other
+// obligations travel with the data.
+func (c *Client) Forward(ctx context.Context, d *Delivery, to string, claims Claims, payload []byte) (*decision.Record, error) {
+	if !slices.Contains(claims.ForwardedFrom, d.ID) {
+		claims.ForwardedFrom = append(claims.ForwardedFrom, d.ID)
+	}
+	return c.Disclose(ctx, to, claims, payload)
+}
+
+// MayForward reports whether the broker's decision lets the data be passed on.
+func (d *Delivery) MayForward() bool {
+	return !slices.Contains(d.Decision.Obligations, ObligationDoNotForward)
+}
+
+// Handler handles deliveries for Serve.
+type Handler interface {
+	// Handle processes one delivery. Returning nil acknowledges it; an
+	// error hands it back to be delivered again.
+	Handle(ctx context.Context, d *Delivery) error
+}
+
+// HandlerFunc adapts a function to a Handler.
+type HandlerFunc func(ctx context.Context, d *Delivery) error
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx context.Context, d *Delivery) error { return f(ctx, d) }
+
+// Serve hands every delivery to h until ctx is done, then returns nil. A
+// delivery h fails on is handed back to JetStream and Serve returns the
+// error; so it does for a delivery that does not verify (which is refused)
+// and when the broker cannot be reached. Call Serve again to go on.
+func (c *Client) Serve(ctx context.Context, h Handler) error {
+	for {
+		d, err := c.Next(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := h.Handle(ctx, d); err != nil {
+			_ = d.msg.Nak()
+			return fmt.Errorf("agency: handling %s from %s: %w", d.ID, d.From, err)
+		}
+		if err := d.Ack(); err != nil {
+			return fmt.Errorf("agency: ack %s: %w", d.ID, err)
+		}
+	}
+}
+
+// RecordConsent records a consent this agency collected and returns the
+// reference messages cite as Claims.ConsentRef. r.ID is the agency's own id
+// for it; r.WithdrawnAt is ignored.
+func (c *Client) RecordConsent(ctx context.Context, r consent.Record) (string, error) {
+	return c.reg.Put(ctx, c.self.ID, r)
+}
+
+// Consent returns a consent this agency recorded.
+func (c *Client) Consent(ctx context.Context, ref string) (*consent.Record, error) {
+	return c.reg.Get(ctx, ref)
+}
+
+// WithdrawConsent records that a consent this agency recorded was withdrawn
+// at the given time (zero: now). Every message dated from then on is
+// decided without it.
+func (c *Client) WithdrawConsent(ctx context.Context, ref string, at time.Time) (*consent.Record, error) {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return c.reg.Withdraw(ctx, ref, at)
+}

@@ -1,0 +1,374 @@
+// Package desk holds the terminal clients of the officials: the police
+// officer (cmd/polis), the school's rector (cmd/rektor) and social services
+// (cmd/socialtjanst). Each command does one step of an exchange the law
+// allows, asks for exactly what the law requires to be documented, and
+// prints the broker's decision with its basis, or every reason it refused.
+//
+// Children are named by personnummer on the command line only: messages
+// carry the keyed pseudonym (package pseudonym), the personnummer itself
+// goes, if at all, in the encrypted text.
+package desk
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/decision"
+	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/service"
+	"github.com/sekretessbroker/sekretessbroker/clients/agency"
+	"github.com/sekretessbroker/sekretessbroker/clients/inbox"
+	"github.com/sekretessbroker/sekretessbroker/clients/pseudonym"
+)
+
+// ErrRejected is returned by a command whose message the broker rejected;
+// the reasons have been printed.
+var ErrRejected = errors.New("the broker rejected the message; the reasons are listed above")
+
+// ErrUsage is returned for a command line that cannot be run; the help has
+// been printed.
+var ErrUsage = errors.New("see the help above")
+
+// command is one subcommand of a client.
+type command struct {
+	name, args, help string
+	run              func(ctx context.Context, s *session, fs *flag.FlagSet, args []string) error
+}
+
+// client is one official's program.
+type client struct {
+	prog, intro string
+	kind        string // the directory kind the program acts for
+	cmds        []command
+}
+
+// session is what a command acts with: the official and the agency's keys.
+type session struct {
+	out            io.Writer
+	data, url, as  string
+	name           string
+	kind           string
+	cl             *agency.Client
+	box            *inbox.Box
+	key            *pseudonym.Key
+	connectTimeout time.Duration
+	receiptTimeout time.Duration
+}
+
+func (c *client) usage(out io.Writer) {
+	fmt.Fprintf(out, "%s\n\nCommands:\n", c.intro)
+	for _, cmd := range c.cmds {
+		fmt.Fprintf(out, "  %s %s %s\n      %s\n", c.prog, cmd.name, cmd.args, strings.ReplaceAll(cmd.help, "\n", "\n      "))
+	}
+	fmt.Fprintf(out, `
+Every command also takes:
+  --as ID         your agency's id in the directory (e.g. %s)
+  --name NAME     your name and title; it is recorded as who made each assessment
+  --data DIR      where the directory and your agency's keys are (default ./data)
+  --nats-url URL  the broker (default nats://127.0.0.1:4222)
+
+Run "%s COMMAND -h" for the details of one command.
+`, exampleID(c.kind), c.prog)
+}
+
+func exampleID(kind string) string {
+	switch kind {
+	case directory.KindPolice:
+		return "polisen-syd"
+	case directory.KindSchool:
+		return "rosengard-skola"
+	}
+	return "soc-malmo"
+}
+
+func (c *client) main(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		c.usage(out)
+		return nil
+	}
+	for _, cmd := range c.cmds {
+		if cmd.name != args[0] {
+			continue
+		}
+		fs := flag.NewFlagSet(c.prog+" "+cmd.name, flag.ContinueOnError)
+		fs.SetOutput(out)
+		s := &session{out: out, kind: c.kind, connectTimeout: 10 * time.Second, receiptTimeout: 30 * time.Second}
+		fs.StringVar(&s.as, "as", "", "your agency's id")
+		fs.StringVar(&s.name, "name", "", "your name and title (recorded with each assessment)")
+		fs.StringVar(&s.data, "data", "./data", "data directory")
+		fs.StringVar(&s.url, "nats-url", "nats://127.0.0.1:4222", "the broker's NATS URL")
+		fs.Usage = func() {
+			fmt.Fprintf(out, "%s %s %s\n\n%s\n\n", c.prog, cmd.name, cmd.args, cmd.help)
+			fs.PrintDefaults()
+		}
+		defer func() {
+			if s.cl != nil {
+				s.cl.Close()
+			}
+		}()
+		return cmd.run(ctx, s, fs, args[1:])
+	}
+	c.usage(out)
+	return fmt.Errorf("%s: unknown command %q: %w", c.prog, args[0], ErrUsage)
+}
+
+// parse parses the flags and checks the required ones.
+func parse(fs *flag.FlagSet, args []string, required ...string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (put text in quotes): %w", fs.Arg(0), ErrUsage)
+	}
+	var missing []string
+	for _, name := range append([]string{"as"}, required...) {
+		if f := fs.Lookup(name); f != nil && f.Value.String() == "" {
+			missing = append(missing, "--"+name)
+		}
+	}
+	if len(missing) > 0 {
+		fs.Usage()
+		return fmt.Errorf("%s: missing %s: %w", fs.Name(), strings.Join(missing, ", "), ErrUsage)
+	}
+	return nil
+}
+
+// helped reports whether the user asked for help, which parse has printed.
+func helped(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "-help" {
+			return true
+		}
+	}
+	return false
+}
+
+// connect loads the agency's keys and connects to the broker.
+func (s *session) connect(ctx context.Context) error {
+	d, err := directory.Load(filepath.Join(s.data, service.DirectoryFile))
+	if err != nil {
+		return fmt.Errorf("the agency directory: %w", err)
+	}
+	self, ok := d.Lookup(s.as)
+	if !ok {
+		return fmt.Errorf("agency %q is not in the directory %s", s.as, filepath.Join(s.data, service.DirectoryFile))
+	}
+	if self.Kind != s.kind {
+		return fmt.Errorf("agency %q is a %s, and this program is for %s", s.as, self.Kind, s.kind)
+	}
+	keys := service.AgencyDir(s.data, s.as)
+	id, err := agency.LoadIdentity(keys, s.as)
+	if err != nil {
+		return err
+	}
+	if err := s.loadKey(); err != nil {
+		return err
+	}
+	if s.box, err = inbox.Open(InboxDir(s.data, s.as)); err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.connectTimeout)
+	defer cancel()
+	if s.cl, err = agency.Dial(cctx, agency.Config{URL: s.url, Identity: id, Directory: d}); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *session) loadKey() error {
+	k, err := pseudonym.LoadKey(filepath.Join(service.AgencyDir(s.data, s.as), pseudonym.KeyFile))
+	if err != nil {
+		return err
+	}
+	s.key = k
+	return nil
+}
+
+// InboxDir is where the clients keep agency id's received messages.
+func InboxDir(data, id string) string { return filepath.Join(service.AgencyDir(data, id), "inbox") }
+
+// subject turns a personnummer into the pseudonymous subject of a message.
+func (s *session) subject(pnr string) (*agency.Subject, error) {
+	p, err := pseudonym.Parse(pnr)
+	if err != nil {
+		return nil, err
+	}
+	return &agency.Subject{Pseudonym: s.key.Of(p), BirthDate: p.BirthDate()}, nil
+}
+
+// judgement records an assessment made now by the official.
+func (s *session) judgement(outcome, reason string) (*agency.Judgement, error) {
+	if strings.TrimSpace(s.name) == "" {
+		return nil, fmt.Errorf("say who made the assessment with --name \"Förnamn Efternamn, titel\": %w", ErrUsage)
+	}
+	return &agency.Judgement{By: s.name, At: time.Now().UTC(), Outcome: outcome, Reason: reason}, nil
+}
+
+// deliver sends m, waits for the receipt and prints it.
+func (s *session) deliver(ctx context.Context, m agency.Message) (*decision.Record, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.receiptTimeout)
+	defer cancel()
+	r, err := s.cl.Deliver(ctx, m)
+	if r != nil {
+		printReceipt(s.out, r)
+	}
+	if errors.Is(err, agency.ErrDenied) || errors.Is(err, agency.ErrRefused) {
+		return r, ErrRejected
+	}
+	return r, err
+}
+
+func printReceipt(out io.Writer, r *decision.Record) {
+	if r.Allowed() {
+		fmt.Fprintf(out, "  DELIVERED (levererat) to %s, message %s\n    rule %s: %s\n", r.Recipient, r.MessageID, r.Rule, r.Basis)
+		if len(r.Obligations) > 0 {
+			fmt.Fprintf(out, "    obligations that travel with the data: %s\n", strings.Join(r.Obligations, "; "))
+		}
+		return
+	}
+	if r.ErrorCode != "" {
+		fmt.Fprintf(out, "  REFUSED (avvisat) by the broker before any decision [%s]:\n", r.ErrorCode)
+	} else {
+		fmt.Fprintf(out, "  REJECTED (avslag): the law as encoded does not allow this message, message %s\n", r.MessageID)
+	}
+	for _, reason := range relevant(r.Reasons) {
+		fmt.Fprintf(out, "    - %s\n", reason)
+	}
+}
+
+// relevant drops the reasons of rules that do not concern this kind of
+// message at all (wrong kind or parties), which would bury the ones that
+// matter; the signed receipt keeps every reason.
+func relevant(reasons []string) []string {
+	var out []string
+	for _, r := range reasons {
+		if strings.Contains(r, "message kind is not") || strings.Contains(r, "sender is not") ||
+			strings.Contains(r, "recipient is not") || strings.Contains(r, "goes to social services") ||
+			strings.Contains(r, "comes from the police") || strings.Contains(r, "goes from") ||
+			strings.Contains(r, "feedback is given by") || strings.Contains(r, "a request comes from") ||
+			strings.Contains(r, "is between") {
+			continue
+		}
+		out = append(out, r)
+	}
+	if len(out) == 0 {
+		return reasons
+	}
+	return out
+}
+
+// fetch moves every new delivery from the broker into the local inbox.
+func (s *session) fetch(ctx context.Context, wait time.Duration) (int, error) {
+	n := 0
+	for {
+		fctx, cancel := context.WithTimeout(ctx, wait)
+		d, err := s.cl.Next(fctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if err := s.box.Save(d); err != nil {
+			return n, err
+		}
+		// Acknowledged only once stored with its decision.
+		if err := d.Ack(); err != nil {
+			return n, err
+		}
+		n++
+	}
+}
+
+var kindWords = map[string]string{
+	agency.KindRequest:       "request (begäran)",
+	agency.KindResponse:      "answer (svar)",
+	agency.KindDisclosure:    "disclosure (uppgiftslämnande)",
+	agency.KindConcernReport: "report of concern (orosanmälan)",
+	agency.KindFeedback:      "feedback (återkoppling)",
+	agency.KindReport:        "report (anmälan)",
+}
+
+func printDelivery(out io.Writer, d *agency.Delivery) {
+	kind := kindWords[d.Kind]
+	if kind == "" {
+		kind = d.Kind
+	}
+	fmt.Fprintf(out, "  %s  %s from %s, %s\n", d.ID, kind, d.From, d.CreatedAt.Local().Format("2006-01-02 15:04"))
+	if d.ReplyTo != "" {
+		fmt.Fprintf(out, "    in reply to %s\n", d.ReplyTo)
+	}
+	fmt.Fprintf(out, "    allowed under %s: %s\n", d.Decision.Rule, d.Decision.Basis)
+	if len(d.Decision.Obligations) > 0 {
+		fmt.Fprintf(out, "    obligations: %s\n", strings.Join(d.Decision.Obligations, "; "))
+	}
+	if !d.MayForward() {
+		fmt.Fprintf(out, "    DO NOT PASS THIS ON: it is covered by förundersökningssekretess (OSL 18 kap. 1 och 3 §§)\n")
+	}
+	for _, line := range strings.Split(strings.TrimRight(string(d.Payload), "\n"), "\n") {
+		fmt.Fprintf(out, "    | %s\n", line)
+	}
+}
+
+// inboxCmd fetches new messages and lists the open ones.
+func inboxCmd(what string) command {
+	return command{
+		name: "inbox", args: "[--wait 1s]",
+		help: "Fetch new messages from the broker, keep them on this computer with the\n" +
+			"decision they came with, and list them: " + what + ".\n" +
+			"Requests and reports of concern stay listed until you answer them.",
+		run: func(ctx context.Context, s *session, fs *flag.FlagSet, args []string) error {
+			wait := fs.Duration("wait", time.Second, "how long to wait for new messages")
+			if err := parse(fs, args); err != nil || helped(args) {
+				return err
+			}
+			if err := s.connect(ctx); err != nil {
+				return err
+			}
+			n, err := s.fetch(ctx, *wait)
+			if err != nil {
+				return err
+			}
+			open, err := s.box.Open()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(s.out, "  %d new, %d open (inkorg):\n", n, len(open))
+			for _, d := range open {
+				printDelivery(s.out, d)
+				// Only requests and reports of concern wait for an answer;
+				// the rest is read once shown, and kept with its decision.
+				if d.Kind != agency.KindRequest && d.Kind != agency.KindConcernReport {
+					if err := s.box.MarkHandled(d.ID); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// listFlag collects a repeated or comma-separated flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, x := range strings.Split(v, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			*l = append(*l, x)
+		}
+	}
+	return nil
+}

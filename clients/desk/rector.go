@@ -1,0 +1,161 @@
+package desk
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/clients/agency"
+)
+
+var publicSchoolData = []string{"enrolment", "class_list", "school_catalogue"}
+
+var rector = &client{
+	prog: "rektor", kind: directory.KindSchool,
+	intro: `rektor: the school rector's client (rektorns klient) of the sekretessbroker.
+
+Answer the police's requests for data (LUB 2025:170 7 §): public data such as
+enrolment or class lists straight away; secret data only after you record
+your interest assessment (intresseavvägning): who made it, when, the outcome
+and why. Report concern for a pupil to social services, report confiscated
+knives, weapons, spray paint or crime tools to the police, and tell the police
+on your own initiative when a pupil is believed to be in a criminal risk
+environment (LUB 7 § andra stycket).
+
+The pupil is named by personnummer on your command line only: messages carry
+a pseudonym, and the broker never learns who the pupil is.`,
+	cmds: []command{
+		inboxCmd("requests from the police, feedback from social services"),
+		{
+			name: "answer", args: "--request ID --category CATEGORY --text DATA [--secret --assessment disclose|withhold --reason WHY]",
+			help: "Answer a request from the police in your inbox. Enrolment, class lists and\n" +
+				"the school catalogue are public: just answer. Anything else, or anything\n" +
+				"covered by secrecy (e.g. protected personal data), needs --secret and your\n" +
+				"interest assessment: --assessment disclose or withhold, and --reason. If you\n" +
+				"withhold, nothing is sent and your assessment is recorded on this computer.\n\n" + categoriesHelp,
+			run: rectorAnswer,
+		},
+		concernCmd("The school"),
+		{
+			name: "confiscation", args: "--to POLICE --item knife|weapon|spray_paint|crime_tool --place WHERE --personnummer NR --text WHAT",
+			help: "Report to the police that the school took a knife, another weapon, spray\n" +
+				"paint or a crime tool from a pupil (skollagen 5 kap. 23 §): a duty of the\n" +
+				"rector, or of whom the rector appointed (--role rector_delegate).",
+			run: rectorConfiscation,
+		},
+		{
+			name: "disclose", args: "--to POLICE --category CATEGORY --personnummer NR --purpose WHY --reason ASSESSMENT --text DATA",
+			help: "Tell the police on your own initiative what they need in crime fighting, e.g.\n" +
+				"that a pupil is believed to be in a criminal risk environment (category\n" +
+				"risk_environment; LUB 2025:170 7 § andra stycket). Only the rector may, and\n" +
+				"only after an interest assessment: --reason records why nothing weighs\n" +
+				"against it.\n\n" + categoriesHelp,
+			run: rectorDisclose,
+		},
+	},
+}
+
+// Rector runs the school rector's client with the given arguments.
+func Rector(ctx context.Context, args []string, out io.Writer) error {
+	return rector.main(ctx, args, out)
+}
+
+func rectorAnswer(ctx context.Context, s *session, fs *flag.FlagSet, args []string) error {
+	reqID := fs.String("request", "", "the id of the police's request (from your inbox)")
+	category := fs.String("category", "", "the data you give")
+	text := fs.String("text", "", "the data, as the police will read it")
+	secret := fs.Bool("secret", false, "the data is covered by secrecy or tystnadsplikt")
+	outcome := fs.String("assessment", "", "your interest assessment: disclose or withhold")
+	reason := fs.String("reason", "", "why you came to that outcome")
+	pnr := fs.String("personnummer", "", "the pupil's personnummer, if the answer is about one")
+	role := fs.String("role", "rector", "your role: rector or rector_delegate")
+	if err := parse(fs, args, "request", "category", "text"); err != nil || helped(args) {
+		return err
+	}
+	public := slices.Contains(publicSchoolData, *category) && !*secret
+	if !public && (*outcome != "disclose" && *outcome != "withhold" || *reason == "") {
+		return fmt.Errorf("%s is not public school data: record your interest assessment with --secret, --assessment disclose|withhold and --reason: %w", *category, ErrUsage)
+	}
+	if err := s.connect(ctx); err != nil {
+		return err
+	}
+	req, err := s.box.Get(*reqID)
+	if err != nil {
+		return fmt.Errorf("%w (run rektor inbox first)", err)
+	}
+	claims := agency.Claims{Category: *category, SenderRole: *role, Secret: agency.Bool(!public)}
+	if !public {
+		if claims.InterestAssessment, err = s.judgement(*outcome, *reason); err != nil {
+			return err
+		}
+		if *outcome == "withhold" {
+			fmt.Fprintf(s.out, "  Nothing sent. Your assessment to withhold (%s, %s) is recorded here; tell\n"+
+				"  the police you decline, without giving the data.\n", s.name, claims.InterestAssessment.At.Format("2006-01-02 15:04"))
+			return s.box.MarkHandled(req.ID)
+		}
+	}
+	if *pnr != "" {
+		if claims.Subject, err = s.subject(*pnr); err != nil {
+			return err
+		}
+	}
+	if _, err := s.deliver(ctx, agency.Message{To: req.From, Kind: agency.KindResponse, ReplyTo: req.ID,
+		Metadata: claims, Payload: []byte(*text)}); err != nil {
+		return err
+	}
+	return s.box.MarkHandled(req.ID)
+}
+
+func rectorConfiscation(ctx context.Context, s *session, fs *flag.FlagSet, args []string) error {
+	to := fs.String("to", "", "the police (agency id)")
+	item := fs.String("item", "", "knife, weapon, spray_paint or crime_tool")
+	place := fs.String("place", "", "where it was taken")
+	pnr := fs.String("personnummer", "", "the pupil's personnummer")
+	text := fs.String("text", "", "what happened, as the police will read it")
+	role := fs.String("role", "rector", "rector, or rector_delegate if the rector appointed you")
+	if err := parse(fs, args, "to", "item", "personnummer", "text"); err != nil || helped(args) {
+		return err
+	}
+	if err := s.connect(ctx); err != nil {
+		return err
+	}
+	subj, err := s.subject(*pnr)
+	if err != nil {
+		return err
+	}
+	claims := agency.Claims{Category: "confiscation", Subject: subj, SenderRole: *role,
+		Confiscation: &agency.Confiscation{Item: *item, At: now(), Place: *place}}
+	_, err = s.deliver(ctx, agency.Message{To: *to, Kind: agency.KindReport, Metadata: claims, Payload: []byte(*text)})
+	return err
+}
+
+func rectorDisclose(ctx context.Context, s *session, fs *flag.FlagSet, args []string) error {
+	to := fs.String("to", "", "the police (agency id)")
+	category := fs.String("category", "", "the data you give, e.g. risk_environment")
+	pnr := fs.String("personnummer", "", "the pupil's personnummer")
+	purpose := fs.String("purpose", "", "why the police need it in crime fighting")
+	reason := fs.String("reason", "", "your interest assessment: why nothing weighs against telling")
+	text := fs.String("text", "", "the data, as the police will read it")
+	role := fs.String("role", "rector", "your role (only the rector may)")
+	if err := parse(fs, args, "to", "category", "personnummer", "purpose", "text"); err != nil || helped(args) {
+		return err
+	}
+	if err := s.connect(ctx); err != nil {
+		return err
+	}
+	subj, err := s.subject(*pnr)
+	if err != nil {
+		return err
+	}
+	claims := agency.Claims{Category: *category, Subject: subj, Purpose: *purpose, SenderRole: *role}
+	if *reason != "" {
+		if claims.InterestAssessment, err = s.judgement("disclose", *reason); err != nil {
+			return err
+		}
+	}
+	_, err = s.deliver(ctx, agency.Message{To: *to, Kind: agency.KindDisclosure, Metadata: claims, Payload: []byte(*text)})
+	return err
+}

@@ -1,0 +1,177 @@
+// Package pseudonym turns a Swedish personal identity number (personnummer)
+// into a keyed pseudonym, so that messages' metadata and the audit log can
+// name a child consistently without the broker learning who the child is.
+//
+// The pseudonym is HMAC-SHA256 of the normalised twelve-digit number under a
+// secret shared by the agencies of one deployment and never by the broker.
+// Agencies holding the same key derive the same pseudonym for the same child,
+// which is what lets a consent recorded by social services match a school's
+// disclosure.
+//
+//	key, _ := pseudonym.LoadKey("data/agencies/rosengard-skola/pseudonym.key")
+//	pnr, _ := pseudonym.Parse("20120304-2385")
+//	p := key.Of(pnr) // "ps-…"
+package pseudonym
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// KeyFile is the key's file name in an agency's key directory.
+const KeyFile = "pseudonym.key"
+
+// ErrInvalid is wrapped by every error about a malformed personnummer.
+var ErrInvalid = errors.New("pseudonym: not a valid personnummer")
+
+// Personnummer is a validated personal identity number.
+type Personnummer struct {
+	digits string // twelve digits, century included
+	birth  time.Time
+}
+
+// Parse validates a personnummer written as YYYYMMDD-NNNN, YYYYMMDDNNNN,
+// YYMMDD-NNNN or YYMMDDNNNN (YYMMDD+NNNN for someone 100 or older), including
+// its check digit. A samordningsnummer (day plus 60) is accepted too.
+func Parse(s string) (Personnummer, error) {
+	s = strings.TrimSpace(s)
+	hundred := strings.Contains(s, "+")
+	d := strings.NewReplacer("-", "", "+", "").Replace(s)
+	for _, r := range d {
+		if r < '0' || r > '9' {
+			return Personnummer{}, fmt.Errorf("%w: %q: write it as YYYYMMDD-NNNN", ErrInvalid, s)
+		}
+	}
+	switch len(d) {
+	case 12:
+	case 10:
+		// Two-digit year: the century that makes the person at most 99 years
+		// old today, or 100+ when written with '+'.
+		now := time.Now()
+		yy := int(d[0]-'0')*10 + int(d[1]-'0')
+		year := now.Year() - (now.Year()-yy)%100
+		if year > now.Year() {
+			year -= 100
+		}
+		if hundred {
+			year -= 100
+		}
+		d = fmt.Sprintf("%04d", year)[:2] + d
+	default:
+		return Personnummer{}, fmt.Errorf("%w: %q has %d digits, want 10 or 12 (YYYYMMDD-NNNN)", ErrInvalid, s, len(d))
+	}
+	date := d[:8]
+	day := int(d[6]-'0')*10 + int(d[7]-'0')
+	if day > 60 { // samordningsnummer
+		date = d[:6] + fmt.Sprintf("%02d", day-60)
+	}
+	birth, err := time.Parse("20060102", date)
+	if err != nil {
+		return Personnummer{}, fmt.Errorf("%w: %q: %s is not a date", ErrInvalid, s, date)
+	}
+	if !luhn(d[2:]) {
+		return Personnummer{}, fmt.Errorf("%w: %q: the check digit (the last digit) is wrong; check for a typing error", ErrInvalid, s)
+	}
+	return Personnummer{digits: d, birth: birth}, nil
+}
+
+// luhn checks the check digit of the ten-digit form.
+func luhn(ten string) bool {
+	sum := 0
+	for i, r := range ten {
+		n := int(r - '0')
+		if i%2 == 0 {
+			if n *= 2; n > 9 {
+				n -= 9
+			}
+		}
+		sum += n
+	}
+	return sum%10 == 0
+}
+
+// BirthDate returns the date of birth as YYYY-MM-DD.
+func (p Personnummer) BirthDate() string { return p.birth.Format(time.DateOnly) }
+
+// String returns the number as YYYYMMDD-NNNN.
+func (p Personnummer) String() string { return p.digits[:8] + "-" + p.digits[8:] }
+
+// Key is a deployment's pseudonym secret.
+type Key struct{ secret []byte }
+
+const keyPrefix = "SEKRETESS-PSEUDONYM-KEY-"
+
+// WriteKey creates a new random key at path (mode 0600). It never replaces
+// an existing file.
+func WriteKey(path string) error {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Errorf("pseudonym: %w", err)
+	}
+	return writeNew(path, []byte(keyPrefix+hex.EncodeToString(b[:])+"\n"))
+}
+
+// CopyKey copies the key at from to a new file to (mode 0600), to hand it to
+// an agency with its other keys.
+func CopyKey(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return fmt.Errorf("pseudonym: key: %w", err)
+	}
+	if _, err := parseKey(b); err != nil {
+		return fmt.Errorf("pseudonym: %s: %w", from, err)
+	}
+	return writeNew(to, b)
+}
+
+func writeNew(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("pseudonym: key: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("pseudonym: key %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("pseudonym: key %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// LoadKey reads a key written by WriteKey.
+func LoadKey(path string) (*Key, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("pseudonym: key: %w", err)
+	}
+	k, err := parseKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("pseudonym: %s: %w", path, err)
+	}
+	return k, nil
+}
+
+func parseKey(b []byte) (*Key, error) {
+	s, ok := strings.CutPrefix(strings.TrimSpace(string(b)), keyPrefix)
+	secret, err := hex.DecodeString(s)
+	if !ok || err != nil || len(secret) != 32 {
+		return nil, errors.New("not a pseudonym key")
+	}
+	return &Key{secret: secret}, nil
+}
+
+// Of returns the pseudonym of p: "ps-" and 32 hex digits (128 bits of the HMAC).
+func (k *Key) Of(p Personnummer) string {
+	m := hmac.New(sha256.New, k.secret)
+	m.Write([]byte(p.digits))
+	return "ps-" + hex.EncodeToString(m.Sum(nil)[:16])
+}
