@@ -36,7 +36,10 @@ given_by_now := [g |
 	time.parse_rfc3339_ns(g.at) <= lib.now_ns
 ]
 
-given(role) := {g | some g in given_by_now; g.role == role}
+# The consents given by role, as an array: each entry of given_by is one
+# consent, so two guardians' entries count twice even when they are equal
+# (a set would merge them).
+given(role) := [g | some g in given_by_now; g.role == role]
 
 problems contains "no consent record resolved by the broker for this message (input.consent)" if not present
 
@@ -99,8 +102,28 @@ record_problems contains "consent had expired at the message's time" if {
 	time.parse_rfc3339_ns(c.valid_until) < lib.now_ns
 }
 
+# Q18: a withdrawal stops every message created or decided after it. The
+# broker decides after the message was created (input.decided_at, its clock
+# when it decides; absent in offline inputs), so a message created just
+# before a withdrawal but decided after it is stopped too.
+withdrawn_ns := time.parse_rfc3339_ns(c.withdrawn_at)
+
+decided_at := object.get(input, "decided_at", null)
+
+decided_ns := time.parse_rfc3339_ns(decided_at)
+
 record_problems contains sprintf("consent was withdrawn at %v, before the message (Q18)", [c.withdrawn_at]) if {
-	time.parse_rfc3339_ns(c.withdrawn_at) <= lib.now_ns
+	withdrawn_ns <= lib.now_ns
+}
+
+record_problems contains sprintf("consent was withdrawn at %v, before the message was decided at %v (Q18)", [c.withdrawn_at, decided_at]) if {
+	withdrawn_ns > lib.now_ns
+	withdrawn_ns <= decided_ns
+}
+
+record_problems contains sprintf("decided_at is not a valid time (%v): cannot tell whether the consent was withdrawn before the decision (Q18)", [decided_at]) if {
+	decided_at != null
+	not decided_ns
 }
 
 record_problems contains "consent.withdrawn_at is not a valid time" if {

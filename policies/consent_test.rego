@@ -71,6 +71,66 @@ test_consent_withdrawn_after_decision_still_valid_q18 if {
 	d.rule == "R-CONSENT"
 }
 
+# The broker decides after the message was created (input.decided_at): a
+# withdrawal between the two stops the message.
+test_consent_withdrawn_after_message_before_decision_q18 if {
+	i := object.union(
+		with_consent(f.t, object.union(good, {"withdrawn_at": "2026-01-15T10:03:00+01:00"})),
+		{"decided_at": "2026-01-15T10:05:00+01:00"},
+	)
+	d := sekretess.decision with input as i
+	not d.allow
+	"R-CONSENT: consent was withdrawn at 2026-01-15T10:03:00+01:00, before the message was decided at 2026-01-15T10:05:00+01:00 (Q18)" in d.reasons
+}
+
+test_consent_withdrawn_at_decision_time_q18 if {
+	i := object.union(
+		with_consent(f.t, object.union(good, {"withdrawn_at": "2026-01-15T10:05:00+01:00"})),
+		{"decided_at": "2026-01-15T09:05:00Z"},
+	)
+	d := sekretess.decision with input as i
+	not d.allow
+	f.has_reason(d, "R-CONSENT: consent was withdrawn at 2026-01-15T10:05:00+01:00, before the message was decided at 2026-01-15T09:05:00Z (Q18)")
+}
+
+test_consent_withdrawn_after_decision_time_still_valid_q18 if {
+	i := object.union(
+		with_consent(f.t, object.union(good, {"withdrawn_at": "2026-01-15T10:05:00.000000001+01:00"})),
+		{"decided_at": "2026-01-15T10:05:00+01:00"},
+	)
+	d := sekretess.decision with input as i
+	d.allow
+	d.rule == "R-CONSENT"
+}
+
+test_consent_withdrawn_before_message_reason_unchanged_with_decided_at_q18 if {
+	i := object.union(
+		with_consent(f.t, object.union(good, {"withdrawn_at": "2026-01-15T09:59:59+01:00"})),
+		{"decided_at": "2026-01-15T10:05:00+01:00"},
+	)
+	d := sekretess.decision with input as i
+	not d.allow
+	"R-CONSENT: consent was withdrawn at 2026-01-15T09:59:59+01:00, before the message (Q18)" in d.reasons
+	not f.has_reason(d, "before the message was decided")
+}
+
+test_consent_malformed_decided_at_denied if {
+	i := object.union(with_consent(f.t, good), {"decided_at": "15 januari"})
+	d := sekretess.decision with input as i
+	not d.allow
+	f.has_reason(d, "R-CONSENT: decided_at is not a valid time")
+}
+
+# Other times stay on the message's own time: a consent given after the
+# message was created does not count even if it was given before the decision.
+test_consent_given_after_message_before_decision_does_not_count if {
+	c := object.union(good, {"given_by": [{"role": "guardian", "at": "2026-01-15T10:02:00+01:00"}]})
+	i := object.union(with_consent(f.t, c), {"decided_at": "2026-01-15T10:05:00+01:00"})
+	d := sekretess.decision with input as i
+	not d.allow
+	f.has_reason(d, "0 of 1 given")
+}
+
 test_consent_expired_denied if {
 	d := sekretess.decision with input as with_consent("2026-12-02T10:00:00+01:00", good)
 	not d.allow
@@ -103,6 +163,26 @@ test_consent_both_guardians_needed_q16 if {
 	d := sekretess.decision with input as with_consent(f.t, object.union(good, {"guardian_count": 2}))
 	not d.allow
 	f.has_reason(d, "R-CONSENT: a child under 18 needs the guardians' consent: 1 of 2 given")
+}
+
+test_consent_two_identical_guardian_entries_are_two_consents_q16 if {
+	# Two guardians' entries with the same role and time (and no other
+	# field) are still two consents: 2 of 2, not 1 of 2.
+	c := object.union(good, {
+		"guardian_count": 2,
+		"given_by": [
+			{"role": "guardian", "at": "2025-12-01T09:00:00+01:00"},
+			{"role": "guardian", "at": "2025-12-01T09:00:00+01:00"},
+		],
+	})
+	d := sekretess.decision with input as with_consent(f.t, c)
+	d.allow
+	d.rule == "R-CONSENT"
+
+	# three needed, two given
+	d2 := sekretess.decision with input as with_consent(f.t, object.union(c, {"guardian_count": 3}))
+	not d2.allow
+	f.has_reason(d2, "R-CONSENT: a child under 18 needs the guardians' consent: 2 of 3 given")
 }
 
 test_consent_person_18_alone_q16 if {

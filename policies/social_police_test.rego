@@ -190,7 +190,18 @@ test_1015a_before_2025_12_01_denied if {
 test_1015a_followup_purpose_denied if {
 	d := sekretess.decision with input as crime_purpose(f.t, {"purpose_code": "followup"})
 	not d.allow
-	f.has_reason(d, "R-1015A: purpose followup is not to prevent")
+	f.has_reason(d, "R-1015A: claims.purpose_code followup is not to prevent")
+}
+
+# The reason names the field the rule reads (claims.purpose_code), not the
+# free-text claims.purpose.
+test_1015a_reason_names_purpose_code if {
+	i := json.remove(crime_purpose(f.t, {"purpose": "förebygga brott"}), ["claims/purpose_code"])
+	d := sekretess.decision with input as i
+	not d.allow
+	f.has_reason(d, "R-1015A: claims.purpose_code is missing: ")
+	not f.has_reason(d, "purpose null")
+	not f.has_reason(d, "förebygga brott")
 }
 
 test_1015a_not_independent_school if {
@@ -288,6 +299,16 @@ test_fu_request_from_social_services if {
 	d := sekretess.decision with input as i
 	d.allow
 	d.rule == "R-FU"
+}
+
+# The request carries no FU data: the do-not-forward obligation belongs only
+# to the police's response or disclosure.
+test_fu_request_has_no_obligations if {
+	i := f.msg(f.social_services, f.police, "request", f.t, {"category": "preliminary_investigation", "fu": {"concern_report_made": true}})
+	d := sekretess.decision with input as i
+	d.allow
+	d.rule == "R-FU"
+	d.obligations == []
 }
 
 test_fu_data_must_not_be_forwarded_q15 if {

@@ -1,6 +1,7 @@
 # R-CONSENT: secret data may be given within the scope of a valid consent
 # (OSL 12 kap. 2-3 §§): documented, specific about the data, the recipient
-# and the purpose, not withdrawn at the message's time, given by the guardians
+# and the purpose, not withdrawn before the message was created or decided
+# (input.decided_at), given by the guardians
 # (and the child where age and maturity require it) for a child under 18, by
 # the person alone from 18 (Q16-Q18).
 package sekretess.rules.consent

@@ -5,7 +5,8 @@
 # case-by-case assessment that it does not harm the investigation (path B,
 # Q15). Either way the data stays under FU secrecy at social services and
 # must not be passed on (OSL 18 kap. 1 och 3 §§). Covers social services'
-# request and the police's answer.
+# request and the police's answer; only the answer (or disclosure), which
+# carries the data, gets the obligation not to forward it.
 package sekretess.rules.fu
 
 import data.sekretess.lib
@@ -95,7 +96,11 @@ conditions contains sprintf("path B (case by case): %s", [r]) if {
 	some r in path_b
 }
 
-obligations := {"fu-secrecy: do not forward"}
+# The obligation travels with the FU data, i.e. with the police's response
+# or disclosure; social services' request carries none.
+obligations := {"fu-secrecy: do not forward"} if {
+	lib.kind in {"response", "disclosure"}
+} else := set()
 
 # See "rules" in lib.rego. The kind comes first: for other kinds the rule
 # index skips the body, so neither scope nor conditions are evaluated.

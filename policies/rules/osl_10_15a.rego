@@ -23,9 +23,15 @@ scope contains sprintf("%s is not an authority under OSL", [role]) if {
 	not lib.osl_authority(input[role])
 }
 
+# The rule reads claims.purpose_code (a code), not the free-text claims.purpose.
 code := lib.claim(["purpose_code"])
 
-conditions contains sprintf("purpose %v is not to prevent, hinder or detect criminal activity or investigate crime (follow-up and general welfare are not covered)", [code]) if {
+conditions contains "claims.purpose_code is missing: it must say the purpose is to prevent, hinder or detect criminal activity or to investigate crime (prevent_crime, hinder_crime, detect_crime, investigate_crime)" if {
+	code == null
+}
+
+conditions contains sprintf("claims.purpose_code %v is not to prevent, hinder or detect criminal activity or investigate crime (follow-up and general welfare are not covered)", [code]) if {
+	code != null
 	not code in purposes
 }
 
