@@ -30,6 +30,8 @@ const (
 	CodeReplay           = "replay"
 	CodeBadMetadata      = "bad_metadata"
 	CodePolicyError      = "policy_error"
+	// CodeConsentUnavailable: the consent a message cites could not be read.
+	CodeConsentUnavailable = "consent_unavailable"
 )
 
 // retryDelay is how long a message waits before it is retried after an
@@ -144,12 +146,14 @@ func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64) (*deci
 		InboundSeq:     seq,
 		EnvelopeSHA256: hex.EncodeToString(sum[:]),
 		Outcome:        decision.Rejected,
+		// The decision's own time: a consent withdrawn before it no longer
+		// counts, even for a message created earlier.
+		DecidedAt: b.cfg.Now().UTC(),
 	}
 	publisher, _ := bus.SenderOf(m.Subject())
 	rec.Sender = publisher
 	personal := &audit.Personal{}
 	rej := b.evaluate(ctx, raw, publisher, rec, personal)
-	rec.DecidedAt = b.cfg.Now().UTC()
 	if rej != nil {
 		rec.Outcome = decision.Rejected
 		rec.ErrorCode = rej.code
@@ -204,7 +208,11 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, rec
 		rec.Category = c
 	}
 	*personal = *audit.PersonalFromClaims(claims)
-	input := b.input(ctx, env, sender, recipient, claims)
+	input, rej := b.input(ctx, env, sender, recipient, claims)
+	if rej != nil {
+		return rej
+	}
+	input["decided_at"] = rec.DecidedAt.Format(time.RFC3339Nano)
 	hash, err := policy.InputHash(input)
 	if err != nil {
 		return reject(CodeBadMetadata, "%v", err)
@@ -265,7 +273,7 @@ func (b *Broker) checkReplay(ctx context.Context, id string, seq uint64) *reject
 // directory, claims are the sender's metadata verbatim, records of earlier
 // messages come from the audit log and consent from the registry — never from
 // the sender.
-func (b *Broker) input(ctx context.Context, env *envelope.Envelope, sender, recipient *directory.Agency, claims map[string]any) map[string]any {
+func (b *Broker) input(ctx context.Context, env *envelope.Envelope, sender, recipient *directory.Agency, claims map[string]any) (map[string]any, *rejection) {
 	h := env.Header
 	msg := map[string]any{
 		"id":         h.ID,
@@ -315,11 +323,19 @@ func (b *Broker) input(ctx context.Context, env *envelope.Envelope, sender, reci
 		switch {
 		case err == nil:
 			in["consent"] = c
-		case !errors.Is(err, consent.ErrNotFound):
-			b.cfg.Logger.Error("broker: consent not resolved; deciding without it", "message_id", h.ID, "consent_ref", ref, "err", err)
+		case errors.Is(err, consent.ErrNotFound), errors.Is(err, consent.ErrInvalid):
+			// No usable record: the policy says that no consent was resolved.
+			if errors.Is(err, consent.ErrInvalid) {
+				b.cfg.Logger.Warn("broker: consent record unusable", "message_id", h.ID, "consent_ref", ref, "err", err)
+			}
+		default:
+			// Deciding without the record would tell the sender that no
+			// consent exists; say instead that it could not be read.
+			b.cfg.Logger.Error("broker: consent registry unavailable", "message_id", h.ID, "consent_ref", ref, "err", err)
+			return nil, reject(CodeConsentUnavailable, "the consent registry could not be read (%v); send the message again later", err)
 		}
 	}
-	return in
+	return in, nil
 }
 
 func nullable(s string) any {

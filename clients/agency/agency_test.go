@@ -311,9 +311,22 @@ func TestConsentThenWithdrawn(t *testing.T) {
 	}
 	d.Ack()
 
+	// Sealed while the consent stood, decided after it was withdrawn: the
+	// withdrawal counts from the decision, not from the message's creation.
+	sealed, sealedID, err := soc.Seal(agency.Message{To: school, Kind: agency.KindDisclosure, Metadata: claims,
+		Payload: []byte("Skrivet före återkallelsen.")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
 	if _, err := soc.WithdrawConsent(ctx, ref, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
+	if err := soc.Publish(ctx, sealed, sealedID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = soc.Receipt(ctx, sealedID)
+	wantDenied(t, err, "R-CONSENT: consent was withdrawn")
 	if got, err := soc.Consent(ctx, ref); err != nil || got.WithdrawnAt == nil {
 		t.Fatalf("withdrawn consent reads back as %+v, %v", got, err)
 	}
