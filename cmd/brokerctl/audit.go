@@ -154,8 +154,13 @@ func cmdAuditVerify(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", from, err)
 	}
-	fmt.Fprintf(out, "%s: %d records, tree root %s, %d checkpoints verify (latest: %d records at %s)",
-		from, rep.Records, rep.Root, rep.Checkpoints, rep.Latest.Size, rep.Latest.Time.Format(time.RFC3339))
+	fmt.Fprintf(out, "%s: %d records, tree root %s", from, rep.Records, rep.Root)
+	if rep.Checkpoints > 0 {
+		fmt.Fprintf(out, ", %d checkpoints verify (latest: %d records at %s)",
+			rep.Checkpoints, rep.Latest.Size, rep.Latest.Time.Format(time.RFC3339))
+	} else {
+		fmt.Fprint(out, ", no checkpoint yet (one is published every --checkpoint-interval and on shutdown)")
+	}
 	if rep.Uncovered > 0 {
 		fmt.Fprintf(out, "; the last %d records are not yet covered by a checkpoint", rep.Uncovered)
 	}
