@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,6 +84,23 @@ func Start(cfg Config) (*Server, error) {
 }
 
 func (s *Server) options(d *directory.Directory) *server.Options {
+	users := Users(d)
+	return &server.Options{
+		ServerName: "sekretessbroker",
+		Host:       s.cfg.Host,
+		Port:       s.cfg.Port,
+		MaxPayload: s.cfg.MaxPayload,
+		JetStream:  true,
+		StoreDir:   filepath.Join(s.cfg.DataDir, "jetstream"),
+		Nkeys:      users,
+		NoSigs:     true,
+		NoLog:      true,
+	}
+}
+
+// Users returns the NATS users of a directory: the broker with every right,
+// each agency with only its own subjects (bus.AgencyPermissions).
+func Users(d *directory.Directory) []*server.NkeyUser {
 	users := []*server.NkeyUser{{
 		Nkey: d.Broker.NATS.NKey,
 		Permissions: &server.Permissions{
@@ -103,17 +122,41 @@ func (s *Server) options(d *directory.Directory) *server.Options {
 			},
 		})
 	}
-	return &server.Options{
-		ServerName: "sekretessbroker",
-		Host:       s.cfg.Host,
-		Port:       s.cfg.Port,
-		MaxPayload: s.cfg.MaxPayload,
-		JetStream:  true,
-		StoreDir:   filepath.Join(s.cfg.DataDir, "jetstream"),
-		Nkeys:      users,
-		NoSigs:     true,
-		NoLog:      true,
+	return users
+}
+
+// AuthorizationConfig renders the users of a directory as a nats-server
+// configuration block, for deployments on an existing NATS cluster: include
+// it in every node's configuration and reload the servers after each
+// directory change, so that agencies there have exactly the rights the
+// embedded server would give them.
+func AuthorizationConfig(d *directory.Directory) []byte {
+	var b strings.Builder
+	b.WriteString("# Generated from the sekretessbroker agency directory by \"brokerctl nats-config\".\n")
+	b.WriteString("# Do not edit: regenerate after every directory change, then reload the servers.\n")
+	b.WriteString("authorization {\n  users = [\n")
+	names := map[string]string{d.Broker.NATS.NKey: "the broker"}
+	for _, a := range d.Agencies {
+		names[a.NATS.NKey] = a.ID
 	}
+	for _, u := range Users(d) {
+		fmt.Fprintf(&b, "    # %s\n    {nkey: %s, permissions: {publish: {allow: %s}, subscribe: {allow: %s}}}\n",
+			names[u.Nkey], quote(u.Nkey), quoteList(u.Permissions.Publish.Allow), quoteList(u.Permissions.Subscribe.Allow))
+	}
+	b.WriteString("  ]\n}\n")
+	return []byte(b.String())
+}
+
+// quote writes s as a double-quoted string, which the nats-server
+// configuration format reads literally: no variable expansion inside quotes.
+func quote(s string) string { return strconv.Quote(s) }
+
+func quoteList(l []string) string {
+	parts := make([]string, len(l))
+	for i, s := range l {
+		parts[i] = quote(s)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 // ClientURL returns the URL clients connect to.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/natsserver"
 	"github.com/sekretessbroker/sekretessbroker/broker/policy"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 )
@@ -107,6 +108,29 @@ func cmdDemo(args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "created demo agency %s\n", s.ID)
 	}
+	return nil
+}
+
+func cmdNATSConfig(args []string, out io.Writer) error {
+	fs := newFlags("nats-config")
+	data := fs.String("data", "./data", "data directory")
+	file := fs.String("out", "", "write to this file (default: standard output)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	d, err := directory.Load(filepath.Join(*data, service.DirectoryFile))
+	if err != nil {
+		return err
+	}
+	conf := natsserver.AuthorizationConfig(d)
+	if *file == "" {
+		_, err = out.Write(conf)
+		return err
+	}
+	if err := os.WriteFile(*file, conf, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "wrote the NATS users of %d agencies and the broker to %s; include it in every node's configuration and reload the servers\n", len(d.Agencies), *file)
 	return nil
 }
 

@@ -4,6 +4,7 @@
 //	brokerctl init                      create the broker's keys and directory
 //	brokerctl agency new --id … --kind … create an agency's keys and directory entry
 //	brokerctl demo                      create the demo agencies (make run does this)
+//	brokerctl nats-config               NATS users and permissions for an existing cluster
 //	brokerctl send --from … --to … …    sign, encrypt and send a message; print its receipt
 //	brokerctl recv --as …               receive, verify and decrypt deliveries
 //	brokerctl decide --input in.json    evaluate the policy offline
@@ -26,6 +27,7 @@ Usage:
   brokerctl agency new --id ID --kind police|school|social_services [--operator municipal|independent] --name NAME [--x25519] [--data DIR]
   brokerctl agency list [--data DIR]
   brokerctl demo   [--data DIR]
+  brokerctl nats-config [--data DIR] [--out FILE]
   brokerctl send   --from ID --to ID --kind KIND --meta FILE|JSON [--payload FILE|-] [--text TEXT] [--reply-to ID] [--wait 10s]
   brokerctl recv   --as ID [--wait 5s] [--max N] [--out DIR]
   brokerctl receipts --as ID [--wait 5s]
@@ -78,6 +80,8 @@ func run(args []string, out io.Writer) error {
 		return errUsage
 	case "demo":
 		return cmdDemo(rest, out)
+	case "nats-config":
+		return cmdNATSConfig(rest, out)
 	case "send":
 		return cmdSend(rest, out)
 	case "recv":

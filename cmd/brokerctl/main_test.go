@@ -47,6 +47,11 @@ func TestInitAgencyNewAndList(t *testing.T) {
 	if err != nil || strings.Contains(out, "age1pq1") {
 		t.Fatalf("agency new --x25519: %q %v", out, err)
 	}
+	out, err = runCtl(t, "nats-config", "--data", data)
+	if err != nil || !strings.Contains(out, "authorization {") || !strings.Contains(out, `"sekretess.in.skola-x"`) ||
+		!strings.Contains(out, "# polis") {
+		t.Fatalf("nats-config: %q %v", out, err)
+	}
 	out, err = runCtl(t, "agency", "list", "--data", data)
 	if err != nil || !strings.Contains(out, "school/independent") || !strings.Contains(out, "polis") {
 		t.Fatalf("agency list: %q %v", out, err)

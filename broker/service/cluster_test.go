@@ -1,0 +1,188 @@
+package service_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/natsserver"
+	"github.com/sekretessbroker/sekretessbroker/broker/service"
+	"github.com/sekretessbroker/sekretessbroker/clients/agency"
+)
+
+// TestClusterDeployment runs the deployment of deploy/: three NATS nodes
+// configured by deploy/nats/node.conf with the users "brokerctl nats-config"
+// generates, two brokers joining with --nats-url and streams at R3, and
+// agencies on a third node. Only addresses and directories differ from the
+// files, because the test listens on loopback ports.
+func TestClusterDeployment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster")
+	}
+	data := t.TempDir()
+	if _, err := service.Init(data); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []service.AgencySpec{
+		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Rosengårdsskolan"},
+		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten Malmö"},
+	} {
+		if _, err := service.NewAgency(data, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := directory.Load(filepath.Join(data, service.DirectoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := os.ReadFile(filepath.Join("..", "..", "deploy", "nats", "node.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	etc := t.TempDir()
+	if err := os.WriteFile(filepath.Join(etc, "node.conf"), conf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(etc, "auth.conf"), natsserver.AuthorizationConfig(d), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	routes := []string{freePort(t), freePort(t), freePort(t)}
+	var routeURLs []*url.URL
+	for _, r := range routes {
+		routeURLs = append(routeURLs, &url.URL{Scheme: "nats", Host: r})
+	}
+	var nodes []*server.Server
+	for i := range 3 {
+		t.Setenv("NODE_NAME", fmt.Sprintf("nats-%d", i+1))
+		opts, err := server.ProcessConfigFile(filepath.Join(etc, "node.conf"))
+		if err != nil {
+			t.Fatalf("deploy/nats/node.conf: %v", err)
+		}
+		if opts.ServerName != fmt.Sprintf("nats-%d", i+1) || len(opts.Nkeys) != 3 || opts.Cluster.Name != "sekretess" || !opts.JetStream {
+			t.Fatalf("node.conf read as name %q, %d users, cluster %q, jetstream %v", opts.ServerName, len(opts.Nkeys), opts.Cluster.Name, opts.JetStream)
+		}
+		opts.Host, opts.Port = "127.0.0.1", -1
+		host, port := splitPort(t, routes[i])
+		opts.Cluster.Host, opts.Cluster.Port = host, port
+		opts.Routes = routeURLs
+		opts.StoreDir = t.TempDir()
+		opts.NoLog, opts.NoSigs = true, true
+		ns, err := server.NewServer(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns.Start()
+		t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+		if !ns.ReadyForConnections(10 * time.Second) {
+			t.Fatal("node not ready")
+		}
+		nodes = append(nodes, ns)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !nodes[0].JetStreamIsClustered() || nodes[0].JetStreamIsCurrent() == false {
+		if time.Now().After(deadline) {
+			t.Fatal("JetStream cluster did not form")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	start := func(node *server.Server) *service.Service {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		var svc *service.Service
+		var err error
+		// The meta leader may still be settling: creating R3 streams is retried.
+		for {
+			svc, err = service.Start(ctx, service.Config{DataDir: data, PolicyDir: filepath.Join("..", "..", "policies"),
+				NATSURL: node.ClientURL(), Replicas: 3, Logger: logger})
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			sctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			svc.Shutdown(sctx)
+		})
+		return svc
+	}
+	b1, b2 := start(nodes[0]), start(nodes[1])
+
+	dial := func(id string) *agency.Client {
+		ident, err := agency.LoadIdentity(service.AgencyDir(data, id), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := ctxT()
+		defer cancel()
+		c, err := agency.Dial(ctx, agency.Config{URL: nodes[2].ClientURL(), Identity: ident, Directory: d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	sch, soc := dial(school), dial(social)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const n = 40
+	sent := map[string]bool{}
+	for i := range n {
+		id, err := sch.Send(ctx, agency.Message{To: social, Kind: "concern_report", Metadata: concern(fmt.Sprintf("elev-%d", i)), Payload: []byte("x")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent[id] = true
+	}
+	got := map[string]int{}
+	for len(got) < n {
+		dl, err := soc.Next(ctx)
+		if err != nil {
+			t.Fatalf("after %d of %d deliveries: %v", len(got), n, err)
+		}
+		got[dl.ID]++
+		if dl.Decision.Rule != "R-CONCERN" || !sent[dl.ID] {
+			t.Fatalf("delivery %s under %q", dl.ID, dl.Decision.Rule)
+		}
+		dl.Ack()
+	}
+	nothingArrives(t, soc)
+	decided := 0
+	for _, b := range []*service.Service{b1, b2} {
+		decided += int(testutilCount(b))
+	}
+	if decided != n {
+		t.Fatalf("the two brokers decided %d messages, want %d", decided, n)
+	}
+	t.Logf("broker 1 decided %v, broker 2 %v", testutilCount(b1), testutilCount(b2))
+}
+
+func testutilCount(s *service.Service) float64 {
+	return testutil.ToFloat64(s.Metrics.Decisions.WithLabelValues("delivered", "R-CONCERN"))
+}
+
+func splitPort(t *testing.T, hostport string) (string, int) {
+	t.Helper()
+	i := strings.LastIndexByte(hostport, ':')
+	var p int
+	if _, err := fmt.Sscanf(hostport[i+1:], "%d", &p); err != nil {
+		t.Fatal(err)
+	}
+	return hostport[:i], p
+}
