@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/natsserver"
 	"github.com/sekretessbroker/sekretessbroker/broker/policy"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
@@ -108,6 +109,27 @@ func cmdDemo(args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "created demo agency %s\n", s.ID)
 	}
+	return demoAuditor(*data, out)
+}
+
+// demoAuditor gives the demo an auditor, so that the audit log records the
+// personal fields and "brokerctl audit show --identity" can open them. A real
+// deployment lists its supervisors' own age recipients in auditors.txt.
+func demoAuditor(data string, out io.Writer) error {
+	list := filepath.Join(data, service.BrokerDir, keys.AuditorsFile)
+	if _, err := os.Stat(list); err == nil {
+		return nil
+	}
+	key := filepath.Join(data, "auditor", keys.AgeKeyFile)
+	rcpt, err := keys.WriteAgeIdentity(key, true)
+	if err != nil {
+		return fmt.Errorf("demo auditor: %w", err)
+	}
+	line := "# Personal fields of the audit log are sealed to these age recipients.\n" + rcpt + "\n"
+	if err := os.WriteFile(list, []byte(line), 0o644); err != nil {
+		return fmt.Errorf("demo auditor: %w", err)
+	}
+	fmt.Fprintf(out, "created a demo auditor: identity %s, listed in %s\n", key, list)
 	return nil
 }
 

@@ -89,3 +89,21 @@ func TestUsage(t *testing.T) {
 		t.Fatal("unknown command accepted")
 	}
 }
+
+func TestDemoCreatesAgenciesAndAuditor(t *testing.T) {
+	data := t.TempDir()
+	out, err := runCtl(t, "demo", "--data", data)
+	if err != nil || strings.Count(out, "created demo agency") != 4 || !strings.Contains(out, "demo auditor") {
+		t.Fatalf("demo: %q %v", out, err)
+	}
+	list, err := os.ReadFile(filepath.Join(data, "broker", "auditors.txt"))
+	if err != nil || !strings.Contains(string(list), "age1pq1") {
+		t.Fatalf("auditors.txt: %q %v", list, err)
+	}
+	if fi, err := os.Stat(filepath.Join(data, "auditor", "age.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("auditor key: %v", err)
+	}
+	if out, err := runCtl(t, "demo", "--data", data); err != nil || out != "" {
+		t.Fatalf("second demo run changed something: %q %v", out, err)
+	}
+}
