@@ -29,6 +29,7 @@ run: build
 	@echo "  $(BIN)/brokerctl send --from rosengard-skola --to polisen-syd --kind disclosure \\"
 	@echo "    --meta '{\"category\":\"health\",\"subject\":{\"pseudonym\":\"elev-4711\",\"age\":13}}' --text 'Elevhälsans journal'"
 	@echo "  $(BIN)/brokerctl audit verify"
+	@echo "  $(BIN)/brokerctl audit show --identity $(DATA)/auditor/age.key"
 	@echo ""
 	exec $(BIN)/sekretessbroker --data $(DATA) --policies $(POLICIES)
 
