@@ -175,3 +175,17 @@ test_kind_guard_school_public if {
 		a == covered
 	}
 }
+
+# vocab.rules_by_kind lists, for every kind, exactly the rules whose `kinds`
+# include it, in precedence order, with their packages.
+test_rules_by_kind if {
+	object.keys(vocab.rules_by_kind) == vocab.kinds
+	every k in vocab.kinds {
+		want := [[id, pkg] |
+			some id in vocab.precedence
+			pkg := vocab.packages[id]
+			k in data.sekretess.rules[pkg].kinds
+		]
+		vocab.rules_by_kind[k] == want
+	}
+}

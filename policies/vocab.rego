@@ -97,3 +97,29 @@ packages := {
 
 # Obligations that forbid the recipient to pass the data on.
 no_forward_obligations := {"fu-secrecy: do not forward"}
+
+# The rules whose `kinds` include each message kind, in precedence order, as
+# [rule id, package]. The decision evaluates `allow` only for these: every
+# other rule's `allow` is false by its kind guard. A literal, so that no
+# decision evaluates the rules' `kinds`; kinds_test.rego checks it against
+# them.
+rules_by_kind := {
+	"request": [["R-FU", "fu"], ["R-LUB-CONTACT", "lub_contact"], ["R-LUB-REQUEST", "lub_request"]],
+	"response": [
+		["R-FU", "fu"], ["R-CRIME-SUSPECT", "crime_suspect"], ["R-1018A", "osl_10_18a"],
+		["R-LUB-CONTACT", "lub_contact"], ["R-LUB-REQUEST", "lub_request"], ["R-SCHOOL-PUBLIC", "school_public"],
+		["R-CONSENT", "consent"], ["R-1015A", "osl_10_15a"], ["R-GENERAL", "general_clause"],
+	],
+	"disclosure": [
+		["R-FU", "fu"], ["R-CRIME-SUSPECT", "crime_suspect"], ["R-1018A", "osl_10_18a"],
+		["R-LUB-OWN", "lub_own"], ["R-SCHOOL-PUBLIC", "school_public"], ["R-POLICE-SCHOOL", "police_school"],
+		["R-DEIDENTIFIED", "deidentified"], ["R-CONSENT", "consent"], ["R-1015A", "osl_10_15a"],
+		["R-GENERAL", "general_clause"],
+	],
+	"concern_report": [["R-CONCERN", "concern"]],
+	"feedback": [["R-FEEDBACK", "feedback"], ["R-CONSENT", "consent"]],
+	"report": [["R-CONFISCATION", "confiscation"]],
+	"consultation": [["R-DEIDENTIFIED", "deidentified"]],
+	"meeting": [["R-JOINT-MEETING", "joint_meeting"]],
+	"followup": [["R-FOLLOWUP", "followup"], ["R-DEIDENTIFIED", "deidentified"], ["R-CONSENT", "consent"]],
+}
