@@ -189,3 +189,31 @@ test_rules_by_kind if {
 		vocab.rules_by_kind[k] == want
 	}
 }
+
+# Each rule's scope names the kind with a literal copy of `kinds` as well:
+# it says the kind is not covered exactly for the kinds not in `kinds`.
+test_scope_kind_reason if {
+	every _, pkg in vocab.packages {
+		every k in vocab.kinds | {"unknown", null} {
+			s := data.sekretess.rules[pkg].scope with input as {"message": {"kind": k}}
+			said := {r | some r in s; startswith(r, "message kind is not ")}
+			covered(k, data.sekretess.rules[pkg].kinds) == empty(said)
+		}
+	}
+}
+
+test_scope_kind_reason_missing_kind if {
+	every _, pkg in vocab.packages {
+		s := data.sekretess.rules[pkg].scope with input as {"message": {}}
+		some r in s
+		startswith(r, "message kind is not ")
+	}
+}
+
+covered(k, kinds) if k in kinds
+
+else := false
+
+empty(s) if count(s) == 0
+
+else := false

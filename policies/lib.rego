@@ -134,11 +134,13 @@ _outcome_problem(j, name, want) := set() if {
 #   obligations  obligations that travel with the data when the rule allows
 #
 # Reasons carry no rule id; the decision prefixes them. The decision reads
-# only what it needs: every rule's `allow`, the basis and obligations of the
-# rule it reports, and the reasons only when it denies. `allow` checks the
-# message kind first, against a literal copy of `kinds` that OPA's rule index
-# can use (kinds_test.rego checks that they agree), then the scope, so
-# conditions are evaluated only for rules in scope.
+# only what it needs: the `allow` of the rules whose `kinds` include the
+# message kind (vocab.rules_by_kind), the basis and obligations of the rule it
+# reports, and the reasons only when it denies. `allow` checks the message
+# kind first, against a literal copy of `kinds` that OPA's rule index can use,
+# then the scope, so conditions are evaluated only for rules in scope. The
+# scope's kind reason uses a literal copy of `kinds` too, so that no decision
+# evaluates `kinds` (kinds_test.rego checks that all of them agree).
 
 # --- acts that change over time --------------------------------------------
 

@@ -15,7 +15,9 @@ basis := lib.sol(
 # Message kinds the rule covers.
 kinds := {"concern_report"}
 
-scope contains "message kind is not concern_report" if not lib.kind in kinds
+scope contains "message kind is not concern_report" if {
+	not lib.kind in {"concern_report"} # = kinds, see kinds_test.rego
+}
 
 scope contains "a report of concern goes to social services" if lib.recipient_kind != "social_services"
 

@@ -12,7 +12,9 @@ items := {"knife", "weapon", "spray_paint", "crime_tool"}
 # Message kinds the rule covers.
 kinds := {"report"}
 
-scope contains "message kind is not report" if not lib.kind in kinds
+scope contains "message kind is not report" if {
+	not lib.kind in {"report"} # = kinds, see kinds_test.rego
+}
 
 scope contains "sender is not a school" if lib.sender_kind != "school"
 

@@ -14,7 +14,9 @@ basis := "OSL 12 kap. 2-3 §§"
 # Message kinds the rule covers.
 kinds := {"disclosure", "response", "feedback", "followup"}
 
-scope contains "message kind is not disclosure, response, feedback or followup" if not lib.kind in kinds
+scope contains "message kind is not disclosure, response, feedback or followup" if {
+	not lib.kind in {"disclosure", "response", "feedback", "followup"} # = kinds, see kinds_test.rego
+}
 
 conditions contains r if some r in consent.problems
 

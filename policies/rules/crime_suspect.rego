@@ -24,7 +24,9 @@ basis := sprintf("OSL 10 kap. %s §", [trim_prefix(section, "10:")]) if {
 # Message kinds the rule covers.
 kinds := {"disclosure", "response"}
 
-scope contains "message kind is not disclosure or response" if not lib.kind in kinds
+scope contains "message kind is not disclosure or response" if {
+	not lib.kind in {"disclosure", "response"} # = kinds, see kinds_test.rego
+}
 
 scope contains "sender is not social services" if lib.sender_kind != "social_services"
 

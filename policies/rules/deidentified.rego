@@ -11,7 +11,9 @@ basis := "Ingen sekretess: uppgifterna kan inte knytas till en enskild (avidenti
 # Message kinds the rule covers.
 kinds := {"consultation", "followup", "disclosure"}
 
-scope contains "message kind is not consultation, followup or disclosure" if not lib.kind in kinds
+scope contains "message kind is not consultation, followup or disclosure" if {
+	not lib.kind in {"consultation", "followup", "disclosure"} # = kinds, see kinds_test.rego
+}
 
 scope contains "not marked de-identified (claims.deidentified)" if lib.claim(["deidentified"]) != true
 

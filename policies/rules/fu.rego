@@ -27,7 +27,9 @@ basis := basis_b if {
 # Message kinds the rule covers.
 kinds := {"request", "response", "disclosure"}
 
-scope contains "message kind is not request, response or disclosure" if not lib.kind in kinds
+scope contains "message kind is not request, response or disclosure" if {
+	not lib.kind in {"request", "response", "disclosure"} # = kinds, see kinds_test.rego
+}
 
 scope contains "a request comes from social services to the police" if {
 	lib.kind == "request"

@@ -12,7 +12,9 @@ basis := "OSL 10 kap. 27 §"
 # Message kinds the rule covers.
 kinds := {"disclosure", "response"}
 
-scope contains "message kind is not disclosure or response" if not lib.kind in kinds
+scope contains "message kind is not disclosure or response" if {
+	not lib.kind in {"disclosure", "response"} # = kinds, see kinds_test.rego
+}
 
 scope contains sprintf("%s is not an authority under OSL", [role]) if {
 	some role in ["sender", "recipient"]

@@ -14,7 +14,9 @@ scope contains lib.not_in_force_reason("2025-04-01") if not lib.lub_in_force
 # Message kinds the rule covers.
 kinds := {"disclosure"}
 
-scope contains "message kind is not disclosure" if not lib.kind in kinds
+scope contains "message kind is not disclosure" if {
+	not lib.kind in {"disclosure"} # = kinds, see kinds_test.rego
+}
 
 scope contains "sender is not a school" if lib.sender_kind != "school"
 

@@ -15,7 +15,9 @@ scope contains lib.not_in_force_reason("2025-04-01") if not lib.lub_in_force
 # Message kinds the rule covers.
 kinds := {"request", "response"}
 
-scope contains "message kind is not request or response" if not lib.kind in kinds
+scope contains "message kind is not request or response" if {
+	not lib.kind in {"request", "response"} # = kinds, see kinds_test.rego
+}
 
 scope contains "a request comes from the police to a school" if {
 	lib.kind == "request"

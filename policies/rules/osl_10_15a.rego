@@ -16,7 +16,9 @@ scope contains lib.not_in_force_reason("2025-12-01") if not lib.osl_10_15a_in_fo
 # Message kinds the rule covers.
 kinds := {"disclosure", "response"}
 
-scope contains "message kind is not disclosure or response" if not lib.kind in kinds
+scope contains "message kind is not disclosure or response" if {
+	not lib.kind in {"disclosure", "response"} # = kinds, see kinds_test.rego
+}
 
 scope contains sprintf("%s is not an authority under OSL", [role]) if {
 	some role in ["sender", "recipient"]

@@ -21,7 +21,9 @@ scope contains lib.not_in_force_reason("2013-07-01") if not lib.osl_10_18a_in_fo
 # Message kinds the rule covers.
 kinds := {"disclosure", "response"}
 
-scope contains "message kind is not disclosure or response" if not lib.kind in kinds
+scope contains "message kind is not disclosure or response" if {
+	not lib.kind in {"disclosure", "response"} # = kinds, see kinds_test.rego
+}
 
 scope contains "sender is not social services" if lib.sender_kind != "social_services"
 

@@ -15,7 +15,9 @@ basis := "skollagen (2010:800) 29 kap. 14 § (uppgiften omfattas inte av tystnad
 # Message kinds the rule covers.
 kinds := {"disclosure", "response"}
 
-scope contains "message kind is not disclosure or response" if not lib.kind in kinds
+scope contains "message kind is not disclosure or response" if {
+	not lib.kind in {"disclosure", "response"} # = kinds, see kinds_test.rego
+}
 
 scope contains "sender is not a school" if lib.sender_kind != "school"
 
