@@ -48,16 +48,68 @@ problems contains r if {
 	some r in record_problems
 }
 
-record_problems contains "a general waiver is not a valid consent (Q17): it must name the data, the recipient and the purpose" if {
+# A consent that is valid in every respect (the common case) is recognised
+# by one quick check; otherwise every problem is named by the rules for
+# record_problem_details below.
+record_problems := set() if {
+	record_valid
+} else := record_problem_details
+
+# Implies that no record_problem_details rule applies (it may fail in cases
+# where none does; the details then find none). The set of markers is a
+# literal copy of general_markers.
+record_valid if {
+	object.get(c, "general", null) != true
+	count(categories & {"*", "all", "any"}) == 0
+	count(recipients & {"*", "all", "any"}) == 0
+	d := c.documented
+	d.how in {"written", "oral", "digital"}
+	is_string(d.by)
+	trim_space(d.by) != ""
+	time.parse_rfc3339_ns(d.at) <= lib.now_ns
+	lib.category in categories
+	is_string(c.purpose)
+	trim_space(c.purpose) != ""
+	lib.claim(["purpose"]) == c.purpose
+	object.get(c, ["subject", "pseudonym"], null) == lib.claim(["subject", "pseudonym"])
+	object.get(c, "discloser", input.sender.id) == input.sender.id
+	time.parse_rfc3339_ns(c.valid_from) <= lib.now_ns
+
+	# No valid_until is no end; 2262 is the last year of nanosecond time.
+	time.parse_rfc3339_ns(object.get(c, "valid_until", "2262-01-01T00:00:00Z")) >= lib.now_ns
+	object.get(c, "withdrawn_at", null) == null
+
+	# decided_at is absent or a valid time.
+	time.parse_rfc3339_ns(object.get(input, "decided_at", "1970-01-01T00:00:00Z"))
+	whose_consent_ok
+}
+
+# Whose consent is needed was given (see the last rules below).
+whose_consent_ok if {
+	subject_age >= 18
+	count(given("person")) > 0
+}
+
+whose_consent_ok if {
+	subject_age < 18
+	child_may_consent_alone
+}
+
+whose_consent_ok if {
+	subject_age < 18
+	count(guardian_problems) == 0
+}
+
+record_problem_details contains "a general waiver is not a valid consent (Q17): it must name the data, the recipient and the purpose" if {
 	c.general == true
 }
 
-record_problems contains "a general waiver is not a valid consent (Q17): it must name the data, the recipient and the purpose" if {
+record_problem_details contains "a general waiver is not a valid consent (Q17): it must name the data, the recipient and the purpose" if {
 	some x in (categories | recipients)
 	x in general_markers
 }
 
-record_problems contains "consent is not documented (consent.documented with how, by, at): an oral consent counts when it is documented (Q17)" if {
+record_problem_details contains "consent is not documented (consent.documented with how, by, at): an oral consent counts when it is documented (Q17)" if {
 	not documented
 }
 
@@ -68,37 +120,37 @@ documented if {
 	time.parse_rfc3339_ns(d.at) <= lib.now_ns
 }
 
-record_problems contains sprintf("consent does not cover data category %v", [lib.category]) if {
+record_problem_details contains sprintf("consent does not cover data category %v", [lib.category]) if {
 	not lib.category in categories
 }
 
-record_problems contains "consent does not state a purpose (consent.purpose)" if {
+record_problem_details contains "consent does not state a purpose (consent.purpose)" if {
 	not lib.non_empty_string(object.get(c, "purpose", null))
 }
 
-record_problems contains sprintf("message purpose %v is not the purpose consented to", [lib.claim(["purpose"])]) if {
+record_problem_details contains sprintf("message purpose %v is not the purpose consented to", [lib.claim(["purpose"])]) if {
 	lib.non_empty_string(object.get(c, "purpose", null))
 	lib.claim(["purpose"]) != c.purpose
 }
 
-record_problems contains "consent is for another subject (consent.subject.pseudonym differs from claims.subject.pseudonym)" if {
+record_problem_details contains "consent is for another subject (consent.subject.pseudonym differs from claims.subject.pseudonym)" if {
 	object.get(c, ["subject", "pseudonym"], null) != lib.claim(["subject", "pseudonym"])
 }
 
-record_problems contains sprintf("consent lets %v disclose, not the sender", [c.discloser]) if {
+record_problem_details contains sprintf("consent lets %v disclose, not the sender", [c.discloser]) if {
 	object.get(c, "discloser", null) != null
 	c.discloser != input.sender.id
 }
 
-record_problems contains "consent has no valid start (consent.valid_from)" if {
+record_problem_details contains "consent has no valid start (consent.valid_from)" if {
 	not time.parse_rfc3339_ns(object.get(c, "valid_from", ""))
 }
 
-record_problems contains "consent is not yet valid at the message's time" if {
+record_problem_details contains "consent is not yet valid at the message's time" if {
 	time.parse_rfc3339_ns(c.valid_from) > lib.now_ns
 }
 
-record_problems contains "consent had expired at the message's time" if {
+record_problem_details contains "consent had expired at the message's time" if {
 	time.parse_rfc3339_ns(c.valid_until) < lib.now_ns
 }
 
@@ -112,34 +164,34 @@ decided_at := object.get(input, "decided_at", null)
 
 decided_ns := time.parse_rfc3339_ns(decided_at)
 
-record_problems contains sprintf("consent was withdrawn at %v, before the message (Q18)", [c.withdrawn_at]) if {
+record_problem_details contains sprintf("consent was withdrawn at %v, before the message (Q18)", [c.withdrawn_at]) if {
 	withdrawn_ns <= lib.now_ns
 }
 
-record_problems contains sprintf("consent was withdrawn at %v, before the message was decided at %v (Q18)", [c.withdrawn_at, decided_at]) if {
+record_problem_details contains sprintf("consent was withdrawn at %v, before the message was decided at %v (Q18)", [c.withdrawn_at, decided_at]) if {
 	withdrawn_ns > lib.now_ns
 	withdrawn_ns <= decided_ns
 }
 
-record_problems contains sprintf("decided_at is not a valid time (%v): cannot tell whether the consent was withdrawn before the decision (Q18)", [decided_at]) if {
+record_problem_details contains sprintf("decided_at is not a valid time (%v): cannot tell whether the consent was withdrawn before the decision (Q18)", [decided_at]) if {
 	decided_at != null
 	not decided_ns
 }
 
-record_problems contains "consent.withdrawn_at is not a valid time" if {
+record_problem_details contains "consent.withdrawn_at is not a valid time" if {
 	object.get(c, "withdrawn_at", null) != null
 	not time.parse_rfc3339_ns(c.withdrawn_at)
 }
 
 # Whose consent is needed.
-record_problems contains "the subject's age is unknown: cannot tell whose consent is needed" if not subject_age
+record_problem_details contains "the subject's age is unknown: cannot tell whose consent is needed" if not subject_age
 
-record_problems contains "from 18 the person consents alone: the record has no consent given by the person" if {
+record_problem_details contains "from 18 the person consents alone: the record has no consent given by the person" if {
 	subject_age >= 18
 	count(given("person")) == 0
 }
 
-record_problems contains r if {
+record_problem_details contains r if {
 	subject_age < 18
 	not child_may_consent_alone
 	some r in guardian_problems
