@@ -40,6 +40,11 @@ allow if {
 	# (guards_test.rego checks that the scope excludes them).
 	lib.recipient_kind != "police"
 	lib.recipient_kind != "school"
+
+	# Quick exit for categories a condition excludes
+	# (contract_test.rego checks that one does).
+	lib.category in {"concern", null}
+
 	count(scope) == 0
 	count(conditions) == 0
 }

@@ -49,6 +49,15 @@ allow if {
 	lib.sender_kind != "social_services"
 	lib.recipient_kind != "school"
 	lib.recipient_kind != "social_services"
+
+	# Quick exit for categories a condition excludes: those not in
+	# vocab.school_categories (contract_test.rego checks that one does).
+	lib.category in {
+		"enrolment", "class_list", "school_catalogue", "contact_details",
+		"attendance", "grades", "pupil_welfare", "risk_environment",
+		"crime_suspicion", "confiscation", null,
+	}
+
 	count(scope) == 0
 	count(conditions) == 0
 }

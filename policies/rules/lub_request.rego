@@ -83,6 +83,15 @@ allow if {
 	# (guards_test.rego checks that the scope excludes them).
 	not [lib.kind, lib.sender_kind] in {["request", "school"], ["request", "social_services"], ["response", "police"], ["response", "social_services"]}
 	not [lib.kind, lib.recipient_kind] in {["request", "police"], ["request", "social_services"], ["response", "school"], ["response", "social_services"]}
+
+	# Quick exit for categories a condition excludes: those not in
+	# vocab.school_categories (contract_test.rego checks that one does).
+	lib.category in {
+		"enrolment", "class_list", "school_catalogue", "contact_details",
+		"attendance", "grades", "pupil_welfare", "risk_environment",
+		"crime_suspicion", "confiscation", null,
+	}
+
 	count(scope) == 0
 	count(conditions) == 0
 }

@@ -43,6 +43,11 @@ allow if {
 	lib.sender_kind != "social_services"
 	lib.recipient_kind != "police"
 	lib.recipient_kind != "social_services"
+
+	# Quick exit for categories a condition excludes
+	# (contract_test.rego checks that one does).
+	lib.category in {"risk_environment", null}
+
 	count(scope) == 0
 	count(conditions) == 0
 }

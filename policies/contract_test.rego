@@ -1,0 +1,35 @@
+# A rule's `allow` holds exactly when its scope and conditions are empty
+# (see "rules" in lib.rego). The quick exits at the start of `allow` (kind,
+# parties, category) must only exclude messages that the scope or a
+# condition excludes. Checked on every example input, with each category in
+# turn.
+package sekretess_test.contract
+
+import data.sekretess.vocab
+
+decision_keys := ["allow", "rule", "basis", "obligations", "reasons", "also_allowed_by"]
+
+example_inputs contains object.remove(ex, decision_keys) if some ex in data.examples
+
+both_empty(a, b) if {
+	count(a) == 0
+	count(b) == 0
+}
+
+else := false
+
+test_examples_loaded if count(example_inputs) == count(data.examples)
+
+test_allow_is_empty_scope_and_conditions if {
+	every ex in example_inputs {
+		every c in vocab.categories | {null, "x"} {
+			every _, pkg in vocab.packages {
+				i := object.union(ex, {"claims": {"category": c}})
+				a := data.sekretess.rules[pkg].allow with input as i
+				s := data.sekretess.rules[pkg].scope with input as i
+				k := data.sekretess.rules[pkg].conditions with input as i
+				a == both_empty(s, k)
+			}
+		}
+	}
+}
