@@ -60,6 +60,13 @@ record_problems := set() if {
 # literal copy of general_markers.
 record_valid if {
 	object.get(c, "general", null) != true
+	object.get(c, "withdrawn_at", null) == null
+	object.get(c, "discloser", input.sender.id) == input.sender.id
+	object.get(c, ["subject", "pseudonym"], null) == lib.claim(["subject", "pseudonym"])
+	is_string(c.purpose)
+	trim_space(c.purpose) != ""
+	lib.claim(["purpose"]) == c.purpose
+	lib.category in categories
 	count(categories & {"*", "all", "any"}) == 0
 	count(recipients & {"*", "all", "any"}) == 0
 	d := c.documented
@@ -67,17 +74,10 @@ record_valid if {
 	is_string(d.by)
 	trim_space(d.by) != ""
 	time.parse_rfc3339_ns(d.at) <= lib.now_ns
-	lib.category in categories
-	is_string(c.purpose)
-	trim_space(c.purpose) != ""
-	lib.claim(["purpose"]) == c.purpose
-	object.get(c, ["subject", "pseudonym"], null) == lib.claim(["subject", "pseudonym"])
-	object.get(c, "discloser", input.sender.id) == input.sender.id
 	time.parse_rfc3339_ns(c.valid_from) <= lib.now_ns
 
 	# No valid_until is no end; 2262 is the last year of nanosecond time.
 	time.parse_rfc3339_ns(object.get(c, "valid_until", "2262-01-01T00:00:00Z")) >= lib.now_ns
-	object.get(c, "withdrawn_at", null) == null
 
 	# decided_at is absent or a valid time.
 	time.parse_rfc3339_ns(object.get(input, "decided_at", "1970-01-01T00:00:00Z"))
