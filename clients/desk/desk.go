@@ -50,6 +50,7 @@ type client struct {
 
 // session is what a command acts with: the official and the agency's keys.
 type session struct {
+	prog           string // the program's name, for the commands it suggests
 	out            io.Writer
 	data, url, as  string
 	name           string
@@ -98,7 +99,7 @@ func (c *client) main(ctx context.Context, args []string, out io.Writer) error {
 		}
 		fs := flag.NewFlagSet(c.prog+" "+cmd.name, flag.ContinueOnError)
 		fs.SetOutput(out)
-		s := &session{out: out, kind: c.kind, connectTimeout: 10 * time.Second, receiptTimeout: 30 * time.Second}
+		s := &session{prog: c.prog, out: out, kind: c.kind, connectTimeout: 10 * time.Second, receiptTimeout: 30 * time.Second}
 		fs.StringVar(&s.as, "as", "", "your agency's id")
 		fs.StringVar(&s.name, "name", "", "your name and title (recorded with each assessment)")
 		fs.StringVar(&s.data, "data", "./data", "data directory")
@@ -193,6 +194,28 @@ func (s *session) loadKey() error {
 	return nil
 }
 
+// connectSubject connects to the broker and turns the personnummer pnr into
+// the pseudonymous subject of a message.
+func (s *session) connectSubject(ctx context.Context, pnr string) (*agency.Subject, error) {
+	if err := s.connect(ctx); err != nil {
+		return nil, err
+	}
+	return s.subject(pnr)
+}
+
+// connectReceived connects to the broker and gets message id, to answer or
+// pass on, from the local inbox.
+func (s *session) connectReceived(ctx context.Context, id string) (*agency.Delivery, error) {
+	if err := s.connect(ctx); err != nil {
+		return nil, err
+	}
+	d, err := s.box.Get(id)
+	if err != nil {
+		return nil, fmt.Errorf("%w (run %s inbox first)", err, s.prog)
+	}
+	return d, nil
+}
+
 // InboxDir is where the clients keep agency id's received messages.
 func InboxDir(data, id string) string { return filepath.Join(service.AgencyDir(data, id), "inbox") }
 
@@ -225,6 +248,21 @@ func (s *session) deliver(ctx context.Context, m agency.Message) (*decision.Reco
 		return r, ErrRejected
 	}
 	return r, err
+}
+
+// reply sends payload in answer to the received message req and, once the
+// broker has delivered it, marks req handled.
+func (s *session) reply(ctx context.Context, req *agency.Delivery, kind string, claims agency.Claims, payload string) error {
+	if _, err := s.deliver(ctx, agency.Message{To: req.From, Kind: kind, ReplyTo: req.ID,
+		Metadata: claims, Payload: []byte(payload)}); err != nil {
+		return err
+	}
+	return s.box.MarkHandled(req.ID)
+}
+
+// answerInInbox tells the official where the answer to a request will be.
+func (s *session) answerInInbox() {
+	fmt.Fprintf(s.out, "  The answer will be in your inbox: %s inbox --as %s\n", s.prog, s.as)
 }
 
 func printReceipt(out io.Writer, r *decision.Record) {
@@ -271,7 +309,7 @@ func (s *session) fetch(ctx context.Context, wait time.Duration) (int, error) {
 	n := 0
 	for {
 		fctx, cancel := context.WithTimeout(ctx, wait)
-		d, err := s.cl.Next(fctx)
+		_, err := s.receive(fctx)
 		cancel()
 		if errors.Is(err, context.DeadlineExceeded) {
 			return n, nil
@@ -279,15 +317,24 @@ func (s *session) fetch(ctx context.Context, wait time.Duration) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		if err := s.box.Save(d); err != nil {
-			return n, err
-		}
-		// Acknowledged only once stored with its decision.
-		if err := d.Ack(); err != nil {
-			return n, err
-		}
 		n++
 	}
+}
+
+// receive takes the next delivery from the broker into the local inbox.
+func (s *session) receive(ctx context.Context) (*agency.Delivery, error) {
+	d, err := s.cl.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.box.Save(d); err != nil {
+		return nil, err
+	}
+	// Acknowledged only once stored with its decision.
+	if err := d.Ack(); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 var kindWords = map[string]string{

@@ -68,10 +68,7 @@ func policeRequest(ctx context.Context, s *session, fs *flag.FlagSet, args []str
 	if err := parse(fs, args, "to", "category", "personnummer", "purpose", "text"); err != nil || helped(args) {
 		return err
 	}
-	if err := s.connect(ctx); err != nil {
-		return err
-	}
-	subj, err := s.subject(*pnr)
+	subj, err := s.connectSubject(ctx, *pnr)
 	if err != nil {
 		return err
 	}
@@ -80,25 +77,19 @@ func policeRequest(ctx context.Context, s *session, fs *flag.FlagSet, args []str
 	r, err := s.deliver(ctx, m)
 	if err != nil || *wait <= 0 {
 		if err == nil {
-			fmt.Fprintf(s.out, "  The answer will be in your inbox: polis inbox --as %s\n", s.as)
+			s.answerInInbox()
 		}
 		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, *wait)
 	defer cancel()
 	for {
-		d, err := s.cl.Next(wctx)
+		d, err := s.receive(wctx)
 		if errors.Is(err, context.DeadlineExceeded) {
 			fmt.Fprintf(s.out, "  No answer yet; it will be in your inbox.\n")
 			return nil
 		}
 		if err != nil {
-			return err
-		}
-		if err := s.box.Save(d); err != nil {
-			return err
-		}
-		if err := d.Ack(); err != nil {
 			return err
 		}
 		if d.ReplyTo == r.MessageID {
@@ -116,12 +107,9 @@ func policeAnswerFU(ctx context.Context, s *session, fs *flag.FlagSet, args []st
 	if err := parse(fs, args, "request", "relevance", "text"); err != nil || helped(args) {
 		return err
 	}
-	if err := s.connect(ctx); err != nil {
-		return err
-	}
-	req, err := s.box.Get(*reqID)
+	req, err := s.connectReceived(ctx, *reqID)
 	if err != nil {
-		return fmt.Errorf("%w (run polis inbox first)", err)
+		return err
 	}
 	j, err := s.judgement("relevant", *relevance)
 	if err != nil {
@@ -129,11 +117,7 @@ func policeAnswerFU(ctx context.Context, s *session, fs *flag.FlagSet, args []st
 	}
 	claims := agency.Claims{Category: "preliminary_investigation",
 		FU: &agency.FU{ConcernReportMade: true, RelevanceAssessment: j}}
-	if _, err := s.deliver(ctx, agency.Message{To: req.From, Kind: agency.KindResponse, ReplyTo: req.ID,
-		Metadata: claims, Payload: []byte(*text)}); err != nil {
-		return err
-	}
-	return s.box.MarkHandled(req.ID)
+	return s.reply(ctx, req, agency.KindResponse, claims, *text)
 }
 
 // concernCmd reports concern for a child to social services (SoL 14 kap. 1 §).
@@ -153,10 +137,7 @@ func concernCmd(who string) command {
 			if err := parse(fs, args, "to", "personnummer", "text"); err != nil || helped(args) {
 				return err
 			}
-			if err := s.connect(ctx); err != nil {
-				return err
-			}
-			subj, err := s.subject(*pnr)
+			subj, err := s.connectSubject(ctx, *pnr)
 			if err != nil {
 				return err
 			}

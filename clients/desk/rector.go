@@ -79,12 +79,9 @@ func rectorAnswer(ctx context.Context, s *session, fs *flag.FlagSet, args []stri
 	if !public && (*outcome != "disclose" && *outcome != "withhold" || *reason == "") {
 		return fmt.Errorf("%s is not public school data: record your interest assessment with --secret, --assessment disclose|withhold and --reason: %w", *category, ErrUsage)
 	}
-	if err := s.connect(ctx); err != nil {
-		return err
-	}
-	req, err := s.box.Get(*reqID)
+	req, err := s.connectReceived(ctx, *reqID)
 	if err != nil {
-		return fmt.Errorf("%w (run rektor inbox first)", err)
+		return err
 	}
 	claims := agency.Claims{Category: *category, SenderRole: *role, Secret: agency.Bool(!public)}
 	if !public {
@@ -102,11 +99,7 @@ func rectorAnswer(ctx context.Context, s *session, fs *flag.FlagSet, args []stri
 			return err
 		}
 	}
-	if _, err := s.deliver(ctx, agency.Message{To: req.From, Kind: agency.KindResponse, ReplyTo: req.ID,
-		Metadata: claims, Payload: []byte(*text)}); err != nil {
-		return err
-	}
-	return s.box.MarkHandled(req.ID)
+	return s.reply(ctx, req, agency.KindResponse, claims, *text)
 }
 
 func rectorConfiscation(ctx context.Context, s *session, fs *flag.FlagSet, args []string) error {
@@ -119,10 +112,7 @@ func rectorConfiscation(ctx context.Context, s *session, fs *flag.FlagSet, args 
 	if err := parse(fs, args, "to", "item", "personnummer", "text"); err != nil || helped(args) {
 		return err
 	}
-	if err := s.connect(ctx); err != nil {
-		return err
-	}
-	subj, err := s.subject(*pnr)
+	subj, err := s.connectSubject(ctx, *pnr)
 	if err != nil {
 		return err
 	}
@@ -143,10 +133,7 @@ func rectorDisclose(ctx context.Context, s *session, fs *flag.FlagSet, args []st
 	if err := parse(fs, args, "to", "category", "personnummer", "purpose", "text"); err != nil || helped(args) {
 		return err
 	}
-	if err := s.connect(ctx); err != nil {
-		return err
-	}
-	subj, err := s.subject(*pnr)
+	subj, err := s.connectSubject(ctx, *pnr)
 	if err != nil {
 		return err
 	}

@@ -120,12 +120,9 @@ func socialFeedback(ctx context.Context, s *session, fs *flag.FlagSet, args []st
 	if *ref != "" && (*category == "" || *purpose == "" || *more == "" || *pnr == "") {
 		return fmt.Errorf("feedback beyond the status needs --category, --purpose, --personnummer and --text with --consent: %w", ErrUsage)
 	}
-	if err := s.connect(ctx); err != nil {
-		return err
-	}
-	rep, err := s.box.Get(*reportID)
+	rep, err := s.connectReceived(ctx, *reportID)
 	if err != nil {
-		return fmt.Errorf("%w (run socialtjanst inbox first)", err)
+		return err
 	}
 	j, err := s.judgement("appropriate", *reason)
 	if err != nil {
@@ -141,11 +138,7 @@ func socialFeedback(ctx context.Context, s *session, fs *flag.FlagSet, args []st
 		claims.Category, claims.ConsentRef, claims.Purpose = *category, *ref, *purpose
 		text += "\n\n" + *more
 	}
-	if _, err := s.deliver(ctx, agency.Message{To: rep.From, Kind: agency.KindFeedback, ReplyTo: rep.ID,
-		Metadata: claims, Payload: []byte(text)}); err != nil {
-		return err
-	}
-	return s.box.MarkHandled(rep.ID)
+	return s.reply(ctx, rep, agency.KindFeedback, claims, text)
 }
 
 func socialConsent(ctx context.Context, s *session, fs *flag.FlagSet, args []string) error {
@@ -289,10 +282,7 @@ func socialDisclose(ctx context.Context, s *session, fs *flag.FlagSet, args []st
 	if err := parse(fs, args, "to", "consent", "category", "personnummer", "purpose", "text"); err != nil || helped(args) {
 		return err
 	}
-	if err := s.connect(ctx); err != nil {
-		return err
-	}
-	subj, err := s.subject(*pnr)
+	subj, err := s.connectSubject(ctx, *pnr)
 	if err != nil {
 		return err
 	}
@@ -315,10 +305,7 @@ func socialDisclose1018a(ctx context.Context, s *session, fs *flag.FlagSet, args
 	if s.name == "" {
 		return fmt.Errorf("say who assessed the conditions with --name: %w", ErrUsage)
 	}
-	if err := s.connect(ctx); err != nil {
-		return err
-	}
-	subj, err := s.subject(*pnr)
+	subj, err := s.connectSubject(ctx, *pnr)
 	if err != nil {
 		return err
 	}
@@ -338,10 +325,7 @@ func socialRequestFU(ctx context.Context, s *session, fs *flag.FlagSet, args []s
 	if err := parse(fs, args, "to", "personnummer", "purpose", "text"); err != nil || helped(args) {
 		return err
 	}
-	if err := s.connect(ctx); err != nil {
-		return err
-	}
-	subj, err := s.subject(*pnr)
+	subj, err := s.connectSubject(ctx, *pnr)
 	if err != nil {
 		return err
 	}
@@ -349,7 +333,7 @@ func socialRequestFU(ctx context.Context, s *session, fs *flag.FlagSet, args []s
 		FU: &agency.FU{ConcernReportMade: true}}
 	_, err = s.deliver(ctx, agency.Message{To: *to, Kind: agency.KindRequest, Metadata: claims, Payload: []byte(*text)})
 	if err == nil {
-		fmt.Fprintf(s.out, "  The answer will be in your inbox: socialtjanst inbox --as %s\n", s.as)
+		s.answerInInbox()
 	}
 	return err
 }
@@ -363,12 +347,9 @@ func socialForward(ctx context.Context, s *session, fs *flag.FlagSet, args []str
 	if err := parse(fs, args, "message", "to", "purpose"); err != nil || helped(args) {
 		return err
 	}
-	if err := s.connect(ctx); err != nil {
-		return err
-	}
-	d, err := s.box.Get(*id)
+	d, err := s.connectReceived(ctx, *id)
 	if err != nil {
-		return fmt.Errorf("%w (run socialtjanst inbox first)", err)
+		return err
 	}
 	if !d.MayForward() {
 		fmt.Fprintf(s.out, "  Note: %s came with %q; the broker will refuse to pass it on.\n", d.ID, agency.ObligationDoNotForward)

@@ -3,26 +3,9 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"os"
-	"os/signal"
 
 	"github.com/sekretessbroker/sekretessbroker/clients/desk"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	err := desk.SocialServices(ctx, os.Args[1:], os.Stdout)
-	switch {
-	case err == nil:
-	case errors.Is(err, desk.ErrRejected):
-		// The reasons are printed; the status tells scripts.
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "socialtjanst:", err)
-		os.Exit(1)
-	}
-}
+func main() { os.Exit(desk.Main("socialtjanst")) }
