@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -232,19 +231,11 @@ func auditPersonal(t *testing.T, w *world, id string) *audit.Personal {
 
 func brokerJetStream(t *testing.T, w *world) jetstream.JetStream {
 	t.Helper()
-	opt, err := nats.NkeyOptionFromSeed(filepath.Join(w.data, service.BrokerDir, keys.NKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect("nats://"+w.listen, opt, nats.CustomInboxPrefix(bus.InboxPrefix("broker")))
+	nc, js, err := service.ConnectAsBroker(w.data, "nats://"+w.listen)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	return js
 }
 

@@ -168,20 +168,12 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		})
 		url = s.nats.ClientURL()
 	}
-	nkeyOpt, err := nats.NkeyOptionFromSeed(filepath.Join(bdir, keys.NKeyFile))
+	var js jetstream.JetStream
+	s.nc, js, err = ConnectAsBroker(cfg.DataDir, url, nats.Name("sekretessbroker"), nats.MaxReconnects(-1))
 	if err != nil {
-		return nil, fmt.Errorf("service: broker nkey: %w", err)
-	}
-	s.nc, err = nats.Connect(url, nkeyOpt, nats.Name("sekretessbroker"),
-		nats.MaxReconnects(-1), nats.CustomInboxPrefix(bus.InboxPrefix("broker")))
-	if err != nil {
-		return nil, fmt.Errorf("service: connect to NATS at %s: %w", url, err)
+		return nil, err
 	}
 	bcfg.NATS = s.nc
-	js, err := jetstream.New(s.nc)
-	if err != nil {
-		return nil, fmt.Errorf("service: %w", err)
-	}
 	if s.Audit, err = audit.Open(ctx, audit.Config{
 		JetStream: js, Replicas: cfg.Replicas, Signer: auditKey, Auditors: auditors,
 		CheckpointInterval: cfg.CheckpointInterval, Logger: log,
@@ -347,4 +339,25 @@ func splitHostPort(addr string) (string, int, error) {
 		port = -1 // nats-server's "random port"
 	}
 	return host, port, nil
+}
+
+// ConnectAsBroker dials NATS at url with the broker's credentials from
+// dataDir, as the daemon does and as tools that read the broker's own streams
+// (audit verification, the demo, the load generator) must.
+func ConnectAsBroker(dataDir, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	nkeyOpt, err := nats.NkeyOptionFromSeed(filepath.Join(dataDir, BrokerDir, keys.NKeyFile))
+	if err != nil {
+		return nil, nil, fmt.Errorf("service: broker nkey: %w", err)
+	}
+	opts = append([]nats.Option{nkeyOpt, nats.CustomInboxPrefix(bus.InboxPrefix("broker"))}, opts...)
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("service: connect to NATS at %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("service: %w", err)
+	}
+	return nc, js, nil
 }

@@ -46,20 +46,7 @@ func (a *auditSource) verifier() (note.Verifier, error) {
 
 // connect dials NATS as the broker.
 func (a *auditSource) connect() (*nats.Conn, jetstream.JetStream, error) {
-	opt, err := nats.NkeyOptionFromSeed(filepath.Join(a.data, service.BrokerDir, keys.NKeyFile))
-	if err != nil {
-		return nil, nil, fmt.Errorf("broker nkey: %w", err)
-	}
-	nc, err := nats.Connect(a.url, opt, nats.Name("brokerctl audit"), nats.CustomInboxPrefix(bus.InboxPrefix("broker")))
-	if err != nil {
-		return nil, nil, fmt.Errorf("connect to %s: %w", a.url, err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, nil, err
-	}
-	return nc, js, nil
+	return service.ConnectAsBroker(a.data, a.url, nats.Name("brokerctl audit"))
 }
 
 func (a *auditSource) read(ctx context.Context) (*audit.Export, string, error) {

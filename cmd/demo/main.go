@@ -20,9 +20,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
@@ -106,19 +103,11 @@ func auditSummary(ctx context.Context, out io.Writer, data string, svc *service.
 	if _, err := svc.Audit.Checkpoint(ctx); err != nil {
 		return fmt.Errorf("audit checkpoint: %w", err)
 	}
-	opt, err := nats.NkeyOptionFromSeed(filepath.Join(data, service.BrokerDir, keys.NKeyFile))
-	if err != nil {
-		return err
-	}
-	nc, err := nats.Connect(svc.NATSURL(), opt, nats.CustomInboxPrefix(bus.InboxPrefix("broker")))
+	nc, js, err := service.ConnectAsBroker(data, svc.NATSURL())
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
 	ex, err := audit.ReadStream(ctx, js)
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)

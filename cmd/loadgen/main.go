@@ -130,16 +130,11 @@ func run() error {
 	}
 
 	// Baselines on the broker's own connection rights: a plain stream.
-	bseed, err := nats.NkeyOptionFromSeed(filepath.Join(dir, service.BrokerDir, keys.NKeyFile))
-	if err != nil {
-		return err
-	}
-	bnc, err := nats.Connect(svc.NATSURL(), bseed, nats.CustomInboxPrefix(bus.InboxPrefix("loadgen")))
+	bnc, bjs, err := service.ConnectAsBroker(dir, svc.NATSURL())
 	if err != nil {
 		return err
 	}
 	defer bnc.Close()
-	bjs, _ := jetstream.New(bnc)
 	if _, err := bjs.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "LOADGEN_RAW", Subjects: []string{"loadgen.raw"},
 		Storage: jetstream.FileStorage, MaxMsgSize: 4 << 20}); err != nil {
 		return err
