@@ -144,19 +144,7 @@ func cmdRecv(args []string, out io.Writer) error {
 		return err
 	}
 	defer cl.Close()
-	for n := 0; *max == 0 || n < *max; n++ {
-		ctx, cancel := context.WithTimeout(context.Background(), *wait)
-		d, err := cl.Next(ctx)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			if n == 0 {
-				fmt.Fprintln(out, "no messages")
-			}
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return each(out, *wait, *max, "no messages", cl.Next, func(d *agency.Delivery) error {
 		fmt.Fprintf(out, "%s from %s (%s) at %s under %s (%s)\n", d.ID, d.From, d.Kind,
 			d.CreatedAt.Format(time.RFC3339), d.Decision.Rule, d.Decision.Basis)
 		if len(d.Decision.Obligations) > 0 {
@@ -172,7 +160,29 @@ func cmdRecv(args []string, out io.Writer) error {
 		} else {
 			fmt.Fprintf(out, "  %s\n", d.Payload)
 		}
-		if err := d.Ack(); err != nil {
+		// Acknowledged only once shown or stored: until then it is delivered again.
+		return d.Ack()
+	})
+}
+
+// each fetches and handles items until limit are handled (0: no limit) or wait
+// passes without one, saying none when there was nothing at all.
+func each[T any](out io.Writer, wait time.Duration, limit int, none string,
+	fetch func(context.Context) (T, error), handle func(T) error) error {
+	for n := 0; limit == 0 || n < limit; n++ {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		item, err := fetch(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			if n == 0 {
+				fmt.Fprintln(out, none)
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := handle(item); err != nil {
 			return err
 		}
 	}
@@ -192,20 +202,9 @@ func cmdReceipts(args []string, out io.Writer) error {
 		return err
 	}
 	defer cl.Close()
-	for n := 0; ; n++ {
-		ctx, cancel := context.WithTimeout(context.Background(), *wait)
-		r, err := cl.NextReceipt(ctx)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			if n == 0 {
-				fmt.Fprintln(out, "no receipts")
-			}
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return each(out, *wait, 0, "no receipts", cl.NextReceipt, func(r *decision.Record) error {
 		fmt.Fprintf(out, "message %s → %s: ", r.MessageID, r.Recipient)
 		printReceipt(out, r)
-	}
+		return nil
+	})
 }
