@@ -33,12 +33,12 @@ run: build
 	@echo ""
 	exec $(BIN)/sekretessbroker --data $(DATA) --policies $(POLICIES)
 
-## test: every test: lint (vet, gofmt, staticcheck), Go tests (with the end-to-end broker tests), opa check --strict and opa test.
+## test: every test: lint (vet, gofmt, staticcheck), opa check --strict and opa test, Go tests under the race detector (with the end-to-end broker tests).
 test: lint test-policies test-go
 
 test-go:
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 
 test-policies:
 	$(GO) tool opa check --strict $(POLICIES)
