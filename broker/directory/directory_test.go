@@ -132,6 +132,11 @@ func TestAddAndWatch(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the watcher did not pick up the new agency")
 	}
+	// The callback runs before the new directory is stored; the reload holds
+	// mu until then, so taking it once orders this check after the swap.
+	src.mu.Lock()
+	//lint:ignore SA2001 the empty critical section is the point
+	src.mu.Unlock()
 	if _, ok := src.Current().Lookup("soc"); !ok {
 		t.Fatal("Current() lacks the new agency")
 	}
