@@ -5,7 +5,8 @@
 // A record is stored under the key "<agency-id>.<consent-id>", where the
 // agency is the one that collected the consent. NATS permissions let each
 // agency write and read only its own keys (see package bus), so no agency can
-// forge or overwrite a consent another agency recorded. The key is what a
+// forge or overwrite a consent another agency recorded, and the broker refuses
+// a record its own agency rewrote after recording it. The key is what a
 // message cites as claims.consent_ref; the broker resolves it and gives the
 // record to the policy as input.consent, in exactly the JSON shape of Record.
 // A withdrawal also writes "<agency-id>.<consent-id>.withdrawn", which no
@@ -21,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -371,6 +373,9 @@ func (g *Registry) Resolve(ctx context.Context, ref string) (map[string]any, err
 	if id, _ := m["id"].(string); id != ref {
 		return nil, fmt.Errorf("%w: %s holds a record with id %q", ErrInvalid, ref, id)
 	}
+	if err := g.unchanged(ctx, ref, m); err != nil {
+		return nil, err
+	}
 	if _, withdrawn := m["withdrawn_at"]; !withdrawn {
 		// A withdrawal cannot be undone by rewriting the record.
 		mark, err := g.last(ctx, withdrawalKey(ref))
@@ -382,6 +387,53 @@ func (g *Registry) Resolve(ctx context.Context, ref string) (map[string]any, err
 		}
 	}
 	return m, nil
+}
+
+// unchanged checks that cur, the record now under ref, says what the consent
+// said when it was recorded. An agency may write its own keys, so nothing
+// but this check stops it from widening a consent (another category, another
+// recipient) after the guardians gave it. Put writes a key once and Withdraw
+// once more, so a key with more than two revisions was rewritten; since the
+// bucket keeps sixteen, one with two or fewer still holds its first.
+func (g *Registry) unchanged(ctx context.Context, ref string, cur map[string]any) error {
+	s, err := g.js.Stream(ctx, stream)
+	if err != nil {
+		return fmt.Errorf("consent: read %s: %w", ref, err)
+	}
+	subj := subjPrefix + ref
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(subj))
+	if err != nil {
+		return fmt.Errorf("consent: read %s: %w", ref, err)
+	}
+	switch n := info.State.Subjects[subj]; {
+	case n <= 1:
+		return nil
+	case n > 2:
+		return fmt.Errorf("%w: %s was rewritten after it was recorded (%d revisions); a consent cannot be changed: withdraw it and record a new one", ErrInvalid, ref, n)
+	}
+	first, err := s.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(subj))
+	if err != nil {
+		return fmt.Errorf("consent: read %s: %w", ref, err)
+	}
+	var orig map[string]any
+	if err := json.Unmarshal(first.Data, &orig); err != nil || orig == nil {
+		return fmt.Errorf("%w: the first revision of %s is not a JSON object", ErrInvalid, ref)
+	}
+	if _, ok := orig["withdrawn_at"]; ok {
+		return fmt.Errorf("%w: %s was recorded as already withdrawn", ErrInvalid, ref)
+	}
+	// The second revision may only add the withdrawal. cur may also still be
+	// the first one, read just before a withdrawal was written.
+	withdrawn, ok := cur["withdrawn_at"]
+	delete(cur, "withdrawn_at")
+	same := reflect.DeepEqual(orig, cur)
+	if ok {
+		cur["withdrawn_at"] = withdrawn
+	}
+	if !same {
+		return fmt.Errorf("%w: %s was changed after it was recorded; a consent cannot be changed: withdraw it and record a new one", ErrInvalid, ref)
+	}
+	return nil
 }
 
 // Withdraw records that the consent under ref was withdrawn at the given
