@@ -348,6 +348,22 @@ func TestConsentThenWithdrawn(t *testing.T) {
 		t.Fatalf("the rewritten record: %+v, %v", got, err)
 	}
 	wantDenied(t, disclose(claims), "no consent record resolved by the broker")
+
+	// Widening a standing consent after the guardians gave it, here to a
+	// purpose they never agreed to, leaves no consent at all.
+	rec = guardiansConsent(pn, bd, school)
+	rec.ID = "samtycke-2"
+	ref2, err := soc.RecordConsent(ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.ID, rec.Purpose = ref2, "all stödplanering i skolan"
+	b, _ = json.Marshal(rec)
+	if _, err := js.Publish(ctx, "$KV."+consent.Bucket+"."+ref2, b); err != nil {
+		t.Fatal(err)
+	}
+	claims.ConsentRef, claims.Purpose = ref2, rec.Purpose
+	wantDenied(t, disclose(claims), "no consent record resolved by the broker")
 }
 
 // rawConn connects with an agency's NATS user, without the SDK; errs gets
