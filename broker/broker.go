@@ -49,10 +49,12 @@ type AuditLog interface {
 	// the decision in force: rec, or the one recorded earlier for the same
 	// inbound message.
 	Append(ctx context.Context, rec *decision.Record, p *audit.Personal) (*decision.Record, error)
-	// BySeq returns the recorded decision of an inbound message.
-	BySeq(inboundSeq uint64) (*decision.Record, bool)
-	// ByMessage returns the policy decision recorded for a message id.
-	ByMessage(messageID string) (*decision.Record, bool)
+	// BySeq returns the recorded decision of an inbound message, or nil if
+	// it has none.
+	BySeq(ctx context.Context, inboundSeq uint64) (*decision.Record, error)
+	// ByMessage returns the policy decision recorded for a message id, or nil
+	// if it has none.
+	ByMessage(ctx context.Context, messageID string) (*decision.Record, error)
 	// Err reports why records cannot be appended now.
 	Err() error
 }

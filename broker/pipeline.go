@@ -32,6 +32,9 @@ const (
 	CodePolicyError      = "policy_error"
 	// CodeConsentUnavailable: the consent a message cites could not be read.
 	CodeConsentUnavailable = "consent_unavailable"
+	// CodeAuditUnavailable: the record of a message this one replies to or
+	// forwards could not be read.
+	CodeAuditUnavailable = "audit_unavailable"
 )
 
 // retryDelay is how long a message waits before it is retried after an
@@ -41,6 +44,12 @@ const retryDelay = 2 * time.Second
 // replayGuardPatience is how long a message waits for an unavailable replay
 // guard before it is refused.
 const replayGuardPatience = 5 * time.Second
+
+// auditUnavailable refuses a message whose earlier message's record exists
+// but cannot be read: the policy must not decide without it.
+func auditUnavailable(id string, err error) *rejection {
+	return reject(CodeAuditUnavailable, "the audit record of message %s could not be read (%v); send the message again later", id, err)
+}
 
 // rejection is a message refused before the policy could decide it.
 type rejection struct {
@@ -73,7 +82,15 @@ func (b *Broker) handle(m jetstream.Msg) {
 		return
 	}
 	seq := meta.Sequence.Stream
-	if rec, ok := b.cfg.Audit.BySeq(seq); ok {
+	rec, err := b.cfg.Audit.BySeq(ctx, seq)
+	if err != nil {
+		// Decided before, but the record cannot be read now: deciding again
+		// could contradict it, so wait for the log.
+		b.cfg.Logger.Error("broker: recorded decision unreadable; message will be retried", "seq", seq, "err", err)
+		_ = m.NakWithDelay(retryDelay)
+		return
+	}
+	if rec != nil {
 		// Decided before a crash or a lost ack: finish what was recorded.
 		if b.cfg.Metrics != nil {
 			b.cfg.Metrics.Redeliveries.Inc()
@@ -288,7 +305,11 @@ func (b *Broker) input(ctx context.Context, env *envelope.Envelope, sender, reci
 	}
 	if h.ReplyTo != "" {
 		msg["reply_to"] = h.ReplyTo
-		if r, ok := b.cfg.Audit.ByMessage(h.ReplyTo); ok {
+		r, err := b.cfg.Audit.ByMessage(ctx, h.ReplyTo)
+		if err != nil {
+			return nil, auditUnavailable(h.ReplyTo, err)
+		}
+		if r != nil {
 			in["reply_to"] = map[string]any{
 				"id": r.MessageID, "kind": r.Kind, "sender": r.Sender, "recipient": r.Recipient,
 				"created_at": r.CreatedAt.UTC().Format(time.RFC3339Nano),
@@ -300,8 +321,11 @@ func (b *Broker) input(ctx context.Context, env *envelope.Envelope, sender, reci
 		sources := make([]any, 0, len(ids))
 		for _, x := range ids {
 			id, _ := x.(string)
-			r, ok := b.cfg.Audit.ByMessage(id)
-			if !ok || id == "" {
+			r, err := b.cfg.Audit.ByMessage(ctx, id)
+			if err != nil {
+				return nil, auditUnavailable(id, err)
+			}
+			if r == nil || id == "" {
 				sources = append(sources, map[string]any{"id": id, "known": false})
 				continue
 			}

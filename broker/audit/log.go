@@ -60,14 +60,16 @@ type Log struct {
 	sealer      *sealer
 	cc          jetstream.ConsumeContext
 
-	mu        sync.Mutex // guards the fields below
-	tree      tree
-	grown     chan struct{} // closed and replaced whenever the tree grows
-	bySeq     map[uint64]*decision.Record
-	byMessage map[string]*decision.Record
-	readErr   error // the stream could not be followed
-	appendErr error // the last append failed: back-pressure
-	published int64 // size of this Log's last checkpoint
+	mu    sync.Mutex // guards the fields below
+	tree  tree
+	grown chan struct{} // closed and replaced whenever the tree grows
+	// The indexes hold the record's audit stream sequence, not the record:
+	// a few dozen bytes per decision, where the record is over a kilobyte.
+	bySeq     map[uint64]uint64 // inbound sequence → audit sequence
+	byMessage map[string]uint64 // message id → audit sequence
+	readErr   error             // the stream could not be followed
+	appendErr error             // the last append failed: back-pressure
+	published int64             // size of this Log's last checkpoint
 
 	quit     chan struct{}
 	wg       sync.WaitGroup
@@ -99,7 +101,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	}
 	l := &Log{
 		cfg: cfg, js: cfg.JetStream, grown: make(chan struct{}),
-		bySeq: map[uint64]*decision.Record{}, byMessage: map[string]*decision.Record{},
+		bySeq: map[uint64]uint64{}, byMessage: map[string]uint64{},
 		quit: make(chan struct{}),
 	}
 	var err error
@@ -191,11 +193,11 @@ func (l *Log) receive(m jetstream.Msg) {
 	// Only the fields the indexes need: decoding the rest (the result, the
 	// sealed bytes) would cost every broker CPU for every record.
 	var e struct {
-		DecisionID string          `json:"decision_id"`
-		Decision   decision.Record `json:"decision"`
+		DecisionID string   `json:"decision_id"`
+		Decision   indexKey `json:"decision"`
 	}
 	if err := json.Unmarshal(m.Data(), &e); err == nil && e.DecisionID != "" {
-		l.index(&e.Decision)
+		l.index(e.Decision, uint64(seq))
 	} else {
 		l.cfg.Logger.Error("audit: undecodable record in the audit stream", "seq", seq, "err", err)
 	}
@@ -203,19 +205,26 @@ func (l *Log) receive(m jetstream.Msg) {
 	l.grown = make(chan struct{})
 }
 
-// index remembers rec; l.mu is held. The first record wins, so every broker
-// answers the same.
-func (l *Log) index(rec *decision.Record) {
-	if rec.InboundSeq != 0 {
-		if _, ok := l.bySeq[rec.InboundSeq]; !ok {
-			l.bySeq[rec.InboundSeq] = rec
+// indexKey is what the indexes need of a record.
+type indexKey struct {
+	InboundSeq uint64 `json:"inbound_seq"`
+	MessageID  string `json:"message_id"`
+	ErrorCode  string `json:"error_code"`
+}
+
+// index remembers that the record at audit sequence seq decided k; l.mu is
+// held. The first record wins, so every broker answers the same.
+func (l *Log) index(k indexKey, seq uint64) {
+	if k.InboundSeq != 0 {
+		if _, ok := l.bySeq[k.InboundSeq]; !ok {
+			l.bySeq[k.InboundSeq] = seq
 		}
 	}
 	// A message id maps to its policy decision, not to later rejections of
 	// replays that reused the id.
-	if rec.MessageID != "" && rec.ErrorCode != "replay" {
-		if _, ok := l.byMessage[rec.MessageID]; !ok {
-			l.byMessage[rec.MessageID] = rec
+	if k.MessageID != "" && k.ErrorCode != "replay" {
+		if _, ok := l.byMessage[k.MessageID]; !ok {
+			l.byMessage[k.MessageID] = seq
 		}
 	}
 }
@@ -260,7 +269,7 @@ func (l *Log) append(ctx context.Context, rec *decision.Record, p *Personal) (*d
 		return first, nil
 	}
 	l.mu.Lock()
-	l.index(rec)
+	l.index(indexKey{InboundSeq: rec.InboundSeq, MessageID: rec.MessageID, ErrorCode: rec.ErrorCode}, ack.Sequence)
 	l.mu.Unlock()
 	return rec, nil
 }
@@ -279,20 +288,29 @@ func (l *Log) recordAt(ctx context.Context, seq uint64) (*decision.Record, error
 
 // BySeq returns the record of the inbound message with the given stream
 // sequence, if it was already decided by any broker whose record this Log has
-// read (all records before Open, and those after it within a moment).
-func (l *Log) BySeq(seq uint64) (*decision.Record, bool) {
+// read (all records before Open, and those after it within a moment). It is
+// nil without an error when there is none; an error means the record exists
+// but could not be read from the stream now.
+func (l *Log) BySeq(ctx context.Context, seq uint64) (*decision.Record, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	r, ok := l.bySeq[seq]
-	return r, ok
+	at, ok := l.bySeq[seq]
+	l.mu.Unlock()
+	if !ok {
+		return nil, nil
+	}
+	return l.recordAt(ctx, at)
 }
 
-// ByMessage returns the policy decision recorded for a message id.
-func (l *Log) ByMessage(id string) (*decision.Record, bool) {
+// ByMessage returns the policy decision recorded for a message id, or nil
+// without an error when there is none.
+func (l *Log) ByMessage(ctx context.Context, id string) (*decision.Record, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	r, ok := l.byMessage[id]
-	return r, ok
+	at, ok := l.byMessage[id]
+	l.mu.Unlock()
+	if !ok {
+		return nil, nil
+	}
+	return l.recordAt(ctx, at)
 }
 
 // Head returns the number of records read and the tree's root hash over them.

@@ -105,13 +105,19 @@ func TestRecordsSurviveRestart(t *testing.T) {
 		t.Fatalf("after restart head = %d %s, before %d %s", n2, root2, n, root)
 	}
 	for _, r := range recs {
-		got, ok := l.BySeq(r.InboundSeq)
-		if !ok || got.DecisionID != r.DecisionID {
-			t.Fatalf("inbound %d not indexed after restart", r.InboundSeq)
+		got, err := l.BySeq(ctxT(t), r.InboundSeq)
+		if err != nil || got == nil || got.DecisionID != r.DecisionID {
+			t.Fatalf("inbound %d not indexed after restart: %v", r.InboundSeq, err)
 		}
-		if got, ok := l.ByMessage(r.MessageID); !ok || got.DecisionID != r.DecisionID {
-			t.Fatalf("message %s not indexed after restart", r.MessageID)
+		if got, err := l.ByMessage(ctxT(t), r.MessageID); err != nil || got == nil || got.DecisionID != r.DecisionID {
+			t.Fatalf("message %s not indexed after restart: %v", r.MessageID, err)
 		}
+	}
+	if got, err := l.BySeq(ctxT(t), 1000); got != nil || err != nil {
+		t.Fatalf("BySeq of an undecided message = %v, %v", got, err)
+	}
+	if got, err := l.ByMessage(ctxT(t), "unknown"); got != nil || err != nil {
+		t.Fatalf("ByMessage of an unknown message = %v, %v", got, err)
 	}
 	// A redelivery after the restart returns the recorded decision.
 	again := rec(7, time.Now())
@@ -186,9 +192,9 @@ func TestTwoWritersOneLog(t *testing.T) {
 		t.Fatalf("heads differ: %d %s and %d %s", na, ra, nb, rb)
 	}
 	for i := uint64(1); i <= n; i++ {
-		x, okA := a.BySeq(i)
-		y, okB := b.BySeq(i)
-		if !okA || !okB || x.DecisionID != y.DecisionID {
+		x, errA := a.BySeq(ctxT(t), i)
+		y, errB := b.BySeq(ctxT(t), i)
+		if errA != nil || errB != nil || x == nil || y == nil || x.DecisionID != y.DecisionID {
 			t.Fatalf("inbound %d: writers disagree", i)
 		}
 	}
