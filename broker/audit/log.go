@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -176,6 +179,21 @@ func (l *Log) receive(m jetstream.Msg) {
 		return
 	}
 	seq := int64(md.Sequence.Stream)
+	// The index key travels in a header, so reading the log at start need
+	// not decode every record; records written without it are decoded.
+	k, keyed := parseIndexHeader(m.Headers().Get(indexHeader))
+	if !keyed {
+		var e struct {
+			DecisionID string   `json:"decision_id"`
+			Decision   indexKey `json:"decision"`
+		}
+		err := json.Unmarshal(m.Data(), &e)
+		if keyed = err == nil && e.DecisionID != ""; keyed {
+			k = e.Decision
+		} else {
+			l.cfg.Logger.Error("audit: undecodable record in the audit stream", "seq", seq, "err", err)
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
@@ -190,16 +208,8 @@ func (l *Log) receive(m jetstream.Msg) {
 		l.readErr = err
 		return
 	}
-	// Only the fields the indexes need: decoding the rest (the result, the
-	// sealed bytes) would cost every broker CPU for every record.
-	var e struct {
-		DecisionID string   `json:"decision_id"`
-		Decision   indexKey `json:"decision"`
-	}
-	if err := json.Unmarshal(m.Data(), &e); err == nil && e.DecisionID != "" {
-		l.index(e.Decision, uint64(seq))
-	} else {
-		l.cfg.Logger.Error("audit: undecodable record in the audit stream", "seq", seq, "err", err)
+	if keyed {
+		l.index(k, uint64(seq))
 	}
 	close(l.grown)
 	l.grown = make(chan struct{})
@@ -210,6 +220,36 @@ type indexKey struct {
 	InboundSeq uint64 `json:"inbound_seq"`
 	MessageID  string `json:"message_id"`
 	ErrorCode  string `json:"error_code"`
+}
+
+// indexHeader carries a record's index key beside the record, as
+// "<inbound-seq>,<message-id>,<error-code>" (commas: NATS trims the trailing
+// blanks of a header value). It is outside the record's
+// Merkle leaf, so lookups check the record they read against the key.
+const indexHeader = "Sekretess-Index"
+
+var indexToken = regexp.MustCompile(`^[a-z0-9_-]{0,64}$`)
+
+// header returns k as the value of indexHeader, if its fields are tokens.
+func (k indexKey) header() (string, bool) {
+	if !indexToken.MatchString(k.MessageID) || !indexToken.MatchString(k.ErrorCode) {
+		return "", false
+	}
+	return strconv.FormatUint(k.InboundSeq, 10) + "," + k.MessageID + "," + k.ErrorCode, true
+}
+
+func parseIndexHeader(v string) (indexKey, bool) {
+	f := strings.Split(v, ",")
+	if len(f) != 3 || !indexToken.MatchString(f[1]) || !indexToken.MatchString(f[2]) {
+		return indexKey{}, false
+	}
+	seq, err := strconv.ParseUint(f[0], 10, 64)
+	if err != nil {
+		return indexKey{}, false
+	}
+	// Cloned: the index keeps the id for good, and a substring would keep
+	// the message's whole header block with it.
+	return indexKey{InboundSeq: seq, MessageID: strings.Clone(f[1]), ErrorCode: f[2]}, true
 }
 
 // index remembers that the record at audit sequence seq decided k; l.mu is
@@ -256,6 +296,10 @@ func (l *Log) append(ctx context.Context, rec *decision.Record, p *Personal) (*d
 	}
 	msg := nats.NewMsg(bus.AuditRecord)
 	msg.Data = data
+	key := indexKey{InboundSeq: rec.InboundSeq, MessageID: rec.MessageID, ErrorCode: rec.ErrorCode}
+	if v, ok := key.header(); ok {
+		msg.Header.Set(indexHeader, v)
+	}
 	ack, err := l.js.PublishMsg(ctx, msg, jetstream.WithMsgID(dedupeKey(rec)), jetstream.WithExpectStream(bus.StreamAudit))
 	if err != nil {
 		return nil, fmt.Errorf("audit: append decision %s: %w", rec.DecisionID, err)
@@ -269,7 +313,7 @@ func (l *Log) append(ctx context.Context, rec *decision.Record, p *Personal) (*d
 		return first, nil
 	}
 	l.mu.Lock()
-	l.index(indexKey{InboundSeq: rec.InboundSeq, MessageID: rec.MessageID, ErrorCode: rec.ErrorCode}, ack.Sequence)
+	l.index(key, ack.Sequence)
 	l.mu.Unlock()
 	return rec, nil
 }
@@ -298,7 +342,11 @@ func (l *Log) BySeq(ctx context.Context, seq uint64) (*decision.Record, error) {
 	if !ok {
 		return nil, nil
 	}
-	return l.recordAt(ctx, at)
+	r, err := l.recordAt(ctx, at)
+	if err == nil && r.InboundSeq != seq {
+		err = fmt.Errorf("audit: record %d is indexed under inbound message %d but decided %d", at, seq, r.InboundSeq)
+	}
+	return r, err
 }
 
 // ByMessage returns the policy decision recorded for a message id, or nil
@@ -310,7 +358,11 @@ func (l *Log) ByMessage(ctx context.Context, id string) (*decision.Record, error
 	if !ok {
 		return nil, nil
 	}
-	return l.recordAt(ctx, at)
+	r, err := l.recordAt(ctx, at)
+	if err == nil && r.MessageID != id {
+		err = fmt.Errorf("audit: record %d is indexed under message %s but decided %s", at, id, r.MessageID)
+	}
+	return r, err
 }
 
 // Head returns the number of records read and the tree's root hash over them.

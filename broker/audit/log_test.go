@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
+	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 )
 
 func TestProofsVerifyOffline(t *testing.T) {
@@ -343,4 +345,60 @@ func mustEntry(t *testing.T, ex *Export, i int) *Entry {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// TestIndexWithoutAndAgainstHeaders: a record stored without the index header
+// is indexed from its body, and a header that names another message than its
+// record is never taken for that message's decision.
+func TestIndexWithoutAndAgainstHeaders(t *testing.T) {
+	ns := startServer(t, t.TempDir())
+	js := connect(t, ns.ClientURL())
+	k := newKeyPair(t)
+	l := openLog(t, js, k)
+	appended := appendN(t, l, 1, 2, time.Now())
+	// Appended records carry the header as stored, so they are indexed
+	// without decoding.
+	stored, err := l.stream.GetMsg(ctxT(t), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key, ok := parseIndexHeader(stored.Header.Get(indexHeader)); !ok || key.MessageID != appended[0].MessageID || key.InboundSeq != 1 {
+		t.Fatalf("stored index header %q", stored.Header.Get(indexHeader))
+	}
+	publish := func(r *decision.Record, header string) {
+		t.Helper()
+		data, err := json.Marshal(newEntry(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := nats.NewMsg(bus.AuditRecord)
+		m.Data = data
+		if header != "" {
+			m.Header.Set(indexHeader, header)
+		}
+		if _, err := js.PublishMsg(ctxT(t), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plain, lying := rec(3, time.Now()), rec(4, time.Now())
+	publish(plain, "")
+	publish(lying, "5,"+fmt.Sprintf("%032x", 5)+",")
+	l.Close()
+
+	o := openLog(t, js, k)
+	if n, _ := o.Head(); n != 4 {
+		t.Fatalf("opened %d records, want 4", n)
+	}
+	if r, err := o.ByMessage(ctxT(t), plain.MessageID); err != nil || r == nil || r.DecisionID != plain.DecisionID {
+		t.Fatalf("a record without the header: %v, %v", r, err)
+	}
+	if r, err := o.BySeq(ctxT(t), plain.InboundSeq); err != nil || r == nil || r.DecisionID != plain.DecisionID {
+		t.Fatalf("a record without the header by inbound sequence: %v, %v", r, err)
+	}
+	if r, err := o.ByMessage(ctxT(t), fmt.Sprintf("%032x", 5)); err == nil {
+		t.Fatalf("a record was taken for the message its header names: %+v", r)
+	}
+	if r, err := o.BySeq(ctxT(t), 5); err == nil {
+		t.Fatalf("a record was taken for the inbound message its header names: %+v", r)
+	}
 }
