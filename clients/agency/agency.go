@@ -18,11 +18,12 @@
 //	}))
 //
 // errors.Is tells a denial by policy (ErrDenied) from a message the broker
-// could not decide (ErrRefused) and from a broker that did not answer
-// (ErrUnreachable).
+// could not decide (ErrRefused), from a broker that did not answer
+// (ErrUnreachable) and from keys that do not match the directory (ErrBadKey).
 package agency
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -115,7 +116,10 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("agency: %q is not in the directory; add it with brokerctl agency new", cfg.Identity.ID)
 	}
 	if !ed25519.PublicKey(cfg.Identity.signing.Public().(ed25519.PublicKey)).Equal(self.SigningPublicKey()) {
-		return nil, fmt.Errorf("agency: the signing key of %s does not match its directory entry", self.ID)
+		return nil, fmt.Errorf("agency: the signing key of %s does not match its directory entry: %w", self.ID, ErrBadKey)
+	}
+	if !ageKeyMatches(cfg.Identity.age, self.Recipient()) {
+		return nil, fmt.Errorf("agency: the age key of %s does not match its directory entry: %w", self.ID, ErrBadKey)
 	}
 	opts := []nats.Option{
 		nats.Name("agency " + self.ID),
@@ -134,6 +138,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		c.asyncErr.Store(&err)
 	}))
 	nc, err := nats.Connect(cfg.URL, opts...)
+	if errors.Is(err, nats.ErrAuthorization) {
+		return nil, fmt.Errorf("agency: %s refused the NATS key of %s: %w: %w", cfg.URL, self.ID, ErrBadKey, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("agency: connect to %s: %w: %w", cfg.URL, ErrUnreachable, err)
 	}
@@ -152,6 +159,21 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("agency: receipts of %s: %w", self.ID, err)
 	}
 	return c, nil
+}
+
+// ageKeyMatches reports whether id opens a file sealed to r: the only test
+// that works for every kind of age key.
+func ageKeyMatches(id age.Identity, r age.Recipient) bool {
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, r)
+	if err != nil {
+		return false
+	}
+	if _, err := w.Write([]byte("sekretessbroker key check")); err != nil || w.Close() != nil {
+		return false
+	}
+	_, err = age.Decrypt(&buf, id)
+	return err == nil
 }
 
 // Close closes the connection.
@@ -241,10 +263,15 @@ type RejectedError struct {
 	Receipt *decision.Record
 }
 
-// Is makes errors.Is(err, ErrDenied) and errors.Is(err, ErrRefused) work.
+// Is makes errors.Is(err, ErrDenied) and errors.Is(err, ErrRefused) work,
+// and errors.Is(err, ErrBadKey) for a message the broker could not verify or
+// open with the keys in its directory.
 func (e *RejectedError) Is(target error) bool {
-	if e.Receipt.ErrorCode == "" {
+	switch code := e.Receipt.ErrorCode; {
+	case code == "":
 		return target == ErrDenied
+	case code == "bad_signature" || code == "wrong_key":
+		return target == ErrRefused || target == ErrBadKey
 	}
 	return target == ErrRefused
 }
@@ -332,8 +359,11 @@ type Delivery struct {
 func (d *Delivery) Ack() error { return d.msg.Ack() }
 
 // Next returns the next delivery, with its payload decrypted and both the
-// sender's signature and the broker's decision verified. A delivery that does
-// not verify is refused and an error returned.
+// sender's signature and the broker's decision verified. A delivery this
+// agency's keys or directory cannot verify or open is kept in the inbox and
+// offered again after a while; the error wraps ErrBadKey. A delivery that is
+// not a well-formed envelope matching the broker's decision is discarded
+// (its decision stays in the audit log) and an error returned.
 func (c *Client) Next(ctx context.Context) (*Delivery, error) {
 	c.mu.Lock()
 	if len(c.held) > 0 {
@@ -346,12 +376,21 @@ func (c *Client) Next(ctx context.Context) (*Delivery, error) {
 	return c.fetchDelivery(ctx)
 }
 
+// badKeyRetry is how long a delivery that failed with ErrBadKey waits before
+// it is offered again.
+const badKeyRetry = 10 * time.Second
+
 func (c *Client) fetchDelivery(ctx context.Context) (*Delivery, error) {
 	m, err := c.next(ctx, c.inbox)
 	if err != nil {
 		return nil, err
 	}
 	d, err := c.open(m)
+	if errors.Is(err, ErrBadKey) {
+		// Readable once the keys or the directory are put right: keep it.
+		_ = m.NakWithDelay(badKeyRetry)
+		return nil, err
+	}
 	if err != nil {
 		_ = m.Term()
 		return nil, err
@@ -363,7 +402,9 @@ func (c *Client) open(m jetstream.Msg) (*Delivery, error) {
 	rec, err := decision.Verify(c.cfg.Directory.Broker.SigningPublicKey(),
 		[]byte(m.Headers().Get(bus.HeaderDecision)), m.Headers().Get(bus.HeaderSignature))
 	if err != nil {
-		return nil, fmt.Errorf("agency: delivery: %w", err)
+		// Only the broker can publish to an inbox: the broker key in this
+		// agency's directory is not the broker's.
+		return nil, fmt.Errorf("agency: delivery: the broker's decision does not verify with the broker key in the directory: %w: %w", ErrBadKey, err)
 	}
 	env, err := envelope.Parse(m.Data(), 0)
 	if err != nil {
@@ -375,12 +416,16 @@ func (c *Client) open(m jetstream.Msg) (*Delivery, error) {
 	}
 	sender, ok := c.cfg.Directory.Lookup(h.From)
 	if !ok {
-		return nil, fmt.Errorf("agency: delivery %s: sender %q is not in the directory", h.ID, h.From)
+		return nil, fmt.Errorf("agency: delivery %s: sender %q is not in this agency's copy of the directory: %w", h.ID, h.From, ErrBadKey)
 	}
 	if err := env.Verify(sender.SigningPublicKey()); err != nil {
-		return nil, fmt.Errorf("agency: delivery %s: %w", h.ID, err)
+		// The broker verified it with its directory: this agency's copy differs.
+		return nil, fmt.Errorf("agency: delivery %s: the signature of %s does not verify with its key in the directory: %w: %w", h.ID, h.From, ErrBadKey, err)
 	}
 	payload, err := env.OpenPayload(c.cfg.Identity.age)
+	if errors.Is(err, envelope.ErrWrongKey) {
+		return nil, fmt.Errorf("agency: delivery %s from %s is not sealed to this agency's age key (the sender's directory or these key files are out of date): %w: %w", h.ID, h.From, ErrBadKey, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("agency: delivery %s: %w", h.ID, err)
 	}

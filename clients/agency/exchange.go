@@ -22,6 +22,11 @@ var (
 	ErrRefused = errors.New("refused by the broker before a decision")
 	// ErrUnreachable: the broker or its NATS server did not answer.
 	ErrUnreachable = errors.New("broker unreachable")
+	// ErrBadKey: this agency's key files and the directory disagree (its
+	// signing, age or NATS key, or a key the broker or a sender used for it).
+	// Get the current directory, or the agency's keys, from the broker's
+	// operator. A delivery that fails this way stays in the inbox.
+	ErrBadKey = errors.New("keys do not match the directory")
 )
 
 // Message kinds (policies/README.md).
