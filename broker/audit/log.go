@@ -223,9 +223,9 @@ type indexKey struct {
 }
 
 // indexHeader carries a record's index key beside the record, as
-// "<inbound-seq>,<message-id>,<error-code>" (commas: NATS trims the trailing
-// blanks of a header value). It is outside the record's
-// Merkle leaf, so lookups check the record they read against the key.
+// "<inbound-seq>,<message-id>,<error-code>" (commas, as NATS trims a header
+// value's trailing blanks). It is outside the record's Merkle leaf, so
+// lookups check the record they read against the key.
 const indexHeader = "Sekretess-Index"
 
 var indexToken = regexp.MustCompile(`^[a-z0-9_-]{0,64}$`)

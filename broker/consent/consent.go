@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
 	"slices"
@@ -214,6 +215,9 @@ func (r *Record) Validate() error {
 // an agency's NATS permissions allow: none of them can list the bucket.
 type Registry struct {
 	js jetstream.JetStream
+	// stream is the bucket's stream, which only the broker may inspect; nil
+	// for an agency's registry.
+	stream jetstream.Stream
 }
 
 // Open creates or updates the registry bucket with the given number of
@@ -231,7 +235,11 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int) (*Registry,
 	if err != nil {
 		return nil, fmt.Errorf("consent: bucket %s: %w", Bucket, err)
 	}
-	return &Registry{js: js}, nil
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return nil, fmt.Errorf("consent: bucket %s: %w", Bucket, err)
+	}
+	return &Registry{js: js, stream: s}, nil
 }
 
 // Bind returns the registry the broker created, for an agency's connection.
@@ -360,7 +368,8 @@ func withdrawalKey(ref string) string { return ref + ".withdrawn" }
 // Resolve returns the record under ref as the policy's input.consent: the
 // stored JSON, verbatim, decoded into plain values. A record whose id is not
 // its key is treated as absent, so a record copied under another key is never
-// cited in its place.
+// cited in its place, and so is a record rewritten after it was recorded
+// other than by Withdraw. Only the broker's registry (Open) resolves.
 func (g *Registry) Resolve(ctx context.Context, ref string) (map[string]any, error) {
 	b, _, err := g.raw(ctx, ref)
 	if err != nil {
@@ -396,9 +405,9 @@ func (g *Registry) Resolve(ctx context.Context, ref string) (map[string]any, err
 // once more, so a key with more than two revisions was rewritten; since the
 // bucket keeps sixteen, one with two or fewer still holds its first.
 func (g *Registry) unchanged(ctx context.Context, ref string, cur map[string]any) error {
-	s, err := g.js.Stream(ctx, stream)
-	if err != nil {
-		return fmt.Errorf("consent: read %s: %w", ref, err)
+	s := g.stream
+	if s == nil {
+		return errors.New("consent: only the broker's registry (Open) can resolve a consent")
 	}
 	subj := subjPrefix + ref
 	info, err := s.Info(ctx, jetstream.WithSubjectFilter(subj))
@@ -424,13 +433,9 @@ func (g *Registry) unchanged(ctx context.Context, ref string, cur map[string]any
 	}
 	// The second revision may only add the withdrawal. cur may also still be
 	// the first one, read just before a withdrawal was written.
-	withdrawn, ok := cur["withdrawn_at"]
+	cur = maps.Clone(cur)
 	delete(cur, "withdrawn_at")
-	same := reflect.DeepEqual(orig, cur)
-	if ok {
-		cur["withdrawn_at"] = withdrawn
-	}
-	if !same {
+	if !reflect.DeepEqual(orig, cur) {
 		return fmt.Errorf("%w: %s was changed after it was recorded; a consent cannot be changed: withdraw it and record a new one", ErrInvalid, ref)
 	}
 	return nil
