@@ -304,20 +304,31 @@ func relevant(reasons []string) []string {
 	return out
 }
 
-// fetch moves every new delivery from the broker into the local inbox.
-func (s *session) fetch(ctx context.Context, wait time.Duration) (int, error) {
-	n := 0
+// fetch moves every new delivery from the broker into the local inbox. A
+// delivery this agency's keys cannot open stays at the broker; it is counted
+// in unopened and the rest are still fetched.
+func (s *session) fetch(ctx context.Context, wait time.Duration) (n, unopened int, err error) {
+	// The broker offers an unopened delivery again after a while; meeting
+	// the same one twice means everything else was fetched.
+	seen := map[string]bool{}
 	for {
 		fctx, cancel := context.WithTimeout(ctx, wait)
 		_, err := s.receive(fctx)
 		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			return n, nil
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			return n, unopened, nil
+		case errors.Is(err, agency.ErrBadKey) && seen[err.Error()]:
+			return n, unopened, nil
+		case errors.Is(err, agency.ErrBadKey):
+			seen[err.Error()] = true
+			unopened++
+			fmt.Fprintf(s.out, "  ! not opened, kept at the broker: %v\n", err)
+		case err != nil:
+			return n, unopened, err
+		default:
+			n++
 		}
-		if err != nil {
-			return n, err
-		}
-		n++
 	}
 }
 
@@ -382,7 +393,7 @@ func inboxCmd(what string) command {
 			if err := s.connect(ctx); err != nil {
 				return err
 			}
-			n, err := s.fetch(ctx, *wait)
+			n, unopened, err := s.fetch(ctx, *wait)
 			if err != nil {
 				return err
 			}
@@ -400,6 +411,10 @@ func inboxCmd(what string) command {
 						return err
 					}
 				}
+			}
+			if unopened > 0 {
+				return fmt.Errorf("%d message(s) could not be opened with this agency's keys and stay at the broker; "+
+					"ask the broker's operator for the current directory and this agency's keys: %w", unopened, agency.ErrBadKey)
 			}
 			return nil
 		},
