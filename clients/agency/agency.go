@@ -320,7 +320,8 @@ func (c *Client) Receipt(ctx context.Context, messageID string) (*decision.Recor
 
 // NextReceipt returns the next receipt addressed to this agency, verified
 // against the broker's key. Receipts for messages whose envelope could not be
-// read carry no message id.
+// read carry no message id. A receipt that does not verify stays at the
+// broker and the error wraps ErrBadKey.
 func (c *Client) NextReceipt(ctx context.Context) (*decision.Record, error) {
 	m, err := c.next(ctx, c.receipts)
 	if err != nil {
@@ -328,9 +329,10 @@ func (c *Client) NextReceipt(ctx context.Context) (*decision.Record, error) {
 	}
 	r, err := decision.Verify(c.cfg.Directory.Broker.SigningPublicKey(), m.Data(), m.Headers().Get(bus.HeaderSignature))
 	if err != nil {
-		// Never acknowledge what does not verify: leave it for inspection.
-		_ = m.Term()
-		return nil, fmt.Errorf("agency: receipt: %w", err)
+		// Only the broker publishes receipts: the broker key in this agency's
+		// directory is not the broker's. Keep the receipt until it is.
+		_ = m.NakWithDelay(badKeyRetry)
+		return nil, fmt.Errorf("agency: receipt: the broker's signature does not verify with the broker key in the directory: %w: %w", ErrBadKey, err)
 	}
 	if err := m.Ack(); err != nil {
 		return nil, fmt.Errorf("agency: ack receipt: %w", err)

@@ -131,9 +131,48 @@ func TestBadKeys(t *testing.T) {
 	if info.NumAckPending+int(info.NumPending) != 1 {
 		t.Fatalf("inbox after a delivery that did not open: %d pending, %d unacknowledged", info.NumPending, info.NumAckPending)
 	}
-	ctx, cancel := context.WithTimeout(ctxT(t), 30*time.Second)
+	// The police's copy of the directory has another broker key: the receipt
+	// does not verify, and it stays for a client with the right directory.
+	_, otherBroker, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong, err := directory.Load(filepath.Join(w.data, service.DirectoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong.Broker.SigningKey = keys.FormatSigningPublicKey(otherBroker.Public().(ed25519.PublicKey))
+	if b, err = wrong.Marshal(); err != nil {
+		t.Fatal(err)
+	}
+	if wrong, err = directory.Parse(b); err != nil {
+		t.Fatal(err)
+	}
+	pid, err := agency.LoadIdentity(service.AgencyDir(w.data, police), police)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := agency.Dial(ctxT(t), agency.Config{URL: w.url, Identity: pid, Directory: wrong})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pol.Close()
+	id, err := pol.Send(ctxT(t), agency.Message{To: school, Kind: agency.KindRequest,
+		Metadata: agency.Claims{Category: "enrolment", Purpose: "utreda brott", Subject: &agency.Subject{Pseudonym: pn, BirthDate: bd}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pol.Receipt(ctxT(t), id); !errors.Is(err, agency.ErrBadKey) {
+		t.Fatalf("a receipt under another broker key: %v, want ErrBadKey", err)
+	}
+	// Both kept messages are offered again after the same delay.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := soc.Next(ctx); !errors.Is(err, agency.ErrBadKey) || !strings.Contains(err.Error(), r.MessageID) {
 		t.Fatalf("the kept delivery %s offered again: %v", r.MessageID, err)
+	}
+
+	if r, err := w.dial(police).Receipt(ctx, id); err != nil || r.MessageID != id {
+		t.Fatalf("the kept receipt: %+v, %v", r, err)
 	}
 }
