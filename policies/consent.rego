@@ -28,6 +28,7 @@ subject_age := a if {
 } else := a if {
 	a := c.subject.age
 	is_number(a)
+	a >= 0
 } else := lib.claimed_age
 
 # Consents actually given by the decision time (each time parsed once).
@@ -154,6 +155,11 @@ record_problem_details contains "consent had expired at the message's time" if {
 	time.parse_rfc3339_ns(c.valid_until) < lib.now_ns
 }
 
+record_problem_details contains "consent.valid_until is not a valid time: cannot tell whether the consent had expired" if {
+	object.get(c, "valid_until", null) != null
+	not time.parse_rfc3339_ns(c.valid_until)
+}
+
 # Q18: a withdrawal stops every message created or decided after it. The
 # broker decides after the message was created (input.decided_at, its clock
 # when it decides; absent in offline inputs), so a message created just
@@ -208,17 +214,36 @@ guardians_needed := n if {
 	n := c.guardian_count
 	is_number(n)
 	n >= 1
-} else := 1
+}
+
+guardian_problems contains "consent.guardian_count is missing or not a number of at least 1: the record must say how many guardians must consent (Q16)" if {
+	not guardians_needed
+}
 
 guardian_problems contains sprintf("a child under 18 needs the guardians' consent: %d of %d given", [count(given("guardian")), guardians_needed]) if {
 	count(given("guardian")) < guardians_needed
 }
 
-guardian_problems contains "the maturity judgement is missing: consent.child_consent_required does not say whether the child's own consent is needed (Q16)" if {
-	not is_boolean(object.get(c, "child_consent_required", null))
+# Q16: whether the child's age and maturity require the child's own consent
+# is an official's documented judgement: who made it, when, and its outcome.
+maturity := object.get(c, "maturity_assessment", null)
+
+maturity_outcomes := {"child_consent_required", "child_consent_not_required"}
+
+maturity_outcome := o if {
+	o := maturity.outcome
+	o in maturity_outcomes
+} else := "child_consent_required or child_consent_not_required"
+
+guardian_problems contains r if {
+	some r in lib.judgement_problems(
+		maturity,
+		"the maturity judgement (consent.maturity_assessment: whether the child's own consent is needed, Q16)",
+		maturity_outcome,
+	)
 }
 
 guardian_problems contains "the child's own consent is required given age and maturity but was not given (Q16)" if {
-	c.child_consent_required == true
+	maturity.outcome == "child_consent_required"
 	count(given("child")) == 0
 }

@@ -54,9 +54,18 @@ variants := [
 	object.union(good, {"given_by": [guardian("2026-02-01T00:00:00+01:00")]}),
 	object.union(good, {"guardian_count": 2}),
 	object.union(good, {"guardian_count": 2, "given_by": [guardian("2025-12-01T09:00:00+01:00"), guardian("2025-12-01T09:00:00+01:00")]}),
-	json.remove(good, ["child_consent_required"]),
-	object.union(good, {"child_consent_required": true}),
-	object.union(good, {"child_consent_required": true, "given_by": [guardian("2025-12-01T09:00:00+01:00"), {"role": "child", "at": "2025-12-01T09:00:00+01:00"}]}),
+	json.remove(good, ["maturity_assessment"]),
+	json.remove(good, ["guardian_count"]),
+	object.union(good, {"guardian_count": "två"}),
+	object.union(good, {"maturity_assessment": true}),
+	object.union(good, {"maturity_assessment": f.judgement("mature")}),
+	object.union(good, {"maturity_assessment": object.union(f.judgement("child_consent_not_required"), {"by": ""})}),
+	object.union(good, {"maturity_assessment": object.union(f.judgement("child_consent_not_required"), {"at": "2026-02-01T00:00:00+01:00"})}),
+	object.union(good, {"maturity_assessment": f.judgement("child_consent_required")}),
+	object.union(good, {"maturity_assessment": f.judgement("child_consent_required"), "given_by": [guardian("2025-12-01T09:00:00+01:00"), {"role": "child", "at": "2025-12-01T09:00:00+01:00"}]}),
+	object.union(good, {"valid_until": 20260801}),
+	object.union(json.remove(good, ["subject/birth_date"]), {"subject": {"age": -1}}),
+	object.union(json.remove(good, ["subject/birth_date"]), {"subject": {"age": 12}}),
 	object.union(good, {"given_by": [{"role": "child", "at": "2025-12-01T09:00:00+01:00"}], "child_alone_assessment": f.judgement("may_consent_alone")}),
 ]
 
@@ -83,7 +92,7 @@ test_quick_check_hides_no_problem_decided_at if {
 
 # The good record and some valid variants take the quick path.
 test_quick_check_recognises_valid_records if {
-	every i in [0, 2, 6, 21, 30, 35, 38, 39] {
+	every i in [0, 2, 6, 21, 30, 35, 44, 47, 48] {
 		consent.record_valid with input as msg(variants[i])
 		count(consent.record_problem_details) == 0 with input as msg(variants[i])
 	}

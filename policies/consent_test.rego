@@ -144,7 +144,7 @@ test_consent_not_yet_valid_denied if {
 }
 
 test_consent_child_16_without_child_consent_where_required_q16 if {
-	c := object.union(good, {"subject": {"pseudonym": "p-1", "birth_date": "2009-06-01"}, "child_consent_required": true})
+	c := object.union(good, {"subject": {"pseudonym": "p-1", "birth_date": "2009-06-01"}, "maturity_assessment": f.judgement("child_consent_required")})
 	d := sekretess.decision with input as with_consent(f.t, c)
 	not d.allow
 	f.has_reason(d, "R-CONSENT: the child's own consent is required given age and maturity but was not given (Q16)")
@@ -154,9 +154,43 @@ test_consent_child_16_without_child_consent_where_required_q16 if {
 }
 
 test_consent_maturity_judgement_missing_q16 if {
-	d := sekretess.decision with input as with_consent(f.t, json.remove(good, ["child_consent_required"]))
+	d := sekretess.decision with input as with_consent(f.t, json.remove(good, ["maturity_assessment"]))
 	not d.allow
-	f.has_reason(d, "R-CONSENT: the maturity judgement is missing")
+	f.has_reason(d, "R-CONSENT: the maturity judgement (consent.maturity_assessment: whether the child's own consent is needed, Q16) is missing")
+}
+
+# The judgement is the official's, documented: a bare yes or no, an unknown
+# outcome or one without who made it does not do.
+test_consent_maturity_judgement_undocumented_q16 if {
+	bare := sekretess.decision with input as with_consent(f.t, object.union(good, {"maturity_assessment": false}))
+	not bare.allow
+	anonymous := sekretess.decision with input as with_consent(f.t, json.remove(good, ["maturity_assessment/by"]))
+	not anonymous.allow
+	f.has_reason(anonymous, "R-CONSENT: the maturity judgement (consent.maturity_assessment: whether the child's own consent is needed, Q16) does not say who made it (by)")
+	odd := sekretess.decision with input as with_consent(f.t, object.union(good, {"maturity_assessment": f.judgement("mature")}))
+	not odd.allow
+	f.has_reason(odd, `outcome is mature, not "child_consent_required or child_consent_not_required"`)
+}
+
+test_consent_guardian_count_missing_denied_q16 if {
+	d := sekretess.decision with input as with_consent(f.t, json.remove(good, ["guardian_count"]))
+	not d.allow
+	f.has_reason(d, "R-CONSENT: consent.guardian_count is missing")
+}
+
+test_consent_malformed_valid_until_denied if {
+	every v in ["2026-13-01", 20261201] {
+		d := sekretess.decision with input as with_consent(f.t, object.union(good, {"valid_until": v}))
+		not d.allow
+		f.has_reason(d, "R-CONSENT: consent.valid_until is not a valid time")
+	}
+}
+
+test_consent_negative_age_is_no_age if {
+	c := object.union(json.remove(good, ["subject/birth_date"]), {"subject": {"age": -1}})
+	d := sekretess.decision with input as with_consent(f.t, c)
+	not d.allow
+	f.has_reason(d, "R-CONSENT: the subject's age is unknown")
 }
 
 test_consent_both_guardians_needed_q16 if {

@@ -68,7 +68,7 @@ valid_consent(recipients, cats) := {
 	"purpose": "samordnat stöd",
 	"given_by": [{"role": "guardian", "at": "2025-12-01T09:00:00+01:00"}],
 	"guardian_count": 1,
-	"child_consent_required": false,
+	"maturity_assessment": {"by": "Handläggare Berg", "at": "2025-12-01T09:05:00+01:00", "outcome": "child_consent_not_required"},
 	"documented": {"how": "oral", "by": "Handläggare Berg", "at": "2025-12-01T09:05:00+01:00"},
 	"valid_from": "2025-12-01T00:00:00+01:00",
 	"valid_until": "2026-12-01T00:00:00+01:00",

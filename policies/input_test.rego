@@ -95,3 +95,23 @@ test_well_formed_implies_no_problems if {
 		wf == empty(problems)
 	}
 }
+
+# A party that is not well formed is never passed over in silence: an
+# operator on the police or social services is named too.
+test_every_malformed_party_named if {
+	every k in lib.party_kinds {
+		every op in lib.school_operators | {null, "x"} {
+			usual_or_named(object.union(f.police, {"kind": k, "operator": op}))
+		}
+	}
+	d := sekretess.decision with input as base with input.sender as object.union(f.police, {"operator": "municipal"})
+	not d.allow
+	f.has_reason(d, "sender of kind police has operator municipal: only schools have one")
+}
+
+usual_or_named(p) if usual_party(p.kind, p.operator)
+
+usual_or_named(p) if {
+	problems := sekretess.input_problem_details with input as base with input.sender as p
+	count(problems) > 0
+}

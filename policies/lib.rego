@@ -192,6 +192,15 @@ answers_request_from_recipient if {
 	r.allow == true
 }
 
+# Q5: an answer gives the data asked for. The broker's record of the request
+# names its category.
+answers_other_category if {
+	kind == "response"
+	asked := object.get(input, ["reply_to", "category"], null)
+	asked != null
+	asked != category
+}
+
 sender_role := object.get(input, ["claims", "sender_role"], null)
 
 has_purpose if non_empty_string(object.get(input, ["claims", "purpose"], null))

@@ -73,11 +73,24 @@ test_lub_contact_request_from_school_denied if {
 
 # --- R-LUB-REQUEST ----------------------------------------------------------
 
+# The answer to a police request for the data in extra.category.
 answer(t, extra) := f.reply(
 	f.municipal_school, f.police, "response", t,
 	object.union({"subject": {"pseudonym": "p-1", "age": 15}, "sender_role": "rector"}, extra),
-	f.request_record(f.police, f.municipal_school, "R-LUB-REQUEST", "attendance"),
+	f.request_record(f.police, f.municipal_school, "R-LUB-REQUEST", object.get(extra, "category", "attendance")),
 )
+
+test_lub_request_answers_only_what_was_asked_q5 if {
+	asked := f.request_record(f.police, f.municipal_school, "R-LUB-REQUEST", "enrolment")
+	i := f.reply(
+		f.municipal_school, f.police, "response", f.t,
+		{"subject": {"pseudonym": "p-1", "age": 15}, "sender_role": "rector", "category": "risk_environment", "interest_assessment": f.judgement("disclose")},
+		asked,
+	)
+	d := sekretess.decision with input as i
+	not d.allow
+	f.has_reason(d, "R-LUB-REQUEST: the police asked for enrolment, not risk_environment: the duty covers the data requested (Q5)")
+}
 
 test_lub_request_secret_with_assessment_q5 if {
 	d := sekretess.decision with input as answer(f.t, {"category": "attendance", "interest_assessment": f.judgement("disclose")})

@@ -37,6 +37,14 @@ inherited_obligations contains o if {
 	some o in object.get(s, "obligations", [])
 }
 
+# Data from a preliminary investigation stays under FU secrecy whichever
+# authority holds it and whichever rule let it out (OSL 18 kap. 1 och 3 §§,
+# Q15), not only under R-FU.
+inherited_obligations contains "fu-secrecy: do not forward" if {
+	lib.category == "preliminary_investigation"
+	lib.sender_kind == "police"
+}
+
 decision := {
 	"allow": true,
 	"rule": rule,
@@ -175,6 +183,14 @@ input_problem_details contains sprintf("%s is a school with unknown operator %v 
 	not op in lib.school_operators
 }
 
+input_problem_details contains sprintf("%s of kind %v has operator %v: only schools have one", [role, k, op]) if {
+	some role in ["sender", "recipient"]
+	k := object.get(input, [role, "kind"], null)
+	k in {"police", "social_services"}
+	op := object.get(input, [role, "operator"], null)
+	op != null
+}
+
 input_problem_details contains sprintf("%s.authority is not a boolean", [role]) if {
 	some role in ["sender", "recipient"]
 	not is_boolean(object.get(input, [role, "authority"], null))
@@ -224,8 +240,8 @@ input_problem_details contains sprintf("forwarded message %v was not addressed t
 	s.recipient != input.sender.id
 }
 
-input_problem_details contains sprintf("secrecy travels with data: message %v was received under %v with obligation %q and must not be passed on (OSL 18 kap. 1 och 3 §§)", [s.id, s.rule, o]) if {
+input_problem_details contains sprintf("secrecy travels with data: message %v was received under %v with obligation %q and must not be passed on (%s)", [s.id, s.rule, o, why]) if {
 	some s in object.get(input, "sources", [])
 	some o in object.get(s, "obligations", [])
-	o in vocab.no_forward_obligations
+	why := vocab.no_forward_obligations[o]
 }

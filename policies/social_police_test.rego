@@ -187,6 +187,12 @@ test_1015a_before_2025_12_01_denied if {
 	f.has_reason(d, "R-1015A: not in force at the message's time 2025-11-30T23:59:00+01:00: in force from 2025-12-01")
 }
 
+test_1015a_not_for_followup_results_004 if {
+	d := sekretess.decision with input as crime_purpose(f.t, {"category": "followup_results"})
+	not d.allow
+	f.has_reason(d, "R-1015A: individual follow-up of interventions is not covered (004)")
+}
+
 test_1015a_followup_purpose_denied if {
 	d := sekretess.decision with input as crime_purpose(f.t, {"purpose_code": "followup"})
 	not d.allow
@@ -242,6 +248,35 @@ test_general_clause_never_health if {
 	d := sekretess.decision with input as general(f.municipal_school, f.social_services, {"category": "health"})
 	not d.allow
 	f.has_reason(d, "R-GENERAL: never for health secrecy")
+}
+
+# Q14: social services' case data stays under social services secrecy in
+# whichever authority's hands; 10:27 never lets it go.
+test_general_clause_never_social_services_data_q14 if {
+	every cat in ["case_details", "investigation_status"] {
+		d := sekretess.decision with input as general(f.municipal_school, f.police, {"category": cat})
+		not d.allow
+		f.has_reason(d, sprintf("R-GENERAL: never for social services secrecy: %v is social services' data", [cat]))
+	}
+}
+
+# 004: individual follow-up has no legal basis; relabelling it a disclosure
+# does not find one.
+test_general_clause_not_for_followup_004 if {
+	d := sekretess.decision with input as general(f.municipal_school, f.social_services, {"category": "followup_results"})
+	not d.allow
+	f.has_reason(d, "R-GENERAL: individual follow-up of interventions has no legal basis")
+}
+
+# Q1: the police give a school data under the general clause too only
+# exceptionally, after a documented case-by-case assessment.
+test_general_clause_police_to_school_only_exceptionally_q1 if {
+	d := sekretess.decision with input as general(f.police, f.municipal_school, {})
+	not d.allow
+	f.has_reason(d, "R-GENERAL: police to a school only exceptionally (Q1): documented case-by-case assessment marked exceptional (claims.exceptional_assessment) is missing")
+	d2 := sekretess.decision with input as general(f.police, f.municipal_school, {"exceptional_assessment": f.judgement("exceptional_disclosure")})
+	d2.allow
+	d2.rule == "R-GENERAL"
 }
 
 test_general_clause_not_independent_school if {
@@ -322,6 +357,43 @@ test_fu_data_must_not_be_forwarded_q15 if {
 	d := sekretess.decision with input as i
 	not d.allow
 	f.has_reason(d, "secrecy travels with data: message 11111111111111111111111111111111 was received under R-FU")
+}
+
+# Q15: preliminary-investigation data stays under FU secrecy whichever rule
+# let it out, so the obligation comes with it under 10:15 a too, and a
+# forward of it is refused.
+test_fu_data_under_other_rules_keeps_its_secrecy_q15 if {
+	i := f.msg(f.police, f.social_services, "disclosure", f.t, {
+		"category": "preliminary_investigation", "subject": {"pseudonym": "p-3", "age": 13},
+		"purpose_code": "prevent_crime", "necessity_assessment": f.judgement("needed"),
+	})
+	d := sekretess.decision with input as i
+	d.allow
+	d.rule == "R-1015A"
+	d.obligations == ["fu-secrecy: do not forward"]
+	fwd := object.union(
+		f.msg(f.social_services, f.municipal_school, "disclosure", f.t, {
+			"category": "preliminary_investigation", "subject": {"pseudonym": "p-3", "age": 13},
+			"purpose_code": "prevent_crime", "necessity_assessment": f.judgement("needed"),
+			"forwarded_from": ["11111111111111111111111111111111"],
+		}),
+		{"sources": [{"id": "11111111111111111111111111111111", "rule": d.rule, "obligations": d.obligations, "recipient": f.social_services.id}]},
+	)
+	d2 := sekretess.decision with input as fwd
+	not d2.allow
+	f.has_reason(d2, "secrecy travels with data: message 11111111111111111111111111111111 was received under R-1015A with obligation \"fu-secrecy: do not forward\" and must not be passed on (OSL 18 kap. 1 och 3 §§)")
+}
+
+# Data received under a consent is not passed on: the consent covered only
+# the disclosure to its recipient.
+test_consent_data_not_forwarded if {
+	i := object.union(
+		general(f.municipal_school, f.police, {"forwarded_from": ["11111111111111111111111111111111"]}),
+		{"sources": [{"id": "11111111111111111111111111111111", "rule": "R-CONSENT", "obligations": ["within-consent-scope"], "recipient": f.municipal_school.id}]},
+	)
+	d := sekretess.decision with input as i
+	not d.allow
+	f.has_reason(d, "with obligation \"within-consent-scope\" and must not be passed on (the consent covers only its own disclosure, OSL 12 kap. 2-3 §§)")
 }
 
 test_fu_forwarding_blocked_even_with_consent if {

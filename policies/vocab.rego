@@ -95,8 +95,12 @@ packages := {
 	"R-GENERAL": "general_clause",
 }
 
-# Obligations that forbid the recipient to pass the data on.
-no_forward_obligations := {"fu-secrecy: do not forward"}
+# Obligations that forbid the recipient to pass the data on, with the
+# provision that forbids it.
+no_forward_obligations := {
+	"fu-secrecy: do not forward": "OSL 18 kap. 1 och 3 §§",
+	"within-consent-scope": "the consent covers only its own disclosure, OSL 12 kap. 2-3 §§",
+}
 
 # The rules whose `kinds` include each message kind, in precedence order, as
 # [rule id, package]. The decision evaluates `allow` only for these: every

@@ -70,9 +70,10 @@ type Record struct {
 	GivenBy []Giver `json:"given_by"`
 	// GuardianCount is how many guardians must consent for a child (usually 2).
 	GuardianCount int `json:"guardian_count,omitempty"`
-	// ChildConsentRequired is the official's judgement whether the child's
-	// age and maturity require the child's own consent too (Q16).
-	ChildConsentRequired *bool `json:"child_consent_required,omitempty"`
+	// MaturityAssessment is the official's documented judgement whether the
+	// child's age and maturity require the child's own consent too (Q16):
+	// outcome MaturityChildConsentRequired or MaturityChildConsentNotRequired.
+	MaturityAssessment *Judgement `json:"maturity_assessment,omitempty"`
 	// ChildAloneAssessment documents that a young person may consent alone.
 	ChildAloneAssessment *Judgement `json:"child_alone_assessment,omitempty"`
 	// Documented says how and by whom the consent was documented; an oral
@@ -93,6 +94,12 @@ type Subject struct {
 	// Age is used when the birth date is not recorded.
 	Age *int `json:"age,omitempty"`
 }
+
+// Outcomes of Record.MaturityAssessment.
+const (
+	MaturityChildConsentRequired    = "child_consent_required"
+	MaturityChildConsentNotRequired = "child_consent_not_required"
+)
 
 // Roles of those who give consent.
 const (
@@ -199,6 +206,17 @@ func (r *Record) Validate() error {
 	}
 	if r.ValidFrom.IsZero() {
 		p = append(p, "valid_from is missing")
+	}
+	if slices.ContainsFunc(r.GivenBy, func(g Giver) bool { return g.Role == RoleGuardian }) && r.GuardianCount < 1 {
+		p = append(p, "guardian_count must say how many guardians must consent")
+	}
+	if m := r.MaturityAssessment; m != nil {
+		if strings.TrimSpace(m.By) == "" || m.At.IsZero() {
+			p = append(p, "maturity_assessment needs by and at: who judged the child's maturity, and when")
+		}
+		if m.Outcome != MaturityChildConsentRequired && m.Outcome != MaturityChildConsentNotRequired {
+			p = append(p, fmt.Sprintf("maturity_assessment outcome must be %s or %s", MaturityChildConsentRequired, MaturityChildConsentNotRequired))
+		}
 	}
 	if r.ValidUntil != nil && r.ValidUntil.Before(r.ValidFrom) {
 		p = append(p, "valid_until is before valid_from")

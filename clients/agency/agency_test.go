@@ -264,7 +264,7 @@ func guardiansConsent(pn, bd string, to ...string) consent.Record {
 		Purpose: "samordnat stöd i skolan",
 		GivenBy: []consent.Giver{{Role: consent.RoleGuardian, By: "vårdnadshavare 1", At: at},
 			{Role: consent.RoleGuardian, By: "vårdnadshavare 2", At: at}, {Role: consent.RoleChild, At: at}},
-		GuardianCount: 2, ChildConsentRequired: agency.Bool(true),
+		GuardianCount: 2, MaturityAssessment: &consent.Judgement{By: "Handläggare Berg", At: at, Outcome: consent.MaturityChildConsentRequired},
 		Documented: consent.Documentation{How: "written", By: "Handläggare Berg", At: at},
 		ValidFrom:  at,
 	}

@@ -39,8 +39,13 @@ const (
 	KindReport        = "report"
 )
 
-// Obligation the broker attaches to data that must not be passed on.
-const ObligationDoNotForward = "fu-secrecy: do not forward"
+// Obligations the broker attaches to data that must not be passed on.
+const (
+	// ObligationDoNotForward: data from a preliminary investigation (OSL 18 kap.).
+	ObligationDoNotForward = "fu-secrecy: do not forward"
+	// ObligationWithinConsentScope: data given under a consent (OSL 12 kap.).
+	ObligationWithinConsentScope = "within-consent-scope"
+)
 
 // Request sends m as a request and waits until ctx is done for the answer: a
 // delivered message that replies to it. A request the broker rejects returns
@@ -123,9 +128,12 @@ func (c *Client) Forward(ctx context.Context, d *Delivery, to string, claims Cla
 	return c.Disclose(ctx, to, claims, payload)
 }
 
-// MayForward reports whether the broker's decision lets the data be passed on.
+// MayForward reports whether the broker's decision lets the data be passed
+// on: not data under FU secrecy, nor data given under a consent, which
+// covers only the disclosure to this agency.
 func (d *Delivery) MayForward() bool {
-	return !slices.Contains(d.Decision.Obligations, ObligationDoNotForward)
+	return !slices.Contains(d.Decision.Obligations, ObligationDoNotForward) &&
+		!slices.Contains(d.Decision.Obligations, ObligationWithinConsentScope)
 }
 
 // Handler handles deliveries for Serve.

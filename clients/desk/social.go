@@ -214,7 +214,12 @@ func socialConsent(ctx context.Context, s *session, fs *flag.FlagSet, args []str
 	}
 	switch *childRequired {
 	case "yes", "no":
-		r.ChildConsentRequired = agency.Bool(*childRequired == "yes")
+		outcome := consent.MaturityChildConsentNotRequired
+		if *childRequired == "yes" {
+			outcome = consent.MaturityChildConsentRequired
+		}
+		// The judgement is the official's own, made now.
+		r.MaturityAssessment = &consent.Judgement{By: s.name, At: at, Outcome: outcome}
 	case "":
 		if len(guardians) > 0 {
 			return fmt.Errorf("for a child, judge whether the child's own consent is needed: --child-required yes|no: %w", ErrUsage)

@@ -27,6 +27,29 @@ conditions contains "never for social services secrecy (OSL 10 kap. 27 § andra 
 
 conditions contains "never for health secrecy" if lib.category == "health"
 
+# Social services' case data stays under social services secrecy wherever it
+# has gone (OSL 26 kap.), so the clause never covers it.
+conditions contains sprintf("never for social services secrecy: %v is social services' data (OSL 10 kap. 27 § andra stycket, Q14)", [lib.category]) if {
+	lib.sender_kind != "social_services" # named by the condition above
+	lib.category in {"case_details", "investigation_status"}
+}
+
+conditions contains "individual follow-up of interventions has no legal basis: only with consent (R-CONSENT) or de-identified (R-FOLLOWUP, 004)" if {
+	lib.category == "followup_results"
+}
+
+# Q1: the police share with a school only exceptionally, after a documented
+# case-by-case assessment, under this clause as under R-POLICE-SCHOOL.
+conditions contains r if {
+	lib.sender_kind == "police"
+	lib.recipient_kind == "school"
+	some r in lib.judgement_problems(
+		lib.claim(["exceptional_assessment"]),
+		"police to a school only exceptionally (Q1): documented case-by-case assessment marked exceptional (claims.exceptional_assessment)",
+		"exceptional_disclosure",
+	)
+}
+
 conditions contains r if {
 	some r in lib.judgement_problems(
 		lib.claim(["general_clause_weighing"]),

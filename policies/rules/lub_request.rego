@@ -58,6 +58,10 @@ conditions contains "must answer a request from the police to this sender (messa
 	not lib.answers_request_from_recipient
 }
 
+conditions contains sprintf("the police asked for %v, not %v: the duty covers the data requested (Q5)", [input.reply_to.category, lib.category]) if {
+	lib.answers_other_category
+}
+
 # Public data is always given; anything else needs the assessment.
 public if {
 	lib.category in vocab.public_school_categories

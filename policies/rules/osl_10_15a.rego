@@ -39,6 +39,10 @@ conditions contains sprintf("claims.purpose_code %v is not to prevent, hinder or
 
 conditions contains "health data is not covered" if lib.category == "health"
 
+conditions contains "individual follow-up of interventions is not covered (004): only with consent (R-CONSENT) or de-identified (R-FOLLOWUP)" if {
+	lib.category == "followup_results"
+}
+
 conditions contains r if {
 	some r in lib.judgement_problems(
 		lib.claim(["necessity_assessment"]),
