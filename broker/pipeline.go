@@ -37,6 +37,10 @@ const (
 	CodeAuditUnavailable = "audit_unavailable"
 )
 
+// maxForwardedSources bounds claims.forwarded_from: each id costs a read
+// of the audit log.
+const maxForwardedSources = 64
+
 // retryDelay is how long a message waits before it is retried after an
 // internal failure (audit or JetStream unavailable). It is never dropped.
 const retryDelay = 2 * time.Second
@@ -317,16 +321,29 @@ func (b *Broker) input(ctx context.Context, env *envelope.Envelope, sender, reci
 			}
 		}
 	}
-	if ids, ok := claims["forwarded_from"].([]any); ok {
+	if v := claims["forwarded_from"]; v != nil {
+		ids, ok := v.([]any)
+		if !ok || len(ids) > maxForwardedSources {
+			return nil, reject(CodeBadMetadata, "claims.forwarded_from must be a list of at most %d message ids", maxForwardedSources)
+		}
 		sources := make([]any, 0, len(ids))
+		seen := make(map[string]bool, len(ids))
 		for _, x := range ids {
-			id, _ := x.(string)
+			id, ok := x.(string)
+			if !ok || id == "" {
+				return nil, reject(CodeBadMetadata, "claims.forwarded_from holds %v, which is not a message id", x)
+			}
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
 			r, err := b.cfg.Audit.ByMessage(ctx, id)
 			if err != nil {
 				return nil, auditUnavailable(id, err)
 			}
-			if r == nil || id == "" {
-				sources = append(sources, map[string]any{"id": id, "known": false})
+			if r == nil {
+				// No source: the policy refuses a forward of a message the
+				// broker has no record of.
 				continue
 			}
 			obl := make([]any, 0, len(r.Obligations))

@@ -233,6 +233,20 @@ input_problem_details contains sprintf("forwarded message %v is unknown to the b
 
 source_ids contains s.id if {
 	some s in object.get(input, "sources", [])
+	object.get(s, "known", true) != false
+}
+
+input_problem_details contains "claims.forwarded_from must be a list of message ids" if {
+	f := object.get(input, ["claims", "forwarded_from"], [])
+	f != null
+	not is_forward_list(f)
+}
+
+is_forward_list(f) if {
+	is_array(f)
+	every id in f {
+		lib.non_empty_string(id)
+	}
 }
 
 input_problem_details contains sprintf("forwarded message %v was not addressed to the sender", [s.id]) if {

@@ -396,6 +396,23 @@ test_consent_data_not_forwarded if {
 	f.has_reason(d, "with obligation \"within-consent-scope\" and must not be passed on (the consent covers only its own disclosure, OSL 12 kap. 2-3 §§)")
 }
 
+# A forward of a message the broker has no record of is refused, whether the
+# broker leaves it out of input.sources or marks it unknown; so is a
+# forwarded_from that is not a list of message ids.
+test_forward_of_unknown_message_refused if {
+	base := general(f.municipal_school, f.social_services, {"forwarded_from": ["22222222222222222222222222222222"]})
+	every i in [base, object.union(base, {"sources": [{"id": "22222222222222222222222222222222", "known": false}]})] {
+		d := sekretess.decision with input as i
+		not d.allow
+		f.has_reason(d, "forwarded message 22222222222222222222222222222222 is unknown to the broker")
+	}
+	every bad in ["22222222222222222222222222222222", [7], [""]] {
+		d := sekretess.decision with input as general(f.municipal_school, f.social_services, {"forwarded_from": bad})
+		not d.allow
+		f.has_reason(d, "claims.forwarded_from must be a list of message ids")
+	}
+}
+
 test_fu_forwarding_blocked_even_with_consent if {
 	c := object.union(f.valid_consent([f.municipal_school.id], ["case_details"]), {"subject": {"pseudonym": "p-1", "birth_date": "2011-05-05"}})
 	i := object.union(

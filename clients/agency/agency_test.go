@@ -489,6 +489,13 @@ func TestForwardOfFUDataRefused(t *testing.T) {
 	_, err = soc.Forward(ctx, fu, school, agency.Claims{Category: "preliminary_investigation",
 		Subject: &agency.Subject{Pseudonym: pn, BirthDate: bd}, Purpose: "samordnat stöd i skolan"}, fu.Payload)
 	wantDenied(t, err, "secrecy travels with data")
+
+	// A concern report that says it passes on a message the broker never
+	// saw is refused: the broker cannot tell what secrecy that data carries.
+	_, err = sch.Deliver(ctx, agency.Message{To: social, Kind: agency.KindConcernReport, Metadata: agency.Claims{
+		Category: "concern", Purpose: "orosanmälan", Subject: &agency.Subject{Pseudonym: pn, BirthDate: bd},
+		ForwardedFrom: []string{"00000000000000000000000000000000"}}, Payload: []byte("Vidarebefordrat.")})
+	wantDenied(t, err, "forwarded message 00000000000000000000000000000000 is unknown to the broker")
 	nctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	if d, err := sch.Next(nctx); err == nil {
