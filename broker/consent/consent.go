@@ -244,18 +244,30 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int) (*Registry,
 	if replicas <= 0 {
 		replicas = 1
 	}
-	_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      Bucket,
-		Description: "Consent records (OSL 12 kap.), keyed <agency-id>.<consent-id>.",
-		// Earlier revisions show what a consent said before it was withdrawn.
-		History: 16, Storage: jetstream.FileStorage, Replicas: replicas,
-	})
+	s, err := js.Stream(ctx, stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		_, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      Bucket,
+			Description: "Consent records (OSL 12 kap.), keyed <agency-id>.<consent-id>.",
+			// Earlier revisions show what a consent said before it was withdrawn.
+			History: 16, Storage: jetstream.FileStorage, Replicas: replicas,
+		})
+		if err == nil {
+			s, err = js.Stream(ctx, stream)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("consent: bucket %s: %w", Bucket, err)
 	}
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		return nil, fmt.Errorf("consent: bucket %s: %w", Bucket, err)
+	// A key-value bucket allows roll-ups, which an agency could publish to
+	// its own key to erase a consent's history ("sub") or every agency's
+	// consents ("all"). The registry never purges: refuse them. An existing
+	// bucket is updated in place, so roll-ups are never allowed again.
+	if cfg := s.CachedInfo().Config; cfg.AllowRollup || cfg.Replicas != replicas {
+		cfg.AllowRollup, cfg.Replicas = false, replicas
+		if s, err = js.UpdateStream(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("consent: bucket %s: %w", Bucket, err)
+		}
 	}
 	return &Registry{js: js, stream: s}, nil
 }
@@ -342,6 +354,10 @@ func (g *Registry) raw(ctx context.Context, ref string) ([]byte, uint64, error) 
 	}
 	if m == nil {
 		return nil, 0, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	}
+	if m.Header.Get(jetstream.MsgRollup) != "" {
+		// Written with a roll-up, which erased the key's history.
+		return nil, 0, fmt.Errorf("%w: %s was rewritten with a roll-up that erased its history", ErrInvalid, ref)
 	}
 	if op := m.Header.Get("KV-Operation"); op != "" {
 		// Deleted or purged: no consent.
@@ -441,6 +457,9 @@ func (g *Registry) unchanged(ctx context.Context, ref string, cur map[string]any
 	first, err := s.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(subj))
 	if err != nil {
 		return fmt.Errorf("consent: read %s: %w", ref, err)
+	}
+	if first.Header.Get(jetstream.MsgRollup) != "" {
+		return fmt.Errorf("%w: %s was rewritten with a roll-up that erased its history", ErrInvalid, ref)
 	}
 	var orig map[string]any
 	if err := json.Unmarshal(first.Data, &orig); err != nil || orig == nil {

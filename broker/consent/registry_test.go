@@ -121,3 +121,40 @@ func TestResolveRefusesRewrittenConsent(t *testing.T) {
 		t.Fatalf("Resolve of a revived consent = %v, want ErrInvalid", err)
 	}
 }
+
+// TestRollupRefused: a roll-up would let an agency erase its consent's
+// history, or every agency's consents; the bucket refuses it.
+func TestRollupRefused(t *testing.T) {
+	reg, js := openRegistry(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	r := valid()
+	ref, err := reg.Put(ctx, "soc-malmo", r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, scope := range []string{jetstream.MsgRollupSubject, jetstream.MsgRollupAll} {
+		r.ID, r.Recipients = ref, append(r.Recipients, "polisen-syd")
+		b, _ := json.Marshal(r)
+		m := nats.NewMsg("$KV." + consent.Bucket + "." + ref)
+		m.Data = b
+		m.Header.Set(jetstream.MsgRollup, scope)
+		if _, err := js.PublishMsg(ctx, m); err == nil {
+			t.Fatalf("a roll-up (%s) of %s was stored", scope, ref)
+		}
+	}
+	if m, err := reg.Resolve(ctx, ref); err != nil || len(m["recipients"].([]any)) != 1 {
+		t.Fatalf("the consent after refused roll-ups: %v, %v", m, err)
+	}
+	// Opening the registry again (every broker start) keeps them refused.
+	if _, err := consent.Open(ctx, js, 1); err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, "KV_"+consent.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.CachedInfo().Config.AllowRollup {
+		t.Fatal("the consent bucket allows roll-ups after a restart")
+	}
+}
