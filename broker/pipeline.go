@@ -49,6 +49,13 @@ const retryDelay = 2 * time.Second
 // guard before it is refused.
 const replayGuardPatience = 5 * time.Second
 
+// envelopeHash is the hex SHA-256 of an inbound message's bytes, as
+// recorded in its decision.
+func envelopeHash(raw []byte) string {
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
+}
+
 // auditUnavailable refuses a message whose earlier message's record exists
 // but cannot be read: the policy must not decide without it.
 func auditUnavailable(id string, err error) *rejection {
@@ -94,6 +101,13 @@ func (b *Broker) handle(m jetstream.Msg) {
 		_ = m.NakWithDelay(retryDelay)
 		return
 	}
+	if rec != nil && rec.EnvelopeSHA256 != envelopeHash(m.Data()) {
+		// The inbound sequence was used before by another envelope: the
+		// inbound stream was recreated. This one is new; decide it.
+		b.cfg.Logger.Warn("broker: inbound sequence recorded for another envelope (was the inbound stream recreated?); deciding this one afresh",
+			"seq", seq, "recorded_decision", rec.DecisionID)
+		rec = nil
+	}
 	if rec != nil {
 		// Decided before a crash or a lost ack: finish what was recorded.
 		if b.cfg.Metrics != nil {
@@ -108,6 +122,14 @@ func (b *Broker) handle(m jetstream.Msg) {
 		// Back-pressure: no delivery and no ack without the record. JetStream
 		// hands the message out again once the delay is over.
 		b.cfg.Logger.Error("broker: audit append failed; message will be retried", "seq", seq, "err", err)
+		_ = m.NakWithDelay(retryDelay)
+		return
+	}
+	if recorded.EnvelopeSHA256 != rec.EnvelopeSHA256 {
+		// Never act on another envelope's decision (the dedupe key names
+		// the envelope, so this is a broken log, not a race).
+		b.cfg.Logger.Error("broker: the audit log answered with another envelope's record; message will be retried",
+			"seq", seq, "recorded_decision", recorded.DecisionID)
 		_ = m.NakWithDelay(retryDelay)
 		return
 	}
@@ -161,11 +183,10 @@ func (b *Broker) count(rec *decision.Record) {
 // reason; nothing here is retried.
 func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64) (*decision.Record, *audit.Personal) {
 	raw := m.Data()
-	sum := sha256.Sum256(raw)
 	rec := &decision.Record{
 		DecisionID:     decision.NewID(),
 		InboundSeq:     seq,
-		EnvelopeSHA256: hex.EncodeToString(sum[:]),
+		EnvelopeSHA256: envelopeHash(raw),
 		Outcome:        decision.Rejected,
 		// The decision's own time: a consent withdrawn before it no longer
 		// counts, even for a message created earlier.

@@ -8,8 +8,10 @@
 // still produce one log. Append returns after the stream's PubAck; the broker
 // acknowledges an inbound message only after that.
 //
-// Dedupe. A record's Nats-Msg-Id is "inbound-<seq>", the inbound message's
-// stream sequence: a redelivered message is the same decision and the stream
+// Dedupe. A record's Nats-Msg-Id is "inbound-<seq>-<envelope hash prefix>",
+// the inbound message's stream sequence and its bytes (so a recreated inbound
+// stream never maps a new message onto an old decision): a redelivered
+// message is the same decision and the stream
 // drops the second record, answering with the first one's sequence, whose
 // decision Append returns. A replayed envelope reuses a message id but is a
 // new inbound message, so it gets its own record (a rejection).

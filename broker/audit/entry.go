@@ -81,14 +81,20 @@ func ParseEntry(data []byte) (*Entry, error) {
 	return &e, nil
 }
 
-// dedupeKey is the record's Nats-Msg-Id. It names the inbound message, not
-// the envelope: a redelivery of the same inbound message is the same
-// decision, a replay of an envelope is a new inbound message and a new one.
+// dedupeKey is the record's Nats-Msg-Id. It names the inbound message: a
+// redelivery of the same inbound message is the same decision, a replay of
+// an envelope is a new inbound message and a new one. It also names the
+// envelope, so that a recreated inbound stream, whose sequences start over,
+// never maps a new message onto an old one's decision.
 func dedupeKey(rec *decision.Record) string {
 	if rec.InboundSeq == 0 {
 		return "decision-" + rec.DecisionID
 	}
-	return "inbound-" + strconv.FormatUint(rec.InboundSeq, 10)
+	key := "inbound-" + strconv.FormatUint(rec.InboundSeq, 10)
+	if len(rec.EnvelopeSHA256) >= 32 {
+		key += "-" + rec.EnvelopeSHA256[:32]
+	}
+	return key
 }
 
 // Personal holds the fields of a decision that identify a person. They are

@@ -600,3 +600,41 @@ func ioReadFull(r interface{ Read([]byte) (int, error) }, buf []byte) (int, erro
 	}
 	return n, nil
 }
+
+// TestInboundStreamRecreated: an operator deletes the inbound stream and the
+// broker recreates it, so inbound sequences start over. A new message that
+// gets an old message's sequence is decided on its own, never answered with
+// the old message's decision.
+func TestInboundStreamRecreated(t *testing.T) {
+	w := newWorld(t)
+	sch, soc := w.dial(school, nil), w.dial(social, nil)
+	ctx, cancel := ctxT()
+	defer cancel()
+	first, err := sch.Deliver(ctx, agency.Message{To: social, Kind: "concern_report", Metadata: concern("elev-1"), Payload: []byte("första")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := soc.Next(ctx); err != nil || d.ID != first.MessageID {
+		t.Fatalf("first delivery: %v %v", d, err)
+	} else {
+		d.Ack()
+	}
+	if err := brokerJetStream(t, w).DeleteStream(ctx, bus.StreamIn); err != nil {
+		t.Fatal(err)
+	}
+	w.stop()
+	w.start()
+	sch, soc = w.dial(school, nil), w.dial(social, nil)
+	second, err := sch.Deliver(ctx, agency.Message{To: social, Kind: "concern_report", Metadata: concern("elev-2"), Payload: []byte("andra")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.InboundSeq != first.InboundSeq || second.DecisionID == first.DecisionID {
+		t.Fatalf("second message: inbound %d (first %d), decision %s (first %s)", second.InboundSeq, first.InboundSeq, second.DecisionID, first.DecisionID)
+	}
+	d, err := soc.Next(ctx)
+	if err != nil || d.ID != second.MessageID || string(d.Payload) != "andra" {
+		t.Fatalf("second delivery: %v %v", d, err)
+	}
+	d.Ack()
+}
