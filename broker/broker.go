@@ -84,8 +84,9 @@ type Config struct {
 	Workers int
 	// MaxEnvelope bounds an envelope; zero means envelope.DefaultMaxSize.
 	MaxEnvelope int
-	// ClockSkew is how far an envelope's created_at may lie from the broker's
-	// clock; zero means DefaultClockSkew.
+	// ClockSkew is how far an envelope's created_at may lie from when the
+	// inbound stream accepted it (so a message held back by an outage is not
+	// refused for its age); zero means DefaultClockSkew.
 	ClockSkew time.Duration
 	// Replicas of the broker's streams: 1 on a single server, 3 on a cluster.
 	Replicas int

@@ -116,7 +116,7 @@ func (b *Broker) handle(m jetstream.Msg) {
 		b.finish(ctx, m, rec, m.Data())
 		return
 	}
-	rec, personal := b.decide(ctx, m, seq)
+	rec, personal := b.decide(ctx, m, seq, meta.Timestamp)
 	recorded, err := b.appendAudit(ctx, rec, personal)
 	if err != nil {
 		// Back-pressure: no delivery and no ack without the record. JetStream
@@ -181,7 +181,11 @@ func (b *Broker) count(rec *decision.Record) {
 // decide turns one inbound message into a decision record and the personal
 // fields the audit log seals. Every failure is a rejection with a code and a
 // reason; nothing here is retried.
-func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64) (*decision.Record, *audit.Personal) {
+//
+// The clock window is checked against when JetStream stored the message, not
+// against now: a message that waited out a broker outage or back-pressure is
+// as fresh as when it was accepted, while a replayed envelope is stored anew.
+func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64, stored time.Time) (*decision.Record, *audit.Personal) {
 	raw := m.Data()
 	rec := &decision.Record{
 		DecisionID:     decision.NewID(),
@@ -195,7 +199,7 @@ func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64) (*deci
 	publisher, _ := bus.SenderOf(m.Subject())
 	rec.Sender = publisher
 	personal := &audit.Personal{}
-	rej := b.evaluate(ctx, raw, publisher, rec, personal)
+	rej := b.evaluate(ctx, raw, publisher, stored, rec, personal)
 	if rej != nil {
 		rec.Outcome = decision.Rejected
 		rec.ErrorCode = rej.code
@@ -207,7 +211,7 @@ func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64) (*deci
 
 // evaluate fills rec from the envelope and the policy, and personal from the
 // claims, or returns why the message was refused before a decision.
-func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, rec *decision.Record, personal *audit.Personal) *rejection {
+func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, stored time.Time, rec *decision.Record, personal *audit.Personal) *rejection {
 	env, err := envelope.Parse(raw, b.cfg.MaxEnvelope)
 	if err != nil {
 		return reject(envelope.Code(err), "%v", err)
@@ -232,7 +236,7 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, rec
 	if err := env.Verify(sender.SigningPublicKey()); err != nil {
 		return reject(envelope.Code(err), "%v (sender %s)", err, h.From)
 	}
-	if err := env.CheckTime(b.cfg.Now(), b.cfg.ClockSkew); err != nil {
+	if err := env.CheckTime(stored, b.cfg.ClockSkew); err != nil {
 		return reject(envelope.Code(err), "%v", err)
 	}
 	if rej := b.checkReplay(ctx, h.ID, rec.InboundSeq); rej != nil {

@@ -39,7 +39,7 @@ func run() error {
 	fs.StringVar(&cfg.NATSListen, "listen", "127.0.0.1:4222", "embedded NATS server address")
 	fs.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:8080", "address for /metrics and /healthz (empty: off)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "messages processed at once (0: four per CPU)")
-	fs.DurationVar(&cfg.ClockSkew, "clock-skew", 5*time.Minute, "accepted difference between a message's time and the broker's clock")
+	fs.DurationVar(&cfg.ClockSkew, "clock-skew", 5*time.Minute, "accepted difference between a message's time and when the broker's inbound stream accepted it")
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream replicas of the broker's streams (3 on a cluster)")
 	fs.StringVar(&cfg.AuditorsFile, "auditor", "", "age recipients (one a line) the audit log's personal fields are sealed to (default <data>/broker/auditors.txt)")
 	fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", 10*time.Second, "how often the audit log publishes a signed checkpoint")
