@@ -96,7 +96,7 @@ func (w *world) start() {
 		DataDir: w.data, PolicyDir: filepath.Join("..", "..", "policies"),
 		NATSListen: w.listen, HTTPAddr: "127.0.0.1:0",
 		ReloadInterval: 100 * time.Millisecond, ClockSkew: w.skew,
-		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		w.t.Fatal(err)
