@@ -115,10 +115,16 @@ func (e *Engine) Reload(ctx context.Context) (bool, error) {
 		e.cur.Store(&compiled{revision: "unreadable", err: err})
 		return true, err
 	}
-	if rev == e.cur.Load().revision {
+	cur := e.cur.Load()
+	if rev == cur.revision && cur.err == nil {
 		return false, nil
 	}
+	// A revision that failed is compiled again: the files may have been
+	// read half-written, with a hash taken before or after.
 	c := compile(ctx, e.cfg.Dir, rev)
+	if rev == cur.revision && c.err != nil && cur.err != nil && c.err.Error() == cur.err.Error() {
+		return false, c.err // still failing as reported
+	}
 	e.cur.Store(c)
 	if c.err != nil {
 		e.cfg.Logger.Error("policy reload failed: denying every message until it compiles", "revision", rev, "err", c.err)

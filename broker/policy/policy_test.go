@@ -107,6 +107,21 @@ func TestReloadFailsClosedAndRecovers(t *testing.T) {
 	}
 }
 
+// TestReloadRetriesAFailedRevision: a compile that failed for a revision whose
+// files are fine (they were read while being written) does not stick.
+func TestReloadRetriesAFailedRevision(t *testing.T) {
+	dir := t.TempDir()
+	writePolicy(t, dir, "p.rego", allowPolice)
+	e := open(t, dir)
+	e.cur.Store(&compiled{revision: e.Revision(), err: errors.New("p.rego: unexpected eof")})
+	if changed, err := e.Reload(context.Background()); !changed || err != nil {
+		t.Fatalf("Reload after a failed compile of good files = %v, %v", changed, err)
+	}
+	if d, err := e.Eval(context.Background(), input("police")); err != nil || !d.Allow || e.Healthy() != nil {
+		t.Fatalf("after the retry Eval = %+v, %v", d, err)
+	}
+}
+
 func TestMalformedDecisionsAreDenied(t *testing.T) {
 	for name, src := range map[string]string{
 		"undefined":       "package sekretess\n\nother := 1\n",
