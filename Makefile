@@ -53,6 +53,7 @@ bench:
 loadgen:
 	$(GO) run ./cmd/loadgen -n 2000 -cpus 1 -policies $(POLICIES)
 	$(GO) run ./cmd/loadgen -n 2000 -policies $(POLICIES)
+	$(GO) run ./cmd/loadgen -n 2000 -cpus 1 -no-fsync -policies $(POLICIES)
 
 ## lint: go vet, gofmt and staticcheck.
 lint:

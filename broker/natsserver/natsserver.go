@@ -37,6 +37,10 @@ type Config struct {
 	// Directory.Broker.NATS.NKey.
 	Directory *directory.Directory
 	Logger    *slog.Logger
+	// NoSync trades durability for throughput: JetStream acknowledges a
+	// write before it reaches the disk, so a power loss (not a crash of the
+	// process) can lose acknowledged messages and audit records.
+	NoSync bool
 }
 
 func (c *Config) validate() error {
@@ -92,6 +96,10 @@ func (s *Server) options(d *directory.Directory) *server.Options {
 		MaxPayload: s.cfg.MaxPayload,
 		JetStream:  true,
 		StoreDir:   filepath.Join(s.cfg.DataDir, "jetstream"),
+		// One node and no replicas: a PubAck must mean the bytes are on
+		// disk, or a power loss could keep a delivery and lose its audit
+		// record (the two streams' files are flushed independently).
+		SyncAlways: !s.cfg.NoSync,
 		Nkeys:      users,
 		NoSigs:     true,
 		NoLog:      true,

@@ -49,6 +49,9 @@ type Config struct {
 	// NATSListen is the embedded server's address, host:port; port 0 picks a
 	// free one.
 	NATSListen string
+	// NoSync lets the embedded server acknowledge writes before they reach
+	// the disk (see natsserver.Config.NoSync).
+	NoSync bool
 	// HTTPAddr serves /metrics and /healthz; empty disables it.
 	HTTPAddr string
 	// Workers, ClockSkew, MaxEnvelope and Replicas are passed to the pipeline.
@@ -156,7 +159,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		}
 		s.nats, err = natsserver.Start(natsserver.Config{
 			DataDir: cfg.DataDir, Host: host, Port: port,
-			MaxPayload: bcfg.MaxMsgSize(), Directory: s.Dir.Current(), Logger: log,
+			MaxPayload: bcfg.MaxMsgSize(), Directory: s.Dir.Current(), Logger: log, NoSync: cfg.NoSync,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("service: %w", err)

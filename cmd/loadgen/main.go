@@ -46,6 +46,7 @@ func run() error {
 	policies := flag.String("policies", "./policies", "policy directory")
 	workers := flag.Int("workers", 0, "broker workers (0: default)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the pipeline measurement to this file")
+	noSync := flag.Bool("no-fsync", false, "run the embedded server without an fsync before each acknowledgement, as sekretessbroker --no-fsync")
 	flag.Parse()
 	if *cpus > 0 {
 		runtime.GOMAXPROCS(*cpus)
@@ -68,7 +69,7 @@ func run() error {
 	}
 	ctx := context.Background()
 	svc, err := service.Start(ctx, service.Config{
-		DataDir: dir, PolicyDir: *policies, NATSListen: "127.0.0.1:0", Workers: *workers,
+		DataDir: dir, PolicyDir: *policies, NATSListen: "127.0.0.1:0", Workers: *workers, NoSync: *noSync,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
@@ -98,7 +99,7 @@ func run() error {
 			return err
 		}
 	}
-	fmt.Printf("loadgen: %d messages, payload %d B, envelope %d B, GOMAXPROCS %d\n", *n, *size, len(envs[0]), runtime.GOMAXPROCS(0))
+	fmt.Printf("loadgen: %d messages, payload %d B, envelope %d B, GOMAXPROCS %d, fsync before ack %v\n", *n, *size, len(envs[0]), runtime.GOMAXPROCS(0), !*noSync)
 
 	nkey, err := nats.NkeyOptionFromSeed(filepath.Join(service.AgencyDir(dir, "skola"), keys.NKeyFile))
 	if err != nil {

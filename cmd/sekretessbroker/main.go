@@ -37,6 +37,7 @@ func run() error {
 	fs.StringVar(&cfg.PolicyDir, "policies", "./policies", "directory of Rego policies")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "connect to this NATS deployment instead of embedding a server")
 	fs.StringVar(&cfg.NATSListen, "listen", "127.0.0.1:4222", "embedded NATS server address")
+	fs.BoolVar(&cfg.NoSync, "no-fsync", false, "let the embedded server acknowledge writes before they reach the disk: faster, but a power loss can lose acknowledged messages and audit records")
 	fs.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:8080", "address for /metrics and /healthz (empty: off)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "messages processed at once (0: four per CPU)")
 	fs.DurationVar(&cfg.ClockSkew, "clock-skew", 5*time.Minute, "accepted difference between a message's time and when the broker's inbound stream accepted it")
