@@ -11,6 +11,20 @@ contact_answer(sender, t, extra) := f.reply(
 
 # --- R-LUB-CONTACT ----------------------------------------------------------
 
+# Contact details on the police's request are a duty under LUB 4 § (Q12):
+# that is the rule reported even when 10:18 a would also allow them.
+test_precedence_lub_contact_over_1018a_q12 if {
+	d := sekretess.decision with input as contact_answer(f.social_services, f.t, {
+		"interest_assessment": f.judgement("disclose"),
+		"conditions_1018a": {
+			"by": "H", "at": "2026-01-14T10:00:00+01:00",
+			"risk_of_crime": {"met": true, "text": "a"}, "helps_prevent": {"met": true, "text": "b"}, "not_inappropriate": {"met": true, "text": "c"},
+		},
+	})
+	d.rule == "R-LUB-CONTACT"
+	"R-1018A" in d.also_allowed_by
+}
+
 test_lub_contact_social_services_with_assessment_q12 if {
 	d := sekretess.decision with input as contact_answer(f.social_services, f.t, {"interest_assessment": f.judgement("disclose")})
 	d.allow
@@ -21,13 +35,13 @@ test_lub_contact_social_services_with_assessment_q12 if {
 test_lub_contact_social_services_without_assessment_denied if {
 	d := sekretess.decision with input as contact_answer(f.social_services, f.t, {})
 	not d.allow
-	f.has_reason(d, "R-LUB-CONTACT: interest assessment (claims.interest_assessment) is missing")
+	f.has_reason(d, "R-LUB-CONTACT: assessment that no synnerliga skäl speak against giving the contact details (claims.interest_assessment, LUB 4 §) is missing")
 }
 
 test_lub_contact_synnerliga_skal_denied if {
 	d := sekretess.decision with input as contact_answer(f.social_services, f.t, {"interest_assessment": f.judgement("withhold")})
 	not d.allow
-	f.has_reason(d, "R-LUB-CONTACT: interest assessment (claims.interest_assessment) outcome is withhold, not \"disclose\"")
+	f.has_reason(d, "R-LUB-CONTACT: assessment that no synnerliga skäl speak against giving the contact details (claims.interest_assessment, LUB 4 §) outcome is withhold, not \"disclose\"")
 }
 
 test_lub_contact_school_public_contact_no_assessment_q4 if {
@@ -79,6 +93,18 @@ answer(t, extra) := f.reply(
 	object.union({"subject": {"pseudonym": "p-1", "age": 15}, "sender_role": "rector"}, extra),
 	f.request_record(f.police, f.municipal_school, "R-LUB-REQUEST", object.get(extra, "category", "attendance")),
 )
+
+test_lub_contact_answers_only_what_was_asked_q4 if {
+	asked := f.request_record(f.police, f.municipal_school, "R-LUB-REQUEST", "enrolment")
+	i := f.reply(
+		f.municipal_school, f.police, "response", f.t,
+		{"subject": {"pseudonym": "p-1", "age": 15}, "sender_role": "rector", "category": "contact_details", "interest_assessment": f.judgement("disclose")},
+		asked,
+	)
+	d := sekretess.decision with input as i
+	not d.allow
+	f.has_reason(d, "R-LUB-CONTACT: the police asked for enrolment, not contact_details: the duty covers the data requested (Q4)")
+}
 
 test_lub_request_answers_only_what_was_asked_q5 if {
 	asked := f.request_record(f.police, f.municipal_school, "R-LUB-REQUEST", "enrolment")

@@ -84,6 +84,15 @@ rule_reasons contains sprintf("%s: %s", [id, r]) if {
 
 generic_reasons contains "no rule allows this message" if count(allowed_by) == 0
 
+# Q15: förundersökningssekretess protects the investigation wherever the data
+# is, so whoever received it from the police keeps it: no consent or other
+# rule lets it go on, except back to the police.
+generic_reasons contains "data from a preliminary investigation stays under förundersökningssekretess wherever it is and is passed on by no one but the police (OSL 18 kap. 1 och 3 §§, Q15)" if {
+	lib.category == "preliminary_investigation"
+	lib.sender_kind in {"school", "social_services"}
+	lib.recipient_kind != "police"
+}
+
 generic_reasons contains sprintf("internal: rule %s produced no result", [id]) if {
 	some [id, _] in candidates
 	not is_boolean(candidate_results[id])

@@ -413,6 +413,23 @@ test_forward_of_unknown_message_refused if {
 	}
 }
 
+# Q15: whoever received preliminary-investigation data keeps it; no consent,
+# de-identification or other rule lets it go on, except back to the police.
+test_fu_data_passed_on_by_others_refused_q15 if {
+	c := object.union(f.valid_consent([f.municipal_school.id], ["preliminary_investigation"]), {"subject": {"pseudonym": "p-1", "birth_date": "2011-05-05"}})
+	under_consent := object.union(
+		f.msg(f.social_services, f.municipal_school, "disclosure", f.t, {"category": "preliminary_investigation", "purpose": "samordnat stöd", "subject": {"pseudonym": "p-1"}}),
+		{"consent": c},
+	)
+	d := sekretess.decision with input as under_consent
+	not d.allow
+	f.has_reason(d, "data from a preliminary investigation stays under förundersökningssekretess wherever it is and is passed on by no one but the police")
+	deidentified := f.msg(f.social_services, f.municipal_school, "consultation", f.t, {"category": "preliminary_investigation", "deidentified": true, "subject": {"age": 13}})
+	d2 := sekretess.decision with input as deidentified
+	not d2.allow
+	f.has_reason(d2, "R-DEIDENTIFIED: de-identifying does not lift förundersökningssekretess")
+}
+
 test_fu_forwarding_blocked_even_with_consent if {
 	c := object.union(f.valid_consent([f.municipal_school.id], ["case_details"]), {"subject": {"pseudonym": "p-1", "birth_date": "2011-05-05"}})
 	i := object.union(
@@ -489,7 +506,17 @@ test_confiscation_delegate_spray_paint if {
 test_confiscation_unknown_item_denied if {
 	d := sekretess.decision with input as confiscation({"confiscation": {"item": "mobile_phone"}})
 	not d.allow
-	f.has_reason(d, "R-CONFISCATION: claims.confiscation.item mobile_phone is not one")
+	f.has_reason(d, "R-CONFISCATION: claims.confiscation.item mobile_phone is not knife, weapon, spray_paint, crime_tool or other")
+}
+
+# Q3 lists items "bland annat": another item is reported with its ground.
+test_confiscation_other_item_with_ground_q3 if {
+	d := sekretess.decision with input as confiscation({"confiscation": {"item": "other"}})
+	not d.allow
+	f.has_reason(d, "R-CONFISCATION: an item other than a knife, weapon, spray paint or crime tool needs the ground")
+	d2 := sekretess.decision with input as confiscation({"confiscation": {"item": "other", "ground": "narkotika i elevens skåp"}})
+	d2.allow
+	d2.rule == "R-CONFISCATION"
 }
 
 test_confiscation_missing_time_denied if {

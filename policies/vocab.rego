@@ -57,8 +57,8 @@ precedence := [
 	"R-FEEDBACK",
 	"R-FU",
 	"R-CRIME-SUSPECT",
-	"R-1018A",
 	"R-LUB-CONTACT",
+	"R-1018A",
 	"R-LUB-REQUEST",
 	"R-LUB-OWN",
 	"R-SCHOOL-PUBLIC",
@@ -110,8 +110,8 @@ no_forward_obligations := {
 rules_by_kind := {
 	"request": [["R-FU", "fu"], ["R-LUB-CONTACT", "lub_contact"], ["R-LUB-REQUEST", "lub_request"]],
 	"response": [
-		["R-FU", "fu"], ["R-CRIME-SUSPECT", "crime_suspect"], ["R-1018A", "osl_10_18a"],
-		["R-LUB-CONTACT", "lub_contact"], ["R-LUB-REQUEST", "lub_request"], ["R-SCHOOL-PUBLIC", "school_public"],
+		["R-FU", "fu"], ["R-CRIME-SUSPECT", "crime_suspect"], ["R-LUB-CONTACT", "lub_contact"],
+		["R-1018A", "osl_10_18a"], ["R-LUB-REQUEST", "lub_request"], ["R-SCHOOL-PUBLIC", "school_public"],
 		["R-CONSENT", "consent"], ["R-1015A", "osl_10_15a"], ["R-GENERAL", "general_clause"],
 	],
 	"disclosure": [

@@ -82,10 +82,12 @@ type FU struct {
 
 // Confiscation is an object a school took (skollagen 5 kap. 23 §).
 type Confiscation struct {
-	// Item is "knife", "weapon", "spray_paint" or "crime_tool".
-	Item  string    `json:"item"`
-	At    time.Time `json:"at"`
-	Place string    `json:"place,omitempty"`
+	// Item is "knife", "weapon", "spray_paint", "crime_tool" or "other".
+	Item string `json:"item"`
+	// Ground says why an "other" item is reported.
+	Ground string    `json:"ground,omitempty"`
+	At     time.Time `json:"at"`
+	Place  string    `json:"place,omitempty"`
 }
 
 // Bool returns a pointer to b, for the optional fields of Claims.

@@ -370,8 +370,13 @@ func printDelivery(out io.Writer, d *agency.Delivery) {
 	if len(d.Decision.Obligations) > 0 {
 		fmt.Fprintf(out, "    obligations: %s\n", strings.Join(d.Decision.Obligations, "; "))
 	}
-	if !d.MayForward() {
-		fmt.Fprintf(out, "    DO NOT PASS THIS ON: it is covered by förundersökningssekretess (OSL 18 kap. 1 och 3 §§)\n")
+	for _, o := range d.Decision.Obligations {
+		switch o {
+		case agency.ObligationDoNotForward:
+			fmt.Fprintf(out, "    DO NOT PASS THIS ON: it is covered by förundersökningssekretess (OSL 18 kap. 1 och 3 §§)\n")
+		case agency.ObligationWithinConsentScope:
+			fmt.Fprintf(out, "    DO NOT PASS THIS ON: it was given to you under a consent, which covers only that (OSL 12 kap. 2-3 §§)\n")
+		}
 	}
 	for _, line := range strings.Split(strings.TrimRight(string(d.Payload), "\n"), "\n") {
 		fmt.Fprintf(out, "    | %s\n", line)

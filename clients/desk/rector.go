@@ -40,10 +40,11 @@ a pseudonym, and the broker never learns who the pupil is.`,
 		},
 		concernCmd("The school"),
 		{
-			name: "confiscation", args: "--to POLICE --item knife|weapon|spray_paint|crime_tool --place WHERE --personnummer NR --text WHAT",
+			name: "confiscation", args: "--to POLICE --item knife|weapon|spray_paint|crime_tool|other [--ground WHY] --place WHERE --personnummer NR --text WHAT",
 			help: "Report to the police that the school took a knife, another weapon, spray\n" +
 				"paint or a crime tool from a pupil (skollagen 5 kap. 23 §): a duty of the\n" +
-				"rector, or of whom the rector appointed (--role rector_delegate).",
+				"rector, or of whom the rector appointed (--role rector_delegate). For\n" +
+				"another object, use --item other and say with --ground why it is reported.",
 			run: rectorConfiscation,
 		},
 		{
@@ -104,7 +105,8 @@ func rectorAnswer(ctx context.Context, s *session, fs *flag.FlagSet, args []stri
 
 func rectorConfiscation(ctx context.Context, s *session, fs *flag.FlagSet, args []string) error {
 	to := fs.String("to", "", "the police (agency id)")
-	item := fs.String("item", "", "knife, weapon, spray_paint or crime_tool")
+	item := fs.String("item", "", "knife, weapon, spray_paint, crime_tool or other")
+	ground := fs.String("ground", "", "for --item other: why the object is reported (e.g. used in a crime)")
 	place := fs.String("place", "", "where it was taken")
 	pnr := fs.String("personnummer", "", "the pupil's personnummer")
 	text := fs.String("text", "", "what happened, as the police will read it")
@@ -117,7 +119,7 @@ func rectorConfiscation(ctx context.Context, s *session, fs *flag.FlagSet, args 
 		return err
 	}
 	claims := agency.Claims{Category: "confiscation", Subject: subj, SenderRole: *role,
-		Confiscation: &agency.Confiscation{Item: *item, At: now(), Place: *place}}
+		Confiscation: &agency.Confiscation{Item: *item, Ground: *ground, At: now(), Place: *place}}
 	_, err = s.deliver(ctx, agency.Message{To: *to, Kind: agency.KindReport, Metadata: claims, Payload: []byte(*text)})
 	return err
 }

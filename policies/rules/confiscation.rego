@@ -7,7 +7,9 @@ import data.sekretess.lib
 
 basis := "skollagen (2010:800) 5 kap. 23 § andra stycket"
 
-items := {"knife", "weapon", "spray_paint", "crime_tool"}
+# Q3: "bland annat" knives, other weapons, spray paint and objects used as a
+# tool for crime: the list is open, so another item carries its ground.
+items := {"knife", "weapon", "spray_paint", "crime_tool", "other"}
 
 # Message kinds the rule covers.
 kinds := {"report"}
@@ -22,9 +24,14 @@ scope contains "recipient is not the police" if lib.recipient_kind != "police"
 
 conditions contains sprintf("category must be confiscation, not %v", [lib.category]) if lib.category != "confiscation"
 
-conditions contains sprintf("claims.confiscation.item %v is not one the school must report (knife, weapon, spray_paint, crime_tool)", [i]) if {
+conditions contains sprintf("claims.confiscation.item %v is not knife, weapon, spray_paint, crime_tool or other", [i]) if {
 	i := lib.claim(["confiscation", "item"])
 	not i in items
+}
+
+conditions contains "an item other than a knife, weapon, spray paint or crime tool needs the ground for reporting it (claims.confiscation.ground)" if {
+	lib.claim(["confiscation", "item"]) == "other"
+	not lib.non_empty_string(lib.claim(["confiscation", "ground"]))
 }
 
 conditions contains "claims.confiscation.at is not a valid time at or before the message" if {

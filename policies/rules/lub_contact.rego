@@ -55,10 +55,19 @@ conditions contains "must answer a request from the police to this sender (messa
 	not lib.answers_request_from_recipient
 }
 
+conditions contains sprintf("the police asked for %v, not %v: the duty covers the data requested (Q4)", [input.reply_to.category, lib.category]) if {
+	lib.answers_other_category
+}
+
+# LUB 4 §: contact details are refused only for synnerliga skäl.
 conditions contains r if {
 	lib.kind == "response"
 	secret
-	some r in lib.interest_assessment_problems
+	some r in lib.judgement_problems(
+		lib.claim(["interest_assessment"]),
+		"assessment that no synnerliga skäl speak against giving the contact details (claims.interest_assessment, LUB 4 §)",
+		"disclose",
+	)
 }
 
 secret if lib.sender_kind == "social_services"

@@ -13,7 +13,7 @@ basis := "OSL 10 kap. 18 a §"
 named := {
 	"risk_of_crime": "(1) special circumstances show a risk of criminal activity",
 	"helps_prevent": "(2) the data can be assumed to help prevent it",
-	"not_inappropriate": "(3) not inappropriate given planned or ongoing interventions",
+	"not_inappropriate": "(3) not inappropriate given planned or ongoing interventions or for other special reasons",
 }
 
 scope contains lib.not_in_force_reason("2013-07-01") if not lib.osl_10_18a_in_force
