@@ -163,8 +163,8 @@ osl_10_15a_from := 1764543600000000000 # 2025-12-01T00:00:00+01:00
 
 osl_10_15a_in_force if now_ns >= osl_10_15a_from
 
-# OSL 10 kap. 18 a §, from 2013-07-01 (current wording Lag 2020:575).
-osl_10_18a_from := 1372629600000000000 # 2013-07-01T00:00:00+02:00
+# OSL 10 kap. 18 a §, from 2013-01-01 (prop. 2011/12:171; Brå 2021: "infördes 2013").
+osl_10_18a_from := 1356994800000000000 # 2013-01-01T00:00:00+01:00
 
 osl_10_18a_in_force if now_ns >= osl_10_18a_from
 

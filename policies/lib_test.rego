@@ -10,7 +10,7 @@ test_effective_date_constants if {
 	lib.sol_2025_from == time.parse_rfc3339_ns("2025-07-01T00:00:00+02:00")
 	lib.lub_from == time.parse_rfc3339_ns("2025-04-01T00:00:00+02:00")
 	lib.osl_10_15a_from == time.parse_rfc3339_ns("2025-12-01T00:00:00+01:00")
-	lib.osl_10_18a_from == time.parse_rfc3339_ns("2013-07-01T00:00:00+02:00")
+	lib.osl_10_18a_from == time.parse_rfc3339_ns("2013-01-01T00:00:00+01:00")
 }
 
 test_effective_dates_are_swedish_midnight if {

@@ -81,6 +81,19 @@ test_1018a_allowed_under_21_q11 if {
 	d.basis == "OSL 10 kap. 18 a §"
 }
 
+# 10:18 a is in force from 2013-01-01 (prop. 2011/12:171), midnight Swedish time.
+test_1018a_from_2013_01_01 if {
+	early := object.union(conds, {"at": "2012-12-30T10:00:00+01:00"})
+	before := json.patch(to_police({"conditions_1018a": early}), [{"op": "replace", "path": "/message/created_at", "value": "2012-12-31T23:59:59+01:00"}])
+	d := sekretess.decision with input as before
+	not d.allow
+	f.has_reason(d, "R-1018A: not in force at the message's time 2012-12-31T23:59:59+01:00: in force from 2013-01-01")
+	on := json.patch(to_police({"conditions_1018a": early}), [{"op": "replace", "path": "/message/created_at", "value": "2013-01-01T00:00:00+01:00"}])
+	d2 := sekretess.decision with input as on
+	d2.allow
+	d2.rule == "R-1018A"
+}
+
 test_1018a_age_21_denied if {
 	d := sekretess.decision with input as to_police({"conditions_1018a": conds, "subject": {"pseudonym": "p-9", "birth_date": "2005-01-15"}})
 	not d.allow
@@ -141,10 +154,27 @@ test_crime_suspect_10_21_against_child if {
 	d.basis == "OSL 10 kap. 21 §"
 }
 
-test_crime_suspect_10_22_in_progress if {
-	d := sekretess.decision with input as suspect({"section": "10:22", "class": "crime_in_progress", "in_progress": true})
+test_crime_suspect_10_22_supply_to_young if {
+	d := sekretess.decision with input as suspect({"section": "10:22", "class": "supply_to_young", "supply": "alcohol", "victim_under_18": true})
 	d.allow
 	d.basis == "OSL 10 kap. 22 §"
+}
+
+# 10:22 is about supplying the young, not any crime in progress, nor a minor
+# case, nor an adult; 10:20 is not encoded.
+test_crime_suspect_10_22_only_supply_to_young if {
+	every offence in [
+		{"section": "10:22", "class": "supply_to_young", "in_progress": true},
+		{"section": "10:22", "class": "supply_to_young", "supply": "alcohol", "victim_under_18": true, "minor_case": true},
+		{"section": "10:22", "class": "supply_to_young", "supply": "narcotics", "victim_under_18": false},
+	] {
+		d := sekretess.decision with input as suspect(offence)
+		not d.allow
+		f.has_reason(d, "R-CRIME-SUSPECT: 10:22 requires a suspected supply")
+	}
+	d := sekretess.decision with input as suspect({"section": "10:20", "class": "serious_crime", "min_penalty_years": 2})
+	not d.allow
+	f.has_reason(d, "R-CRIME-SUSPECT: claims.offence.section 10:20 is not one of 10:21, 10:22, 10:23")
 }
 
 test_crime_suspect_class_mismatch_denied if {

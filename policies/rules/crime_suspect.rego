@@ -6,10 +6,11 @@ package sekretess.rules.crime_suspect
 
 import data.sekretess.lib
 
-# section -> offence class that section requires
+# section -> offence class that section requires. 10:20 is not encoded: its
+# reach over social services secrecy is unverified, so it is refused.
 classes := {
 	"10:21": "crime_against_child",
-	"10:22": "crime_in_progress",
+	"10:22": "supply_to_young",
 	"10:23": "serious_crime",
 }
 
@@ -58,9 +59,19 @@ against_child if {
 	lib.claim(["offence", "fgm"]) == true
 }
 
-conditions contains "10:22 requires a crime that is imminent or in progress (claims.offence.in_progress)" if {
+# 10:22: giving or selling narcotics, doping substances or alcohol (not a
+# minor case of unlawful sale or supply) to a young person.
+supplies := {"narcotics", "doping", "alcohol"}
+
+conditions contains "10:22 requires a suspected supply of narcotics, doping substances or alcohol (not a minor case) to a person under 18 (claims.offence.supply, victim_under_18)" if {
 	section == "10:22"
-	lib.claim(["offence", "in_progress"]) != true
+	not supply_to_young
+}
+
+supply_to_young if {
+	lib.claim(["offence", "supply"]) in supplies
+	lib.claim(["offence", "victim_under_18"]) == true
+	lib.claim(["offence", "minor_case"]) != true
 }
 
 conditions contains "10:23 requires a crime with a minimum penalty of one year's imprisonment, or an attempt where the minimum is two years (claims.offence.min_penalty_years, attempt)" if {

@@ -16,7 +16,7 @@ named := {
 	"not_inappropriate": "(3) not inappropriate given planned or ongoing interventions or for other special reasons",
 }
 
-scope contains lib.not_in_force_reason("2013-07-01") if not lib.osl_10_18a_in_force
+scope contains lib.not_in_force_reason("2013-01-01") if not lib.osl_10_18a_in_force
 
 # Message kinds the rule covers.
 kinds := {"disclosure", "response"}
