@@ -29,6 +29,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -95,8 +96,10 @@ type Client struct {
 	reg      *consent.Registry // this agency's consent records
 
 	mu      sync.Mutex
-	pending map[string]*decision.Record // receipts read but not yet asked for, by message id
-	held    []*Delivery                 // deliveries read while waiting for a reply, in order
+	held    []*Delivery                 // deliveries read but not yet returned, in order
+	awaited map[string]bool             // ids of requests whose answers a Request waits for
+	sent    map[string]bool             // ids this client sent whose receipts it has not read
+	pending map[string]*decision.Record // receipts read for this client's messages, not yet asked for
 
 	// asyncErr is the last error the server reported asynchronously, such as a
 	// permission violation; it explains a fetch that otherwise just times out.
@@ -133,7 +136,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		}
 		opts = append(opts, o)
 	}
-	c := &Client{cfg: cfg, self: self, pending: map[string]*decision.Record{}}
+	c := &Client{cfg: cfg, self: self, awaited: map[string]bool{}, sent: map[string]bool{}, pending: map[string]*decision.Record{}}
 	opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 		c.asyncErr.Store(&err)
 	}))
@@ -178,7 +181,13 @@ func ageKeyMatches(id age.Identity, r age.Recipient) bool {
 
 // Close closes the connection.
 func (c *Client) Close() error {
-	return c.nc.Drain()
+	err := c.nc.Drain()
+	// Drain runs in the background; a program that exits right after Close
+	// must not cut off what is still being sent.
+	for deadline := time.Now().Add(5 * time.Second); !c.nc.IsClosed() && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return err
 }
 
 // Message is an outgoing message.
@@ -248,6 +257,10 @@ func (c *Client) Publish(ctx context.Context, raw []byte, id string) error {
 	var opts []jetstream.PublishOpt
 	if id != "" {
 		opts = append(opts, jetstream.WithMsgID(id))
+		// Its receipt is this client's, whichever of its calls reads it.
+		c.mu.Lock()
+		c.sent[id] = true
+		c.mu.Unlock()
 	}
 	if _, err := c.js.PublishMsg(ctx, msg, opts...); err != nil {
 		return fmt.Errorf("agency: publish: %w: %w", ErrUnreachable, err)
@@ -295,38 +308,88 @@ func (c *Client) Deliver(ctx context.Context, m Message) (*decision.Record, erro
 }
 
 // Receipt waits for the receipt of the message with the given id. A rejected
-// message yields the receipt and a *RejectedError.
+// message yields the receipt and a *RejectedError. Receipts of other
+// messages are left at the broker for whoever waits for them, in this
+// process or in another one of the same agency. When none arrives in time,
+// the error wraps ErrUnreachable: the message was sent, so do not send it
+// again; its receipt stays at the broker.
 func (c *Client) Receipt(ctx context.Context, messageID string) (*decision.Record, error) {
-	c.mu.Lock()
-	r, ok := c.pending[messageID]
-	delete(c.pending, messageID)
-	c.mu.Unlock()
-	for !ok {
-		var err error
-		if r, err = c.NextReceipt(ctx); err != nil {
+	for {
+		c.mu.Lock()
+		r, ok := c.pending[messageID]
+		delete(c.pending, messageID)
+		c.mu.Unlock()
+		if ok {
+			if !r.Allowed() {
+				return r, &RejectedError{Receipt: r}
+			}
+			return r, nil
+		}
+		// A short wait, so that a receipt another call read for this one is
+		// seen soon.
+		m, err := c.next(ctx, c.receipts, 250*time.Millisecond)
+		if errors.Is(err, errIdle) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("agency: no receipt yet for message %s, which was sent (do not send it again): %w: %w", messageID, ErrUnreachable, err)
+		}
+		r, err = c.verifyReceipt(m)
+		if err != nil {
 			return nil, err
 		}
-		if ok = r.MessageID == messageID; !ok {
-			c.mu.Lock()
+		c.mu.Lock()
+		mine := r.MessageID == messageID || c.sent[r.MessageID]
+		c.mu.Unlock()
+		if !mine {
+			// Another process of this agency sent it: leave it for that one,
+			// after a random while so that waiters do not pass receipts round
+			// in step for ever.
+			_ = m.NakWithDelay(otherReceiptDelay + time.Duration(rand.Int64N(int64(otherReceiptDelay))))
+			continue
+		}
+		if err := ack(m); err != nil {
+			return nil, fmt.Errorf("agency: ack receipt: %w", err)
+		}
+		c.mu.Lock()
+		delete(c.sent, r.MessageID)
+		if r.MessageID != messageID {
 			c.pending[r.MessageID] = r
-			c.mu.Unlock()
+		}
+		c.mu.Unlock()
+		if r.MessageID == messageID {
+			if !r.Allowed() {
+				return r, &RejectedError{Receipt: r}
+			}
+			return r, nil
 		}
 	}
-	if !r.Allowed() {
-		return r, &RejectedError{Receipt: r}
+}
+
+// otherReceiptDelay is about how long Receipt leaves a receipt of another
+// process before the broker offers it again.
+const otherReceiptDelay = 200 * time.Millisecond
+
+// NextReceipt returns the next receipt addressed to this agency, verified
+// against the broker's key, and takes it from the broker. Receipts for
+// messages whose envelope could not be read carry no message id. A receipt
+// that does not verify stays at the broker and the error wraps ErrBadKey.
+func (c *Client) NextReceipt(ctx context.Context) (*decision.Record, error) {
+	m, err := c.next(ctx, c.receipts, 0)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.verifyReceipt(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := ack(m); err != nil {
+		return nil, fmt.Errorf("agency: ack receipt: %w", err)
 	}
 	return r, nil
 }
 
-// NextReceipt returns the next receipt addressed to this agency, verified
-// against the broker's key. Receipts for messages whose envelope could not be
-// read carry no message id. A receipt that does not verify stays at the
-// broker and the error wraps ErrBadKey.
-func (c *Client) NextReceipt(ctx context.Context) (*decision.Record, error) {
-	m, err := c.next(ctx, c.receipts)
-	if err != nil {
-		return nil, err
-	}
+func (c *Client) verifyReceipt(m jetstream.Msg) (*decision.Record, error) {
 	r, err := decision.Verify(c.cfg.Directory.Broker.SigningPublicKey(), m.Data(), m.Headers().Get(bus.HeaderSignature))
 	if err != nil {
 		// Only the broker publishes receipts: the broker key in this agency's
@@ -334,10 +397,15 @@ func (c *Client) NextReceipt(ctx context.Context) (*decision.Record, error) {
 		_ = m.NakWithDelay(badKeyRetry)
 		return nil, fmt.Errorf("agency: receipt: the broker's signature does not verify with the broker key in the directory: %w: %w", ErrBadKey, err)
 	}
-	if err := m.Ack(); err != nil {
-		return nil, fmt.Errorf("agency: ack receipt: %w", err)
-	}
 	return r, nil
+}
+
+// ack acknowledges m and waits for the server to confirm it, so that a
+// program exiting right after has not lost the acknowledgement.
+func ack(m jetstream.Msg) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return m.DoubleAck(ctx)
 }
 
 // Delivery is a message delivered to this agency.
@@ -356,9 +424,10 @@ type Delivery struct {
 	msg jetstream.Msg
 }
 
-// Ack removes the delivery from the inbox. Until it is acknowledged it is
-// delivered again, so acknowledge only after the content is safely stored.
-func (d *Delivery) Ack() error { return d.msg.Ack() }
+// Ack removes the delivery from the inbox, once the server confirms it. Until
+// it is acknowledged it is delivered again, so acknowledge only after the
+// content is safely stored.
+func (d *Delivery) Ack() error { return ack(d.msg) }
 
 // Next returns the next delivery, with its payload decrypted and both the
 // sender's signature and the broker's decision verified. A delivery this
@@ -367,37 +436,43 @@ func (d *Delivery) Ack() error { return d.msg.Ack() }
 // not a well-formed envelope matching the broker's decision is discarded
 // (its decision stays in the audit log) and an error returned.
 func (c *Client) Next(ctx context.Context) (*Delivery, error) {
-	c.mu.Lock()
-	if len(c.held) > 0 {
-		d := c.held[0]
-		c.held = c.held[1:]
-		c.mu.Unlock()
+	if d := c.takeHeld(func(d *Delivery) bool { return !c.awaited[d.ReplyTo] }); d != nil {
 		return d, nil
 	}
-	c.mu.Unlock()
-	return c.fetchDelivery(ctx)
+	return c.fetchDelivery(ctx, "", 0)
 }
 
 // badKeyRetry is how long a delivery that failed with ErrBadKey waits before
 // it is offered again.
 const badKeyRetry = 10 * time.Second
 
-func (c *Client) fetchDelivery(ctx context.Context) (*Delivery, error) {
-	m, err := c.next(ctx, c.inbox)
-	if err != nil {
-		return nil, err
+// fetchDelivery returns the next delivery from the broker, waiting until ctx
+// is done (with idle > 0, see next). An answer to a request that another
+// Request waits for is held for it, unless it answers want.
+func (c *Client) fetchDelivery(ctx context.Context, want string, idle time.Duration) (*Delivery, error) {
+	for {
+		m, err := c.next(ctx, c.inbox, idle)
+		if err != nil {
+			return nil, err
+		}
+		d, err := c.open(m)
+		if errors.Is(err, ErrBadKey) {
+			// Readable once the keys or the directory are put right: keep it.
+			_ = m.NakWithDelay(badKeyRetry)
+			return nil, err
+		}
+		if err != nil {
+			_ = m.Term()
+			return nil, err
+		}
+		c.mu.Lock()
+		other := d.ReplyTo != "" && d.ReplyTo != want && c.awaited[d.ReplyTo]
+		c.mu.Unlock()
+		if !other {
+			return d, nil
+		}
+		c.hold(d)
 	}
-	d, err := c.open(m)
-	if errors.Is(err, ErrBadKey) {
-		// Readable once the keys or the directory are put right: keep it.
-		_ = m.NakWithDelay(badKeyRetry)
-		return nil, err
-	}
-	if err != nil {
-		_ = m.Term()
-		return nil, err
-	}
-	return d, nil
 }
 
 func (c *Client) open(m jetstream.Msg) (*Delivery, error) {
@@ -437,9 +512,10 @@ func (c *Client) open(m jetstream.Msg) (*Delivery, error) {
 	}, nil
 }
 
-// next fetches one message, waiting until ctx is done.
-func (c *Client) next(ctx context.Context, cons jetstream.Consumer) (jetstream.Msg, error) {
-	m, err := fetch(ctx, cons)
+// next fetches one message, waiting until ctx is done; with idle > 0, for
+// at most idle, after which it returns errIdle.
+func (c *Client) next(ctx context.Context, cons jetstream.Consumer, idle time.Duration) (jetstream.Msg, error) {
+	m, err := fetch(ctx, cons, idle)
 	if err != nil {
 		if e := c.asyncErr.Load(); e != nil {
 			return nil, fmt.Errorf("%w (the server reported: %v)", err, *e)
@@ -448,9 +524,15 @@ func (c *Client) next(ctx context.Context, cons jetstream.Consumer) (jetstream.M
 	return m, err
 }
 
-func fetch(ctx context.Context, cons jetstream.Consumer) (jetstream.Msg, error) {
+// errIdle: nothing arrived within the idle time asked for.
+var errIdle = errors.New("agency: nothing arrived yet")
+
+func fetch(ctx context.Context, cons jetstream.Consumer, idle time.Duration) (jetstream.Msg, error) {
 	for {
 		wait := 5 * time.Second
+		if idle > 0 {
+			wait = idle
+		}
 		if dl, ok := ctx.Deadline(); ok {
 			if left := time.Until(dl); left < wait {
 				wait = left
@@ -464,10 +546,13 @@ func fetch(ctx context.Context, cons jetstream.Consumer) (jetstream.Msg, error) 
 			return m, nil
 		}
 		if !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
-			return nil, fmt.Errorf("agency: fetch: %w", err)
+			return nil, fmt.Errorf("agency: fetch: %w: %w", ErrUnreachable, err)
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("agency: nothing arrived: %w", ctx.Err())
+		}
+		if idle > 0 {
+			return nil, errIdle
 		}
 	}
 }

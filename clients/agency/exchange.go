@@ -52,32 +52,64 @@ const (
 // a *RejectedError at once. Other deliveries that arrive meanwhile are kept
 // for Next; take them within the broker's ack wait (30 s), or JetStream
 // delivers them again.
+//
+// Requests, Serve and Next may run at once on one client: an answer goes to
+// the Request waiting for it. A delivery this agency cannot open does not
+// end the wait; it is reported if no answer comes.
 func (c *Client) Request(ctx context.Context, m Message) (*Delivery, error) {
 	m.Kind = KindRequest
-	r, err := c.Deliver(ctx, m)
+	raw, id, err := c.Seal(m)
 	if err != nil {
 		return nil, err
 	}
-	if d := c.takeHeld(r.MessageID); d != nil {
-		return d, nil
+	// Awaited before it is sent, so that an early answer is kept for it.
+	c.mu.Lock()
+	c.awaited[id] = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.awaited, id)
+		c.mu.Unlock()
+	}()
+	if err := c.Publish(ctx, raw, id); err != nil {
+		return nil, err
 	}
+	if _, err := c.Receipt(ctx, id); err != nil {
+		return nil, err
+	}
+	var unopened error
 	for {
-		d, err := c.fetchDelivery(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("agency: no answer to request %s: %w", r.MessageID, err)
+		if d := c.takeHeld(func(d *Delivery) bool { return d.ReplyTo == id }); d != nil {
+			return d, nil
 		}
-		if d.ReplyTo == r.MessageID {
+		// A short wait, so that an answer another Request holds for this
+		// one is seen soon.
+		d, err := c.fetchDelivery(ctx, id, time.Second)
+		switch {
+		case errors.Is(err, errIdle):
+			continue
+		case errors.Is(err, ErrBadKey):
+			unopened = err
+			continue
+		case err != nil:
+			if unopened != nil {
+				err = fmt.Errorf("%w (meanwhile: %v)", err, unopened)
+			}
+			return nil, fmt.Errorf("agency: no answer to request %s: %w", id, err)
+		case d.ReplyTo == id:
 			return d, nil
 		}
 		c.hold(d)
 	}
 }
 
-func (c *Client) takeHeld(replyTo string) *Delivery {
+// takeHeld takes the first held delivery that match accepts; it runs with
+// c.mu held.
+func (c *Client) takeHeld(match func(*Delivery) bool) *Delivery {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, d := range c.held {
-		if d.ReplyTo == replyTo {
+		if match(d) {
 			c.held = slices.Delete(c.held, i, i+1)
 			return d
 		}

@@ -240,9 +240,16 @@ func (s *session) judgement(outcome, reason string) (*agency.Judgement, error) {
 func (s *session) deliver(ctx context.Context, m agency.Message) (*decision.Record, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.receiptTimeout)
 	defer cancel()
-	r, err := s.cl.Deliver(ctx, m)
+	id, err := s.cl.Send(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.cl.Receipt(ctx, id)
 	if r != nil {
 		printReceipt(s.out, r)
+	} else if errors.Is(err, agency.ErrUnreachable) {
+		fmt.Fprintf(s.out, "  SENT as message %s, but the broker's decision has not arrived yet. Do not send it\n"+
+			"  again: the decision is kept at the broker (brokerctl receipts --as %s).\n", id, s.as)
 	}
 	if errors.Is(err, agency.ErrDenied) || errors.Is(err, agency.ErrRefused) {
 		return r, ErrRejected
