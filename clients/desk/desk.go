@@ -409,9 +409,10 @@ func inboxCmd(what string) command {
 			if err != nil {
 				return err
 			}
-			open, err := s.box.Open()
-			if err != nil {
-				return err
+			// Show what can be read, then fail naming the files that cannot.
+			open, damaged := s.box.Open()
+			if damaged != nil && !errors.Is(damaged, inbox.ErrDamaged) {
+				return damaged
 			}
 			fmt.Fprintf(s.out, "  %d new, %d open (inkorg):\n", n, len(open))
 			for _, d := range open {
@@ -428,7 +429,7 @@ func inboxCmd(what string) command {
 				return fmt.Errorf("%d message(s) could not be opened with this agency's keys and stay at the broker; "+
 					"ask the broker's operator for the current directory and this agency's keys: %w", unopened, agency.ErrBadKey)
 			}
-			return nil
+			return damaged
 		},
 	}
 }

@@ -18,8 +18,14 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
 
-// ErrNotFound: no stored message has the id.
-var ErrNotFound = errors.New("inbox: no such message")
+// Errors callers can test for with errors.Is.
+var (
+	// ErrNotFound: no stored message has the id.
+	ErrNotFound = errors.New("inbox: no such message")
+	// ErrDamaged: some stored files could not be read; the others are
+	// returned. The error names each file.
+	ErrDamaged = errors.New("inbox: damaged files")
+)
 
 // Message ids name files, so only well-formed ones are accepted.
 var idRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -37,23 +43,66 @@ func Open(dir string) (*Box, error) {
 	return &Box{dir: dir}, nil
 }
 
-// Save stores d with its decision. Saving the same message again replaces it.
+// Save stores d with its decision, on disk (fsync) before it returns, so
+// that the delivery may be acknowledged. Saving an open message again
+// replaces it; a message already handled is not brought back (a redelivery
+// of it changes nothing).
 func (b *Box) Save(d *agency.Delivery) error {
 	if !validID(d.ID) {
 		return fmt.Errorf("inbox: message id %q is not a message id", d.ID)
+	}
+	if _, err := os.Stat(filepath.Join(b.dir, "handled", d.ID+".json")); err == nil {
+		return nil
 	}
 	data, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
 		return fmt.Errorf("inbox: %w", err)
 	}
-	tmp := filepath.Join(b.dir, "."+d.ID+".tmp")
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("inbox: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(b.dir, d.ID+".json")); err != nil {
+	if err := writeDurably(b.dir, d.ID+".json", data); err != nil {
 		return fmt.Errorf("inbox: %w", err)
 	}
 	return nil
+}
+
+// writeDurably writes data to dir/name through a temporary file, so that a
+// crash leaves the old file or the new one, and syncs both the file and the
+// directory before it returns.
+func writeDurably(dir, name string, data []byte) (err error) {
+	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // Get returns a stored message, handled or not.
@@ -77,7 +126,13 @@ func (b *Box) MarkHandled(id string) error {
 		return err
 	}
 	err := os.Rename(filepath.Join(b.dir, id+".json"), filepath.Join(b.dir, "handled", id+".json"))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err == nil {
+		err = errors.Join(syncDir(b.dir), syncDir(filepath.Join(b.dir, "handled")))
+	}
+	if err != nil {
 		return fmt.Errorf("inbox: %w", err)
 	}
 	return nil
@@ -95,17 +150,25 @@ func list(dir string) ([]*agency.Delivery, error) {
 		return nil, fmt.Errorf("inbox: %w", err)
 	}
 	var out []*agency.Delivery
+	var damaged []error
 	for _, e := range ents {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
 			continue
 		}
 		d, err := read(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil, err
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			// Moved meanwhile (handled by another run).
+		case err != nil:
+			damaged = append(damaged, err)
+		default:
+			out = append(out, d)
 		}
-		out = append(out, d)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	if len(damaged) > 0 {
+		return out, fmt.Errorf("%w: %w (move each aside; the message it held is in the broker's audit log, and its sender can send it again)", ErrDamaged, errors.Join(damaged...))
+	}
 	return out, nil
 }
 

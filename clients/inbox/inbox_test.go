@@ -2,6 +2,9 @@ package inbox_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,5 +50,60 @@ func TestBox(t *testing.T) {
 	}
 	if err := b.Save(&agency.Delivery{ID: "../x"}); err == nil {
 		t.Fatal("saved a message whose id is a path")
+	}
+}
+
+// TestRedeliveryOfHandledMessage: a message delivered again after it was
+// handled (its acknowledgement was lost) does not come back as open.
+func TestRedeliveryOfHandledMessage(t *testing.T) {
+	b, err := inbox.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &agency.Delivery{ID: "0123456789abcdef0123456789abcdef", From: "polisen-syd", Kind: agency.KindRequest,
+		CreatedAt: time.Now(), Decision: &decision.Record{Outcome: decision.Delivered, Rule: "R-LUB-REQUEST"}}
+	if err := b.Save(d); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.MarkHandled(d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Save(d); err != nil {
+		t.Fatal(err)
+	}
+	if open, err := b.Open(); err != nil || len(open) != 0 {
+		t.Fatalf("open after a redelivery of a handled message: %v, %v", open, err)
+	}
+	if handled, err := b.Handled(); err != nil || len(handled) != 1 {
+		t.Fatalf("handled: %v, %v", handled, err)
+	}
+}
+
+// TestDamagedFileDoesNotHideTheRest: an unreadable file is named, and every
+// other message is still listed.
+func TestDamagedFileDoesNotHideTheRest(t *testing.T) {
+	dir := t.TempDir()
+	b, err := inbox.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &agency.Delivery{ID: "0123456789abcdef0123456789abcdef", From: "polisen-syd", Kind: agency.KindRequest,
+		CreatedAt: time.Now(), Decision: &decision.Record{Outcome: decision.Delivered, Rule: "R-LUB-REQUEST"}}
+	if err := b.Save(d); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "ffffffffffffffffffffffffffffffff.json")
+	if err := os.WriteFile(bad, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	open, err := b.Open()
+	if !errors.Is(err, inbox.ErrDamaged) || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("Open with a damaged file: %v", err)
+	}
+	if len(open) != 1 || open[0].ID != d.ID {
+		t.Fatalf("the readable message was not listed: %v", open)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 3 { // the two files and handled/
+		t.Fatalf("temporary files left behind: %v", ents)
 	}
 }
