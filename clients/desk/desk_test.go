@@ -150,9 +150,16 @@ func TestMistakes(t *testing.T) {
 		t.Fatalf("the police received something after the rector withheld: %v\n%s", err, got)
 	}
 
+	// How many guardians must consent is stated, never assumed.
+	_, err = as("socialtjanst", social, "consent", "record", "--id", "s-1", "--personnummer", "20120304-2385",
+		"--categories", "case_details", "--to", school, "--purpose", "stöd", "--guardian", "mamma", "--child-required", "no", "--how", "oral")
+	if !errors.Is(err, desk.ErrUsage) || !strings.Contains(err.Error(), "--guardians-needed") {
+		t.Fatalf("consent without the number of guardians needed: %v", err)
+	}
+
 	// A consent for a child needs the official's maturity judgement.
 	_, err = as("socialtjanst", social, "consent", "record", "--id", "s-1", "--personnummer", "20120304-2385",
-		"--categories", "case_details", "--to", school, "--purpose", "stöd", "--guardian", "mamma", "--how", "oral")
+		"--categories", "case_details", "--to", school, "--purpose", "stöd", "--guardian", "mamma", "--guardians-needed", "2", "--how", "oral")
 	if !errors.Is(err, desk.ErrUsage) || !strings.Contains(err.Error(), "--child-required") {
 		t.Fatalf("consent without the maturity judgement: %v", err)
 	}
@@ -188,7 +195,7 @@ func TestFeedbackWithinConsent(t *testing.T) {
 		t.Fatalf("feedback beyond the status without consent: %v\n%s", err, got)
 	}
 	if got, err := as("socialtjanst", social, "consent", "record", "--id", "s-2", "--personnummer", pnr,
-		"--categories", "case_details", "--to", school, "--purpose", "stöd i skolan", "--guardian", "mamma",
+		"--categories", "case_details", "--to", school, "--purpose", "stöd i skolan", "--guardian", "mamma", "--guardians-needed", "1",
 		"--child-required", "no", "--how", "oral"); err != nil {
 		t.Fatalf("%v\n%s", err, got)
 	}

@@ -42,12 +42,14 @@ consents carry a pseudonym, and the broker never learns who the child is.`,
 		{
 			name: "consent", args: "record|show|withdraw ...",
 			help: "consent record --id ID --personnummer NR --categories A,B --to AGENCY,... --purpose WHY\n" +
-				"               --guardian WHO [--guardian WHO] [--child] [--person] --child-required yes|no\n" +
+				"               --guardian WHO [--guardian WHO] --guardians-needed 1|2 [--child] [--person]\n" +
+				"               --child-required yes|no\n" +
 				"               --how written|oral|digital [--valid-until YYYY-MM-DD]\n" +
 				"    Record a consent (samtycke) you collected. It must name the data, the\n" +
 				"    recipients and the purpose: a general waiver is not a consent. For a child\n" +
 				"    under 18 each guardian consents (--guardian mamma --guardian pappa: who, but\n" +
-				"    no names, the registry holds none), and the\n" +
+				"    no names, the registry holds none; --guardians-needed: how many have custody\n" +
+				"    and must consent, usually 2), and the\n" +
 				"    child too when age and maturity require it (your judgement: --child-required).\n" +
 				"    From 18 the person consents alone (--person). An oral consent counts once\n" +
 				"    you document it (--how oral). Prints the reference (--consent) to cite.\n" +
@@ -184,7 +186,7 @@ func socialConsent(ctx context.Context, s *session, fs *flag.FlagSet, args []str
 	childRequired := fs.String("child-required", "", "yes or no: your judgement whether the child's age and maturity require the child's own consent")
 	how := fs.String("how", "", "how the consent was given and documented: written, oral or digital")
 	until := fs.String("valid-until", "", "last day the consent is valid, YYYY-MM-DD")
-	guardianCount := fs.Int("guardians-needed", 0, "how many guardians must consent (default: as many as --guardian)")
+	guardianCount := fs.Int("guardians-needed", 0, "how many guardians have custody and must consent (usually 2)")
 	if err := parse(fs, args, "id", "personnummer", "purpose", "how"); err != nil || helped(args) {
 		return err
 	}
@@ -208,9 +210,11 @@ func socialConsent(ctx context.Context, s *session, fs *flag.FlagSet, args []str
 	if *person {
 		r.GivenBy = append(r.GivenBy, consent.Giver{Role: consent.RolePerson, At: at})
 	}
-	r.GuardianCount = len(guardians)
-	if *guardianCount > 0 {
-		r.GuardianCount = *guardianCount
+	// How many guardians must consent is a fact of the case, never assumed
+	// from how many did: one consent of two needed is no consent.
+	r.GuardianCount = *guardianCount
+	if len(guardians) > 0 && *guardianCount < 1 {
+		return fmt.Errorf("say how many guardians have custody and must consent: --guardians-needed 1|2: %w", ErrUsage)
 	}
 	switch *childRequired {
 	case "yes", "no":

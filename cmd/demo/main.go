@@ -250,7 +250,7 @@ func (d *demo) changedBehaviour(ctx context.Context) error {
 	fmt.Fprintln(d.out, "\n# At a meeting both guardians and Elin consent, in writing:")
 	if err := d.step(ctx, ok, "socialtjanst", "consent", "record", "--id", "samtycke-2026-017", "--personnummer", elin,
 		"--categories", "case_details", "--to", school, "--purpose", "samordnat stöd i skolan",
-		"--guardian", "mamma", "--guardian", "pappa", "--child", "--child-required", "yes", "--how", "written",
+		"--guardian", "mamma", "--guardian", "pappa", "--guardians-needed", "2", "--child", "--child-required", "yes", "--how", "written",
 		"--valid-until", time.Now().AddDate(0, 6, 0).Format(time.DateOnly)); err != nil {
 		return err
 	}
