@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -138,10 +139,15 @@ func TestMistakes(t *testing.T) {
 	if _, err := as("rektor", school, "answer", "--request", req, "--category", "contact_details", "--text", "070-1"); !errors.Is(err, desk.ErrUsage) {
 		t.Fatalf("answering secret data without an assessment: %v", err)
 	}
-	got, err := as("rektor", school, "answer", "--request", req, "--category", "contact_details", "--text", "070-1",
+	// Withholding needs no data, and the assessment is kept beside the request.
+	got, err := as("rektor", school, "answer", "--request", req, "--category", "contact_details",
 		"--secret", "--assessment", "withhold", "--reason", "Skyddade personuppgifter.")
 	if err != nil || !strings.Contains(got, "Nothing sent") {
 		t.Fatalf("withholding: %v\n%s", err, got)
+	}
+	kept, err := os.ReadFile(filepath.Join(desk.InboxDir(data, school), "handled", req+".assessment"))
+	if err != nil || !strings.Contains(string(kept), "Skyddade personuppgifter.") || !strings.Contains(string(kept), "withhold") {
+		t.Fatalf("the assessment to withhold was not recorded: %s, %v", kept, err)
 	}
 	if open, _ := box.Open(); len(open) != 0 {
 		t.Fatalf("the withheld request is still open: %v", open)

@@ -30,12 +30,13 @@ a pseudonym, and the broker never learns who the pupil is.`,
 	cmds: []command{
 		inboxCmd("requests from the police, feedback from social services"),
 		{
-			name: "answer", args: "--request ID --category CATEGORY --text DATA [--secret --assessment disclose|withhold --reason WHY]",
+			name: "answer", args: "--request ID --category CATEGORY [--text DATA] [--secret --assessment disclose|withhold --reason WHY]",
 			help: "Answer a request from the police in your inbox. Enrolment, class lists and\n" +
 				"the school catalogue are public: just answer. Anything else, or anything\n" +
 				"covered by secrecy (e.g. protected personal data), needs --secret and your\n" +
 				"interest assessment: --assessment disclose or withhold, and --reason. If you\n" +
-				"withhold, nothing is sent and your assessment is recorded on this computer.\n\n" + categoriesHelp,
+				"withhold, nothing is sent (no --text needed) and your assessment is kept on\n" +
+				"this computer beside the request.\n\n" + categoriesHelp,
 			run: rectorAnswer,
 		},
 		concernCmd("The school"),
@@ -73,12 +74,19 @@ func rectorAnswer(ctx context.Context, s *session, fs *flag.FlagSet, args []stri
 	reason := fs.String("reason", "", "why you came to that outcome")
 	pnr := fs.String("personnummer", "", "the pupil's personnummer, if the answer is about one")
 	role := fs.String("role", "rector", "your role: rector or rector_delegate")
-	if err := parse(fs, args, "request", "category", "text"); err != nil || helped(args) {
+	if err := parse(fs, args, "request", "category"); err != nil || helped(args) {
 		return err
 	}
 	public := slices.Contains(publicSchoolData, *category) && !*secret
 	if !public && (*outcome != "disclose" && *outcome != "withhold" || *reason == "") {
-		return fmt.Errorf("%s is not public school data: record your interest assessment with --secret, --assessment disclose|withhold and --reason: %w", *category, ErrUsage)
+		what := fmt.Sprintf("%s is not public school data", *category)
+		if *secret {
+			what = "data covered by secrecy"
+		}
+		return fmt.Errorf("%s: record your interest assessment with --assessment disclose|withhold and --reason: %w", what, ErrUsage)
+	}
+	if *text == "" && (public || *outcome != "withhold") {
+		return fmt.Errorf("give the data with --text: %w", ErrUsage)
 	}
 	req, err := s.connectReceived(ctx, *reqID)
 	if err != nil {
@@ -90,6 +98,9 @@ func rectorAnswer(ctx context.Context, s *session, fs *flag.FlagSet, args []stri
 			return err
 		}
 		if *outcome == "withhold" {
+			if err := s.box.RecordAssessment(req.ID, claims.InterestAssessment); err != nil {
+				return err
+			}
 			fmt.Fprintf(s.out, "  Nothing sent. Your assessment to withhold (%s, %s) is recorded here; tell\n"+
 				"  the police you decline, without giving the data.\n", s.name, claims.InterestAssessment.At.Format("2006-01-02 15:04"))
 			return s.box.MarkHandled(req.ID)

@@ -120,6 +120,23 @@ func (b *Box) Get(id string) (*agency.Delivery, error) {
 	return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 }
 
+// RecordAssessment keeps an official's assessment of the stored message id,
+// such as a decision to withhold what was asked for, beside it, on disk
+// before it returns. It is kept as handled/<id>.assessment (JSON).
+func (b *Box) RecordAssessment(id string, assessment any) error {
+	if !validID(id) {
+		return fmt.Errorf("%w: %q is not a message id (32 hex digits)", ErrNotFound, id)
+	}
+	data, err := json.MarshalIndent(assessment, "", "  ")
+	if err != nil {
+		return fmt.Errorf("inbox: %w", err)
+	}
+	if err := writeDurably(filepath.Join(b.dir, "handled"), id+".assessment", data); err != nil {
+		return fmt.Errorf("inbox: %w", err)
+	}
+	return nil
+}
+
 // MarkHandled moves a message out of the list of open ones.
 func (b *Box) MarkHandled(id string) error {
 	if _, err := b.Get(id); err != nil {
