@@ -49,15 +49,16 @@ func Parse(s string) (Personnummer, error) {
 			return Personnummer{}, fmt.Errorf("%w: %q: write it as YYYYMMDD-NNNN", ErrInvalid, s)
 		}
 	}
+	now := time.Now()
 	switch len(d) {
 	case 12:
 	case 10:
 		// Two-digit year: the century that makes the person at most 99 years
-		// old today, or 100+ when written with '+'.
-		now := time.Now()
+		// old today (a birthday later this year means the century before),
+		// or 100+ when written with '+'.
 		yy := int(d[0]-'0')*10 + int(d[1]-'0')
 		year := now.Year() - (now.Year()-yy)%100
-		if year > now.Year() {
+		if b, err := birthDate(fmt.Sprintf("%04d", year) + d[2:6]); err == nil && b.After(now) {
 			year -= 100
 		}
 		if hundred {
@@ -67,19 +68,27 @@ func Parse(s string) (Personnummer, error) {
 	default:
 		return Personnummer{}, fmt.Errorf("%w: %q has %d digits, want 10 or 12 (YYYYMMDD-NNNN)", ErrInvalid, s, len(d))
 	}
-	date := d[:8]
-	day := int(d[6]-'0')*10 + int(d[7]-'0')
-	if day > 60 { // samordningsnummer
-		date = d[:6] + fmt.Sprintf("%02d", day-60)
-	}
-	birth, err := time.Parse("20060102", date)
+	birth, err := birthDate(d[:8])
 	if err != nil {
-		return Personnummer{}, fmt.Errorf("%w: %q: %s is not a date", ErrInvalid, s, date)
+		return Personnummer{}, fmt.Errorf("%w: %q: %s is not a date", ErrInvalid, s, d[:8])
+	}
+	if birth.After(now) {
+		return Personnummer{}, fmt.Errorf("%w: %q: born %s, which is in the future", ErrInvalid, s, birth.Format(time.DateOnly))
 	}
 	if !luhn(d[2:]) {
 		return Personnummer{}, fmt.Errorf("%w: %q: the check digit (the last digit) is wrong; check for a typing error", ErrInvalid, s)
 	}
 	return Personnummer{digits: d, birth: birth}, nil
+}
+
+// birthDate parses YYYYMMDD, taking a samordningsnummer's day (plus 60)
+// back to the day of birth.
+func birthDate(yyyymmdd string) (time.Time, error) {
+	day := int(yyyymmdd[6]-'0')*10 + int(yyyymmdd[7]-'0')
+	if day > 60 {
+		yyyymmdd = yyyymmdd[:6] + fmt.Sprintf("%02d", day-60)
+	}
+	return time.Parse("20060102", yyyymmdd)
 }
 
 // luhn checks the check digit of the ten-digit form.

@@ -2,9 +2,11 @@ package pseudonym_test
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sekretessbroker/sekretessbroker/clients/pseudonym"
 )
@@ -80,4 +82,43 @@ func TestKey(t *testing.T) {
 	if kc.Of(p1) == ka.Of(p1) {
 		t.Fatal("another deployment's key gives the same pseudonym")
 	}
+}
+
+// TestCenturyOfTwoDigitYear: written with a two-digit year, someone born on
+// a day still to come this year, a hundred years ago, is 99, not unborn; a
+// birth date in the future is refused.
+func TestCenturyOfTwoDigitYear(t *testing.T) {
+	now := time.Now()
+	later := now.AddDate(0, 0, 1)
+	if later.Year() != now.Year() {
+		t.Skip("no day left this year")
+	}
+	nine := fmt.Sprintf("%02d%02d%02d238", now.Year()%100, int(later.Month()), later.Day())
+	short := nine[:6] + "-" + nine[6:] + checkDigit(nine)
+	p, err := pseudonym.Parse(short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%04d-%02d-%02d", now.Year()-100, int(later.Month()), later.Day()); p.BirthDate() != want {
+		t.Fatalf("Parse(%q) born %s, want %s", short, p.BirthDate(), want)
+	}
+	long := fmt.Sprintf("%04d", now.Year()) + nine[2:6] + "-" + nine[6:] + checkDigit(nine)
+	if _, err := pseudonym.Parse(long); !errors.Is(err, pseudonym.ErrInvalid) || !strings.Contains(err.Error(), "future") {
+		t.Fatalf("Parse(%q) of a birth date in the future: %v", long, err)
+	}
+}
+
+// checkDigit is the Luhn check digit of nine digits.
+func checkDigit(nine string) string {
+	sum := 0
+	for i, r := range nine {
+		n := int(r - '0')
+		if i%2 == 0 {
+			if n *= 2; n > 9 {
+				n -= 9
+			}
+		}
+		sum += n
+	}
+	return fmt.Sprint((10 - sum%10) % 10)
 }
