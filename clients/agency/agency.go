@@ -79,9 +79,6 @@ type Config struct {
 	// Directory is the agency directory: it holds the recipients' age keys,
 	// the senders' signing keys and the broker's keys. It contains no secrets.
 	Directory *directory.Directory
-	// ClockSkew is how far a delivered envelope's time may lie from this
-	// machine's clock; zero means five minutes.
-	ClockSkew time.Duration
 }
 
 // Client is a connection of one agency to the broker. It is safe for
@@ -110,9 +107,6 @@ type Client struct {
 func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Identity == nil || cfg.Directory == nil {
 		return nil, errors.New("agency: Config needs an Identity and a Directory")
-	}
-	if cfg.ClockSkew <= 0 {
-		cfg.ClockSkew = 5 * time.Minute
 	}
 	self, ok := cfg.Directory.Lookup(cfg.Identity.ID)
 	if !ok {
