@@ -314,10 +314,7 @@ func (c *Client) Receipt(ctx context.Context, messageID string) (*decision.Recor
 		delete(c.pending, messageID)
 		c.mu.Unlock()
 		if ok {
-			if !r.Allowed() {
-				return r, &RejectedError{Receipt: r}
-			}
-			return r, nil
+			return receiptResult(r)
 		}
 		// A short wait, so that a receipt another call read for this one is
 		// seen soon.
@@ -352,12 +349,18 @@ func (c *Client) Receipt(ctx context.Context, messageID string) (*decision.Recor
 		}
 		c.mu.Unlock()
 		if r.MessageID == messageID {
-			if !r.Allowed() {
-				return r, &RejectedError{Receipt: r}
-			}
-			return r, nil
+			return receiptResult(r)
 		}
 	}
+}
+
+// receiptResult is what Receipt returns for r: r, and a *RejectedError when
+// the message was not delivered.
+func receiptResult(r *decision.Record) (*decision.Record, error) {
+	if !r.Allowed() {
+		return r, &RejectedError{Receipt: r}
+	}
+	return r, nil
 }
 
 // otherReceiptDelay is about how long Receipt leaves a receipt of another
