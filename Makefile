@@ -7,7 +7,7 @@ DATA     ?= ./data
 POLICIES ?= ./policies
 BIN      := bin
 
-.PHONY: run build test test-go test-policies bench loadgen lint clean demo
+.PHONY: run build test test-go test-policies bench loadgen lint check-size clean demo
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -33,11 +33,10 @@ run: build
 	@echo ""
 	exec $(BIN)/sekretessbroker --data $(DATA) --policies $(POLICIES)
 
-## test: every test: lint (vet, gofmt, staticcheck), opa check --strict and opa test, Go tests under the race detector (with the end-to-end broker tests).
+## test: every test: lint (size check, vet, gofmt, staticcheck), opa check --strict and opa test, Go tests under the race detector (with the end-to-end broker tests).
 test: lint test-policies test-go
 
 test-go:
-	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 test-policies:
@@ -55,11 +54,15 @@ loadgen:
 	$(GO) run ./cmd/loadgen -n 2000 -policies $(POLICIES)
 	$(GO) run ./cmd/loadgen -n 2000 -cpus 1 -no-fsync -policies $(POLICIES)
 
-## lint: go vet, gofmt and staticcheck.
-lint:
+## lint: no tracked file over 1 MB (build outputs stay out of git), go vet, gofmt and staticcheck.
+lint: check-size
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) tool staticcheck ./...
+
+check-size:
+	@big=$$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 1048576 {print "  " $$2 " (" $$1 " bytes)"}'); \
+	if [ -n "$$big" ]; then echo "tracked files over 1 MB (build outputs or data do not belong in git):"; echo "$$big"; exit 1; fi
 
 ## demo: the three scenarios of the joint guidance (seed 002) end to end through a real broker on loopback, with the officials' clients.
 demo:
