@@ -12,9 +12,10 @@
 // A withdrawal also writes "<agency-id>.<consent-id>.withdrawn", which no
 // later write can remove, so a withdrawn consent never comes back.
 //
-//	reg, _ := consent.Bind(ctx, js)
-//	ref, _ := reg.Put(ctx, "soc-malmo", rec)
-//	_, _ = reg.Withdraw(ctx, ref, time.Now())
+//	reg := consent.Bind(js) // an agency's connection; the broker calls Open
+//	ref, err := reg.Put(ctx, "soc-malmo", rec)
+//	...
+//	_, err = reg.Withdraw(ctx, ref, time.Now())
 package consent
 
 import (
