@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,10 +18,24 @@ import (
 // TestAllowedConcernReport: an allowed message is recorded, then delivered
 // with the recorded decision, then receipted with the same decision.
 func TestAllowedConcernReport(t *testing.T) {
-	w := newWorld(t, nil)
+	gate := make(chan struct{})
+	w := newWorld(t, func(f *fakeAudit) { f.gate, f.entered = gate, make(chan struct{}, 1) })
 	raw, id := w.seal(school, social, "concern_report", concern("elev-4711"), "Eleven berättar om våld i hemmet.")
+	// A failure below must not leave the broker's worker held at shutdown.
+	release := sync.OnceFunc(func() { close(gate) })
+	t.Cleanup(release)
 	seq := w.publish(school, raw)
 
+	// While the record is being stored, nothing is delivered or receipted.
+	select {
+	case <-w.audit.entered:
+	case <-time.After(timeout):
+		t.Fatal("the pipeline made no audit append")
+	}
+	if out, rc := w.stored(bus.StreamOut, bus.Out(social)), w.stored(bus.StreamReceipts, bus.Receipt(school)); out+rc != 0 {
+		t.Fatalf("%d deliveries and %d receipts before the decision was recorded", out, rc)
+	}
+	release()
 	a := w.audit.nextAttempt(t)
 	if a.err != nil || a.rec.MessageID != id || a.rec.InboundSeq != seq || a.rec.EnvelopeSHA256 != sha256Hex(raw) {
 		t.Fatalf("appended %+v, %v", a.rec, a.err)
@@ -213,6 +228,26 @@ func TestUnknownParties(t *testing.T) {
 		t.Fatalf("%d deliveries", n)
 	}
 	checkMetricLabels(t, w)
+}
+
+// TestMalformedEnvelope: bytes that are no envelope are recorded and
+// refused with the envelope's error code; the receipt goes to the agency
+// whose subject they came on, since no header names a sender.
+func TestMalformedEnvelope(t *testing.T) {
+	w := newWorld(t, nil)
+	raw, _ := w.seal(school, social, "concern_report", concern("elev-4711"), "x")
+	for _, bad := range [][]byte{raw[:len(raw)/2], []byte("not an envelope")} {
+		w.publish(school, bad)
+		a := w.audit.nextAttempt(t)
+		r := w.receipt(school)
+		if r.DecisionID != a.rec.DecisionID || r.Allowed() || r.ErrorCode == "" || r.MessageID != "" || r.Sender != school ||
+			r.EnvelopeSHA256 != sha256Hex(bad) || len(r.Reasons) == 0 {
+			t.Fatalf("malformed envelope: receipt %+v", r)
+		}
+	}
+	if n := w.stored(bus.StreamOut, bus.Out(social)); n != 0 {
+		t.Fatalf("%d deliveries", n)
+	}
 }
 
 // TestReplay: the same envelope published again, past JetStream's dedupe,

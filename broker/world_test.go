@@ -62,6 +62,10 @@ type fakeAudit struct {
 	earlier  map[uint64]*decision.Record // BySeq answers, as if recorded before
 	refuse   error                       // Append fails with it while set
 	attempts chan attempt                // every Append call, in order
+	// gate, if set before the broker starts, holds every Append until it
+	// is closed; entered is signalled as each one starts waiting.
+	gate    chan struct{}
+	entered chan struct{}
 }
 
 func newFakeAudit() *fakeAudit {
@@ -69,6 +73,10 @@ func newFakeAudit() *fakeAudit {
 }
 
 func (f *fakeAudit) Append(_ context.Context, rec *decision.Record, _ *audit.Personal) (*decision.Record, error) {
+	if f.gate != nil {
+		f.entered <- struct{}{}
+		<-f.gate
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.refuse != nil {

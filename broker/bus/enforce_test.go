@@ -133,7 +133,16 @@ func TestPermissionsEnforced(t *testing.T) {
 	// works. One connection's messages arrive in order, so the first
 	// message the broker sees being the school's own shows the forbidden
 	// one was dropped.
-	for _, forbidden := range []string{bus.In(social), bus.Out(social), bus.Receipt(school), bus.AuditRecord} {
+	for _, forbidden := range []string{
+		bus.In(social), bus.Out(social), bus.Receipt(school), bus.AuditRecord,
+		// Reading another agency's inbox or receipts through the JetStream
+		// API, acknowledging its messages, or writing its consents.
+		"$JS.API.CONSUMER.MSG.NEXT." + bus.StreamOut + "." + bus.InboxConsumer(social),
+		"$JS.API.CONSUMER.INFO." + bus.StreamReceipts + "." + bus.ReceiptConsumer(social),
+		"$JS.ACK." + bus.StreamOut + "." + bus.InboxConsumer(social) + ".1.1.1.1.1.1",
+		"$KV." + bus.ConsentBucket + "." + social + ".samtycke-1",
+		"$JS.API.STREAM.LIST",
+	} {
 		if err := sc.Publish(forbidden, []byte("forged")); err != nil {
 			t.Fatal(err)
 		}
