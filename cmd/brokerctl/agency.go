@@ -14,7 +14,7 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
-	"github.com/sekretessbroker/sekretessbroker/broker/service"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
 
@@ -32,11 +32,11 @@ func (c *conn) dial(ctx context.Context) (*agency.Client, *directory.Directory, 
 	if c.as == "" {
 		return nil, nil, errors.New("say which agency you act as")
 	}
-	d, err := directory.Load(filepath.Join(c.data, service.DirectoryFile))
+	d, err := directory.Load(layout.Directory(c.data))
 	if err != nil {
 		return nil, nil, err
 	}
-	id, err := agency.LoadIdentity(service.AgencyDir(c.data, c.as), c.as)
+	id, err := agency.LoadIdentity(layout.AgencyKeys(c.data, c.as), c.as)
 	if err != nil {
 		return nil, nil, err
 	}

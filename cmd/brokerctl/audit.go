@@ -20,6 +20,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 )
 
@@ -39,7 +40,7 @@ func (a *auditSource) flags(fs *flag.FlagSet) {
 func (a *auditSource) verifier() (note.Verifier, error) {
 	path := a.key
 	if path == "" {
-		path = filepath.Join(a.data, service.BrokerDir, keys.AuditPublicKeyFile)
+		path = filepath.Join(layout.BrokerKeys(a.data), keys.AuditPublicKeyFile)
 	}
 	return keys.LoadAuditVerifier(path)
 }

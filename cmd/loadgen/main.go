@@ -28,6 +28,8 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/provision"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
@@ -56,14 +58,14 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if _, err := service.Init(dir); err != nil {
+	if _, err := provision.Init(dir); err != nil {
 		return err
 	}
-	for _, s := range []service.AgencySpec{
+	for _, s := range []provision.AgencySpec{
 		{ID: "skola", Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Skolan"},
 		{ID: "soc", Kind: directory.KindSocialServices, Name: "Socialtjänsten"},
 	} {
-		if _, err := service.NewAgency(dir, s); err != nil {
+		if _, err := provision.NewAgency(dir, s); err != nil {
 			return err
 		}
 	}
@@ -77,11 +79,11 @@ func run() error {
 	}
 	defer svc.Shutdown(context.Background())
 
-	d, err := directory.Load(filepath.Join(dir, service.DirectoryFile))
+	d, err := directory.Load(layout.Directory(dir))
 	if err != nil {
 		return err
 	}
-	id, err := agency.LoadIdentity(service.AgencyDir(dir, "skola"), "skola")
+	id, err := agency.LoadIdentity(layout.AgencyKeys(dir, "skola"), "skola")
 	if err != nil {
 		return err
 	}
@@ -101,7 +103,7 @@ func run() error {
 	}
 	fmt.Printf("loadgen: %d messages, payload %d B, envelope %d B, GOMAXPROCS %d, fsync before ack %v\n", *n, *size, len(envs[0]), runtime.GOMAXPROCS(0), !*noSync)
 
-	nkey, err := nats.NkeyOptionFromSeed(filepath.Join(service.AgencyDir(dir, "skola"), keys.NKeyFile))
+	nkey, err := nats.NkeyOptionFromSeed(filepath.Join(layout.AgencyKeys(dir, "skola"), keys.NKeyFile))
 	if err != nil {
 		return err
 	}
