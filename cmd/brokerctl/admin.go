@@ -15,6 +15,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/natsserver"
 	"github.com/sekretessbroker/sekretessbroker/broker/policy"
 	"github.com/sekretessbroker/sekretessbroker/broker/provision"
+	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
 )
 
 func cmdInit(args []string, out io.Writer) error {
@@ -127,7 +128,7 @@ func demoAuditor(data string, out io.Writer) error {
 		return fmt.Errorf("demo auditor: %w", err)
 	}
 	line := "# Personal fields of the audit log are sealed to these age recipients.\n" + rcpt + "\n"
-	if err := os.WriteFile(list, []byte(line), 0o644); err != nil {
+	if err := safefile.Create(list, []byte(line), 0o644); err != nil {
 		return fmt.Errorf("demo auditor: %w", err)
 	}
 	fmt.Fprintf(out, "created a demo auditor: identity %s, listed in %s\n", key, list)
@@ -150,7 +151,7 @@ func cmdNATSConfig(args []string, out io.Writer) error {
 		_, err = out.Write(conf)
 		return err
 	}
-	if err := os.WriteFile(*file, conf, 0o644); err != nil {
+	if err := safefile.Write(*file, conf, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "wrote the NATS users of %d agencies and the broker to %s; include it in every node's configuration and reload the servers\n", len(d.Agencies), *file)

@@ -15,6 +15,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
 
@@ -151,10 +152,8 @@ func cmdRecv(args []string, out io.Writer) error {
 			fmt.Fprintf(out, "  obligations: %s\n", strings.Join(d.Decision.Obligations, ", "))
 		}
 		if *outDir != "" {
-			if err := os.MkdirAll(*outDir, 0o700); err != nil {
-				return err
-			}
-			if err := os.WriteFile(filepath.Join(*outDir, d.ID), d.Payload, 0o600); err != nil {
+			// On disk before the acknowledgement below, or a crash loses it.
+			if err := safefile.Write(filepath.Join(*outDir, d.ID), d.Payload, 0o600); err != nil {
 				return err
 			}
 		} else {

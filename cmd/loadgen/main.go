@@ -11,6 +11,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -30,6 +31,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/provision"
+	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
@@ -117,12 +119,11 @@ func run() error {
 		return err
 	}
 
+	// The profile is kept in memory and written whole afterwards, so that a
+	// failed run leaves no truncated profile behind.
+	var profile bytes.Buffer
 	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
+		if err := pprof.StartCPUProfile(&profile); err != nil {
 			return err
 		}
 	}
@@ -130,6 +131,11 @@ func run() error {
 	pprof.StopCPUProfile()
 	if err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		if err := safefile.Write(*cpuprofile, profile.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
 	}
 
 	// Baselines on the broker's own connection rights: a plain stream.
