@@ -83,12 +83,12 @@ func write(path string, data []byte, perm fs.FileMode, exclusive bool) (err erro
 			return existsError(path)
 		}
 		if err != nil {
-			return fmt.Errorf("safefile: %s: %w (the data directory must be on a file system with hard links)", path, err)
+			return fmt.Errorf("safefile: %s: %w (Create needs a file system with hard links)", path, err)
 		}
 		// From here on path is complete and in place; only the temporary
 		// name is left to remove.
 		if err := os.Remove(tmp); err != nil {
-			return fmt.Errorf("safefile: %s: removing the temporary file: %w", path, err)
+			return fmt.Errorf("safefile: %s is written, but its temporary name is left: %w", path, err)
 		}
 	} else if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("safefile: %s: %w", path, err)
