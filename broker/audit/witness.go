@@ -10,13 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
 )
 
 // Witness cosignatures follow C2SP tlog-cosignature: algorithm byte 0x04, the
@@ -193,14 +194,9 @@ func (w *Witness) Cosign(msg []byte, proof tlog.TreeProof) ([]byte, error) {
 		return nil, fmt.Errorf("audit: cosign: %w", err)
 	}
 	b, _ = json.Marshal(witnessState{Origin: c.Origin, Size: c.Size, Root: c.Root})
-	tmp := w.state + ".tmp"
-	if err := os.MkdirAll(filepath.Dir(w.state), 0o700); err != nil {
-		return nil, fmt.Errorf("audit: witness state: %w", err)
-	}
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return nil, fmt.Errorf("audit: witness state: %w", err)
-	}
-	if err := os.Rename(tmp, w.state); err != nil {
+	// The state must be on disk before the cosignature leaves: a witness
+	// that forgot what it signed could be made to sign a fork.
+	if err := safefile.Write(w.state, b, 0o600); err != nil {
 		return nil, fmt.Errorf("audit: witness state: %w", err)
 	}
 	return out, nil

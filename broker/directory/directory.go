@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 
@@ -20,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
 )
 
 // Agency kinds known to the law the policies encode.
@@ -252,32 +252,12 @@ func Write(path string, d *Directory) error {
 }
 
 func writeAtomic(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("directory: %w", err)
-	}
+	// An unchanged file is left alone, so that watching brokers do not reload.
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, b) {
 		return nil
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".directory-*")
-	if err != nil {
-		return fmt.Errorf("directory: %w", err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("directory: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("directory: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("directory: %w", err)
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return fmt.Errorf("directory: %w", err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
+	// The directory holds only public keys; operators read it.
+	if err := safefile.Write(path, b, 0o644); err != nil {
 		return fmt.Errorf("directory: %w", err)
 	}
 	return nil

@@ -155,3 +155,30 @@ func TestAddAndWatch(t *testing.T) {
 		t.Fatal("Reload of a broken file succeeded")
 	}
 }
+
+// Write leaves a readable file (mode 0644: public keys only) and nothing else
+// in the folder, creating the folder if needed.
+func TestWriteFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(dir, "directory.yaml")
+	d := newDirectory(t, Agency{ID: "skolan", Kind: KindSchool, Operator: OperatorMunicipal, Name: "Skolan"})
+	for range 2 {
+		if err := Write(path, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o644 {
+		t.Errorf("directory file has mode %v, want 0644", fi.Mode().Perm())
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 1 {
+		t.Errorf("folder holds %d entries, want only directory.yaml", len(ents))
+	}
+}

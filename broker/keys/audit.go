@@ -10,6 +10,8 @@ import (
 
 	"filippo.io/age"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
 )
 
 // AuditKeyName is the name in the broker's audit key, which is also the
@@ -33,7 +35,9 @@ func EnsureAuditKey(path, pubPath string) (vkey string, err error) {
 	if err := writeNew(path, []byte(skey+"\n")); err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(pubPath, []byte(vkey+"\n"), 0o644); err != nil {
+	// The public key is derived from the new private one, so an older file
+	// at pubPath is stale and replaced.
+	if err := safefile.Write(pubPath, []byte(vkey+"\n"), 0o644); err != nil {
 		return "", fmt.Errorf("keys: audit public key: %w", err)
 	}
 	return vkey, nil

@@ -11,12 +11,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"filippo.io/age"
 	"github.com/nats-io/nkeys"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
 )
 
 // maxKeyFileSize bounds how much of a key file is read. Real key files are
@@ -213,35 +214,15 @@ func LoadNKeySeed(path string) (seed []byte, publicKey string, err error) {
 }
 
 // writeNew writes data to a new file at path with mode 0600, creating parent
-// directories with mode 0700. O_EXCL makes the existence check and the
-// creation one atomic step, so two processes cannot race to write a key.
-func writeNew(path string, data []byte) (err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("keys: creating key directory: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+// directories with mode 0700. The file appears complete or not at all, and
+// never replaces an existing one, even when two processes race to write it.
+func writeNew(path string, data []byte) error {
+	err := safefile.Create(path, data, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("keys: %s already exists; refusing to overwrite a key file (move it away first if you really mean to replace it): %w", path, err)
+		return fmt.Errorf("keys: %s already exists; refusing to overwrite a key file (move it away first if you really mean to replace it): %w", path, fs.ErrExist)
 	}
 	if err != nil {
 		return fmt.Errorf("keys: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			// Don't leave a partial key file behind: a later run would
-			// refuse to overwrite it.
-			os.Remove(path)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("keys: writing %s: %v", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("keys: writing %s: %v", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("keys: writing %s: %v", path, err)
 	}
 	return nil
 }

@@ -6,6 +6,9 @@ const (
 	SigningKeyFile = "signing.key"
 	AgeKeyFile     = "age.key"
 	NKeyFile       = "nats.nk"
+	// PseudonymKeyFile is an agency's copy of the deployment's pseudonym
+	// secret; the broker never reads it.
+	PseudonymKeyFile = "pseudonym.key"
 )
 
 // Audit key files in the broker's key directory, and the auditors' age

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 )
 
 // Config configures the embedded server.
@@ -83,7 +83,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, errors.New("natsserver: not ready for connections after 10s")
 	}
 	s.ns = ns
-	cfg.Logger.Info("embedded NATS server started", "url", ns.ClientURL(), "jetstream", filepath.Join(cfg.DataDir, "jetstream"))
+	cfg.Logger.Info("embedded NATS server started", "url", ns.ClientURL(), "jetstream", layout.JetStream(cfg.DataDir))
 	return s, nil
 }
 
@@ -95,7 +95,7 @@ func (s *Server) options(d *directory.Directory) *server.Options {
 		Port:       s.cfg.Port,
 		MaxPayload: s.cfg.MaxPayload,
 		JetStream:  true,
-		StoreDir:   filepath.Join(s.cfg.DataDir, "jetstream"),
+		StoreDir:   layout.JetStream(s.cfg.DataDir),
 		// One node and no replicas: a PubAck must mean the bytes are on
 		// disk, or a power loss could keep a delivery and lose its audit
 		// record (the two streams' files are flushed independently).

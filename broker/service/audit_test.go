@@ -14,6 +14,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
@@ -23,7 +24,7 @@ import (
 func TestAuditKeyCreatedOnStart(t *testing.T) {
 	w := newWorld(t)
 	w.stop()
-	bdir := filepath.Join(w.data, service.BrokerDir)
+	bdir := layout.BrokerKeys(w.data)
 	for _, f := range []string{keys.AuditKeyFile, keys.AuditPublicKeyFile} {
 		if err := os.Remove(filepath.Join(bdir, f)); err != nil {
 			t.Fatal(err)

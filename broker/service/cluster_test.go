@@ -15,7 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/natsserver"
+	"github.com/sekretessbroker/sekretessbroker/broker/provision"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
@@ -30,18 +32,18 @@ func TestClusterDeployment(t *testing.T) {
 		t.Skip("starts a three-node cluster")
 	}
 	data := t.TempDir()
-	if _, err := service.Init(data); err != nil {
+	if _, err := provision.Init(data); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []service.AgencySpec{
+	for _, s := range []provision.AgencySpec{
 		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Rosengårdsskolan"},
 		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten Malmö"},
 	} {
-		if _, err := service.NewAgency(data, s); err != nil {
+		if _, err := provision.NewAgency(data, s); err != nil {
 			t.Fatal(err)
 		}
 	}
-	d, err := directory.Load(filepath.Join(data, service.DirectoryFile))
+	d, err := directory.Load(layout.Directory(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +127,7 @@ func TestClusterDeployment(t *testing.T) {
 	b1, b2 := start(nodes[0]), start(nodes[1])
 
 	dial := func(id string) *agency.Client {
-		ident, err := agency.LoadIdentity(service.AgencyDir(data, id), id)
+		ident, err := agency.LoadIdentity(layout.AgencyKeys(data, id), id)
 		if err != nil {
 			t.Fatal(err)
 		}

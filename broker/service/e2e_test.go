@@ -26,6 +26,8 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/provision"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
@@ -64,7 +66,7 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	w := &world{t: t, data: t.TempDir(), listen: freePort(t)}
-	if _, err := service.Init(w.data); err != nil {
+	if _, err := provision.Init(w.data); err != nil {
 		t.Fatal(err)
 	}
 	var err error
@@ -72,16 +74,16 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	auditors := "# the supervisor's auditor key\n" + w.auditor.Recipient().String() + "\n"
-	if err := os.WriteFile(filepath.Join(w.data, service.BrokerDir, keys.AuditorsFile), []byte(auditors), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(layout.BrokerKeys(w.data), keys.AuditorsFile), []byte(auditors), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []service.AgencySpec{
+	for _, s := range []provision.AgencySpec{
 		{ID: police, Kind: directory.KindPolice, Name: "Polisen Malmö Syd"},
 		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Rosengårdsskolan"},
 		{ID: indep, Kind: directory.KindSchool, Operator: directory.OperatorIndependent, Name: "Friskolan", X25519: true},
 		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten Malmö"},
 	} {
-		if _, err := service.NewAgency(w.data, s); err != nil {
+		if _, err := provision.NewAgency(w.data, s); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -117,7 +119,7 @@ func (w *world) stop() {
 }
 
 func (w *world) directory() *directory.Directory {
-	d, err := directory.Load(filepath.Join(w.data, service.DirectoryFile))
+	d, err := directory.Load(layout.Directory(w.data))
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -126,7 +128,7 @@ func (w *world) directory() *directory.Directory {
 
 func (w *world) dial(id string, d *directory.Directory) *agency.Client {
 	w.t.Helper()
-	ident, err := agency.LoadIdentity(service.AgencyDir(w.data, id), id)
+	ident, err := agency.LoadIdentity(layout.AgencyKeys(w.data, id), id)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -171,7 +173,7 @@ func auditRecords(t *testing.T, w *world) []*decision.Record {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := keys.LoadAuditVerifier(filepath.Join(w.data, service.BrokerDir, keys.AuditPublicKeyFile))
+	v, err := keys.LoadAuditVerifier(filepath.Join(layout.BrokerKeys(w.data), keys.AuditPublicKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,8 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
-	"github.com/sekretessbroker/sekretessbroker/broker/service"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/provision"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
 
@@ -58,7 +59,7 @@ func TestOversizedAndForeignEnvelopes(t *testing.T) {
 // rawConn connects with an agency's NATS key but without the SDK.
 func (w *world) rawConn(id string) *nats.Conn {
 	w.t.Helper()
-	opt, err := nats.NkeyOptionFromSeed(filepath.Join(service.AgencyDir(w.data, id), keys.NKeyFile))
+	opt, err := nats.NkeyOptionFromSeed(filepath.Join(layout.AgencyKeys(w.data, id), keys.NKeyFile))
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func (w *world) rawConn(id string) *nats.Conn {
 // agency can publish only as itself and read only its own inbox.
 func TestAgencyIsolation(t *testing.T) {
 	w := newWorld(t)
-	opt, err := nats.NkeyOptionFromSeed(filepath.Join(service.AgencyDir(w.data, school), keys.NKeyFile))
+	opt, err := nats.NkeyOptionFromSeed(filepath.Join(layout.AgencyKeys(w.data, school), keys.NKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func TestAgencyIsolation(t *testing.T) {
 func TestAgencyAddedWhileRunning(t *testing.T) {
 	w := newWorld(t)
 	sch := w.dial(school, nil)
-	if _, err := service.NewAgency(w.data, service.AgencySpec{ID: "soc-lund", Kind: directory.KindSocialServices, Name: "Socialtjänsten Lund"}); err != nil {
+	if _, err := provision.NewAgency(w.data, provision.AgencySpec{ID: "soc-lund", Kind: directory.KindSocialServices, Name: "Socialtjänsten Lund"}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)

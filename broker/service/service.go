@@ -23,16 +23,10 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/metrics"
 	"github.com/sekretessbroker/sekretessbroker/broker/natsserver"
 	"github.com/sekretessbroker/sekretessbroker/broker/policy"
-)
-
-// Layout of a data directory.
-const (
-	DirectoryFile = "directory.yaml"
-	BrokerDir     = "broker"
-	AgenciesDir   = "agencies"
 )
 
 // Config configures a Service.
@@ -96,7 +90,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		return nil, errors.New("service: DataDir is required")
 	}
 	if cfg.DirectoryPath == "" {
-		cfg.DirectoryPath = filepath.Join(cfg.DataDir, DirectoryFile)
+		cfg.DirectoryPath = layout.Directory(cfg.DataDir)
 	}
 	if cfg.ReloadInterval <= 0 {
 		cfg.ReloadInterval = 2 * time.Second
@@ -112,7 +106,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		}
 	}()
 
-	bdir := filepath.Join(cfg.DataDir, BrokerDir)
+	bdir := layout.BrokerKeys(cfg.DataDir)
 	signing, err := keys.LoadSigningKey(filepath.Join(bdir, keys.SigningKeyFile))
 	if err != nil {
 		return nil, fmt.Errorf("service: broker signing key (run brokerctl init): %w", err)
@@ -348,7 +342,7 @@ func splitHostPort(addr string) (string, int, error) {
 // dataDir, as the daemon does and as tools that read the broker's own streams
 // (audit verification, the demo, the load generator) must.
 func ConnectAsBroker(dataDir, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
-	nkeyOpt, err := nats.NkeyOptionFromSeed(filepath.Join(dataDir, BrokerDir, keys.NKeyFile))
+	nkeyOpt, err := nats.NkeyOptionFromSeed(filepath.Join(layout.BrokerKeys(dataDir), keys.NKeyFile))
 	if err != nil {
 		return nil, nil, fmt.Errorf("service: broker nkey: %w", err)
 	}

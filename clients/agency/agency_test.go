@@ -20,6 +20,8 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/consent"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/provision"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 	"github.com/sekretessbroker/sekretessbroker/clients/pseudonym"
@@ -44,15 +46,15 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	w := &world{t: t, data: t.TempDir()}
-	if _, err := service.Init(w.data); err != nil {
+	if _, err := provision.Init(w.data); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []service.AgencySpec{
+	for _, s := range []provision.AgencySpec{
 		{ID: police, Kind: directory.KindPolice, Name: "Polisen Malmö Syd"},
 		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Rosengårdsskolan"},
 		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten Malmö"},
 	} {
-		if _, err := service.NewAgency(w.data, s); err != nil {
+		if _, err := provision.NewAgency(w.data, s); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -76,11 +78,11 @@ func newWorld(t *testing.T) *world {
 
 func (w *world) dial(id string) *agency.Client {
 	w.t.Helper()
-	d, err := directory.Load(filepath.Join(w.data, service.DirectoryFile))
+	d, err := directory.Load(layout.Directory(w.data))
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	ident, err := agency.LoadIdentity(service.AgencyDir(w.data, id), id)
+	ident, err := agency.LoadIdentity(layout.AgencyKeys(w.data, id), id)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -98,7 +100,7 @@ func (w *world) dial(id string) *agency.Client {
 // as every agency derives it.
 func (w *world) child(agencyID string) (string, string) {
 	w.t.Helper()
-	k, err := pseudonym.LoadKey(filepath.Join(service.AgencyDir(w.data, agencyID), pseudonym.KeyFile))
+	k, err := pseudonym.LoadKey(filepath.Join(layout.AgencyKeys(w.data, agencyID), pseudonym.KeyFile))
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -206,8 +208,8 @@ func TestUnreachable(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	d, _ := directory.Load(filepath.Join(w.data, service.DirectoryFile))
-	ident, _ := agency.LoadIdentity(service.AgencyDir(w.data, police), police)
+	d, _ := directory.Load(layout.Directory(w.data))
+	ident, _ := agency.LoadIdentity(layout.AgencyKeys(w.data, police), police)
 	_, err = agency.Dial(ctxT(t), agency.Config{URL: "nats://" + addr, Identity: ident, Directory: d})
 	if !errors.Is(err, agency.ErrUnreachable) {
 		t.Fatalf("dial to nothing: %v", err)
@@ -370,7 +372,7 @@ func TestConsentThenWithdrawn(t *testing.T) {
 // what the server reports asynchronously, such as permission violations.
 func (w *world) rawConn(id string, errs ...chan error) *nats.Conn {
 	w.t.Helper()
-	opt, err := nats.NkeyOptionFromSeed(filepath.Join(service.AgencyDir(w.data, id), keys.NKeyFile))
+	opt, err := nats.NkeyOptionFromSeed(filepath.Join(layout.AgencyKeys(w.data, id), keys.NKeyFile))
 	if err != nil {
 		w.t.Fatal(err)
 	}

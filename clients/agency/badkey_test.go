@@ -14,6 +14,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
@@ -23,7 +24,7 @@ import (
 // cannot open stays in its inbox instead of being thrown away.
 func TestBadKeys(t *testing.T) {
 	w := newWorld(t)
-	dir, err := directory.Load(filepath.Join(w.data, service.DirectoryFile))
+	dir, err := directory.Load(layout.Directory(w.data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func TestBadKeys(t *testing.T) {
 		t.Helper()
 		tmp := t.TempDir()
 		for _, f := range []string{keys.SigningKeyFile, keys.AgeKeyFile, keys.NKeyFile} {
-			b, err := os.ReadFile(filepath.Join(service.AgencyDir(w.data, police), f))
+			b, err := os.ReadFile(filepath.Join(layout.AgencyKeys(w.data, police), f))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,7 +75,7 @@ func TestBadKeys(t *testing.T) {
 	// The school's copy of the directory has an old age key for social
 	// services: the broker delivers (it cannot read the payload), and social
 	// services cannot open it.
-	stale, err := directory.Load(filepath.Join(w.data, service.DirectoryFile))
+	stale, err := directory.Load(layout.Directory(w.data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestBadKeys(t *testing.T) {
 	if stale, err = directory.Parse(b); err != nil {
 		t.Fatal(err)
 	}
-	sid, err := agency.LoadIdentity(service.AgencyDir(w.data, school), school)
+	sid, err := agency.LoadIdentity(layout.AgencyKeys(w.data, school), school)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func TestBadKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrong, err := directory.Load(filepath.Join(w.data, service.DirectoryFile))
+	wrong, err := directory.Load(layout.Directory(w.data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func TestBadKeys(t *testing.T) {
 	if wrong, err = directory.Parse(b); err != nil {
 		t.Fatal(err)
 	}
-	pid, err := agency.LoadIdentity(service.AgencyDir(w.data, police), police)
+	pid, err := agency.LoadIdentity(layout.AgencyKeys(w.data, police), police)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
-	"github.com/sekretessbroker/sekretessbroker/broker/service"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 	"github.com/sekretessbroker/sekretessbroker/clients/inbox"
 	"github.com/sekretessbroker/sekretessbroker/clients/pseudonym"
@@ -155,18 +155,18 @@ func helped(args []string) bool {
 
 // connect loads the agency's keys and connects to the broker.
 func (s *session) connect(ctx context.Context) error {
-	d, err := directory.Load(filepath.Join(s.data, service.DirectoryFile))
+	d, err := directory.Load(layout.Directory(s.data))
 	if err != nil {
 		return fmt.Errorf("the agency directory: %w", err)
 	}
 	self, ok := d.Lookup(s.as)
 	if !ok {
-		return fmt.Errorf("agency %q is not in the directory %s", s.as, filepath.Join(s.data, service.DirectoryFile))
+		return fmt.Errorf("agency %q is not in the directory %s", s.as, layout.Directory(s.data))
 	}
 	if self.Kind != s.kind {
 		return fmt.Errorf("agency %q is a %s, and this program is for %s", s.as, self.Kind, s.kind)
 	}
-	keys := service.AgencyDir(s.data, s.as)
+	keys := layout.AgencyKeys(s.data, s.as)
 	id, err := agency.LoadIdentity(keys, s.as)
 	if err != nil {
 		return err
@@ -174,7 +174,7 @@ func (s *session) connect(ctx context.Context) error {
 	if err := s.loadKey(); err != nil {
 		return err
 	}
-	if s.box, err = inbox.Open(InboxDir(s.data, s.as)); err != nil {
+	if s.box, err = inbox.Open(layout.Inbox(s.data, s.as)); err != nil {
 		return err
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.connectTimeout)
@@ -186,7 +186,7 @@ func (s *session) connect(ctx context.Context) error {
 }
 
 func (s *session) loadKey() error {
-	k, err := pseudonym.LoadKey(filepath.Join(service.AgencyDir(s.data, s.as), pseudonym.KeyFile))
+	k, err := pseudonym.LoadKey(filepath.Join(layout.AgencyKeys(s.data, s.as), pseudonym.KeyFile))
 	if err != nil {
 		return err
 	}
@@ -215,9 +215,6 @@ func (s *session) connectReceived(ctx context.Context, id string) (*agency.Deliv
 	}
 	return d, nil
 }
-
-// InboxDir is where the clients keep agency id's received messages.
-func InboxDir(data, id string) string { return filepath.Join(service.AgencyDir(data, id), "inbox") }
 
 // subject turns a personnummer into the pseudonymous subject of a message.
 func (s *session) subject(pnr string) (*agency.Subject, error) {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/provision"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 	"github.com/sekretessbroker/sekretessbroker/clients/desk"
@@ -63,15 +65,15 @@ const (
 func startBroker(t *testing.T) (data, url string) {
 	t.Helper()
 	data = t.TempDir()
-	if _, err := service.Init(data); err != nil {
+	if _, err := provision.Init(data); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []service.AgencySpec{
+	for _, s := range []provision.AgencySpec{
 		{ID: police, Kind: directory.KindPolice, Name: "Polisen"},
 		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Skolan"},
 		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten"},
 	} {
-		if _, err := service.NewAgency(data, s); err != nil {
+		if _, err := provision.NewAgency(data, s); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -127,7 +129,7 @@ func TestMistakes(t *testing.T) {
 	if _, err := as("rektor", school, "inbox"); err != nil {
 		t.Fatal(err)
 	}
-	box, err := inbox.Open(desk.InboxDir(data, school))
+	box, err := inbox.Open(layout.Inbox(data, school))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +147,7 @@ func TestMistakes(t *testing.T) {
 	if err != nil || !strings.Contains(got, "Nothing sent") {
 		t.Fatalf("withholding: %v\n%s", err, got)
 	}
-	kept, err := os.ReadFile(filepath.Join(desk.InboxDir(data, school), "handled", req+".assessment"))
+	kept, err := os.ReadFile(filepath.Join(layout.Inbox(data, school), "handled", req+".assessment"))
 	if err != nil || !strings.Contains(string(kept), "Skyddade personuppgifter.") || !strings.Contains(string(kept), "withhold") {
 		t.Fatalf("the assessment to withhold was not recorded: %s, %v", kept, err)
 	}
@@ -189,7 +191,7 @@ func TestFeedbackWithinConsent(t *testing.T) {
 	if _, err := as("socialtjanst", social, "inbox"); err != nil {
 		t.Fatal(err)
 	}
-	box, _ := inbox.Open(desk.InboxDir(data, social))
+	box, _ := inbox.Open(layout.Inbox(data, social))
 	open, err := box.Open()
 	if err != nil || len(open) != 1 {
 		t.Fatalf("social services' inbox: %v %v", open, err)

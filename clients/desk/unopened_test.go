@@ -11,7 +11,7 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
-	"github.com/sekretessbroker/sekretessbroker/broker/service"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 	"github.com/sekretessbroker/sekretessbroker/clients/desk"
 )
@@ -25,7 +25,7 @@ func TestUnopenedDeliveryKept(t *testing.T) {
 	defer cancel()
 
 	// The school's copy of the directory has an old age key for social services.
-	stale, err := directory.Load(filepath.Join(data, service.DirectoryFile))
+	stale, err := directory.Load(layout.Directory(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestUnopenedDeliveryKept(t *testing.T) {
 	if stale, err = directory.Parse(b); err != nil {
 		t.Fatal(err)
 	}
-	id, err := agency.LoadIdentity(service.AgencyDir(data, school), school)
+	id, err := agency.LoadIdentity(layout.AgencyKeys(data, school), school)
 	if err != nil {
 		t.Fatal(err)
 	}

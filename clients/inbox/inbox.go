@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
 
@@ -58,44 +59,14 @@ func (b *Box) Save(d *agency.Delivery) error {
 	if err != nil {
 		return fmt.Errorf("inbox: %w", err)
 	}
-	if err := writeDurably(b.dir, d.ID+".json", data); err != nil {
+	if err := safefile.Write(filepath.Join(b.dir, d.ID+".json"), data, 0o600); err != nil {
 		return fmt.Errorf("inbox: %w", err)
 	}
 	return nil
 }
 
-// writeDurably writes data to dir/name through a temporary file, so that a
-// crash leaves the old file or the new one, and syncs both the file and the
-// directory before it returns.
-func writeDurably(dir, name string, data []byte) (err error) {
-	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
+// syncDir makes a rename in dir durable; MarkHandled moves a file between
+// two folders, which safefile does not cover.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -131,7 +102,7 @@ func (b *Box) RecordAssessment(id string, assessment any) error {
 	if err != nil {
 		return fmt.Errorf("inbox: %w", err)
 	}
-	if err := writeDurably(filepath.Join(b.dir, "handled"), id+".assessment", data); err != nil {
+	if err := safefile.Write(filepath.Join(b.dir, "handled", id+".assessment"), data, 0o600); err != nil {
 		return fmt.Errorf("inbox: %w", err)
 	}
 	return nil

@@ -15,18 +15,18 @@ package pseudonym
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 )
 
 // KeyFile is the key's file name in an agency's key directory.
-const KeyFile = "pseudonym.key"
+const KeyFile = keys.PseudonymKeyFile
 
 // ErrInvalid is wrapped by every error about a malformed personnummer.
 var ErrInvalid = errors.New("pseudonym: not a valid personnummer")
@@ -115,65 +115,19 @@ func (p Personnummer) String() string { return p.digits[:8] + "-" + p.digits[8:]
 // Key is a deployment's pseudonym secret.
 type Key struct{ secret []byte }
 
-const keyPrefix = "SEKRETESS-PSEUDONYM-KEY-"
-
 // WriteKey creates a new random key at path (mode 0600). It never replaces
-// an existing file.
-func WriteKey(path string) error {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return fmt.Errorf("pseudonym: %w", err)
-	}
-	return writeNew(path, []byte(keyPrefix+hex.EncodeToString(b[:])+"\n"))
-}
+// an existing file. The file format belongs to package keys.
+func WriteKey(path string) error { return keys.WritePseudonymKey(path) }
 
 // CopyKey copies the key at from to a new file to (mode 0600), to hand it to
-// an agency with its other keys.
-func CopyKey(from, to string) error {
-	b, err := os.ReadFile(from)
-	if err != nil {
-		return fmt.Errorf("pseudonym: key: %w", err)
-	}
-	if _, err := parseKey(b); err != nil {
-		return fmt.Errorf("pseudonym: %s: %w", from, err)
-	}
-	return writeNew(to, b)
-}
-
-func writeNew(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("pseudonym: key: %w", err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("pseudonym: key %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("pseudonym: key %s: %w", path, err)
-	}
-	return f.Close()
-}
+// an agency with its other keys. It never replaces an existing file.
+func CopyKey(from, to string) error { return keys.CopyPseudonymKey(from, to) }
 
 // LoadKey reads a key written by WriteKey.
 func LoadKey(path string) (*Key, error) {
-	b, err := os.ReadFile(path)
+	secret, err := keys.LoadPseudonymSecret(path)
 	if err != nil {
-		return nil, fmt.Errorf("pseudonym: key: %w", err)
-	}
-	k, err := parseKey(b)
-	if err != nil {
-		return nil, fmt.Errorf("pseudonym: %s: %w", path, err)
-	}
-	return k, nil
-}
-
-func parseKey(b []byte) (*Key, error) {
-	s, ok := strings.CutPrefix(strings.TrimSpace(string(b)), keyPrefix)
-	secret, err := hex.DecodeString(s)
-	if !ok || err != nil || len(secret) != 32 {
-		return nil, errors.New("not a pseudonym key")
+		return nil, fmt.Errorf("pseudonym: %w", err)
 	}
 	return &Key{secret: secret}, nil
 }

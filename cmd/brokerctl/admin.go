@@ -11,9 +11,11 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/natsserver"
 	"github.com/sekretessbroker/sekretessbroker/broker/policy"
-	"github.com/sekretessbroker/sekretessbroker/broker/service"
+	"github.com/sekretessbroker/sekretessbroker/broker/provision"
+	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
 )
 
 func cmdInit(args []string, out io.Writer) error {
@@ -22,13 +24,13 @@ func cmdInit(args []string, out io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	created, err := service.Init(*data)
+	created, err := provision.Init(*data)
 	if err != nil {
 		return err
 	}
 	if created {
 		fmt.Fprintf(out, "created broker keys in %s and an empty directory %s\n",
-			filepath.Join(*data, service.BrokerDir), filepath.Join(*data, service.DirectoryFile))
+			layout.BrokerKeys(*data), layout.Directory(*data))
 	} else {
 		fmt.Fprintf(out, "%s already initialised\n", *data)
 	}
@@ -38,7 +40,7 @@ func cmdInit(args []string, out io.Writer) error {
 func cmdAgencyNew(args []string, out io.Writer) error {
 	fs := newFlags("agency new")
 	data := fs.String("data", "./data", "data directory")
-	var s service.AgencySpec
+	var s provision.AgencySpec
 	fs.StringVar(&s.ID, "id", "", "agency id: 2-63 characters of a-z, 0-9 and '-'")
 	fs.StringVar(&s.Kind, "kind", "", "police, school or social_services")
 	fs.StringVar(&s.Operator, "operator", "", "for schools: municipal or independent")
@@ -50,12 +52,12 @@ func cmdAgencyNew(args []string, out io.Writer) error {
 	if s.ID == "" || s.Kind == "" || s.Name == "" {
 		return errors.New("agency new needs --id, --kind and --name")
 	}
-	a, err := service.NewAgency(*data, s)
+	a, err := provision.NewAgency(*data, s)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "agency %s (%s) created\n  keys:        %s (mode 0600)\n  signing key: %s\n  age:         %s\n",
-		a.ID, a.Kind, service.AgencyDir(*data, a.ID), a.SigningKey, a.AgeRecipient)
+		a.ID, a.Kind, layout.AgencyKeys(*data, a.ID), a.SigningKey, a.AgeRecipient)
 	return nil
 }
 
@@ -65,7 +67,7 @@ func cmdAgencyList(args []string, out io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	d, err := directory.Load(filepath.Join(*data, service.DirectoryFile))
+	d, err := directory.Load(layout.Directory(*data))
 	if err != nil {
 		return err
 	}
@@ -80,7 +82,7 @@ func cmdAgencyList(args []string, out io.Writer) error {
 }
 
 // demoAgencies are the parties of the tour in the README.
-var demoAgencies = []service.AgencySpec{
+var demoAgencies = []provision.AgencySpec{
 	{ID: "polisen-syd", Kind: directory.KindPolice, Name: "Polisen, lokalpolisområde Malmö Syd"},
 	{ID: "rosengard-skola", Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Rosengårdsskolan (kommunal)"},
 	{ID: "friskolan-malmo", Kind: directory.KindSchool, Operator: directory.OperatorIndependent, Name: "Friskolan i Malmö (enskild huvudman)"},
@@ -93,10 +95,10 @@ func cmdDemo(args []string, out io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if _, err := service.Init(*data); err != nil {
+	if _, err := provision.Init(*data); err != nil {
 		return err
 	}
-	d, err := directory.Load(filepath.Join(*data, service.DirectoryFile))
+	d, err := directory.Load(layout.Directory(*data))
 	if err != nil {
 		return err
 	}
@@ -104,7 +106,7 @@ func cmdDemo(args []string, out io.Writer) error {
 		if _, ok := d.Lookup(s.ID); ok {
 			continue
 		}
-		if _, err := service.NewAgency(*data, s); err != nil {
+		if _, err := provision.NewAgency(*data, s); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "created demo agency %s\n", s.ID)
@@ -116,7 +118,7 @@ func cmdDemo(args []string, out io.Writer) error {
 // personal fields and "brokerctl audit show --identity" can open them. A real
 // deployment lists its supervisors' own age recipients in auditors.txt.
 func demoAuditor(data string, out io.Writer) error {
-	list := filepath.Join(data, service.BrokerDir, keys.AuditorsFile)
+	list := filepath.Join(layout.BrokerKeys(data), keys.AuditorsFile)
 	if _, err := os.Stat(list); err == nil {
 		return nil
 	}
@@ -126,7 +128,7 @@ func demoAuditor(data string, out io.Writer) error {
 		return fmt.Errorf("demo auditor: %w", err)
 	}
 	line := "# Personal fields of the audit log are sealed to these age recipients.\n" + rcpt + "\n"
-	if err := os.WriteFile(list, []byte(line), 0o644); err != nil {
+	if err := safefile.Create(list, []byte(line), 0o644); err != nil {
 		return fmt.Errorf("demo auditor: %w", err)
 	}
 	fmt.Fprintf(out, "created a demo auditor: identity %s, listed in %s\n", key, list)
@@ -140,7 +142,7 @@ func cmdNATSConfig(args []string, out io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	d, err := directory.Load(filepath.Join(*data, service.DirectoryFile))
+	d, err := directory.Load(layout.Directory(*data))
 	if err != nil {
 		return err
 	}
@@ -149,7 +151,7 @@ func cmdNATSConfig(args []string, out io.Writer) error {
 		_, err = out.Write(conf)
 		return err
 	}
-	if err := os.WriteFile(*file, conf, 0o644); err != nil {
+	if err := safefile.Write(*file, conf, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "wrote the NATS users of %d agencies and the broker to %s; include it in every node's configuration and reload the servers\n", len(d.Agencies), *file)

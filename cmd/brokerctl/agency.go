@@ -14,7 +14,8 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
-	"github.com/sekretessbroker/sekretessbroker/broker/service"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
 
@@ -32,11 +33,11 @@ func (c *conn) dial(ctx context.Context) (*agency.Client, *directory.Directory, 
 	if c.as == "" {
 		return nil, nil, errors.New("say which agency you act as")
 	}
-	d, err := directory.Load(filepath.Join(c.data, service.DirectoryFile))
+	d, err := directory.Load(layout.Directory(c.data))
 	if err != nil {
 		return nil, nil, err
 	}
-	id, err := agency.LoadIdentity(service.AgencyDir(c.data, c.as), c.as)
+	id, err := agency.LoadIdentity(layout.AgencyKeys(c.data, c.as), c.as)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -151,10 +152,8 @@ func cmdRecv(args []string, out io.Writer) error {
 			fmt.Fprintf(out, "  obligations: %s\n", strings.Join(d.Decision.Obligations, ", "))
 		}
 		if *outDir != "" {
-			if err := os.MkdirAll(*outDir, 0o700); err != nil {
-				return err
-			}
-			if err := os.WriteFile(filepath.Join(*outDir, d.ID), d.Payload, 0o600); err != nil {
+			// On disk before the acknowledgement below, or a crash loses it.
+			if err := safefile.Write(filepath.Join(*outDir, d.ID), d.Payload, 0o600); err != nil {
 				return err
 			}
 		} else {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +21,8 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 )
 
@@ -39,7 +42,7 @@ func (a *auditSource) flags(fs *flag.FlagSet) {
 func (a *auditSource) verifier() (note.Verifier, error) {
 	path := a.key
 	if path == "" {
-		path = filepath.Join(a.data, service.BrokerDir, keys.AuditPublicKeyFile)
+		path = filepath.Join(layout.BrokerKeys(a.data), keys.AuditPublicKeyFile)
 	}
 	return keys.LoadAuditVerifier(path)
 }
@@ -181,21 +184,20 @@ func cmdAuditExport(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	w := out
-	if *path != "" {
-		f, err := os.OpenFile(*path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
-	}
-	if _, err := ex.WriteTo(w); err != nil {
+	if *path == "" {
+		_, err := ex.WriteTo(out)
 		return err
 	}
-	if *path != "" {
-		fmt.Fprintf(os.Stderr, "exported %d records and %d checkpoints to %s\n", len(ex.Records), len(ex.Checkpoints), *path)
+	// An export is evidence: it is written whole or not at all, and never
+	// over an earlier one.
+	var b bytes.Buffer
+	if _, err := ex.WriteTo(&b); err != nil {
+		return err
 	}
+	if err := safefile.Create(*path, b.Bytes(), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "exported %d records and %d checkpoints to %s\n", len(ex.Records), len(ex.Checkpoints), *path)
 	return nil
 }
 
@@ -400,15 +402,7 @@ func cmdAuditWitnessKey(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(*path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := fmt.Fprintln(f, skey); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := safefile.Create(*path, []byte(skey+"\n"), 0o600); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, vkey)

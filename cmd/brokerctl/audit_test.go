@@ -16,6 +16,7 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
@@ -57,11 +58,11 @@ func TestAuditCommands(t *testing.T) {
 	defer svc.Shutdown(context.Background())
 	url := "nats://" + listen
 
-	d, err := directory.Load(filepath.Join(data, service.DirectoryFile))
+	d, err := directory.Load(layout.Directory(data))
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := agency.LoadIdentity(service.AgencyDir(data, "rosengard-skola"), "rosengard-skola")
+	id, err := agency.LoadIdentity(layout.AgencyKeys(data, "rosengard-skola"), "rosengard-skola")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func TestAuditCommands(t *testing.T) {
 	if err := os.WriteFile(proof, []byte(ctl("audit", "prove", allowed.DecisionID, "--file", export)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	pub := filepath.Join(data, service.BrokerDir, keys.AuditPublicKeyFile)
+	pub := filepath.Join(layout.BrokerKeys(data), keys.AuditPublicKeyFile)
 	var out bytes.Buffer
 	if err := run([]string{"audit", "check-proof", proof, "--key", pub}, &out); err != nil || !strings.Contains(out.String(), allowed.DecisionID) {
 		t.Fatalf("check-proof: %v %s", err, out.String())

@@ -24,6 +24,8 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/provision"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 	"github.com/sekretessbroker/sekretessbroker/clients/desk"
@@ -63,15 +65,15 @@ func run(ctx context.Context, out io.Writer, policies string) error {
 		return err
 	}
 	defer os.RemoveAll(data)
-	if _, err := service.Init(data); err != nil {
+	if _, err := provision.Init(data); err != nil {
 		return err
 	}
-	for _, s := range []service.AgencySpec{
+	for _, s := range []provision.AgencySpec{
 		{ID: police, Kind: directory.KindPolice, Name: "Polisen, lokalpolisområde Malmö Syd"},
 		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Rosengårdsskolan (kommunal)"},
 		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten Malmö stad"},
 	} {
-		if _, err := service.NewAgency(data, s); err != nil {
+		if _, err := provision.NewAgency(data, s); err != nil {
 			return err
 		}
 	}
@@ -112,7 +114,7 @@ func auditSummary(ctx context.Context, out io.Writer, data string, svc *service.
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
-	v, err := keys.LoadAuditVerifier(filepath.Join(data, service.BrokerDir, keys.AuditPublicKeyFile))
+	v, err := keys.LoadAuditVerifier(filepath.Join(layout.BrokerKeys(data), keys.AuditPublicKeyFile))
 	if err != nil {
 		return err
 	}
@@ -184,7 +186,7 @@ func quote(args []string) string {
 // latest returns the id of the newest open message of the given kind in an
 // agency's inbox: what the official reads off the inbox listing.
 func (d *demo) latest(id, kind string) (string, error) {
-	b, err := inbox.Open(desk.InboxDir(d.data, id))
+	b, err := inbox.Open(layout.Inbox(d.data, id))
 	if err != nil {
 		return "", err
 	}

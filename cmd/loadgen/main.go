@@ -11,6 +11,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -28,6 +29,9 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/provision"
+	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
@@ -56,14 +60,14 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if _, err := service.Init(dir); err != nil {
+	if _, err := provision.Init(dir); err != nil {
 		return err
 	}
-	for _, s := range []service.AgencySpec{
+	for _, s := range []provision.AgencySpec{
 		{ID: "skola", Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Skolan"},
 		{ID: "soc", Kind: directory.KindSocialServices, Name: "Socialtjänsten"},
 	} {
-		if _, err := service.NewAgency(dir, s); err != nil {
+		if _, err := provision.NewAgency(dir, s); err != nil {
 			return err
 		}
 	}
@@ -77,11 +81,11 @@ func run() error {
 	}
 	defer svc.Shutdown(context.Background())
 
-	d, err := directory.Load(filepath.Join(dir, service.DirectoryFile))
+	d, err := directory.Load(layout.Directory(dir))
 	if err != nil {
 		return err
 	}
-	id, err := agency.LoadIdentity(service.AgencyDir(dir, "skola"), "skola")
+	id, err := agency.LoadIdentity(layout.AgencyKeys(dir, "skola"), "skola")
 	if err != nil {
 		return err
 	}
@@ -101,7 +105,7 @@ func run() error {
 	}
 	fmt.Printf("loadgen: %d messages, payload %d B, envelope %d B, GOMAXPROCS %d, fsync before ack %v\n", *n, *size, len(envs[0]), runtime.GOMAXPROCS(0), !*noSync)
 
-	nkey, err := nats.NkeyOptionFromSeed(filepath.Join(service.AgencyDir(dir, "skola"), keys.NKeyFile))
+	nkey, err := nats.NkeyOptionFromSeed(filepath.Join(layout.AgencyKeys(dir, "skola"), keys.NKeyFile))
 	if err != nil {
 		return err
 	}
@@ -115,12 +119,11 @@ func run() error {
 		return err
 	}
 
+	// The profile is kept in memory and written whole afterwards, so that a
+	// failed run leaves no truncated profile behind.
+	var profile bytes.Buffer
 	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
+		if err := pprof.StartCPUProfile(&profile); err != nil {
 			return err
 		}
 	}
@@ -128,6 +131,11 @@ func run() error {
 	pprof.StopCPUProfile()
 	if err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		if err := safefile.Write(*cpuprofile, profile.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
 	}
 
 	// Baselines on the broker's own connection rights: a plain stream.

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/provision"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 )
 
@@ -54,7 +55,7 @@ func run() error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg.Logger = logger
 	if *doInit {
-		if _, err := service.Init(cfg.DataDir); err != nil {
+		if _, err := provision.Init(cfg.DataDir); err != nil {
 			return err
 		}
 	}

@@ -1,4 +1,11 @@
-package service
+// Package provision creates a data directory and the agencies in it: the
+// broker's keys, each agency's keys, the deployment's pseudonym secret and
+// the agency directory that publishes their public keys. brokerctl, the demo
+// and tests use it; so does the daemon's first start.
+//
+// Nothing here ever replaces a key file: keys are created once, and a
+// deliberate replacement happens outside.
+package provision
 
 import (
 	"crypto/ed25519"
@@ -11,20 +18,20 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
-	"github.com/sekretessbroker/sekretessbroker/clients/pseudonym"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 )
 
 // Init creates the broker's keys (signing, age, NATS and the audit log's
 // checkpoint key) and an empty agency directory in dataDir. It does nothing
 // when they already exist, and never replaces a key.
 func Init(dataDir string) (created bool, err error) {
-	dirPath := filepath.Join(dataDir, DirectoryFile)
+	dirPath := layout.Directory(dataDir)
 	if _, err := os.Stat(dirPath); err == nil {
 		return false, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return false, fmt.Errorf("init: %w", err)
 	}
-	bdir := filepath.Join(dataDir, BrokerDir)
+	bdir := layout.BrokerKeys(dataDir)
 	b, err := newKeys(bdir, true)
 	if err != nil {
 		return false, fmt.Errorf("init: broker keys: %w", err)
@@ -52,13 +59,12 @@ type AgencySpec struct {
 	X25519 bool
 }
 
-// AgencyDir returns where agency id's private keys live in dataDir.
-func AgencyDir(dataDir, id string) string { return filepath.Join(dataDir, AgenciesDir, id) }
-
-// NewAgency creates the agency's key files (mode 0600) in AgencyDir and adds
-// its public keys to the directory. A running broker picks it up by itself.
+// NewAgency creates the agency's key files (mode 0600) in
+// layout.AgencyKeys(dataDir, s.ID), with a copy of the deployment's pseudonym
+// key, and adds its public keys to the directory. A running broker picks it
+// up by itself.
 func NewAgency(dataDir string, s AgencySpec) (*directory.Agency, error) {
-	dirPath := filepath.Join(dataDir, DirectoryFile)
+	dirPath := layout.Directory(dataDir)
 	d, err := directory.Load(dirPath)
 	if err != nil {
 		return nil, fmt.Errorf("agency new: %w (run brokerctl init first)", err)
@@ -75,14 +81,15 @@ func NewAgency(dataDir string, s AgencySpec) (*directory.Agency, error) {
 	if _, err := directory.Parse(mustMarshal(&directory.Directory{Broker: d.Broker, Agencies: []directory.Agency{probe}})); err != nil {
 		return nil, fmt.Errorf("agency new: %w", err)
 	}
-	k, err := newKeys(AgencyDir(dataDir, s.ID), !s.X25519)
+	kdir := layout.AgencyKeys(dataDir, s.ID)
+	k, err := newKeys(kdir, !s.X25519)
 	if err != nil {
 		return nil, fmt.Errorf("agency new %s: %w", s.ID, err)
 	}
 	if err := ensurePseudonymKey(dataDir); err != nil {
 		return nil, fmt.Errorf("agency new %s: %w", s.ID, err)
 	}
-	if err := pseudonym.CopyKey(filepath.Join(dataDir, PseudonymKeyFile), filepath.Join(AgencyDir(dataDir, s.ID), pseudonym.KeyFile)); err != nil {
+	if err := keys.CopyPseudonymKey(layout.PseudonymKey(dataDir), filepath.Join(kdir, keys.PseudonymKeyFile)); err != nil {
 		return nil, fmt.Errorf("agency new %s: %w", s.ID, err)
 	}
 	a := directory.Agency{ID: s.ID, Kind: s.Kind, Operator: s.Operator, Name: s.Name,
@@ -122,4 +129,15 @@ func newKeys(dir string, hybrid bool) (publicKeys, error) {
 		return publicKeys{}, err
 	}
 	return publicKeys{signing: keys.FormatSigningPublicKey(pub), recipient: rcpt, nkey: nk}, nil
+}
+
+// ensurePseudonymKey creates the pseudonym secret unless it exists; data
+// directories made before it existed get one on the next agency.
+func ensurePseudonymKey(dataDir string) error {
+	// Creating it and accepting an existing one, rather than checking
+	// first, lets two provisioning runs race safely.
+	if err := keys.WritePseudonymKey(layout.PseudonymKey(dataDir)); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return nil
 }

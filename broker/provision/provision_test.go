@@ -1,0 +1,183 @@
+package provision_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/provision"
+)
+
+// files lists every file under root with its mode, as "path mode", so that
+// the layout of a new data directory is checked in full.
+func files(t *testing.T, root string) map[string]os.FileMode {
+	t.Helper()
+	out := map[string]os.FileMode{}
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		out[filepath.ToSlash(rel)] = fi.Mode()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestInitAndNewAgency(t *testing.T) {
+	data := t.TempDir()
+	created, err := provision.Init(data)
+	if err != nil || !created {
+		t.Fatalf("Init = %v, %v; want created", created, err)
+	}
+	if _, err := provision.NewAgency(data, provision.AgencySpec{ID: "polisen-syd", Kind: directory.KindPolice, Name: "Polisen"}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := provision.NewAgency(data, provision.AgencySpec{ID: "skolan", Kind: directory.KindSchool,
+		Operator: directory.OperatorMunicipal, Name: "Skolan", X25519: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(a.AgeRecipient, "age1") || strings.HasPrefix(a.AgeRecipient, "age1pq1") {
+		t.Errorf("X25519 agency got recipient %q, want a classic age1…", a.AgeRecipient)
+	}
+
+	// The on-disk layout existing deployments rely on.
+	want := map[string]os.FileMode{
+		"directory.yaml":                     0o644,
+		"pseudonym.key":                      0o600,
+		"broker":                             os.ModeDir | 0o700,
+		"broker/signing.key":                 0o600,
+		"broker/age.key":                     0o600,
+		"broker/nats.nk":                     0o600,
+		"broker/audit.key":                   0o600,
+		"broker/audit.pub":                   0o644,
+		"agencies":                           os.ModeDir | 0o700,
+		"agencies/polisen-syd":               os.ModeDir | 0o700,
+		"agencies/polisen-syd/signing.key":   0o600,
+		"agencies/polisen-syd/age.key":       0o600,
+		"agencies/polisen-syd/nats.nk":       0o600,
+		"agencies/polisen-syd/pseudonym.key": 0o600,
+		"agencies/skolan":                    os.ModeDir | 0o700,
+		"agencies/skolan/signing.key":        0o600,
+		"agencies/skolan/age.key":            0o600,
+		"agencies/skolan/nats.nk":            0o600,
+		"agencies/skolan/pseudonym.key":      0o600,
+	}
+	got := files(t, data)
+	for p, m := range want {
+		if g, ok := got[p]; !ok {
+			t.Errorf("missing %s", p)
+		} else if g != m {
+			t.Errorf("%s has mode %v, want %v", p, g, m)
+		}
+	}
+	for p := range got {
+		if _, ok := want[p]; !ok {
+			t.Errorf("unexpected %s", p)
+		}
+	}
+
+	// Every agency holds the deployment's pseudonym secret.
+	deployment, err := keys.LoadPseudonymSecret(layout.PseudonymKey(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"polisen-syd", "skolan"} {
+		s, err := keys.LoadPseudonymSecret(filepath.Join(layout.AgencyKeys(data, id), keys.PseudonymKeyFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(s, deployment) {
+			t.Errorf("%s holds another pseudonym secret than the deployment's", id)
+		}
+	}
+
+	d, err := directory.Load(layout.Directory(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Agencies) != 2 || d.Broker.NATS.NKey == "" {
+		t.Errorf("directory: %d agencies, broker nkey %q; want 2 and a key", len(d.Agencies), d.Broker.NATS.NKey)
+	}
+}
+
+// Init of an initialised directory changes nothing.
+func TestInitTwice(t *testing.T) {
+	data := t.TempDir()
+	if _, err := provision.Init(data); err != nil {
+		t.Fatal(err)
+	}
+	signing := filepath.Join(layout.BrokerKeys(data), keys.SigningKeyFile)
+	before, err := os.ReadFile(signing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := provision.Init(data)
+	if err != nil || created {
+		t.Fatalf("second Init = %v, %v; want not created, no error", created, err)
+	}
+	after, _ := os.ReadFile(signing)
+	if !bytes.Equal(before, after) {
+		t.Error("second Init replaced the broker's signing key")
+	}
+}
+
+func TestNewAgencyErrors(t *testing.T) {
+	data := t.TempDir()
+	spec := provision.AgencySpec{ID: "soc-lund", Kind: directory.KindSocialServices, Name: "Socialtjänsten Lund"}
+	if _, err := provision.NewAgency(data, spec); err == nil || !strings.Contains(err.Error(), "run brokerctl init first") {
+		t.Errorf("NewAgency before Init: %v, want advice to run brokerctl init", err)
+	}
+	if _, err := provision.Init(data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provision.NewAgency(data, spec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provision.NewAgency(data, spec); !errors.Is(err, directory.ErrExists) {
+		t.Errorf("adding %s twice: %v, want directory.ErrExists", spec.ID, err)
+	}
+	for _, bad := range []provision.AgencySpec{
+		{ID: "Polis.Syd", Kind: directory.KindPolice, Name: "Polisen"},
+		{ID: "polis-syd", Kind: "police-ish", Name: "Polisen"},
+	} {
+		if _, err := provision.NewAgency(data, bad); err == nil {
+			t.Errorf("NewAgency(%+v) succeeded", bad)
+		}
+		// Nothing is written for a refused agency.
+		if _, err := os.Stat(layout.AgencyKeys(data, bad.ID)); err == nil {
+			t.Errorf("a refused agency %q left a key folder", bad.ID)
+		}
+	}
+}
+
+// Data directories made before the pseudonym key get one with the next agency.
+func TestNewAgencyCreatesMissingPseudonymKey(t *testing.T) {
+	data := t.TempDir()
+	if _, err := provision.Init(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(layout.PseudonymKey(data)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provision.NewAgency(data, provision.AgencySpec{ID: "polisen-syd", Kind: directory.KindPolice, Name: "Polisen"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.LoadPseudonymSecret(layout.PseudonymKey(data)); err != nil {
+		t.Errorf("no deployment pseudonym key after NewAgency: %v", err)
+	}
+}
