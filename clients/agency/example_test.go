@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/provision"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 	"github.com/sekretessbroker/sekretessbroker/clients/pseudonym"
@@ -36,21 +38,21 @@ func startDeployment() (*deployment, error) {
 		os.RemoveAll(data)
 		return nil, err
 	}
-	if _, err := service.Init(data); err != nil {
+	if _, err := provision.Init(data); err != nil {
 		return fail(err)
 	}
 	d := &deployment{keyDirs: map[string]string{}}
-	for _, s := range []service.AgencySpec{
+	for _, s := range []provision.AgencySpec{
 		{ID: police, Kind: directory.KindPolice, Name: "Polisen Malmö Syd"},
 		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Rosengårdsskolan"},
 		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten Malmö"},
 	} {
-		if _, err := service.NewAgency(data, s); err != nil {
+		if _, err := provision.NewAgency(data, s); err != nil {
 			return fail(err)
 		}
-		d.keyDirs[s.ID] = service.AgencyDir(data, s.ID)
+		d.keyDirs[s.ID] = layout.AgencyKeys(data, s.ID)
 	}
-	if d.dir, err = directory.Load(filepath.Join(data, service.DirectoryFile)); err != nil {
+	if d.dir, err = directory.Load(layout.Directory(data)); err != nil {
 		return fail(err)
 	}
 	svc, err := service.Start(context.Background(), service.Config{
