@@ -247,3 +247,58 @@ func TestTLSRequired(t *testing.T) {
 		t.Errorf("after a reload: %v", err)
 	}
 }
+
+// TestEncryptExistingStore: a data directory written before the key existed
+// is encrypted on the first start with one, and its messages stay readable.
+func TestEncryptExistingStore(t *testing.T) {
+	data := t.TempDir()
+	d, auth := brokerUser(t)
+	const marker = "Ottilia-Plaintextsson-20110101"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	run := func(key string, f func(js jetstream.JetStream)) {
+		s := start(t, natsserver.Config{DataDir: data, Directory: d, EncryptionKey: key})
+		nc, err := nats.Connect(s.ClientURL(), auth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(js)
+		nc.Close()
+		s.Shutdown()
+	}
+	run("", func(js jetstream.JetStream) {
+		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t"}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.Publish(ctx, "t", []byte(marker)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if len(filesContaining(t, data, marker)) == 0 {
+		t.Fatal("the plaintext store does not hold the marker")
+	}
+	key, err := natsserver.EnsureKey(filepath.Join(t.TempDir(), natsserver.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(key, func(js jetstream.JetStream) {
+		st, err := js.Stream(ctx, "T")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := st.GetMsg(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(m.Data) != marker {
+			t.Fatalf("after encryption the message reads %q", m.Data)
+		}
+	})
+	if found := filesContaining(t, data, marker); len(found) > 0 {
+		t.Fatalf("after a start with the key the marker is still in plaintext in %v", found)
+	}
+}
