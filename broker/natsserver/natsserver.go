@@ -124,7 +124,7 @@ func (s *Server) options(d *directory.Directory) *server.Options {
 		opts.TLSConfig = s.cfg.TLS
 		opts.TLS = true
 		opts.TLSVerify = s.cfg.TLS.ClientAuth == tls.RequireAndVerifyClientCert
-		// Generous for loaded machines; the default is half a second.
+		// Seconds for the handshake: generous for loaded machines (default 2).
 		opts.TLSTimeout = 5
 	}
 	return opts
