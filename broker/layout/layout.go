@@ -5,6 +5,7 @@
 //	<data>/directory.yaml          the agency directory
 //	<data>/pseudonym.key           the deployment's pseudonym secret (never read by the broker)
 //	<data>/broker/                 the broker's keys
+//	<data>/broker/tls/             the private CA and certificates of "brokerctl init --tls"
 //	<data>/agencies/<id>/          agency id's keys
 //	<data>/agencies/<id>/inbox/    the messages agency id's clients received
 //	<data>/jetstream/              the embedded NATS server's files, the audit log among them
@@ -24,6 +25,7 @@ const (
 	AgenciesDir      = "agencies"
 	InboxDir         = "inbox"
 	JetStreamDir     = "jetstream"
+	TLSDir           = "tls"
 )
 
 // Directory returns the path of the agency directory in data.
@@ -45,3 +47,7 @@ func Inbox(data, id string) string { return filepath.Join(data, AgenciesDir, id,
 
 // JetStream returns the embedded NATS server's storage folder in data.
 func JetStream(data string) string { return filepath.Join(data, JetStreamDir) }
+
+// TLS returns the folder of the private CA and the certificates that
+// "brokerctl init --tls" creates, inside the broker's key folder.
+func TLS(data string) string { return filepath.Join(data, BrokerDir, TLSDir) }

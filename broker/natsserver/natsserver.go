@@ -7,6 +7,7 @@
 package natsserver
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,15 @@ type Config struct {
 	// write before it reaches the disk, so a power loss (not a crash of the
 	// process) can lose acknowledged messages and audit records.
 	NoSync bool
+	// TLS, when set, is the server's TLS configuration (see
+	// tlsca.ServerConfig): every client must then speak TLS, and with
+	// TLS.ClientAuth set to tls.RequireAndVerifyClientCert also present a
+	// certificate of TLS.ClientCAs. Nkey authentication applies on top.
+	TLS *tls.Config
+	// EncryptionKey, when set, encrypts JetStream's files with
+	// ChaCha20-Poly1305 under this key (see EnsureKey); files written in
+	// plaintext earlier are converted on start.
+	EncryptionKey string
 }
 
 func (c *Config) validate() error {
@@ -89,7 +99,7 @@ func Start(cfg Config) (*Server, error) {
 
 func (s *Server) options(d *directory.Directory) *server.Options {
 	users := Users(d)
-	return &server.Options{
+	opts := &server.Options{
 		ServerName: "sekretessbroker",
 		Host:       s.cfg.Host,
 		Port:       s.cfg.Port,
@@ -104,6 +114,20 @@ func (s *Server) options(d *directory.Directory) *server.Options {
 		NoSigs:     true,
 		NoLog:      true,
 	}
+	if s.cfg.EncryptionKey != "" {
+		opts.JetStreamKey = s.cfg.EncryptionKey
+		opts.JetStreamCipher = server.ChaCha
+	}
+	if s.cfg.TLS != nil {
+		// The same *tls.Config on every reload: a new one would read as a
+		// change of the TLS settings.
+		opts.TLSConfig = s.cfg.TLS
+		opts.TLS = true
+		opts.TLSVerify = s.cfg.TLS.ClientAuth == tls.RequireAndVerifyClientCert
+		// Seconds for the handshake: generous for loaded machines (default 2).
+		opts.TLSTimeout = 5
+	}
+	return opts
 }
 
 // Users returns the NATS users of a directory: the broker with every right,

@@ -1,7 +1,10 @@
 package service_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -12,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
@@ -19,14 +23,16 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/natsserver"
 	"github.com/sekretessbroker/sekretessbroker/broker/provision"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
+	"github.com/sekretessbroker/sekretessbroker/broker/tlsca"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
 
 // TestClusterDeployment runs the deployment of deploy/: three NATS nodes
 // configured by deploy/nats/node.conf with the users "brokerctl nats-config"
 // generates, two brokers joining with --nats-url and streams at R3, and
-// agencies on a third node. Only addresses and directories differ from the
-// files, because the test listens on loopback ports.
+// agencies on a third node, everyone over mutual TLS with the certificates
+// "brokerctl init --tls" makes. Only addresses and directories differ from
+// the files, because the test listens on loopback ports.
 func TestClusterDeployment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a three-node cluster")
@@ -52,6 +58,14 @@ func TestClusterDeployment(t *testing.T) {
 		t.Fatal(err)
 	}
 	etc := t.TempDir()
+	tlsDir := layout.TLS(data)
+	ca, err := tlsca.Init(tlsDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsFile := func(f string) string { return filepath.Join(tlsDir, f) }
+	conf = bytes.ReplaceAll(conf, []byte("/etc/nats/tls/"), []byte(tlsDir+"/"))
+	t.Setenv("JETSTREAM_KEY", rand.Text()+rand.Text())
 	if err := os.WriteFile(filepath.Join(etc, "node.conf"), conf, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +87,12 @@ func TestClusterDeployment(t *testing.T) {
 		}
 		if opts.ServerName != fmt.Sprintf("nats-%d", i+1) || len(opts.Nkeys) != 3 || opts.Cluster.Name != "sekretess" || !opts.JetStream {
 			t.Fatalf("node.conf read as name %q, %d users, cluster %q, jetstream %v", opts.ServerName, len(opts.Nkeys), opts.Cluster.Name, opts.JetStream)
+		}
+		if opts.TLSConfig == nil || opts.TLSConfig.ClientAuth != tls.RequireAndVerifyClientCert || opts.Cluster.TLSConfig == nil || !opts.Cluster.TLSMap ||
+			opts.Cluster.Username != "CN="+tlsca.RouteName || opts.JetStreamKey == "" || opts.JetStreamCipher != server.ChaCha || opts.HTTPPort != 0 {
+			t.Fatalf("node.conf read as client TLS %v verify %v, route TLS %v map %v user %q, JetStream cipher %v, monitoring port %d",
+				opts.TLSConfig != nil, opts.TLSConfig != nil && opts.TLSConfig.ClientAuth == tls.RequireAndVerifyClientCert, opts.Cluster.TLSConfig != nil, opts.Cluster.TLSMap, opts.Cluster.Username,
+				opts.JetStreamCipher, opts.HTTPPort)
 		}
 		opts.Host, opts.Port = "127.0.0.1", -1
 		host, port := splitPort(t, routes[i])
@@ -99,6 +119,11 @@ func TestClusterDeployment(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	if nc, err := nats.Connect(nodes[2].ClientURL(), nats.RootCAs(tlsFile(tlsca.CAFile)), nats.NoReconnect()); err == nil {
+		nc.Close()
+		t.Fatal("a node accepted a client without a certificate")
+	}
+
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	start := func(node *server.Server) *service.Service {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -108,7 +133,8 @@ func TestClusterDeployment(t *testing.T) {
 		// The meta leader may still be settling: creating R3 streams is retried.
 		for {
 			svc, err = service.Start(ctx, service.Config{DataDir: data, PolicyDir: filepath.Join("..", "..", "policies"),
-				NATSURL: node.ClientURL(), Replicas: 3, Logger: logger})
+				NATSURL: node.ClientURL(), Replicas: 3, Logger: logger, TLSCA: tlsFile(tlsca.CAFile),
+				TLSClientCert: tlsFile(tlsca.BrokerCertFile), TLSClientKey: tlsFile(tlsca.BrokerKeyFile)})
 			if err == nil || ctx.Err() != nil {
 				break
 			}
@@ -131,9 +157,18 @@ func TestClusterDeployment(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		cert, err := ca.IssueClient(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		certFile, keyFile := filepath.Join(layout.AgencyKeys(data, id), tlsca.ClientCertFile), filepath.Join(layout.AgencyKeys(data, id), tlsca.ClientKeyFile)
+		if err := cert.Write(certFile, keyFile); err != nil {
+			t.Fatal(err)
+		}
 		ctx, cancel := ctxT()
 		defer cancel()
-		c, err := agency.Dial(ctx, agency.Config{URL: nodes[2].ClientURL(), Identity: ident, Directory: d})
+		c, err := agency.Dial(ctx, agency.Config{URL: nodes[2].ClientURL(), Identity: ident, Directory: d,
+			TLSCA: tlsFile(tlsca.CAFile), TLSCert: certFile, TLSKey: keyFile})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -46,6 +46,19 @@ type Config struct {
 	// NoSync lets the embedded server acknowledge writes before they reach
 	// the disk (see natsserver.Config.NoSync).
 	NoSync bool
+	// TLSCert and TLSKey are the embedded server's certificate and key
+	// files; with them every client must speak TLS.
+	TLSCert, TLSKey string
+	// TLSClientCA makes the embedded server accept only clients presenting a
+	// certificate this CA issued (mutual TLS), on top of their nkeys.
+	TLSClientCA string
+	// TLSCA is the CA file the broker's own NATS connection trusts; with the
+	// embedded server it defaults to the server's certificate itself.
+	TLSCA string
+	// TLSClientCert and TLSClientKey are the broker's client certificate for
+	// a server that requires one; with the embedded server they default to
+	// those "brokerctl init --tls" wrote (see TLSPath).
+	TLSClientCert, TLSClientKey string
 	// HTTPAddr serves /metrics and /healthz; empty disables it.
 	HTTPAddr string
 	// Workers, ClockSkew, MaxEnvelope and Replicas are passed to the pipeline.
@@ -146,14 +159,26 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		Metrics: s.Metrics, Logger: log, Now: cfg.Now,
 	}
 	url := cfg.NATSURL
+	connURL := url
 	if url == "" {
 		host, port, err := splitHostPort(cfg.NATSListen)
 		if err != nil {
 			return nil, err
 		}
+		serverTLS, err := cfg.serverTLS()
+		if err != nil {
+			return nil, err
+		}
+		// JetStream holds messages and audit records with personal data:
+		// the embedded server always encrypts its files.
+		jsKey, err := natsserver.EnsureKey(filepath.Join(bdir, natsserver.KeyFile))
+		if err != nil {
+			return nil, fmt.Errorf("service: %w", err)
+		}
 		s.nats, err = natsserver.Start(natsserver.Config{
 			DataDir: cfg.DataDir, Host: host, Port: port,
 			MaxPayload: bcfg.MaxMsgSize(), Directory: s.Dir.Current(), Logger: log, NoSync: cfg.NoSync,
+			TLS: serverTLS, EncryptionKey: jsKey,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("service: %w", err)
@@ -164,9 +189,14 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 			}
 		})
 		url = s.nats.ClientURL()
+		connURL = dialable(url)
+	}
+	tlsOpts, err := cfg.connTLS(s.nats != nil)
+	if err != nil {
+		return nil, err
 	}
 	var js jetstream.JetStream
-	s.nc, js, err = ConnectAsBroker(cfg.DataDir, url, nats.Name("sekretessbroker"), nats.MaxReconnects(-1))
+	s.nc, js, err = ConnectAsBroker(cfg.DataDir, connURL, append(tlsOpts, nats.Name("sekretessbroker"), nats.MaxReconnects(-1))...)
 	if err != nil {
 		return nil, err
 	}

@@ -79,6 +79,13 @@ type Config struct {
 	// Directory is the agency directory: it holds the recipients' age keys,
 	// the senders' signing keys and the broker's keys. It contains no secrets.
 	Directory *directory.Directory
+	// TLSCA is the CA file the broker's NATS server certificate is checked
+	// against; setting it makes the connection use TLS.
+	TLSCA string
+	// TLSCert and TLSKey are the agency's client certificate and key files,
+	// for a server that requires mutual TLS ("brokerctl agency new" writes
+	// them as tls.crt and tls.key beside the agency's other keys).
+	TLSCert, TLSKey string
 }
 
 // Client is a connection of one agency to the broker. It is safe for
@@ -129,6 +136,15 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("agency: nats key: %w", err)
 		}
 		opts = append(opts, o)
+	}
+	if cfg.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(cfg.TLSCA))
+	}
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		if cfg.TLSCert == "" || cfg.TLSKey == "" {
+			return nil, errors.New("agency: a client certificate needs both TLSCert and TLSKey")
+		}
+		opts = append(opts, nats.ClientCert(cfg.TLSCert, cfg.TLSKey))
 	}
 	c := &Client{cfg: cfg, self: self, awaited: map[string]bool{}, sent: map[string]bool{}, pending: map[string]*decision.Record{}}
 	opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {

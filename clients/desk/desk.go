@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/tlsca"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 	"github.com/sekretessbroker/sekretessbroker/clients/inbox"
 	"github.com/sekretessbroker/sekretessbroker/clients/pseudonym"
@@ -53,6 +55,9 @@ type session struct {
 	prog           string // the program's name, for the commands it suggests
 	out            io.Writer
 	data, url, as  string
+	tlsCA          string // with TLS: the CA file, and the client certificate and key
+	tlsCert        string
+	tlsKey         string
 	name           string
 	kind           string
 	cl             *agency.Client
@@ -73,6 +78,8 @@ Every command also takes:
   --name NAME     your name and title; it is recorded as who made each assessment
   --data DIR      where the directory and your agency's keys are (default ./data)
   --nats-url URL  the broker (default nats://127.0.0.1:4222)
+  --tls-ca FILE   the CA of the broker's certificate, when it requires TLS; your
+                  certificate (--tls-cert, --tls-key) is found with your keys
 
 Run "%s COMMAND -h" for the details of one command.
 `, exampleID(c.kind), c.prog)
@@ -104,6 +111,9 @@ func (c *client) main(ctx context.Context, args []string, out io.Writer) error {
 		fs.StringVar(&s.name, "name", "", "your name and title (recorded with each assessment)")
 		fs.StringVar(&s.data, "data", "./data", "data directory")
 		fs.StringVar(&s.url, "nats-url", "nats://127.0.0.1:4222", "the broker's NATS URL")
+		fs.StringVar(&s.tlsCA, "tls-ca", "", "CA file of the broker's TLS certificate, when it requires TLS")
+		fs.StringVar(&s.tlsCert, "tls-cert", "", "your agency's TLS client certificate (default with --tls-ca: "+tlsca.ClientCertFile+" beside your keys, if present)")
+		fs.StringVar(&s.tlsKey, "tls-key", "", "key of --tls-cert")
 		fs.Usage = func() {
 			fmt.Fprintf(out, "%s %s %s\n\n%s\n\n", c.prog, cmd.name, cmd.args, cmd.help)
 			fs.PrintDefaults()
@@ -179,10 +189,21 @@ func (s *session) connect(ctx context.Context) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.connectTimeout)
 	defer cancel()
-	if s.cl, err = agency.Dial(cctx, agency.Config{URL: s.url, Identity: id, Directory: d}); err != nil {
+	cfg := agency.Config{URL: s.url, Identity: id, Directory: d, TLSCA: s.tlsCA, TLSCert: s.tlsCert, TLSKey: s.tlsKey}
+	if cfg.TLSCA != "" && cfg.TLSCert == "" && cfg.TLSKey == "" {
+		if cert := filepath.Join(keys, tlsca.ClientCertFile); fileExists(cert) {
+			cfg.TLSCert, cfg.TLSKey = cert, filepath.Join(keys, tlsca.ClientKeyFile)
+		}
+	}
+	if s.cl, err = agency.Dial(cctx, cfg); err != nil {
 		return err
 	}
 	return nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func (s *session) loadKey() error {

@@ -21,6 +21,9 @@ import (
 func cmdInit(args []string, out io.Writer) error {
 	fs := newFlags("init")
 	data := fs.String("data", "./data", "data directory")
+	withTLS := fs.Bool("tls", false, "also create a private CA, the NATS server's certificate and client certificates for the broker and every agency, in <data>/broker/tls/")
+	var hosts hostList
+	fs.Var(&hosts, "tls-host", "a name or address agencies reach the NATS server by, besides localhost (repeat or separate with commas)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -33,6 +36,12 @@ func cmdInit(args []string, out io.Writer) error {
 			layout.BrokerKeys(*data), layout.Directory(*data))
 	} else {
 		fmt.Fprintf(out, "%s already initialised\n", *data)
+	}
+	if err := ensureJetStreamKey(*data, out); err != nil {
+		return err
+	}
+	if *withTLS {
+		return initTLS(*data, hosts, out)
 	}
 	return nil
 }
@@ -58,7 +67,7 @@ func cmdAgencyNew(args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "agency %s (%s) created\n  keys:        %s (mode 0600)\n  signing key: %s\n  age:         %s\n",
 		a.ID, a.Kind, layout.AgencyKeys(*data, a.ID), a.SigningKey, a.AgeRecipient)
-	return nil
+	return issueAgencyCerts(*data, out)
 }
 
 func cmdAgencyList(args []string, out io.Writer) error {
@@ -110,6 +119,9 @@ func cmdDemo(args []string, out io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(out, "created demo agency %s\n", s.ID)
+	}
+	if err := issueAgencyCerts(*data, out); err != nil {
+		return err
 	}
 	return demoAuditor(*data, out)
 }

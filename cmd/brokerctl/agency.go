@@ -16,17 +16,20 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
+	"github.com/sekretessbroker/sekretessbroker/broker/tlsca"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
 
 type conn struct {
 	data, url, as string
+	tls           tlsFlags
 }
 
 func (c *conn) flags(fs *flag.FlagSet, role string) {
 	fs.StringVar(&c.data, "data", "./data", "data directory holding directory.yaml and agencies/<id>/ keys")
 	fs.StringVar(&c.url, "nats-url", "nats://127.0.0.1:4222", "NATS URL of the broker")
 	fs.StringVar(&c.as, role, "", "agency id to act as")
+	c.tls.flags(fs, "<data>/agencies/<id>/"+tlsca.ClientCertFile)
 }
 
 func (c *conn) dial(ctx context.Context) (*agency.Client, *directory.Directory, error) {
@@ -41,7 +44,11 @@ func (c *conn) dial(ctx context.Context) (*agency.Client, *directory.Directory, 
 	if err != nil {
 		return nil, nil, err
 	}
-	cl, err := agency.Dial(ctx, agency.Config{URL: c.url, Identity: id, Directory: d})
+	if err := c.tls.resolve(layout.AgencyKeys(c.data, c.as), tlsca.ClientCertFile, tlsca.ClientKeyFile); err != nil {
+		return nil, nil, err
+	}
+	cl, err := agency.Dial(ctx, agency.Config{URL: c.url, Identity: id, Directory: d,
+		TLSCA: c.tls.ca, TLSCert: c.tls.cert, TLSKey: c.tls.key})
 	return cl, d, err
 }
 

@@ -30,6 +30,7 @@ import (
 // the stream itself through NATS with the broker's credentials.
 type auditSource struct {
 	data, url, file, key string
+	tls                  tlsFlags
 }
 
 func (a *auditSource) flags(fs *flag.FlagSet) {
@@ -37,6 +38,7 @@ func (a *auditSource) flags(fs *flag.FlagSet) {
 	fs.StringVar(&a.url, "nats-url", "nats://127.0.0.1:4222", "NATS URL of the broker")
 	fs.StringVar(&a.file, "file", "", "read an exported audit file instead of the stream")
 	fs.StringVar(&a.key, "key", "", "audit public key file (default <data>/broker/"+keys.AuditPublicKeyFile+")")
+	a.tls.flags(fs, "<data>/broker/tls/broker.crt")
 }
 
 func (a *auditSource) verifier() (note.Verifier, error) {
@@ -49,7 +51,11 @@ func (a *auditSource) verifier() (note.Verifier, error) {
 
 // connect dials NATS as the broker.
 func (a *auditSource) connect() (*nats.Conn, jetstream.JetStream, error) {
-	return service.ConnectAsBroker(a.data, a.url, nats.Name("brokerctl audit"))
+	opts, err := a.tls.natsOptions(a.data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return service.ConnectAsBroker(a.data, a.url, append(opts, nats.Name("brokerctl audit"))...)
 }
 
 func (a *auditSource) read(ctx context.Context) (*audit.Export, string, error) {

@@ -1,7 +1,7 @@
 // Command brokerctl administers a sekretessbroker and speaks for agencies from
 // a terminal.
 //
-//	brokerctl init                      create the broker's keys and directory
+//	brokerctl init [--tls]              create the broker's keys and directory (and a private CA)
 //	brokerctl agency new --id … --kind … create an agency's keys and directory entry
 //	brokerctl demo                      create the demo agencies (make run does this)
 //	brokerctl nats-config               NATS users and permissions for an existing cluster
@@ -23,7 +23,7 @@ import (
 const usage = `brokerctl administers a sekretessbroker and speaks for agencies.
 
 Usage:
-  brokerctl init   [--data DIR]
+  brokerctl init   [--data DIR] [--tls [--tls-host NAME,…]]
   brokerctl agency new --id ID --kind police|school|social_services [--operator municipal|independent] --name NAME [--x25519] [--data DIR]
   brokerctl agency list [--data DIR]
   brokerctl demo   [--data DIR]
@@ -45,7 +45,9 @@ Audit commands read the stream through --nats-url with the broker's credentials
 in --data, or an export with --file.
 
 Every command takes --data (default ./data). Commands that talk to the broker
-take --nats-url (default nats://127.0.0.1:4222).
+take --nats-url (default nats://127.0.0.1:4222) and, when its server requires
+TLS, --tls-ca FILE (and --tls-cert/--tls-key, found in the key directory by
+default).
 Run "brokerctl COMMAND -h" for the flags of one command.
 `
 

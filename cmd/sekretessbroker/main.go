@@ -4,6 +4,14 @@
 //
 //	sekretessbroker --data ./data --policies ./policies
 //
+// With TLS, from the files "brokerctl init --tls" writes:
+//
+//	sekretessbroker --data ./data --tls-cert ./data/broker/tls/server.crt \
+//		--tls-key ./data/broker/tls/server.key --tls-client-ca ./data/broker/tls/ca.crt
+//
+// The embedded server always encrypts JetStream's files with the key in
+// <data>/broker/jetstream.key, created on first start.
+//
 // SIGHUP reloads the agency directory and the policies at once (both are also
 // polled); SIGTERM or SIGINT finish the messages in flight and stop cleanly.
 package main
@@ -45,6 +53,12 @@ func run() error {
 	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream replicas of the broker's streams (3 on a cluster)")
 	fs.StringVar(&cfg.AuditorsFile, "auditor", "", "age recipients (one a line) the audit log's personal fields are sealed to (default <data>/broker/auditors.txt)")
 	fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", 10*time.Second, "how often the audit log publishes a signed checkpoint")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "embedded NATS server's TLS certificate; with it every client must use TLS (brokerctl init --tls writes <data>/broker/tls/server.crt)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "key of --tls-cert")
+	fs.StringVar(&cfg.TLSClientCA, "tls-client-ca", "", "CA whose client certificates the embedded server requires (mutual TLS), on top of the nkeys")
+	fs.StringVar(&cfg.TLSCA, "tls-ca", "", "CA the broker trusts for the NATS server's certificate (with --nats-url over TLS; embedded: the server's own certificate)")
+	fs.StringVar(&cfg.TLSClientCert, "tls-client-cert", "", "the broker's client certificate, for a NATS server requiring mutual TLS (embedded: <data>/broker/tls/broker.crt)")
+	fs.StringVar(&cfg.TLSClientKey, "tls-client-key", "", "key of --tls-client-cert")
 	doInit := fs.Bool("init", false, "create the broker's keys and an empty directory in --data if missing")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
