@@ -20,6 +20,7 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
+	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
 )
 
 // Defaults.
@@ -262,7 +263,7 @@ func (l *Log) index(k indexKey, seq uint64) {
 	}
 	// A message id maps to its policy decision, not to later rejections of
 	// replays that reused the id.
-	if k.MessageID != "" && k.ErrorCode != "replay" {
+	if k.MessageID != "" && k.ErrorCode != errcode.Replay {
 		if _, ok := l.byMessage[k.MessageID]; !ok {
 			l.byMessage[k.MessageID] = seq
 		}

@@ -45,6 +45,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
+	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 )
 
@@ -277,7 +278,7 @@ func (e *RejectedError) Is(target error) bool {
 	switch code := e.Receipt.ErrorCode; {
 	case code == "":
 		return target == ErrDenied
-	case code == "bad_signature" || code == "wrong_key":
+	case code == errcode.BadSignature || code == errcode.WrongKey:
 		return target == ErrRefused || target == ErrBadKey
 	}
 	return target == ErrRefused
