@@ -17,6 +17,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/consent"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
 	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
@@ -32,8 +33,11 @@ const maxForwardedSources = 64
 const retryDelay = 2 * time.Second
 
 // replayGuardPatience is how long a message waits for an unavailable replay
-// guard before it is refused.
-const replayGuardPatience = 5 * time.Second
+// guard before it is refused, trying again every replayGuardRetry.
+const (
+	replayGuardPatience = 5 * time.Second
+	replayGuardRetry    = 100 * time.Millisecond
+)
 
 // envelopeHash is the hex SHA-256 of an inbound message's bytes, as
 // recorded in its decision.
@@ -68,7 +72,7 @@ func (b *Broker) handle(m jetstream.Msg) {
 			mt.PipelineSeconds.Observe(time.Since(start).Seconds())
 		}()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), DefaultAckWait)
+	ctx, cancel := context.WithTimeout(b.base, defaults.AckWait)
 	defer cancel()
 
 	meta, err := m.Metadata()
@@ -274,15 +278,7 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 // audit log; the same id in another stream message is a replay.
 func (b *Broker) checkReplay(ctx context.Context, id string, seq uint64) *rejection {
 	val := []byte(strconv.FormatUint(seq, 10))
-	_, err := b.seen.Create(ctx, id, val)
-	// A refusal is final, so a guard that is briefly unreachable is waited
-	// for; a broker that is stopping has closed its audit log by then, and
-	// the message goes back to JetStream undecided.
-	for wait := time.Now().Add(replayGuardPatience); err != nil && !errors.Is(err, jetstream.ErrKeyExists) &&
-		time.Now().Before(wait) && ctx.Err() == nil; {
-		time.Sleep(100 * time.Millisecond)
-		_, err = b.seen.Create(ctx, id, val)
-	}
+	err := b.markSeen(ctx, id, val)
 	if err == nil {
 		return nil
 	}
@@ -299,6 +295,31 @@ func (b *Broker) checkReplay(ctx context.Context, id string, seq uint64) *reject
 	}
 	// The guard cannot answer: refuse rather than risk a replay.
 	return reject(errcode.Replay, "replay guard unavailable (%v); send the message again later", err)
+}
+
+// markSeen creates the replay guard's entry for id. A refusal is final, so a
+// guard that is briefly unreachable is waited for, until replayGuardPatience
+// passes or ctx is done; a broker that is stopping has closed its audit log by
+// then, and the message goes back to JetStream undecided.
+func (b *Broker) markSeen(ctx context.Context, id string, val []byte) error {
+	_, err := b.seen.Create(ctx, id, val)
+	if err == nil || errors.Is(err, jetstream.ErrKeyExists) {
+		return err
+	}
+	patience, cancel := context.WithTimeout(ctx, replayGuardPatience)
+	defer cancel()
+	t := time.NewTicker(replayGuardRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-patience.Done():
+			return err
+		case <-t.C:
+		}
+		if _, err = b.seen.Create(ctx, id, val); err == nil || errors.Is(err, jetstream.ErrKeyExists) {
+			return err
+		}
+	}
 }
 
 // input builds the policy input. Facts about the parties come from the
