@@ -92,6 +92,7 @@ type Client struct {
 	inbox    jetstream.Consumer
 	receipts jetstream.Consumer
 	reg      *consent.Registry // this agency's consent records
+	closed   chan struct{}     // closed by the connection's ClosedHandler
 
 	mu      sync.Mutex
 	held    []*Delivery                 // deliveries read but not yet returned, in order
@@ -131,9 +132,13 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		}
 		opts = append(opts, o)
 	}
-	c := &Client{cfg: cfg, self: self, awaited: map[string]bool{}, sent: map[string]bool{}, pending: map[string]*decision.Record{}}
+	c := &Client{cfg: cfg, self: self, awaited: map[string]bool{}, sent: map[string]bool{}, pending: map[string]*decision.Record{},
+		closed: make(chan struct{})}
+	var closeOnce sync.Once
 	opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 		c.asyncErr.Store(&err)
+	}), nats.ClosedHandler(func(*nats.Conn) {
+		closeOnce.Do(func() { close(c.closed) })
 	}))
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if errors.Is(err, nats.ErrAuthorization) {
@@ -174,13 +179,20 @@ func ageKeyMatches(id age.Identity, r age.Recipient) bool {
 	return err == nil
 }
 
-// Close closes the connection.
+// closeWait bounds how long Close waits for the connection to drain.
+const closeWait = 5 * time.Second
+
+// Close drains the connection and waits, at most five seconds, until it is
+// closed.
 func (c *Client) Close() error {
 	err := c.nc.Drain()
 	// Drain runs in the background; a program that exits right after Close
 	// must not cut off what is still being sent.
-	for deadline := time.Now().Add(5 * time.Second); !c.nc.IsClosed() && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-c.closed:
+	case <-t.C:
 	}
 	return err
 }
