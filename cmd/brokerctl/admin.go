@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/natsserver"
@@ -18,7 +19,7 @@ import (
 
 func cmdInit(args []string, out io.Writer) error {
 	fs := newFlags("init")
-	data := fs.String("data", "./data", "data directory")
+	data := fs.String("data", defaults.DataDir, "data directory")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -37,7 +38,7 @@ func cmdInit(args []string, out io.Writer) error {
 
 func cmdAgencyNew(args []string, out io.Writer) error {
 	fs := newFlags("agency new")
-	data := fs.String("data", "./data", "data directory")
+	data := fs.String("data", defaults.DataDir, "data directory")
 	var s service.AgencySpec
 	fs.StringVar(&s.ID, "id", "", "agency id: 2-63 characters of a-z, 0-9 and '-'")
 	fs.StringVar(&s.Kind, "kind", "", "police, school or social_services")
@@ -61,7 +62,7 @@ func cmdAgencyNew(args []string, out io.Writer) error {
 
 func cmdAgencyList(args []string, out io.Writer) error {
 	fs := newFlags("agency list")
-	data := fs.String("data", "./data", "data directory")
+	data := fs.String("data", defaults.DataDir, "data directory")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -89,7 +90,7 @@ var demoAgencies = []service.AgencySpec{
 
 func cmdDemo(args []string, out io.Writer) error {
 	fs := newFlags("demo")
-	data := fs.String("data", "./data", "data directory")
+	data := fs.String("data", defaults.DataDir, "data directory")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -135,7 +136,7 @@ func demoAuditor(data string, out io.Writer) error {
 
 func cmdNATSConfig(args []string, out io.Writer) error {
 	fs := newFlags("nats-config")
-	data := fs.String("data", "./data", "data directory")
+	data := fs.String("data", defaults.DataDir, "data directory")
 	file := fs.String("out", "", "write to this file (default: standard output)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -159,7 +160,7 @@ func cmdNATSConfig(args []string, out io.Writer) error {
 func cmdDecide(args []string, out io.Writer) error {
 	fs := newFlags("decide")
 	input := fs.String("input", "", "policy input JSON file (see policies/README.md)")
-	dir := fs.String("policies", "./policies", "policy directory")
+	dir := fs.String("policies", defaults.PolicyDir, "policy directory")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
