@@ -111,7 +111,7 @@ func (c Config) withDefaults() Config {
 
 // validate reports the first required field that is missing. It changes
 // nothing; run withDefaults first.
-func (c *Config) validate() error {
+func (c Config) validate() error {
 	switch {
 	case c.NATS == nil:
 		return errors.New("broker: NATS connection is required")

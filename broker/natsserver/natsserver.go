@@ -53,7 +53,7 @@ func (c Config) withDefaults() Config {
 
 // validate reports the first required field that is missing. It changes
 // nothing; run withDefaults first.
-func (c *Config) validate() error {
+func (c Config) validate() error {
 	switch {
 	case c.DataDir == "":
 		return errors.New("natsserver: DataDir is required")

@@ -74,7 +74,7 @@ func (c Config) withDefaults() Config {
 
 // validate reports the first required field that is missing. It changes
 // nothing; run withDefaults first.
-func (c *Config) validate() error {
+func (c Config) validate() error {
 	if c.Dir == "" {
 		return errors.New("policy: Dir, the directory of Rego policies, is required")
 	}

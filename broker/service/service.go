@@ -98,7 +98,7 @@ func (c Config) withDefaults() Config {
 
 // validate reports the first required field that is missing. It changes
 // nothing; run withDefaults first.
-func (c *Config) validate() error {
+func (c Config) validate() error {
 	if c.DataDir == "" {
 		return errors.New("service: DataDir is required")
 	}
