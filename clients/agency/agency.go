@@ -278,7 +278,8 @@ func (c *Client) Publish(ctx context.Context, raw []byte, id string) error {
 // RejectedError is returned by Deliver when the broker rejected a message.
 // Receipt holds the broker's signed record with every reason. It matches
 // ErrDenied when the policy denied the message and ErrRefused when the
-// broker could not decide it (Receipt.ErrorCode says why).
+// broker could not decide it (Receipt.ErrorCode says why: one of the codes
+// in package errcode, which also says whether sending again can help).
 type RejectedError struct {
 	Receipt *decision.Record
 }
