@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"sync"
 	"time"
 
@@ -28,19 +27,11 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/consent"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
 	"github.com/sekretessbroker/sekretessbroker/broker/metrics"
 	"github.com/sekretessbroker/sekretessbroker/broker/policy"
-)
-
-// Defaults.
-const (
-	DefaultClockSkew = 5 * time.Minute
-	DefaultAckWait   = 30 * time.Second
-	// DefaultDedupWindow is how long JetStream remembers delivered message
-	// ids. A redelivery after a crash re-publishes with the same id within it.
-	DefaultDedupWindow = time.Hour
 )
 
 // AuditLog is what the pipeline needs of the audit log (an *audit.Log).
@@ -78,17 +69,17 @@ type Config struct {
 	// Replicas replicas.
 	Consent *consent.Registry
 
-	// Workers is the number of messages processed at once; zero means four
-	// per CPU, because most of a message's time is spent waiting on fsync and
-	// PubAcks, not on the CPU.
+	// Workers is the number of messages processed at once; zero means
+	// defaults.Workers().
 	Workers int
 	// MaxEnvelope bounds an envelope; zero means envelope.DefaultMaxSize.
 	MaxEnvelope int
 	// ClockSkew is how far an envelope's created_at may lie from when the
 	// inbound stream accepted it (so a message held back by an outage is not
-	// refused for its age); zero means DefaultClockSkew.
+	// refused for its age); zero means defaults.ClockSkew.
 	ClockSkew time.Duration
-	// Replicas of the broker's streams: 1 on a single server, 3 on a cluster.
+	// Replicas of the broker's streams: 1 on a single server, 3 on a
+	// cluster; zero means defaults.Replicas.
 	Replicas int
 	// Metrics, if set, are updated as messages are decided.
 	Metrics *metrics.Metrics
@@ -97,7 +88,30 @@ type Config struct {
 	Now func() time.Time
 }
 
-func (c *Config) validate() error {
+// withDefaults returns c with every unset field that has a default filled in.
+func (c Config) withDefaults() Config {
+	if c.Workers <= 0 {
+		c.Workers = defaults.Workers()
+	}
+	if c.MaxEnvelope <= 0 {
+		c.MaxEnvelope = envelope.DefaultMaxSize
+	}
+	if c.ClockSkew <= 0 {
+		c.ClockSkew = defaults.ClockSkew
+	}
+	c.Replicas = defaults.ReplicaCount(c.Replicas)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// validate reports the first required field that is missing. It changes
+// nothing; run withDefaults first.
+func (c Config) validate() error {
 	switch {
 	case c.NATS == nil:
 		return errors.New("broker: NATS connection is required")
@@ -111,24 +125,6 @@ func (c *Config) validate() error {
 		return errors.New("broker: SigningKey is required")
 	case c.Identity == nil:
 		return errors.New("broker: Identity is required")
-	}
-	if c.Workers <= 0 {
-		c.Workers = 4 * runtime.GOMAXPROCS(0)
-	}
-	if c.MaxEnvelope <= 0 {
-		c.MaxEnvelope = envelope.DefaultMaxSize
-	}
-	if c.ClockSkew <= 0 {
-		c.ClockSkew = DefaultClockSkew
-	}
-	if c.Replicas <= 0 {
-		c.Replicas = 1
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Now == nil {
-		c.Now = time.Now
 	}
 	return nil
 }
@@ -145,6 +141,11 @@ type Broker struct {
 	work    chan jetstream.Msg
 	quit    chan struct{} // closed when the workers finish what is queued and stop
 	workers sync.WaitGroup
+	// base is the parent of every message's context. It is cancelled when
+	// Shutdown runs out of time, so that the workers hand their messages back
+	// to JetStream at once instead of outliving Shutdown.
+	base   context.Context
+	cancel context.CancelFunc
 }
 
 // worker handles messages until quit, then finishes the ones already queued.
@@ -170,6 +171,7 @@ func (b *Broker) worker() {
 // New validates cfg, creates the streams, the replay guard and every agency's
 // consumers, and returns a broker ready to Start.
 func New(ctx context.Context, cfg Config) (*Broker, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -208,13 +210,13 @@ func (b *Broker) setup(ctx context.Context) error {
 			Name: bus.StreamOut, Subjects: []string{bus.OutPrefix + ">"},
 			Description: "Delivered envelopes, removed once the recipient acknowledges them.",
 			Retention:   jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
-			Replicas: c.Replicas, MaxMsgSize: c.MaxMsgSize(), Duplicates: DefaultDedupWindow,
+			Replicas: c.Replicas, MaxMsgSize: c.MaxMsgSize(), Duplicates: defaults.DedupWindow,
 		},
 		{
 			Name: bus.StreamReceipts, Subjects: []string{bus.ReceiptPrefix + ">"},
 			Description: "Signed receipts, removed once the sender acknowledges them.",
 			Retention:   jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
-			Replicas: c.Replicas, Duplicates: DefaultDedupWindow,
+			Replicas: c.Replicas, Duplicates: defaults.DedupWindow,
 		},
 	}
 	for _, sc := range streams {
@@ -224,7 +226,7 @@ func (b *Broker) setup(ctx context.Context) error {
 	}
 	if _, err := b.js.CreateOrUpdateConsumer(ctx, bus.StreamIn, jetstream.ConsumerConfig{
 		Durable: bus.BrokerConsumer, AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait: DefaultAckWait, MaxAckPending: 8192, MaxDeliver: -1,
+		AckWait: defaults.AckWait, MaxAckPending: 8192, MaxDeliver: -1,
 	}); err != nil {
 		return fmt.Errorf("broker: consumer %s: %w", bus.BrokerConsumer, err)
 	}
@@ -267,7 +269,7 @@ func (b *Broker) ensureAgencies(ctx context.Context, d *directory.Directory) err
 		} {
 			_, err := b.js.CreateOrUpdateConsumer(ctx, cc.stream, jetstream.ConsumerConfig{
 				Durable: cc.name, FilterSubject: cc.subject,
-				AckPolicy: jetstream.AckExplicitPolicy, AckWait: DefaultAckWait, MaxDeliver: -1,
+				AckPolicy: jetstream.AckExplicitPolicy, AckWait: defaults.AckWait, MaxDeliver: -1,
 			})
 			if err != nil {
 				return fmt.Errorf("broker: consumer %s: %w", cc.name, err)
@@ -285,6 +287,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	}
 	b.work = make(chan jetstream.Msg, b.cfg.Workers)
 	b.quit = make(chan struct{})
+	b.base, b.cancel = context.WithCancel(context.Background())
 	for range b.cfg.Workers {
 		b.workers.Add(1)
 		go b.worker()
@@ -303,6 +306,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err != nil {
 		close(b.quit)
 		b.workers.Wait()
+		b.cancel()
 		return fmt.Errorf("broker: consume: %w", err)
 	}
 	b.mu.Lock()
@@ -313,7 +317,10 @@ func (b *Broker) Start(ctx context.Context) error {
 }
 
 // Shutdown stops taking new messages, finishes every message already taken
-// and returns when they are all acknowledged or handed back, or ctx is done.
+// and returns when they are all acknowledged or handed back. If ctx is done
+// first, the messages still in hand are abandoned: their contexts are
+// cancelled, JetStream hands them out again, and Shutdown returns once the
+// workers have let go of them.
 func (b *Broker) Shutdown(ctx context.Context) error {
 	b.mu.Lock()
 	cc := b.cc
@@ -323,6 +330,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	if cc == nil || already {
 		return nil
 	}
+	defer b.cancel()
 	cc.Drain()
 	var err error
 	select {
@@ -337,6 +345,8 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	case <-done:
 		return err
 	case <-ctx.Done():
+		b.cancel()
+		<-done
 		return fmt.Errorf("broker: shutdown: %w", ctx.Err())
 	}
 }

@@ -17,24 +17,11 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/consent"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
+	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
 	"github.com/sekretessbroker/sekretessbroker/broker/policy"
-)
-
-// Error codes the pipeline adds to the envelope package's codes.
-const (
-	CodeUnknownSender    = "unknown_sender"
-	CodeUnknownRecipient = "unknown_recipient"
-	CodeSenderMismatch   = "sender_mismatch"
-	CodeReplay           = "replay"
-	CodeBadMetadata      = "bad_metadata"
-	CodePolicyError      = "policy_error"
-	// CodeConsentUnavailable: the consent a message cites could not be read.
-	CodeConsentUnavailable = "consent_unavailable"
-	// CodeAuditUnavailable: the record of a message this one replies to or
-	// forwards could not be read.
-	CodeAuditUnavailable = "audit_unavailable"
 )
 
 // maxForwardedSources bounds claims.forwarded_from: each id costs a read
@@ -46,8 +33,11 @@ const maxForwardedSources = 64
 const retryDelay = 2 * time.Second
 
 // replayGuardPatience is how long a message waits for an unavailable replay
-// guard before it is refused.
-const replayGuardPatience = 5 * time.Second
+// guard before it is refused, trying again every replayGuardRetry.
+const (
+	replayGuardPatience = 5 * time.Second
+	replayGuardRetry    = 100 * time.Millisecond
+)
 
 // envelopeHash is the hex SHA-256 of an inbound message's bytes, as
 // recorded in its decision.
@@ -59,7 +49,7 @@ func envelopeHash(raw []byte) string {
 // auditUnavailable refuses a message whose earlier message's record exists
 // but cannot be read: the policy must not decide without it.
 func auditUnavailable(id string, err error) *rejection {
-	return reject(CodeAuditUnavailable, "the audit record of message %s could not be read (%v); send the message again later", id, err)
+	return reject(errcode.AuditUnavailable, "the audit record of message %s could not be read (%v); send the message again later", id, err)
 }
 
 // rejection is a message refused before the policy could decide it.
@@ -82,7 +72,7 @@ func (b *Broker) handle(m jetstream.Msg) {
 			mt.PipelineSeconds.Observe(time.Since(start).Seconds())
 		}()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), DefaultAckWait)
+	ctx, cancel := context.WithTimeout(b.base, defaults.AckWait)
 	defer cancel()
 
 	meta, err := m.Metadata()
@@ -222,16 +212,16 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 	rec.CreatedAt, rec.ReplyTo = &created, h.ReplyTo
 	if h.From != publisher {
 		rec.Sender = publisher
-		return reject(CodeSenderMismatch, "envelope says it is from %q but was published by %q", h.From, publisher)
+		return reject(errcode.SenderMismatch, "envelope says it is from %q but was published by %q", h.From, publisher)
 	}
 	dir := b.cfg.Directory.Current()
 	sender, ok := dir.Lookup(h.From)
 	if !ok {
-		return reject(CodeUnknownSender, "sender %q is not in the agency directory", h.From)
+		return reject(errcode.UnknownSender, "sender %q is not in the agency directory", h.From)
 	}
 	recipient, ok := dir.Lookup(h.To)
 	if !ok {
-		return reject(CodeUnknownRecipient, "recipient %q is not in the agency directory", h.To)
+		return reject(errcode.UnknownRecipient, "recipient %q is not in the agency directory", h.To)
 	}
 	if err := env.Verify(sender.SigningPublicKey()); err != nil {
 		return reject(envelope.Code(err), "%v (sender %s)", err, h.From)
@@ -248,7 +238,7 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 	}
 	var claims map[string]any
 	if err := json.Unmarshal(plain, &claims); err != nil || claims == nil {
-		return reject(CodeBadMetadata, "policy metadata is not a JSON object")
+		return reject(errcode.BadMetadata, "policy metadata is not a JSON object")
 	}
 	if c, ok := claims["category"].(string); ok {
 		rec.Category = c
@@ -261,7 +251,7 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 	input["decided_at"] = rec.DecidedAt.Format(time.RFC3339Nano)
 	hash, err := policy.InputHash(input)
 	if err != nil {
-		return reject(CodeBadMetadata, "%v", err)
+		return reject(errcode.BadMetadata, "%v", err)
 	}
 	rec.InputSHA256 = hash
 	t := time.Now()
@@ -273,7 +263,7 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 	rec.Reasons = d.Reasons
 	if err != nil {
 		b.cfg.Logger.Error("broker: policy failed closed", "message_id", h.ID, "err", err)
-		rec.ErrorCode = CodePolicyError
+		rec.ErrorCode = errcode.PolicyError
 		return nil
 	}
 	if d.Allow {
@@ -288,15 +278,7 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 // audit log; the same id in another stream message is a replay.
 func (b *Broker) checkReplay(ctx context.Context, id string, seq uint64) *rejection {
 	val := []byte(strconv.FormatUint(seq, 10))
-	_, err := b.seen.Create(ctx, id, val)
-	// A refusal is final, so a guard that is briefly unreachable is waited
-	// for; a broker that is stopping has closed its audit log by then, and
-	// the message goes back to JetStream undecided.
-	for wait := time.Now().Add(replayGuardPatience); err != nil && !errors.Is(err, jetstream.ErrKeyExists) &&
-		time.Now().Before(wait) && ctx.Err() == nil; {
-		time.Sleep(100 * time.Millisecond)
-		_, err = b.seen.Create(ctx, id, val)
-	}
+	err := b.markSeen(ctx, id, val)
 	if err == nil {
 		return nil
 	}
@@ -309,10 +291,35 @@ func (b *Broker) checkReplay(ctx context.Context, id string, seq uint64) *reject
 		if gerr == nil {
 			first = "inbound message " + string(e.Value())
 		}
-		return reject(CodeReplay, "message id %s was already used by %s; a replayed envelope is never delivered twice", id, first)
+		return reject(errcode.Replay, "message id %s was already used by %s; a replayed envelope is never delivered twice", id, first)
 	}
 	// The guard cannot answer: refuse rather than risk a replay.
-	return reject(CodeReplay, "replay guard unavailable (%v); send the message again later", err)
+	return reject(errcode.Replay, "replay guard unavailable (%v); send the message again later", err)
+}
+
+// markSeen creates the replay guard's entry for id. A refusal is final, so a
+// guard that is briefly unreachable is waited for, until replayGuardPatience
+// passes or ctx is done; a broker that is stopping has closed its audit log by
+// then, and the message goes back to JetStream undecided.
+func (b *Broker) markSeen(ctx context.Context, id string, val []byte) error {
+	_, err := b.seen.Create(ctx, id, val)
+	if err == nil || errors.Is(err, jetstream.ErrKeyExists) {
+		return err
+	}
+	patience, cancel := context.WithTimeout(ctx, replayGuardPatience)
+	defer cancel()
+	t := time.NewTicker(replayGuardRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-patience.Done():
+			return err
+		case <-t.C:
+		}
+		if _, err = b.seen.Create(ctx, id, val); err == nil || errors.Is(err, jetstream.ErrKeyExists) {
+			return err
+		}
+	}
 }
 
 // input builds the policy input. Facts about the parties come from the
@@ -349,14 +356,14 @@ func (b *Broker) input(ctx context.Context, env *envelope.Envelope, sender, reci
 	if v := claims["forwarded_from"]; v != nil {
 		ids, ok := v.([]any)
 		if !ok || len(ids) > maxForwardedSources {
-			return nil, reject(CodeBadMetadata, "claims.forwarded_from must be a list of at most %d message ids", maxForwardedSources)
+			return nil, reject(errcode.BadMetadata, "claims.forwarded_from must be a list of at most %d message ids", maxForwardedSources)
 		}
 		sources := make([]any, 0, len(ids))
 		seen := make(map[string]bool, len(ids))
 		for _, x := range ids {
 			id, ok := x.(string)
 			if !ok || id == "" {
-				return nil, reject(CodeBadMetadata, "claims.forwarded_from holds %v, which is not a message id", x)
+				return nil, reject(errcode.BadMetadata, "claims.forwarded_from holds %v, which is not a message id", x)
 			}
 			if seen[id] {
 				continue
@@ -398,7 +405,7 @@ func (b *Broker) input(ctx context.Context, env *envelope.Envelope, sender, reci
 			// Deciding without the record would tell the sender that no
 			// consent exists; say instead that it could not be read.
 			b.cfg.Logger.Error("broker: consent registry unavailable", "message_id", h.ID, "consent_ref", ref, "err", err)
-			return nil, reject(CodeConsentUnavailable, "the consent registry could not be read (%v); send the message again later", err)
+			return nil, reject(errcode.ConsentUnavailable, "the consent registry could not be read (%v); send the message again later", err)
 		}
 	}
 	return in, nil

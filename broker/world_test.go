@@ -26,6 +26,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
+	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/metrics"
 	"github.com/sekretessbroker/sekretessbroker/broker/natsserver"
@@ -41,10 +42,10 @@ const (
 
 // The pipeline's error codes these tests expect, in one place.
 const (
-	codeUnknownSender    = broker.CodeUnknownSender
-	codeUnknownRecipient = broker.CodeUnknownRecipient
-	codeSenderMismatch   = broker.CodeSenderMismatch
-	codeReplay           = broker.CodeReplay
+	codeUnknownSender    = errcode.UnknownSender
+	codeUnknownRecipient = errcode.UnknownRecipient
+	codeSenderMismatch   = errcode.SenderMismatch
+	codeReplay           = errcode.Replay
 )
 
 // attempt is one call of fakeAudit.Append.

@@ -20,22 +20,16 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
-)
-
-// Defaults.
-const (
-	DefaultCheckpointInterval = 10 * time.Second
-	// DefaultDedupWindow is how long the stream remembers record ids; within it
-	// a second append for the same inbound message returns the first record.
-	// After it the index built from the stream answers (see BySeq).
-	DefaultDedupWindow = time.Hour
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
+	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
 )
 
 // Config configures a Log.
 type Config struct {
 	// JetStream is the connection's JetStream context.
 	JetStream jetstream.JetStream
-	// Replicas of the audit stream, checkpoint stream and key bucket: 3 on a cluster.
+	// Replicas of the audit stream, checkpoint stream and key bucket: 3 on a
+	// cluster; zero means defaults.Replicas.
 	Replicas int
 	// Signer signs checkpoints (the broker's audit key); its name is the log's origin.
 	Signer note.Signer
@@ -43,12 +37,39 @@ type Config struct {
 	// none, personal fields are not recorded at all.
 	Auditors []age.Recipient
 	// CheckpointInterval is how often a checkpoint is published when the log
-	// grew; zero means DefaultCheckpointInterval.
+	// grew; zero means defaults.CheckpointInterval.
 	CheckpointInterval time.Duration
 	// Logger receives the log's warnings and errors; nil discards them.
 	Logger *slog.Logger
 	// Now is the checkpoints' clock; nil means time.Now.
 	Now func() time.Time
+}
+
+// withDefaults returns c with every unset field that has a default filled in.
+func (c Config) withDefaults() Config {
+	c.Replicas = defaults.ReplicaCount(c.Replicas)
+	if c.CheckpointInterval <= 0 {
+		c.CheckpointInterval = defaults.CheckpointInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// validate reports the first required field that is missing. It changes
+// nothing; run withDefaults first.
+func (c Config) validate() error {
+	switch {
+	case c.JetStream == nil:
+		return errors.New("audit: JetStream is required")
+	case c.Signer == nil:
+		return errors.New("audit: Signer (the audit key) is required")
+	}
+	return nil
 }
 
 // Log is a broker's handle on the shared audit log. It is safe for
@@ -84,23 +105,9 @@ type Log struct {
 // log to build the tree and the indexes, and keeps following the stream, so
 // that records appended by other brokers are seen too.
 func Open(ctx context.Context, cfg Config) (*Log, error) {
-	switch {
-	case cfg.JetStream == nil:
-		return nil, errors.New("audit: JetStream is required")
-	case cfg.Signer == nil:
-		return nil, errors.New("audit: Signer (the audit key) is required")
-	}
-	if cfg.Replicas <= 0 {
-		cfg.Replicas = 1
-	}
-	if cfg.CheckpointInterval <= 0 {
-		cfg.CheckpointInterval = DefaultCheckpointInterval
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	l := &Log{
 		cfg: cfg, js: cfg.JetStream, grown: make(chan struct{}),
@@ -133,18 +140,16 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 }
 
 // Setup creates or updates the audit stream, the checkpoint stream and the
-// key bucket, and returns them.
+// key bucket, and returns them. Zero replicas means defaults.Replicas.
 func Setup(ctx context.Context, js jetstream.JetStream, replicas int) (records, checkpoints jetstream.Stream, keys jetstream.KeyValue, err error) {
-	if replicas <= 0 {
-		replicas = 1
-	}
+	replicas = defaults.ReplicaCount(replicas)
 	records, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: bus.StreamAudit, Subjects: []string{bus.AuditRecord},
 		Description: "The audit log: one record per decision, in log order. Never deleted.",
 		Storage:     jetstream.FileStorage, Replicas: replicas,
 		// Refuse a record rather than drop an old one if limits are ever set.
 		Discard:    jetstream.DiscardNew,
-		DenyDelete: true, DenyPurge: true, Duplicates: DefaultDedupWindow,
+		DenyDelete: true, DenyPurge: true, Duplicates: defaults.DedupWindow,
 	})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("audit: stream %s: %w", bus.StreamAudit, err)
@@ -262,7 +267,7 @@ func (l *Log) index(k indexKey, seq uint64) {
 	}
 	// A message id maps to its policy decision, not to later rejections of
 	// replays that reused the id.
-	if k.MessageID != "" && k.ErrorCode != "replay" {
+	if k.MessageID != "" && k.ErrorCode != errcode.Replay {
 		if _, ok := l.byMessage[k.MessageID]; !ok {
 			l.byMessage[k.MessageID] = seq
 		}

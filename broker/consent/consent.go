@@ -35,6 +35,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 )
 
@@ -240,11 +241,10 @@ type Registry struct {
 }
 
 // Open creates or updates the registry bucket with the given number of
-// replicas and returns it. The broker calls it at start.
+// replicas (zero means defaults.Replicas) and returns it. The broker calls it
+// at start.
 func Open(ctx context.Context, js jetstream.JetStream, replicas int) (*Registry, error) {
-	if replicas <= 0 {
-		replicas = 1
-	}
+	replicas = defaults.ReplicaCount(replicas)
 	s, err := js.Stream(ctx, stream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		_, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{

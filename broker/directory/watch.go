@@ -80,7 +80,8 @@ func (s *Source) reloadLocked() error {
 }
 
 // Watch polls the file every interval and reloads it when its size or
-// modification time changed, until ctx is done. Polling works on every file
+// modification time changed. It returns once ctx is done, so a caller that
+// runs it in a goroutine can wait for it to stop. Polling works on every file
 // system, including bind mounts and config maps where change notification does not.
 func (s *Source) Watch(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"filippo.io/age"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
 )
 
 // DefaultMaxSize is the size limit, in bytes, of a whole envelope when Parse
@@ -325,30 +327,30 @@ func (e *Envelope) open(ct []byte, what string, id age.Identity) ([]byte, error)
 	return out, nil
 }
 
-// Code returns a stable machine-readable code for an error from this package,
-// for receipts and the audit log: "too_large", "malformed", "truncated",
-// "trailing_data", "unknown_version", "bad_signature", "clock_skew" or
-// "wrong_key". It returns "" for nil and "internal" for any other error.
+// Code returns the stable machine-readable code of an error from this
+// package, for receipts and the audit log: one of errcode.TooLarge,
+// Malformed, Truncated, TrailingData, UnknownVersion, BadSignature, ClockSkew
+// or WrongKey. It returns "" for nil and errcode.Internal for any other error.
 func Code(err error) string {
 	switch {
 	case err == nil:
 		return ""
 	case errors.Is(err, ErrTooLarge):
-		return "too_large"
+		return errcode.TooLarge
 	case errors.Is(err, ErrMalformed):
-		return "malformed"
+		return errcode.Malformed
 	case errors.Is(err, ErrTruncated):
-		return "truncated"
+		return errcode.Truncated
 	case errors.Is(err, ErrTrailingData):
-		return "trailing_data"
+		return errcode.TrailingData
 	case errors.Is(err, ErrUnknownVersion):
-		return "unknown_version"
+		return errcode.UnknownVersion
 	case errors.Is(err, ErrBadSignature):
-		return "bad_signature"
+		return errcode.BadSignature
 	case errors.Is(err, ErrClockSkew):
-		return "clock_skew"
+		return errcode.ClockSkew
 	case errors.Is(err, ErrWrongKey):
-		return "wrong_key"
+		return errcode.WrongKey
 	}
-	return "internal"
+	return errcode.Internal
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"filippo.io/age"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
 )
 
 type fixture struct {
@@ -417,7 +419,7 @@ func TestVerify(t *testing.T) {
 	if err := e.Verify(other); !errors.Is(err, ErrBadSignature) {
 		t.Errorf("Verify with another key = %v, want ErrBadSignature", err)
 	}
-	if err := e.Verify(x.pub[:31]); err == nil || Code(err) != "internal" {
+	if err := e.Verify(x.pub[:31]); err == nil || Code(err) != errcode.Internal {
 		t.Errorf("Verify with a short key = %v, want an internal error", err)
 	}
 	if err := new(Envelope).Verify(x.pub); !errors.Is(err, ErrBadSignature) {
@@ -527,15 +529,18 @@ func TestCheckTime(t *testing.T) {
 func TestCode(t *testing.T) {
 	for err, want := range map[error]string{
 		nil:                                    "",
-		ErrTooLarge:                            "too_large",
-		fmt.Errorf("%w: x", ErrMalformed):      "malformed",
-		fmt.Errorf("a: %w", ErrTruncated):      "truncated",
-		ErrTrailingData:                        "trailing_data",
-		ErrUnknownVersion:                      "unknown_version",
-		ErrBadSignature:                        "bad_signature",
-		fmt.Errorf("b: %w", ErrClockSkew):      "clock_skew",
-		ErrWrongKey:                            "wrong_key",
-		errors.New("envelope: something else"): "internal",
+		ErrTooLarge:                            errcode.TooLarge,
+		fmt.Errorf("%w: x", ErrMalformed):      errcode.Malformed,
+		fmt.Errorf("a: %w", ErrTruncated):      errcode.Truncated,
+		ErrTrailingData:                        errcode.TrailingData,
+		ErrUnknownVersion:                      errcode.UnknownVersion,
+		ErrBadSignature:                        errcode.BadSignature,
+		fmt.Errorf("b: %w", ErrClockSkew):      errcode.ClockSkew,
+		ErrWrongKey:                            errcode.WrongKey,
+		errors.New("envelope: something else"): errcode.Internal,
+		// Wrapped twice, as the pipeline reports them.
+		fmt.Errorf("c: %w", fmt.Errorf("%w: d", ErrWrongKey)): errcode.WrongKey,
+		errors.Join(errors.New("e"), ErrTooLarge):             errcode.TooLarge,
 	} {
 		if got := Code(err); got != want {
 			t.Errorf("Code(%v) = %q, want %q", err, got, want)

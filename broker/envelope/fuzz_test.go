@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
 )
 
 func FuzzParse(f *testing.F) {
@@ -19,7 +21,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := Parse(b, 0)
 		if err != nil {
-			if Code(err) == "internal" {
+			if Code(err) == errcode.Internal {
 				t.Fatalf("Parse error without a code: %v", err)
 			}
 			return
@@ -47,10 +49,10 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		// Only the seeds get here; make sure opening them stays sound.
-		if _, err := e.OpenMeta(x.brokerID); err != nil && Code(err) == "internal" {
+		if _, err := e.OpenMeta(x.brokerID); err != nil && Code(err) == errcode.Internal {
 			t.Fatalf("OpenMeta error without a code: %v", err)
 		}
-		if _, err := e.OpenPayload(pq.recipientID); err != nil && Code(err) == "internal" {
+		if _, err := e.OpenPayload(pq.recipientID); err != nil && Code(err) == errcode.Internal {
 			t.Fatalf("OpenPayload error without a code: %v", err)
 		}
 	})

@@ -53,7 +53,17 @@ type Config struct {
 	EncryptionKey string
 }
 
-func (c *Config) validate() error {
+// withDefaults returns c with every unset field that has a default filled in.
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// validate reports the first required field that is missing. It changes
+// nothing; run withDefaults first.
+func (c Config) validate() error {
 	switch {
 	case c.DataDir == "":
 		return errors.New("natsserver: DataDir is required")
@@ -76,11 +86,9 @@ type Server struct {
 
 // Start starts the server and waits until it accepts connections.
 func Start(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg}
 	ns, err := server.NewServer(s.options(cfg.Directory))

@@ -26,14 +26,12 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 )
 
 // Query is the document every decision is read from.
 const Query = "data.sekretess.decision"
-
-// DefaultTimeout bounds one evaluation. The policies are small; anything this
-// slow is a bug in a rule, and the message is denied rather than left waiting.
-const DefaultTimeout = 2 * time.Second
 
 // ErrEvaluation marks a decision that was denied because the policy could not
 // be evaluated (compile failure, timeout, error or a malformed result).
@@ -58,9 +56,29 @@ type Config struct {
 	// Dir is the policy directory. Every *.rego and data file below it is
 	// loaded, except *_test.rego and the examples/ directory.
 	Dir string
-	// Timeout bounds one evaluation; zero means DefaultTimeout.
+	// Timeout bounds one evaluation; zero means defaults.PolicyTimeout.
 	Timeout time.Duration
 	Logger  *slog.Logger
+}
+
+// withDefaults returns c with every unset field that has a default filled in.
+func (c Config) withDefaults() Config {
+	if c.Timeout <= 0 {
+		c.Timeout = defaults.PolicyTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// validate reports the first required field that is missing. It changes
+// nothing; run withDefaults first.
+func (c Config) validate() error {
+	if c.Dir == "" {
+		return errors.New("policy: Dir, the directory of Rego policies, is required")
+	}
+	return nil
 }
 
 type compiled struct {
@@ -79,11 +97,9 @@ type Engine struct {
 // Open compiles the policies in cfg.Dir. Unlike a reload, a first load that
 // does not compile is an error: the broker must not start without a policy.
 func Open(ctx context.Context, cfg Config) (*Engine, error) {
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	e := &Engine{cfg: cfg}
 	rev, err := Revision(cfg.Dir)
@@ -134,8 +150,10 @@ func (e *Engine) Reload(ctx context.Context) (bool, error) {
 	return true, c.err
 }
 
-// Watch reloads the policies every interval until ctx is done.
-func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
+// Watch reloads the policies every interval until ctx is done. After each
+// check it calls report, if not nil, with the error of the revision in force
+// (nil when it compiles), so that the caller can export the engine's health.
+func (e *Engine) Watch(ctx context.Context, interval time.Duration, report func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -143,7 +161,10 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			_, _ = e.Reload(ctx) // logged by Reload
+			_, err := e.Reload(ctx) // logged by Reload
+			if report != nil {
+				report(err)
+			}
 		}
 	}
 }

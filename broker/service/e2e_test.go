@@ -25,6 +25,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/provision"
@@ -300,7 +301,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	tampered := append([]byte(nil), raw...)
 	tampered[len(tampered)-1] ^= 0xff
-	expectRejected(t, sch, tampered, id, "bad_signature")
+	expectRejected(t, sch, tampered, id, errcode.BadSignature)
 
 	// The original, once delivered, cannot be replayed: the bus's own dedupe
 	// is bypassed by publishing without a message id.
@@ -310,7 +311,7 @@ func TestEndToEnd(t *testing.T) {
 	if _, err := sch.Receipt(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	expectRejected(t, sch, raw, "", "replay")
+	expectRejected(t, sch, raw, "", errcode.Replay)
 	if d, err := soc.Next(ctx); err != nil || d.ID != id {
 		t.Fatalf("first copy: %v", err)
 	} else {
@@ -335,12 +336,12 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expectRejected(t, schStale, raw, id, "unknown_recipient")
+	expectRejected(t, schStale, raw, id, errcode.UnknownRecipient)
 
 	// A truncated envelope: the header cannot even be read, the receipt still
 	// reaches the publisher because its subject names it.
 	raw, _, _ = sch.Seal(agency.Message{To: social, Kind: "concern_report", Metadata: concern("elev-3"), Payload: []byte("x")})
-	expectRejected(t, sch, raw[:len(raw)/2], "", "truncated")
+	expectRejected(t, sch, raw[:len(raw)/2], "", errcode.Truncated)
 
 	// Everything is in the audit log, whose chain verifies.
 	recs := auditRecords(t, w)
@@ -402,7 +403,7 @@ func expectRejected(t *testing.T, c *agency.Client, raw []byte, id, code string)
 	}
 	var r *decision.Record
 	var err error
-	if id != "" && code != "replay" {
+	if id != "" && code != errcode.Replay {
 		r, err = c.Receipt(ctx, id)
 	} else {
 		r, err = c.NextReceipt(ctx)

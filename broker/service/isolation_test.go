@@ -13,6 +13,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
+	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/provision"
@@ -42,7 +43,7 @@ func TestOversizedAndForeignEnvelopes(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, err := sch.NextReceipt(ctx)
-	if err != nil || r.Allowed() || r.ErrorCode != "too_large" {
+	if err != nil || r.Allowed() || r.ErrorCode != errcode.TooLarge {
 		t.Fatalf("oversized envelope: receipt %+v, %v", r, err)
 	}
 
@@ -51,7 +52,7 @@ func TestOversizedAndForeignEnvelopes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expectRejected(t, sch, raw, "", "sender_mismatch")
+	expectRejected(t, sch, raw, "", errcode.SenderMismatch)
 	nothingArrives(t, w.dial(police, nil))
 	nothingArrives(t, soc)
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,6 +22,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker"
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
@@ -41,7 +43,7 @@ type Config struct {
 	// NATSURL connects to an existing NATS deployment; empty embeds a server.
 	NATSURL string
 	// NATSListen is the embedded server's address, host:port; port 0 picks a
-	// free one.
+	// free one. Empty means defaults.NATSListen.
 	NATSListen string
 	// NoSync lets the embedded server acknowledge writes before they reach
 	// the disk (see natsserver.Config.NoSync).
@@ -70,14 +72,44 @@ type Config struct {
 	// are sealed to, one per line; empty means DataDir/broker/auditors.txt.
 	AuditorsFile string
 	// CheckpointInterval is how often the audit log publishes a signed
-	// checkpoint; zero means audit.DefaultCheckpointInterval.
+	// checkpoint; zero means defaults.CheckpointInterval.
 	CheckpointInterval time.Duration
 	// ReloadInterval is how often the directory and policies are checked for
-	// changes; zero means two seconds.
+	// changes; zero means defaults.ReloadInterval.
 	ReloadInterval time.Duration
 	Logger         *slog.Logger
 	// Now is the pipeline's clock; nil means time.Now.
 	Now func() time.Time
+}
+
+// withDefaults returns c with every unset field that has a default filled in.
+// The pipeline's and the audit log's settings are left for them to fill.
+func (c Config) withDefaults() Config {
+	if c.DirectoryPath == "" && c.DataDir != "" {
+		c.DirectoryPath = layout.Directory(c.DataDir)
+	}
+	if c.AuditorsFile == "" && c.DataDir != "" {
+		c.AuditorsFile = filepath.Join(layout.BrokerKeys(c.DataDir), keys.AuditorsFile)
+	}
+	if c.NATSListen == "" {
+		c.NATSListen = defaults.NATSListen
+	}
+	if c.ReloadInterval <= 0 {
+		c.ReloadInterval = defaults.ReloadInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// validate reports the first required field that is missing. It changes
+// nothing; run withDefaults first.
+func (c Config) validate() error {
+	if c.DataDir == "" {
+		return errors.New("service: DataDir is required")
+	}
+	return nil
 }
 
 // Service is a running broker.
@@ -93,26 +125,22 @@ type Service struct {
 	broker *broker.Broker
 	http   *http.Server
 	httpLn net.Listener
-	cancel context.CancelFunc
-	done   chan struct{}
+	// ncClosed is closed once the NATS connection is closed, drained or not.
+	ncClosed chan struct{}
+	// cancel stops the background work (directory and policy watchers, the
+	// HTTP server's goroutine), and background waits for it.
+	cancel     context.CancelFunc
+	background sync.WaitGroup
 }
 
 // Start brings the broker up. On error everything started so far is stopped.
 func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
-	if cfg.DataDir == "" {
-		return nil, errors.New("service: DataDir is required")
-	}
-	if cfg.DirectoryPath == "" {
-		cfg.DirectoryPath = layout.Directory(cfg.DataDir)
-	}
-	if cfg.ReloadInterval <= 0 {
-		cfg.ReloadInterval = 2 * time.Second
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	log := cfg.Logger
-	s := &Service{cfg: cfg, Metrics: metrics.New(), done: make(chan struct{})}
+	s := &Service{cfg: cfg, Metrics: metrics.New(), ncClosed: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			s.stop(context.Background())
@@ -135,9 +163,6 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	auditKey, _, err := keys.LoadAuditKey(filepath.Join(bdir, keys.AuditKeyFile), filepath.Join(bdir, keys.AuditPublicKeyFile))
 	if err != nil {
 		return nil, fmt.Errorf("service: audit key: %w", err)
-	}
-	if cfg.AuditorsFile == "" {
-		cfg.AuditorsFile = filepath.Join(bdir, keys.AuditorsFile)
 	}
 	auditors, err := keys.LoadAgeRecipients(cfg.AuditorsFile)
 	if err != nil {
@@ -196,7 +221,9 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		return nil, err
 	}
 	var js jetstream.JetStream
-	s.nc, js, err = ConnectAsBroker(cfg.DataDir, connURL, append(tlsOpts, nats.Name("sekretessbroker"), nats.MaxReconnects(-1))...)
+	var closeOnce sync.Once
+	s.nc, js, err = ConnectAsBroker(cfg.DataDir, connURL, append(tlsOpts, nats.Name("sekretessbroker"), nats.MaxReconnects(-1),
+		nats.ClosedHandler(func(*nats.Conn) { closeOnce.Do(func() { close(s.ncClosed) }) }))...)
 	if err != nil {
 		return nil, err
 	}
@@ -222,19 +249,14 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 
 	wctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	s.background.Add(2)
 	go func() {
-		defer close(s.done)
-		go s.Dir.Watch(wctx, cfg.ReloadInterval)
-		t := time.NewTicker(cfg.ReloadInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-wctx.Done():
-				return
-			case <-t.C:
-				s.ReloadPolicy(wctx)
-			}
-		}
+		defer s.background.Done()
+		s.Dir.Watch(wctx, cfg.ReloadInterval)
+	}()
+	go func() {
+		defer s.background.Done()
+		s.Policy.Watch(wctx, cfg.ReloadInterval, s.reportPolicy)
 	}()
 	log.Info("sekretessbroker running", "nats", url, "http", s.HTTPAddr(), "data", cfg.DataDir,
 		"agencies", len(s.Dir.Current().Agencies), "policy_revision", s.Policy.Revision())
@@ -245,9 +267,15 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 // health metric; a reload that fails leaves the broker denying everything.
 func (s *Service) ReloadPolicy(ctx context.Context) {
 	_, err := s.Policy.Reload(ctx)
+	s.reportPolicy(err)
+}
+
+// reportPolicy sets the health metric from the result of a policy check: err
+// is the error of the revision in force, nil when it compiles.
+func (s *Service) reportPolicy(err error) {
 	if err != nil {
 		s.Metrics.PolicyHealthy.Set(0)
-	} else if s.Policy.Healthy() == nil {
+	} else {
 		s.Metrics.PolicyHealthy.Set(1)
 	}
 }
@@ -292,7 +320,9 @@ func (s *Service) serveHTTP() error {
 	}
 	s.httpLn = ln
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	s.background.Add(1)
 	go func() {
+		defer s.background.Done()
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.cfg.Logger.Error("service: http", "err", err)
 		}
@@ -325,11 +355,16 @@ func (s *Service) stop(ctx context.Context) error {
 	var errs []error
 	if s.cancel != nil {
 		s.cancel()
-		<-s.done
 	}
 	if s.http != nil {
-		errs = append(errs, s.http.Shutdown(ctx))
+		if err := s.http.Shutdown(ctx); err != nil {
+			// Out of time: cut the requests still running.
+			errs = append(errs, err, s.http.Close())
+		}
 	}
+	// The watchers return on cancel and the HTTP server's goroutine once the
+	// server is closed.
+	s.background.Wait()
 	if s.broker != nil {
 		errs = append(errs, s.broker.Shutdown(ctx))
 	}
@@ -340,8 +375,18 @@ func (s *Service) stop(ctx context.Context) error {
 		if err := s.nc.Drain(); err != nil {
 			s.nc.Close()
 		}
-		for s.nc.IsDraining() {
-			time.Sleep(10 * time.Millisecond)
+		// Drain closes the connection once what was published is flushed;
+		// a ctx that ends first cuts it short.
+		select {
+		case <-s.ncClosed:
+		case <-ctx.Done():
+			select {
+			case <-s.ncClosed:
+			default:
+				s.nc.Close()
+				<-s.ncClosed
+				errs = append(errs, fmt.Errorf("service: NATS connection closed before it drained: %w", ctx.Err()))
+			}
 		}
 	}
 	if s.nats != nil {
@@ -351,9 +396,6 @@ func (s *Service) stop(ctx context.Context) error {
 }
 
 func splitHostPort(addr string) (string, int, error) {
-	if addr == "" {
-		addr = "127.0.0.1:4222"
-	}
 	host, p, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", 0, fmt.Errorf("service: NATS listen address %q: %w", addr, err)

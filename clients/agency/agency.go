@@ -45,6 +45,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
+	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 )
 
@@ -98,6 +99,7 @@ type Client struct {
 	inbox    jetstream.Consumer
 	receipts jetstream.Consumer
 	reg      *consent.Registry // this agency's consent records
+	closed   chan struct{}     // closed by the connection's ClosedHandler
 
 	mu      sync.Mutex
 	held    []*Delivery                 // deliveries read but not yet returned, in order
@@ -146,9 +148,13 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		}
 		opts = append(opts, nats.ClientCert(cfg.TLSCert, cfg.TLSKey))
 	}
-	c := &Client{cfg: cfg, self: self, awaited: map[string]bool{}, sent: map[string]bool{}, pending: map[string]*decision.Record{}}
+	c := &Client{cfg: cfg, self: self, awaited: map[string]bool{}, sent: map[string]bool{}, pending: map[string]*decision.Record{},
+		closed: make(chan struct{})}
+	var closeOnce sync.Once
 	opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 		c.asyncErr.Store(&err)
+	}), nats.ClosedHandler(func(*nats.Conn) {
+		closeOnce.Do(func() { close(c.closed) })
 	}))
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if errors.Is(err, nats.ErrAuthorization) {
@@ -189,13 +195,20 @@ func ageKeyMatches(id age.Identity, r age.Recipient) bool {
 	return err == nil
 }
 
-// Close closes the connection.
+// closeWait bounds how long Close waits for the connection to drain.
+const closeWait = 5 * time.Second
+
+// Close drains the connection and waits, at most five seconds, until it is
+// closed.
 func (c *Client) Close() error {
 	err := c.nc.Drain()
 	// Drain runs in the background; a program that exits right after Close
 	// must not cut off what is still being sent.
-	for deadline := time.Now().Add(5 * time.Second); !c.nc.IsClosed() && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-c.closed:
+	case <-t.C:
 	}
 	return err
 }
@@ -281,7 +294,8 @@ func (c *Client) Publish(ctx context.Context, raw []byte, id string) error {
 // RejectedError is returned by Deliver when the broker rejected a message.
 // Receipt holds the broker's signed record with every reason. It matches
 // ErrDenied when the policy denied the message and ErrRefused when the
-// broker could not decide it (Receipt.ErrorCode says why).
+// broker could not decide it (Receipt.ErrorCode says why: one of the codes
+// in package errcode, which also says whether sending again can help).
 type RejectedError struct {
 	Receipt *decision.Record
 }
@@ -293,7 +307,7 @@ func (e *RejectedError) Is(target error) bool {
 	switch code := e.Receipt.ErrorCode; {
 	case code == "":
 		return target == ErrDenied
-	case code == "bad_signature" || code == "wrong_key":
+	case code == errcode.BadSignature || code == errcode.WrongKey:
 		return target == ErrRefused || target == ErrBadKey
 	}
 	return target == ErrRefused

@@ -19,6 +19,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/consent"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/provision"
@@ -194,7 +195,7 @@ func TestRequestRejected(t *testing.T) {
 	}
 	_, err = d.Receipt(ctxT(t), id)
 	var rej *agency.RejectedError
-	if !errors.Is(err, agency.ErrRefused) || errors.Is(err, agency.ErrDenied) || !errors.As(err, &rej) || rej.Receipt.ErrorCode != "bad_signature" {
+	if !errors.Is(err, agency.ErrRefused) || errors.Is(err, agency.ErrDenied) || !errors.As(err, &rej) || rej.Receipt.ErrorCode != errcode.BadSignature {
 		t.Fatalf("tampered request: %v", err)
 	}
 }

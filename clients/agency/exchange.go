@@ -18,7 +18,7 @@ var (
 	ErrDenied = errors.New("denied by policy")
 	// ErrRefused: the broker could not decide the message (bad signature or
 	// key, malformed envelope, unknown party, replay, policy failure); the
-	// receipt's ErrorCode says which.
+	// receipt's ErrorCode says which (see package errcode).
 	ErrRefused = errors.New("refused by the broker before a decision")
 	// ErrUnreachable: the broker or its NATS server did not answer.
 	ErrUnreachable = errors.New("broker unreachable")

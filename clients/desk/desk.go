@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/tlsca"
@@ -109,8 +110,8 @@ func (c *client) main(ctx context.Context, args []string, out io.Writer) error {
 		s := &session{prog: c.prog, out: out, kind: c.kind, connectTimeout: 10 * time.Second, receiptTimeout: 30 * time.Second}
 		fs.StringVar(&s.as, "as", "", "your agency's id")
 		fs.StringVar(&s.name, "name", "", "your name and title (recorded with each assessment)")
-		fs.StringVar(&s.data, "data", "./data", "data directory")
-		fs.StringVar(&s.url, "nats-url", "nats://127.0.0.1:4222", "the broker's NATS URL")
+		fs.StringVar(&s.data, "data", defaults.DataDir, "data directory")
+		fs.StringVar(&s.url, "nats-url", defaults.NATSURL, "the broker's NATS URL")
 		fs.StringVar(&s.tlsCA, "tls-ca", "", "CA file of the broker's TLS certificate, when it requires TLS")
 		fs.StringVar(&s.tlsCert, "tls-cert", "", "your agency's TLS client certificate (default with --tls-ca: "+tlsca.ClientCertFile+" beside your keys, if present)")
 		fs.StringVar(&s.tlsKey, "tls-key", "", "key of --tls-cert")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
@@ -20,7 +21,7 @@ import (
 
 func cmdInit(args []string, out io.Writer) error {
 	fs := newFlags("init")
-	data := fs.String("data", "./data", "data directory")
+	data := fs.String("data", defaults.DataDir, "data directory")
 	withTLS := fs.Bool("tls", false, "also create a private CA, the NATS server's certificate and client certificates for the broker and every agency, in <data>/broker/tls/")
 	var hosts hostList
 	fs.Var(&hosts, "tls-host", "a name or address agencies reach the NATS server by, besides localhost (repeat or separate with commas)")
@@ -48,7 +49,7 @@ func cmdInit(args []string, out io.Writer) error {
 
 func cmdAgencyNew(args []string, out io.Writer) error {
 	fs := newFlags("agency new")
-	data := fs.String("data", "./data", "data directory")
+	data := fs.String("data", defaults.DataDir, "data directory")
 	var s provision.AgencySpec
 	fs.StringVar(&s.ID, "id", "", "agency id: 2-63 characters of a-z, 0-9 and '-'")
 	fs.StringVar(&s.Kind, "kind", "", "police, school or social_services")
@@ -72,7 +73,7 @@ func cmdAgencyNew(args []string, out io.Writer) error {
 
 func cmdAgencyList(args []string, out io.Writer) error {
 	fs := newFlags("agency list")
-	data := fs.String("data", "./data", "data directory")
+	data := fs.String("data", defaults.DataDir, "data directory")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -100,7 +101,7 @@ var demoAgencies = []provision.AgencySpec{
 
 func cmdDemo(args []string, out io.Writer) error {
 	fs := newFlags("demo")
-	data := fs.String("data", "./data", "data directory")
+	data := fs.String("data", defaults.DataDir, "data directory")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -149,7 +150,7 @@ func demoAuditor(data string, out io.Writer) error {
 
 func cmdNATSConfig(args []string, out io.Writer) error {
 	fs := newFlags("nats-config")
-	data := fs.String("data", "./data", "data directory")
+	data := fs.String("data", defaults.DataDir, "data directory")
 	file := fs.String("out", "", "write to this file (default: standard output)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -173,7 +174,7 @@ func cmdNATSConfig(args []string, out io.Writer) error {
 func cmdDecide(args []string, out io.Writer) error {
 	fs := newFlags("decide")
 	input := fs.String("input", "", "policy input JSON file (see policies/README.md)")
-	dir := fs.String("policies", "./policies", "policy directory")
+	dir := fs.String("policies", defaults.PolicyDir, "policy directory")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

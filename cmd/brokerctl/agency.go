@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
@@ -26,8 +27,8 @@ type conn struct {
 }
 
 func (c *conn) flags(fs *flag.FlagSet, role string) {
-	fs.StringVar(&c.data, "data", "./data", "data directory holding directory.yaml and agencies/<id>/ keys")
-	fs.StringVar(&c.url, "nats-url", "nats://127.0.0.1:4222", "NATS URL of the broker")
+	fs.StringVar(&c.data, "data", defaults.DataDir, "data directory holding directory.yaml and agencies/<id>/ keys")
+	fs.StringVar(&c.url, "nats-url", defaults.NATSURL, "NATS URL of the broker")
 	fs.StringVar(&c.as, role, "", "agency id to act as")
 	c.tls.flags(fs, "<data>/agencies/<id>/"+tlsca.ClientCertFile)
 }

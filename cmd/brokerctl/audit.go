@@ -20,6 +20,7 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
@@ -34,8 +35,8 @@ type auditSource struct {
 }
 
 func (a *auditSource) flags(fs *flag.FlagSet) {
-	fs.StringVar(&a.data, "data", "./data", "data directory (broker NATS credentials and audit public key)")
-	fs.StringVar(&a.url, "nats-url", "nats://127.0.0.1:4222", "NATS URL of the broker")
+	fs.StringVar(&a.data, "data", defaults.DataDir, "data directory (broker NATS credentials and audit public key)")
+	fs.StringVar(&a.url, "nats-url", defaults.NATSURL, "NATS URL of the broker")
 	fs.StringVar(&a.file, "file", "", "read an exported audit file instead of the stream")
 	fs.StringVar(&a.key, "key", "", "audit public key file (default <data>/broker/"+keys.AuditPublicKeyFile+")")
 	a.tls.flags(fs, "<data>/broker/tls/broker.crt")

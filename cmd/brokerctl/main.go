@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 )
 
 const usage = `brokerctl administers a sekretessbroker and speaks for agencies.
@@ -44,8 +46,8 @@ Usage:
 Audit commands read the stream through --nats-url with the broker's credentials
 in --data, or an export with --file.
 
-Every command takes --data (default ./data). Commands that talk to the broker
-take --nats-url (default nats://127.0.0.1:4222) and, when its server requires
+Every command takes --data (default %s). Commands that talk to the broker
+take --nats-url (default %s) and, when its server requires
 TLS, --tls-ca FILE (and --tls-cert/--tls-key, found in the key directory by
 default).
 Run "brokerctl COMMAND -h" for the flags of one command.
@@ -62,7 +64,7 @@ var errUsage = errors.New("unknown command; run brokerctl -h")
 
 func run(args []string, out io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(out, usage)
+		fmt.Fprintf(out, usage, defaults.DataDir, defaults.NATSURL)
 		return nil
 	}
 	cmd, rest := args[0], args[1:]

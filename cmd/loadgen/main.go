@@ -27,6 +27,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
@@ -47,7 +48,7 @@ func run() error {
 	n := flag.Int("n", 3000, "messages per measurement")
 	size := flag.Int("size", 1024, "payload bytes")
 	cpus := flag.Int("cpus", 0, "GOMAXPROCS for the whole process (0: all cores)")
-	policies := flag.String("policies", "./policies", "policy directory")
+	policies := flag.String("policies", defaults.PolicyDir, "policy directory")
 	workers := flag.Int("workers", 0, "broker workers (0: default)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the pipeline measurement to this file")
 	noSync := flag.Bool("no-fsync", false, "run the embedded server without an fsync before each acknowledgement, as sekretessbroker --no-fsync")

@@ -25,8 +25,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/provision"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 )
@@ -41,18 +41,18 @@ func main() {
 func run() error {
 	var cfg service.Config
 	fs := flag.NewFlagSet("sekretessbroker", flag.ContinueOnError)
-	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory: broker keys, directory.yaml, JetStream files (the audit log among them)")
+	fs.StringVar(&cfg.DataDir, "data", defaults.DataDir, "data directory: broker keys, directory.yaml, JetStream files (the audit log among them)")
 	fs.StringVar(&cfg.DirectoryPath, "directory", "", "agency directory file (default <data>/directory.yaml)")
-	fs.StringVar(&cfg.PolicyDir, "policies", "./policies", "directory of Rego policies")
+	fs.StringVar(&cfg.PolicyDir, "policies", defaults.PolicyDir, "directory of Rego policies")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "connect to this NATS deployment instead of embedding a server")
-	fs.StringVar(&cfg.NATSListen, "listen", "127.0.0.1:4222", "embedded NATS server address")
+	fs.StringVar(&cfg.NATSListen, "listen", defaults.NATSListen, "embedded NATS server address")
 	fs.BoolVar(&cfg.NoSync, "no-fsync", false, "let the embedded server acknowledge writes before they reach the disk: faster, but a power loss can lose acknowledged messages and audit records")
-	fs.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:8080", "address for /metrics and /healthz (empty: off)")
-	fs.IntVar(&cfg.Workers, "workers", 0, "messages processed at once (0: four per CPU)")
-	fs.DurationVar(&cfg.ClockSkew, "clock-skew", 5*time.Minute, "accepted difference between a message's time and when the broker's inbound stream accepted it")
-	fs.IntVar(&cfg.Replicas, "replicas", 1, "JetStream replicas of the broker's streams (3 on a cluster)")
+	fs.StringVar(&cfg.HTTPAddr, "http", defaults.HTTPAddr, "address for /metrics and /healthz (empty: off)")
+	fs.IntVar(&cfg.Workers, "workers", 0, fmt.Sprintf("messages processed at once (0: %d per CPU)", defaults.WorkersPerCPU))
+	fs.DurationVar(&cfg.ClockSkew, "clock-skew", defaults.ClockSkew, "accepted difference between a message's time and when the broker's inbound stream accepted it")
+	fs.IntVar(&cfg.Replicas, "replicas", defaults.Replicas, "JetStream replicas of the broker's streams (3 on a cluster)")
 	fs.StringVar(&cfg.AuditorsFile, "auditor", "", "age recipients (one a line) the audit log's personal fields are sealed to (default <data>/broker/auditors.txt)")
-	fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", 10*time.Second, "how often the audit log publishes a signed checkpoint")
+	fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", defaults.CheckpointInterval, "how often the audit log publishes a signed checkpoint")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "embedded NATS server's TLS certificate; with it every client must use TLS (brokerctl init --tls writes <data>/broker/tls/server.crt)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "key of --tls-cert")
 	fs.StringVar(&cfg.TLSClientCA, "tls-client-ca", "", "CA whose client certificates the embedded server requires (mutual TLS), on top of the nkeys")
@@ -93,7 +93,7 @@ func run() error {
 		break
 	}
 	logger.Info("shutting down: finishing messages in flight")
-	sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), defaults.ShutdownTimeout)
 	defer cancel()
 	if err := s.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)

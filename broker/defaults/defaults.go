@@ -1,0 +1,83 @@
+// Package defaults holds every default value of the broker in one place, as
+// nats-server's const.go does: the configuration structs, the flags of the
+// commands and the documentation all read them from here, so that a default
+// is changed once. It imports nothing of the project.
+//
+// A zero value in a Config means "the default below"; each package fills its
+// Config from here in one step before validating it.
+package defaults
+
+import (
+	"runtime"
+	"time"
+)
+
+// Timing of the pipeline.
+const (
+	// ClockSkew is how far an envelope's created_at may lie from when the
+	// inbound stream accepted it.
+	ClockSkew = 5 * time.Minute
+	// AckWait is how long JetStream waits for a message to be acknowledged
+	// before handing it out again, and so bounds the handling of one message.
+	AckWait = 30 * time.Second
+	// DedupWindow is how long JetStream remembers delivered message ids and
+	// audit record ids. A redelivery after a crash re-publishes with the same
+	// id within it.
+	DedupWindow = time.Hour
+	// PolicyTimeout bounds one policy evaluation. The policies are small;
+	// anything this slow is a bug in a rule, and the message is denied rather
+	// than left waiting.
+	PolicyTimeout = 2 * time.Second
+)
+
+// Concurrency and storage.
+const (
+	// WorkersPerCPU is the number of messages processed at once per CPU:
+	// most of a message's time is spent waiting on fsync and PubAcks, not on
+	// the CPU. See Workers.
+	WorkersPerCPU = 4
+	// Replicas of the broker's streams and buckets: one, for a single server.
+	// A cluster runs three. See ReplicaCount.
+	Replicas = 1
+)
+
+// Intervals of the background work.
+const (
+	// CheckpointInterval is how often the audit log publishes a signed
+	// checkpoint when it grew.
+	CheckpointInterval = 10 * time.Second
+	// ReloadInterval is how often the agency directory and the policies are
+	// checked for changes.
+	ReloadInterval = 2 * time.Second
+	// ShutdownTimeout is how long the daemon waits for the messages in flight
+	// when it is told to stop.
+	ShutdownTimeout = 60 * time.Second
+)
+
+// Addresses and paths of the daemon and the tools.
+const (
+	// NATSListen is the embedded NATS server's address.
+	NATSListen = "127.0.0.1:4222"
+	// NATSURL is where the tools find the broker's NATS server: the embedded
+	// server at NATSListen.
+	NATSURL = "nats://" + NATSListen
+	// HTTPAddr serves /metrics and /healthz.
+	HTTPAddr = "127.0.0.1:8080"
+	// DataDir holds the broker's keys, the directory and JetStream's files.
+	DataDir = "./data"
+	// PolicyDir is the directory of Rego policies.
+	PolicyDir = "./policies"
+)
+
+// Workers returns the default number of messages processed at once:
+// WorkersPerCPU for each CPU the Go runtime may use.
+func Workers() int { return WorkersPerCPU * runtime.GOMAXPROCS(0) }
+
+// ReplicaCount returns n, or Replicas when n is zero or negative: the one
+// rule every stream and bucket of the broker follows.
+func ReplicaCount(n int) int {
+	if n <= 0 {
+		return Replicas
+	}
+	return n
+}
