@@ -35,6 +35,11 @@ const (
 	// CodeAuditUnavailable: the record of a message this one replies to or
 	// forwards could not be read.
 	CodeAuditUnavailable = "audit_unavailable"
+	// CodeRateLimited: the sender agency sent more messages than its rate
+	// limit allows (Config.AgencyRate). The message was refused for good,
+	// without a decision; its receipt says when to send it again, as a new
+	// message.
+	CodeRateLimited = "rate_limited"
 )
 
 // maxForwardedSources bounds claims.forwarded_from: each id costs a read
@@ -174,7 +179,7 @@ func (b *Broker) count(rec *decision.Record) {
 		if code == "" {
 			code = "policy"
 		}
-		mt.Rejections.WithLabelValues(code).Inc()
+		mt.Rejections.WithLabelValues(code, rec.Sender).Inc()
 	}
 }
 
@@ -223,6 +228,16 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 	if h.From != publisher {
 		rec.Sender = publisher
 		return reject(CodeSenderMismatch, "envelope says it is from %q but was published by %q", h.From, publisher)
+	}
+	// Before the costly steps (signature, replay guard, policy), and by the
+	// publisher, whom NATS authenticated.
+	if ok, after, first := b.rate.admit(publisher, stored); !ok {
+		if first {
+			b.cfg.Logger.Warn("broker: agency over its rate limit; its messages are refused until it slows down",
+				"agency", publisher, "rate", b.cfg.AgencyRate, "burst", b.cfg.AgencyBurst)
+		}
+		return reject(CodeRateLimited, "agency %s sent more than %g messages a second (bursts of %d); this message was not decided: send it again, as a new message, in %s or later",
+			publisher, b.cfg.AgencyRate, b.cfg.AgencyBurst, after)
 	}
 	dir := b.cfg.Directory.Current()
 	sender, ok := dir.Lookup(h.From)
