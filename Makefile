@@ -7,7 +7,7 @@ DATA     ?= ./data
 POLICIES ?= ./policies
 BIN      := bin
 
-.PHONY: run build test test-go test-policies bench loadgen lint check-size clean demo
+.PHONY: run build test test-go test-policies bench loadgen lint check-size check-deploy clean demo
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -54,8 +54,8 @@ loadgen:
 	$(GO) run ./cmd/loadgen -n 2000 -policies $(POLICIES)
 	$(GO) run ./cmd/loadgen -n 2000 -cpus 1 -no-fsync -policies $(POLICIES)
 
-## lint: no tracked file over 1 MB (build outputs stay out of git), go vet, gofmt and staticcheck.
-lint: check-size
+## lint: no tracked file over 1 MB (build outputs stay out of git), the alert rules, go vet, gofmt and staticcheck.
+lint: check-size check-deploy
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) tool staticcheck ./...
@@ -63,6 +63,17 @@ lint: check-size
 check-size:
 	@big=$$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 1048576 {print "  " $$2 " (" $$1 " bytes)"}'); \
 	if [ -n "$$big" ]; then echo "tracked files over 1 MB (build outputs or data do not belong in git):"; echo "$$big"; exit 1; fi
+
+## check-deploy: promtool checks the alert rules and runs their unit tests. promtool comes from
+## Debian's prometheus package (.ci/run installs it); without it the check is skipped, unless
+## REQUIRE_PROMTOOL=1 (as in CI).
+PROMTOOL ?= promtool
+check-deploy:
+	@if ! command -v $(PROMTOOL) >/dev/null 2>&1; then \
+		if [ -n "$(REQUIRE_PROMTOOL)" ]; then echo "check-deploy: $(PROMTOOL) not found (apt-get install prometheus)"; exit 1; fi; \
+		echo "check-deploy: $(PROMTOOL) not found, alert rules not checked (apt-get install prometheus)"; exit 0; \
+	fi; \
+	$(PROMTOOL) check rules deploy/sekretessbroker.rules.yml && $(PROMTOOL) test rules deploy/sekretessbroker.rules.test.yml
 
 ## demo: the three scenarios of the joint guidance (seed 002) end to end through a real broker on loopback, with the officials' clients.
 demo:
