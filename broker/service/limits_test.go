@@ -53,17 +53,25 @@ func newWorldWith(t *testing.T, mod func(*service.Config)) *world {
 			t.Fatal(err)
 		}
 	}
+	w.startWith(mod)
+	t.Cleanup(w.stop)
+	return w
+}
+
+// startWith starts the broker as w.start does, configured by mod.
+func (w *world) startWith(mod func(*service.Config)) {
+	w.t.Helper()
 	cfg := service.Config{
 		DataDir: w.data, PolicyDir: filepath.Join("..", "..", "policies"),
 		NATSListen: w.listen, ReloadInterval: 100 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	mod(&cfg)
-	if w.svc, err = service.Start(context.Background(), cfg); err != nil {
-		t.Fatal(err)
+	svc, err := service.Start(context.Background(), cfg)
+	if err != nil {
+		w.t.Fatal(err)
 	}
-	t.Cleanup(w.stop)
-	return w
+	w.svc = svc
 }
 
 // TestStreamsCarryLimits: every stream and bucket of the broker and the
@@ -203,16 +211,18 @@ func TestAgencyRateLimit(t *testing.T) {
 }
 
 // captureHandler writes log records as text to a buffer and hands each
-// security event to a channel, so a test can wait for one.
+// record whose message starts with match to a channel, so a test can wait
+// for one.
 type captureHandler struct {
 	slog.Handler
+	match  string
 	mu     *sync.Mutex
 	buf    *bytes.Buffer
 	events chan slog.Record
 }
 
-func newCapture() *captureHandler {
-	h := &captureHandler{mu: &sync.Mutex{}, buf: &bytes.Buffer{}, events: make(chan slog.Record, 64)}
+func newCapture(match string) *captureHandler {
+	h := &captureHandler{match: match, mu: &sync.Mutex{}, buf: &bytes.Buffer{}, events: make(chan slog.Record, 64)}
 	h.Handler = slog.NewTextHandler(lockedWriter{h}, &slog.HandlerOptions{Level: slog.LevelInfo})
 	return h
 }
@@ -226,7 +236,7 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 }
 
 func (h *captureHandler) Handle(ctx context.Context, r slog.Record) error {
-	if strings.HasPrefix(r.Message, "security event") {
+	if strings.HasPrefix(r.Message, h.match) {
 		select {
 		case h.events <- r.Clone():
 		default:
@@ -253,7 +263,7 @@ func (h *captureHandler) text() string {
 	return h.buf.String()
 }
 
-// next waits for the next security event and returns its attributes.
+// next waits for the next matching record and returns its attributes.
 func (h *captureHandler) next(t *testing.T) map[string]string {
 	t.Helper()
 	select {
@@ -262,7 +272,7 @@ func (h *captureHandler) next(t *testing.T) map[string]string {
 		r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
 		return attrs
 	case <-time.After(timeout):
-		t.Fatalf("no security event logged; log:\n%s", h.text())
+		t.Fatalf("no %q logged; log:\n%s", h.match, h.text())
 		return nil
 	}
 }
@@ -271,7 +281,7 @@ func (h *captureHandler) next(t *testing.T) map[string]string {
 // a client with a key the directory does not know, each produce one log
 // record naming the agency, and a count.
 func TestSecurityEvents(t *testing.T) {
-	logs := newCapture()
+	logs := newCapture("security event")
 	w := newWorldWith(t, func(c *service.Config) { c.Logger = slog.New(logs) })
 	events := w.svc.Metrics.SecurityEvents
 
@@ -333,5 +343,55 @@ func TestSecurityEvents(t *testing.T) {
 
 	if text := logs.text(); strings.Contains(text, "elev-4711") || strings.Contains(text, "våld") {
 		t.Errorf("the log holds the message's content:\n%s", text)
+	}
+}
+
+// TestAuditLimitHoldsBack: a full audit log, at its configured limit,
+// refuses the next record, and the broker holds that message back without
+// deciding it; restarted with a higher limit, the broker delivers it. No
+// record is dropped to make room.
+func TestAuditLimitHoldsBack(t *testing.T) {
+	logs := newCapture("broker: audit append failed")
+	w := newWorldWith(t, func(c *service.Config) {
+		c.Limits.Audit.MaxMsgs = 1
+		c.Logger = slog.New(logs)
+	})
+	sch, soc := w.dial(school, nil), w.dial(social, nil)
+	ctx, cancel := ctxT()
+	defer cancel()
+	first, err := sch.Send(ctx, agency.Message{To: social, Kind: "concern_report", Metadata: concern("elev-1"), Payload: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := sch.Receipt(ctx, first); err != nil || !r.Allowed() {
+		t.Fatalf("first message: %+v %v", r, err)
+	}
+	second, err := sch.Send(ctx, agency.Message{To: social, Kind: "concern_report", Metadata: concern("elev-2"), Payload: []byte("y")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs.next(t)
+	if testutil.ToFloat64(w.svc.Metrics.AuditBlocked) != 1 || w.svc.Health() == nil {
+		t.Fatalf("audit log full, but blocked = %v and health %v", testutil.ToFloat64(w.svc.Metrics.AuditBlocked), w.svc.Health())
+	}
+
+	w.stop()
+	w.startWith(func(c *service.Config) { c.Limits.Audit.MaxMsgs = 10 })
+	for _, want := range []string{first, second} {
+		d, err := soc.Next(ctx)
+		if err != nil || d.ID != want {
+			t.Fatalf("delivery %v, want %s: %v", d, want, err)
+		}
+		d.Ack()
+	}
+	if r, err := sch.Receipt(ctx, second); err != nil || !r.Allowed() {
+		t.Fatalf("held-back message: %+v %v", r, err)
+	}
+	ids := map[string]int{}
+	for _, r := range auditRecords(t, w) {
+		ids[r.MessageID]++
+	}
+	if len(ids) != 2 || ids[first] != 1 || ids[second] != 1 {
+		t.Fatalf("audit records per message %v, want one each of %s and %s", ids, first, second)
 	}
 }
