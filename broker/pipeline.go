@@ -130,6 +130,7 @@ func (b *Broker) handle(m jetstream.Msg) {
 		_ = m.NakWithDelay(retryDelay)
 		return
 	}
+	b.rate.settle(seq)
 	if recorded.EnvelopeSHA256 != rec.EnvelopeSHA256 {
 		// Never act on another envelope's decision (the dedupe key names
 		// the envelope, so this is a broken log, not a race).
@@ -231,7 +232,7 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 	}
 	// Before the costly steps (signature, replay guard, policy), and by the
 	// publisher, whom NATS authenticated.
-	if ok, after, first := b.rate.admit(publisher, stored); !ok {
+	if ok, after, first := b.rate.admit(publisher, rec.InboundSeq, stored); !ok {
 		if first {
 			b.cfg.Logger.Warn("broker: agency over its rate limit; its messages are refused until it slows down",
 				"agency", publisher, "rate", b.cfg.AgencyRate, "burst", b.cfg.AgencyBurst)
