@@ -7,7 +7,7 @@ DATA     ?= ./data
 POLICIES ?= ./policies
 BIN      := bin
 
-.PHONY: run build test test-go test-policies bench loadgen lint check-size clean demo
+.PHONY: run build test test-go test-policies bench loadgen lint check-size check-deploy tools clean demo
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -54,8 +54,8 @@ loadgen:
 	$(GO) run ./cmd/loadgen -n 2000 -policies $(POLICIES)
 	$(GO) run ./cmd/loadgen -n 2000 -cpus 1 -no-fsync -policies $(POLICIES)
 
-## lint: no tracked file over 1 MB (build outputs stay out of git), go vet, gofmt and staticcheck.
-lint: check-size
+## lint: no tracked file over 1 MB (build outputs stay out of git), the alert rules, go vet, gofmt and staticcheck.
+lint: check-size check-deploy
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) tool staticcheck ./...
@@ -63,6 +63,20 @@ lint: check-size
 check-size:
 	@big=$$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 1048576 {print "  " $$2 " (" $$1 " bytes)"}'); \
 	if [ -n "$$big" ]; then echo "tracked files over 1 MB (build outputs or data do not belong in git):"; echo "$$big"; exit 1; fi
+
+## check-deploy: promtool checks the alert rules and runs their unit tests.
+check-deploy: tools
+	promtool check rules deploy/sekretessbroker.rules.yml
+	promtool test rules deploy/sekretessbroker.rules.test.yml
+
+## tools: the tests' tools that are not Go modules, from Debian's packages at pinned versions
+## (apt-get update first; installed only when missing). opa and staticcheck are `go tool`s in go.mod.
+PROMETHEUS_DEB := prometheus=2.42.0+ds-5+deb12u1
+tools:
+	@if ! command -v promtool >/dev/null 2>&1; then \
+		sudo=""; if [ "$$(id -u)" != 0 ]; then sudo=sudo; fi; \
+		$$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends $(PROMETHEUS_DEB); \
+	fi
 
 ## demo: the three scenarios of the joint guidance (seed 002) end to end through a real broker on loopback, with the officials' clients.
 demo:

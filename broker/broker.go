@@ -30,9 +30,13 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
+	"github.com/sekretessbroker/sekretessbroker/broker/limits"
 	"github.com/sekretessbroker/sekretessbroker/broker/metrics"
 	"github.com/sekretessbroker/sekretessbroker/broker/policy"
 )
+
+// SeenBucket is the replay guard's key-value bucket.
+const SeenBucket = "sekretess_seen"
 
 // AuditLog is what the pipeline needs of the audit log (an *audit.Log).
 type AuditLog interface {
@@ -81,6 +85,17 @@ type Config struct {
 	// Replicas of the broker's streams: 1 on a single server, 3 on a
 	// cluster; zero means defaults.Replicas.
 	Replicas int
+	// Limits bound the broker's streams and the replay guard's bucket (In,
+	// Out, Receipts, Seen and, when the broker creates it, Consent); zero
+	// fields take limits.Default(MaxEnvelope).
+	Limits limits.Streams
+	// AgencyRate is how many messages per second one sender agency may
+	// send, sustained, before its messages are refused with errcode.RateLimited
+	// (see limits.DefaultAgencyRate); zero or less means no rate limit.
+	AgencyRate float64
+	// AgencyBurst is how many messages an agency may send at once above
+	// AgencyRate; zero means limits.DefaultAgencyBurst.
+	AgencyBurst int
 	// Metrics, if set, are updated as messages are decided.
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
@@ -100,6 +115,10 @@ func (c Config) withDefaults() Config {
 		c.ClockSkew = defaults.ClockSkew
 	}
 	c.Replicas = defaults.ReplicaCount(c.Replicas)
+	c.Limits = c.Limits.Or(limits.Default(c.MaxEnvelope))
+	if c.AgencyBurst <= 0 {
+		c.AgencyBurst = limits.DefaultAgencyBurst
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -134,6 +153,7 @@ type Broker struct {
 	cfg  Config
 	js   jetstream.JetStream
 	seen jetstream.KeyValue
+	rate *rateLimiter // nil without a rate limit
 
 	mu      sync.Mutex // guards cc and stopped
 	cc      jetstream.ConsumeContext
@@ -179,49 +199,48 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	b := &Broker{cfg: cfg, js: js}
+	b := &Broker{cfg: cfg, js: js, rate: newRateLimiter(cfg.AgencyRate, cfg.AgencyBurst)}
 	if err := b.setup(ctx); err != nil {
 		return nil, err
 	}
 	return b, nil
 }
 
-// MaxMsgSize is the largest message the streams accept. It is above the
-// envelope limit so that an oversized envelope reaches the broker and gets a
-// rejection receipt instead of vanishing at publish time.
-func (c *Config) MaxMsgSize() int32 {
-	n := c.MaxEnvelope
-	if n <= 0 {
-		n = envelope.DefaultMaxSize
-	}
-	return int32(2*n + 64*1024)
-}
+// MaxMsgSize is the largest message the envelope streams accept by default
+// (see limits.EnvelopeMsgSize), and so the least NATS payload limit.
+func (c *Config) MaxMsgSize() int32 { return limits.EnvelopeMsgSize(c.MaxEnvelope) }
 
 func (b *Broker) setup(ctx context.Context) error {
 	c := &b.cfg
-	streams := []jetstream.StreamConfig{
-		{
+	streams := []struct {
+		cfg jetstream.StreamConfig
+		lim limits.Stream
+	}{
+		{jetstream.StreamConfig{
 			Name: bus.StreamIn, Subjects: []string{bus.InPrefix + ">"},
 			Description: "Envelopes waiting for a decision.",
 			Retention:   jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
-			Replicas: c.Replicas, MaxMsgSize: c.MaxMsgSize(), Duplicates: 2 * time.Minute,
-		},
-		{
+			Replicas: c.Replicas, Duplicates: 2 * time.Minute,
+		}, c.Limits.In},
+		{jetstream.StreamConfig{
 			Name: bus.StreamOut, Subjects: []string{bus.OutPrefix + ">"},
 			Description: "Delivered envelopes, removed once the recipient acknowledges them.",
 			Retention:   jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
-			Replicas: c.Replicas, MaxMsgSize: c.MaxMsgSize(), Duplicates: defaults.DedupWindow,
-		},
-		{
+			Replicas: c.Replicas, Duplicates: defaults.DedupWindow,
+		}, c.Limits.Out},
+		{jetstream.StreamConfig{
 			Name: bus.StreamReceipts, Subjects: []string{bus.ReceiptPrefix + ">"},
 			Description: "Signed receipts, removed once the sender acknowledges them.",
 			Retention:   jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
 			Replicas: c.Replicas, Duplicates: defaults.DedupWindow,
-		},
+		}, c.Limits.Receipts},
 	}
-	for _, sc := range streams {
-		if _, err := b.js.CreateOrUpdateStream(ctx, sc); err != nil {
-			return fmt.Errorf("broker: stream %s: %w", sc.Name, err)
+	for _, st := range streams {
+		// Full, a stream refuses new messages: a publisher's PubAck fails,
+		// or the broker retries a delivery or receipt until there is room.
+		st.lim.Apply(&st.cfg, true)
+		if _, err := b.js.CreateOrUpdateStream(ctx, st.cfg); err != nil {
+			return fmt.Errorf("broker: stream %s (check its limits against the disk and JetStream's max_file_store): %w", st.cfg.Name, err)
 		}
 	}
 	if _, err := b.js.CreateOrUpdateConsumer(ctx, bus.StreamIn, jetstream.ConsumerConfig{
@@ -232,16 +251,21 @@ func (b *Broker) setup(ctx context.Context) error {
 	}
 	// A replayed envelope is only accepted within the clock window, so the
 	// seen-set needs to remember ids for just over two windows.
-	seen, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: "sekretess_seen", Description: "Message ids already accepted (replay guard).",
+	seenCfg := jetstream.KeyValueConfig{
+		Bucket: SeenBucket, Description: "Message ids already accepted (replay guard).",
 		TTL: 2*c.ClockSkew + time.Minute, Storage: jetstream.FileStorage, Replicas: c.Replicas,
-	})
+	}
+	c.Limits.Seen.ApplyKV(&seenCfg)
+	seen, err := b.js.CreateOrUpdateKeyValue(ctx, seenCfg)
+	if err == nil {
+		err = c.Limits.Seen.Bucket(ctx, b.js, SeenBucket)
+	}
 	if err != nil {
 		return fmt.Errorf("broker: replay guard: %w", err)
 	}
 	b.seen = seen
 	if c.Consent == nil {
-		if c.Consent, err = consent.Open(ctx, b.js, c.Replicas); err != nil {
+		if c.Consent, err = consent.Open(ctx, b.js, c.Replicas, c.Limits.Consent); err != nil {
 			return fmt.Errorf("broker: %w", err)
 		}
 	}

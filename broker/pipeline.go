@@ -115,6 +115,7 @@ func (b *Broker) handle(m jetstream.Msg) {
 		_ = m.NakWithDelay(retryDelay)
 		return
 	}
+	b.rate.settle(seq)
 	if recorded.EnvelopeSHA256 != rec.EnvelopeSHA256 {
 		// Never act on another envelope's decision (the dedupe key names
 		// the envelope, so this is a broken log, not a race).
@@ -164,7 +165,7 @@ func (b *Broker) count(rec *decision.Record) {
 		if code == "" {
 			code = "policy"
 		}
-		mt.Rejections.WithLabelValues(code).Inc()
+		mt.Rejections.WithLabelValues(code, rec.Sender).Inc()
 	}
 }
 
@@ -213,6 +214,16 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 	if h.From != publisher {
 		rec.Sender = publisher
 		return reject(errcode.SenderMismatch, "envelope says it is from %q but was published by %q", h.From, publisher)
+	}
+	// Before the costly steps (signature, replay guard, policy), and by the
+	// publisher, whom NATS authenticated.
+	if ok, after, first := b.rate.admit(publisher, rec.InboundSeq, stored); !ok {
+		if first {
+			b.cfg.Logger.Warn("broker: agency over its rate limit; its messages are refused until it slows down",
+				"agency", publisher, "rate", b.cfg.AgencyRate, "burst", b.cfg.AgencyBurst)
+		}
+		return reject(errcode.RateLimited, "agency %s sent more than %g messages a second (bursts of %d); this message was not decided: send it again, as a new message, in %s or later",
+			publisher, b.cfg.AgencyRate, b.cfg.AgencyBurst, after)
 	}
 	dir := b.cfg.Directory.Current()
 	sender, ok := dir.Lookup(h.From)

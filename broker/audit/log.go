@@ -22,6 +22,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
+	"github.com/sekretessbroker/sekretessbroker/broker/limits"
 )
 
 // Config configures a Log.
@@ -31,6 +32,11 @@ type Config struct {
 	// Replicas of the audit stream, checkpoint stream and key bucket: 3 on a
 	// cluster; zero means defaults.Replicas.
 	Replicas int
+	// Limits bound the audit stream, the checkpoint stream and the key
+	// bucket (Audit, AuditCheckpoints and AuditKeys; the others are not
+	// used); zero fields take limits.Default(0). A full audit stream refuses
+	// records, and the broker holds messages back until it takes them again.
+	Limits limits.Streams
 	// Signer signs checkpoints (the broker's audit key); its name is the log's origin.
 	Signer note.Signer
 	// Auditors are the age recipients the personal fields are sealed to. With
@@ -115,7 +121,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		quit: make(chan struct{}),
 	}
 	var err error
-	if l.stream, l.checkpoints, l.keys, err = Setup(ctx, cfg.JetStream, cfg.Replicas); err != nil {
+	if l.stream, l.checkpoints, l.keys, err = Setup(ctx, cfg.JetStream, cfg.Replicas, cfg.Limits); err != nil {
 		return nil, err
 	}
 	if len(cfg.Auditors) > 0 {
@@ -140,34 +146,44 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 }
 
 // Setup creates or updates the audit stream, the checkpoint stream and the
-// key bucket, and returns them. Zero replicas means defaults.Replicas.
-func Setup(ctx context.Context, js jetstream.JetStream, replicas int) (records, checkpoints jetstream.Stream, keys jetstream.KeyValue, err error) {
+// key bucket with their limits, zero replicas meaning defaults.Replicas (zero fields take limits.Default(0)), and
+// returns them.
+func Setup(ctx context.Context, js jetstream.JetStream, replicas int, lim limits.Streams) (records, checkpoints jetstream.Stream, keys jetstream.KeyValue, err error) {
 	replicas = defaults.ReplicaCount(replicas)
-	records, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	lim = lim.Or(limits.Default(0))
+	rc := jetstream.StreamConfig{
 		Name: bus.StreamAudit, Subjects: []string{bus.AuditRecord},
 		Description: "The audit log: one record per decision, in log order. Never deleted.",
 		Storage:     jetstream.FileStorage, Replicas: replicas,
-		// Refuse a record rather than drop an old one if limits are ever set.
-		Discard:    jetstream.DiscardNew,
 		DenyDelete: true, DenyPurge: true, Duplicates: defaults.DedupWindow,
-	})
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("audit: stream %s: %w", bus.StreamAudit, err)
 	}
-	checkpoints, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	// Apply sets DiscardNew: a full log refuses a record, never drops one.
+	lim.Audit.Apply(&rc, false)
+	records, err = js.CreateOrUpdateStream(ctx, rc)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("audit: stream %s (check its limits against the disk and JetStream's max_file_store): %w", bus.StreamAudit, err)
+	}
+	cc := jetstream.StreamConfig{
 		Name: bus.StreamAuditCheckpoints, Subjects: []string{bus.AuditCheckpoint, bus.AuditCosignedPrefix + ">"},
 		Description: "Signed checkpoints of the audit log and their witnesses' cosignatures.",
 		Storage:     jetstream.FileStorage, Replicas: replicas,
-		Discard: jetstream.DiscardNew, DenyDelete: true, DenyPurge: true,
-	})
+		DenyDelete: true, DenyPurge: true,
+	}
+	lim.AuditCheckpoints.Apply(&cc, false)
+	checkpoints, err = js.CreateOrUpdateStream(ctx, cc)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("audit: stream %s: %w", bus.StreamAuditCheckpoints, err)
 	}
-	keys, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kc := jetstream.KeyValueConfig{
 		Bucket:      bus.BucketAuditKeys,
 		Description: "Data keys of the audit log's personal fields, wrapped to the auditors; shredded after retention.",
 		Storage:     jetstream.FileStorage, Replicas: replicas, History: 1,
-	})
+	}
+	lim.AuditKeys.ApplyKV(&kc)
+	keys, err = js.CreateOrUpdateKeyValue(ctx, kc)
+	if err == nil {
+		err = lim.AuditKeys.Bucket(ctx, js, bus.BucketAuditKeys)
+	}
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("audit: key bucket: %w", err)
 	}

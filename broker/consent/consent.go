@@ -37,6 +37,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/limits"
 )
 
 // Bucket is the key-value bucket of the registry.
@@ -241,10 +242,11 @@ type Registry struct {
 }
 
 // Open creates or updates the registry bucket with the given number of
-// replicas (zero means defaults.Replicas) and returns it. The broker calls it
-// at start.
-func Open(ctx context.Context, js jetstream.JetStream, replicas int) (*Registry, error) {
+// replicas (zero means defaults.Replicas) and limits (zero fields take limits.Default's Consent) and returns
+// it. The broker calls it at start.
+func Open(ctx context.Context, js jetstream.JetStream, replicas int, lim limits.Stream) (*Registry, error) {
 	replicas = defaults.ReplicaCount(replicas)
+	lim = lim.Or(limits.Default(0).Consent)
 	s, err := js.Stream(ctx, stream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		_, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
@@ -264,9 +266,15 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int) (*Registry,
 	// its own key to erase a consent's history ("sub") or every agency's
 	// consents ("all"). The registry never purges: refuse them. An existing
 	// bucket is updated in place, so roll-ups are never allowed again.
-	if cfg := s.CachedInfo().Config; cfg.AllowRollup || cfg.Replicas != replicas {
-		cfg.AllowRollup, cfg.Replicas = false, replicas
-		if s, err = js.UpdateStream(ctx, cfg); err != nil {
+	// Its limits are set here too: full, the bucket refuses new records.
+	cfg := s.CachedInfo().Config
+	want := cfg
+	want.AllowRollup, want.Replicas = false, replicas
+	history := want.MaxMsgsPerSubject
+	lim.Apply(&want, false)
+	want.MaxMsgsPerSubject = history
+	if !reflect.DeepEqual(want, cfg) {
+		if s, err = js.UpdateStream(ctx, want); err != nil {
 			return nil, fmt.Errorf("consent: bucket %s: %w", Bucket, err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/consent"
+	"github.com/sekretessbroker/sekretessbroker/broker/limits"
 )
 
 // startNATS runs a NATS server with JetStream on a random loopback port, in
@@ -68,7 +69,7 @@ func ExampleBind() {
 		return
 	}
 	defer bnc.Close()
-	if _, err := consent.Open(ctx, bjs, 1); err != nil {
+	if _, err := consent.Open(ctx, bjs, 1, limits.Stream{}); err != nil {
 		fmt.Println(err)
 		return
 	}

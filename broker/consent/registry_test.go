@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/consent"
+	"github.com/sekretessbroker/sekretessbroker/broker/limits"
 )
 
 // openRegistry starts NATS with JetStream on a random loopback port and
@@ -40,7 +41,7 @@ func openRegistry(t *testing.T) (*consent.Registry, jetstream.JetStream) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := consent.Open(t.Context(), js, 1)
+	reg, err := consent.Open(t.Context(), js, 1, limits.Stream{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +148,7 @@ func TestRollupRefused(t *testing.T) {
 		t.Fatalf("the consent after refused roll-ups: %v, %v", m, err)
 	}
 	// Opening the registry again (every broker start) keeps them refused.
-	if _, err := consent.Open(ctx, js, 1); err != nil {
+	if _, err := consent.Open(ctx, js, 1, limits.Stream{}); err != nil {
 		t.Fatal(err)
 	}
 	s, err := js.Stream(ctx, "KV_"+consent.Bucket)

@@ -31,6 +31,8 @@
 //	policy_error         later  the policy could not be evaluated; the operator must fix it
 //	consent_unavailable  later  the consent registry could not be read
 //	audit_unavailable    later  an earlier message's audit record could not be read
+//	rate_limited         later  the agency sent too much too fast; send it again, as a new
+//	                            message, after the time the reasons give
 //	internal             no     a bug or misuse; report it with the receipt's reasons
 //
 // Every receipt also carries human-readable reasons; the code is for programs.
@@ -81,6 +83,10 @@ const (
 	// AuditUnavailable: the audit record of a message this one replies to or
 	// forwards could not be read.
 	AuditUnavailable = "audit_unavailable"
+	// RateLimited: the sender agency sent more messages than its rate limit
+	// allows. The message was refused for good, without a decision; its
+	// receipt says when to send it again, as a new message.
+	RateLimited = "rate_limited"
 )
 
 // Internal is any other failure: a bug or a misuse of an API.

@@ -27,6 +27,7 @@ func TestCodesAreStable(t *testing.T) {
 		errcode.PolicyError:        "policy_error",
 		errcode.ConsentUnavailable: "consent_unavailable",
 		errcode.AuditUnavailable:   "audit_unavailable",
+		errcode.RateLimited:        "rate_limited",
 		errcode.Internal:           "internal",
 	}
 	for got, want := range codes {

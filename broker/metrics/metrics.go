@@ -15,9 +15,14 @@ type Metrics struct {
 	// Decisions counts decided messages by outcome (delivered, rejected) and
 	// rule (the allowing rule, or "none").
 	Decisions *prometheus.CounterVec
-	// Rejections counts rejected messages by code: "policy" for a policy
-	// denial, otherwise the envelope or pipeline error code.
+	// Rejections counts rejected messages by code ("policy" for a policy
+	// denial, otherwise the envelope or pipeline error code) and sender (the
+	// agency id of the publisher: never a pseudonym or a claim).
 	Rejections *prometheus.CounterVec
+	// SecurityEvents counts what NATS refused an agency, by kind
+	// (SecurityPermissionViolation, SecurityAuthFailure) and agency id
+	// ("unknown" for a key that is not in the directory).
+	SecurityEvents *prometheus.CounterVec
 	// Redeliveries counts inbound messages seen again after a crash or a lost
 	// ack, answered from the audit log instead of being decided twice.
 	Redeliveries prometheus.Counter
@@ -37,6 +42,15 @@ type Metrics struct {
 	PolicyHealthy prometheus.Gauge
 }
 
+// Kinds of SecurityEvents.
+const (
+	// SecurityPermissionViolation: a publish or subscription to a subject
+	// outside the agency's permissions.
+	SecurityPermissionViolation = "permission_violation"
+	// SecurityAuthFailure: a connection that failed to authenticate.
+	SecurityAuthFailure = "auth_failure"
+)
+
 // New creates the metrics and registers them, with the Go and process
 // collectors, on a new registry.
 func New() *Metrics {
@@ -47,8 +61,11 @@ func New() *Metrics {
 			Name: "sekretess_decisions_total", Help: "Messages decided, by outcome and rule.",
 		}, []string{"outcome", "rule"}),
 		Rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sekretess_rejections_total", Help: "Rejected messages, by code (policy or the error code).",
-		}, []string{"code"}),
+			Name: "sekretess_rejections_total", Help: "Rejected messages, by code (policy or the error code) and sender agency.",
+		}, []string{"code", "sender"}),
+		SecurityEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sekretess_security_events_total", Help: "Permission violations and authentication failures on NATS, by kind and agency.",
+		}, []string{"kind", "agency"}),
 		Redeliveries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sekretess_redeliveries_total", Help: "Inbound messages answered from the audit log after a redelivery.",
 		}),
@@ -77,7 +94,7 @@ func New() *Metrics {
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.Decisions, m.Rejections, m.Redeliveries,
+		m.Decisions, m.Rejections, m.SecurityEvents, m.Redeliveries,
 		m.PipelineSeconds, m.PolicySeconds, m.AuditSeconds, m.AuditBlocked, m.AuditFailures, m.InFlight, m.PolicyHealthy,
 	)
 	return m

@@ -22,6 +22,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/metrics"
 )
 
 // Config configures the embedded server.
@@ -37,7 +38,11 @@ type Config struct {
 	// Directory supplies the agencies' nkeys. The broker's own nkey comes from
 	// Directory.Broker.NATS.NKey.
 	Directory *directory.Directory
-	Logger    *slog.Logger
+	// Logger receives the server's warnings and errors and its security
+	// events (permission violations, failed authentications).
+	Logger *slog.Logger
+	// Metrics, if set, count the security events.
+	Metrics *metrics.Metrics
 	// NoSync trades durability for throughput: JetStream acknowledges a
 	// write before it reaches the disk, so a power loss (not a crash of the
 	// process) can lose acknowledged messages and audit records.
@@ -80,6 +85,7 @@ func (c Config) validate() error {
 // Server is a running embedded NATS server.
 type Server struct {
 	cfg Config
+	log *serverLog
 	mu  sync.Mutex
 	ns  *server.Server
 }
@@ -90,11 +96,17 @@ func Start(cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: &serverLog{log: cfg.Logger, metrics: cfg.Metrics}}
+	s.log.setDirectory(cfg.Directory)
 	ns, err := server.NewServer(s.options(cfg.Directory))
 	if err != nil {
 		return nil, fmt.Errorf("natsserver: %w", err)
 	}
+	// Debug and trace stay off: they would log message payloads.
+	ns.SetLoggerV2(s.log, false, false, false)
 	ns.Start()
 	if !ns.ReadyForConnections(10 * time.Second) {
 		ns.Shutdown()
@@ -215,6 +227,7 @@ func (s *Server) Update(d *directory.Directory) error {
 	if err := s.ns.ReloadOptions(opts); err != nil {
 		return fmt.Errorf("natsserver: apply directory: %w", err)
 	}
+	s.log.setDirectory(d)
 	return nil
 }
 

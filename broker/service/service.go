@@ -26,6 +26,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/limits"
 	"github.com/sekretessbroker/sekretessbroker/broker/metrics"
 	"github.com/sekretessbroker/sekretessbroker/broker/natsserver"
 	"github.com/sekretessbroker/sekretessbroker/broker/policy"
@@ -68,6 +69,13 @@ type Config struct {
 	ClockSkew   time.Duration
 	MaxEnvelope int
 	Replicas    int
+	// Limits bound every stream and bucket of the broker and the audit log;
+	// zero fields take limits.Default(MaxEnvelope).
+	Limits limits.Streams
+	// AgencyRate and AgencyBurst limit how fast one agency may send (see
+	// broker.Config); a zero AgencyRate means no limit.
+	AgencyRate  float64
+	AgencyBurst int
 	// AuditorsFile lists the age recipients the audit log's personal fields
 	// are sealed to, one per line; empty means DataDir/broker/auditors.txt.
 	AuditorsFile string
@@ -181,6 +189,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		Directory: s.Dir, Policy: s.Policy,
 		SigningKey: signing, Identity: identity,
 		Workers: cfg.Workers, MaxEnvelope: maxEnv, ClockSkew: cfg.ClockSkew, Replicas: cfg.Replicas,
+		Limits: cfg.Limits, AgencyRate: cfg.AgencyRate, AgencyBurst: cfg.AgencyBurst,
 		Metrics: s.Metrics, Logger: log, Now: cfg.Now,
 	}
 	url := cfg.NATSURL
@@ -202,7 +211,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		}
 		s.nats, err = natsserver.Start(natsserver.Config{
 			DataDir: cfg.DataDir, Host: host, Port: port,
-			MaxPayload: bcfg.MaxMsgSize(), Directory: s.Dir.Current(), Logger: log, NoSync: cfg.NoSync,
+			MaxPayload: bcfg.MaxMsgSize(), Directory: s.Dir.Current(), Logger: log, Metrics: s.Metrics, NoSync: cfg.NoSync,
 			TLS: serverTLS, EncryptionKey: jsKey,
 		})
 		if err != nil {
@@ -229,7 +238,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	}
 	bcfg.NATS = s.nc
 	if s.Audit, err = audit.Open(ctx, audit.Config{
-		JetStream: js, Replicas: cfg.Replicas, Signer: auditKey, Auditors: auditors,
+		JetStream: js, Replicas: cfg.Replicas, Limits: cfg.Limits.Or(limits.Default(maxEnv)), Signer: auditKey, Auditors: auditors,
 		CheckpointInterval: cfg.CheckpointInterval, Logger: log,
 	}); err != nil {
 		return nil, fmt.Errorf("service: %w", err)

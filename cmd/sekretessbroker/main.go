@@ -27,6 +27,7 @@ import (
 	"syscall"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
+	"github.com/sekretessbroker/sekretessbroker/broker/limits"
 	"github.com/sekretessbroker/sekretessbroker/broker/provision"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 )
@@ -59,12 +60,24 @@ func run() error {
 	fs.StringVar(&cfg.TLSCA, "tls-ca", "", "CA the broker trusts for the NATS server's certificate (with --nats-url over TLS; embedded: the server's own certificate)")
 	fs.StringVar(&cfg.TLSClientCert, "tls-client-cert", "", "the broker's client certificate, for a NATS server requiring mutual TLS (embedded: <data>/broker/tls/broker.crt)")
 	fs.StringVar(&cfg.TLSClientKey, "tls-client-key", "", "key of --tls-client-cert")
+	def := limits.Default(0)
+	var work limits.Stream
+	fs.Int64Var(&work.MaxBytes, "stream-max-bytes", 0, "storage limit, in bytes, of each of the inbound, outbound and receipt streams; when full they refuse new messages (0: 512 MiB, 1 GiB and 256 MiB; -1: none)")
+	fs.Int64Var(&work.MaxMsgs, "stream-max-msgs", 0, fmt.Sprintf("messages each of the inbound, outbound and receipt streams may hold (0: %d; -1: none)", def.In.MaxMsgs))
+	fs.Int64Var(&cfg.Limits.In.MaxMsgsPerAgency, "inbound-max-per-agency", def.In.MaxMsgsPerAgency, "messages one agency may have waiting for a decision; beyond it its publishes fail and other agencies' still go through (-1: none)")
+	fs.Int64Var(&cfg.Limits.Audit.MaxBytes, "audit-max-bytes", def.Audit.MaxBytes, "storage limit, in bytes, of the audit log; when full it refuses records and the broker holds every message back until the limit is raised (-1: none; JetStream reserves it on disk)")
+	fs.Int64Var(&cfg.Limits.Audit.MaxMsgs, "audit-max-msgs", def.Audit.MaxMsgs, "records the audit log may hold, as --audit-max-bytes (-1: none)")
+	fs.Float64Var(&cfg.AgencyRate, "agency-rate", limits.DefaultAgencyRate, "messages per second one agency may send, sustained; beyond it (and its burst) its messages are refused with code rate_limited and must be sent again later (0: no limit)")
+	fs.IntVar(&cfg.AgencyBurst, "agency-burst", limits.DefaultAgencyBurst, "messages one agency may send at once above --agency-rate")
 	doInit := fs.Bool("init", false, "create the broker's keys and an empty directory in --data if missing")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
+	}
+	for _, l := range []*limits.Stream{&cfg.Limits.In, &cfg.Limits.Out, &cfg.Limits.Receipts} {
+		l.MaxBytes, l.MaxMsgs = work.MaxBytes, work.MaxMsgs
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg.Logger = logger
