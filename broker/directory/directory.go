@@ -93,7 +93,9 @@ func (a *Agency) KeyAt(kid string, t time.Time) (*Key, error) {
 
 // CurrentRecipients returns the age recipients of every key valid at t:
 // a payload sealed to all of them can be read whichever key the agency
-// has moved to.
+// has moved to. If those keys mix hybrid post-quantum and X25519
+// recipients, only the hybrid ones are returned (age seals a file to one
+// kind only).
 func (a *Agency) CurrentRecipients(t time.Time) []age.Recipient {
 	return keyRing(a.Keys).recipients(t)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"filippo.io/age"
@@ -133,14 +134,27 @@ func (r keyRing) at(owner, kid string, t time.Time) (*Key, error) {
 	return nil, &KeyError{Owner: owner, KID: kid, At: t, Err: ErrUnknownKey}
 }
 
+// recipients lists the age recipients of the keys valid at t. age does not
+// encrypt one file to both hybrid and X25519 recipients, so when the valid
+// keys mix the two kinds only the hybrid ones are listed: a party moving to
+// a post-quantum key is read with it from its not_before on, rather than
+// every message falling back to a key a quantum computer could break.
 func (r keyRing) recipients(t time.Time) []age.Recipient {
-	var out []age.Recipient
+	var pq, classic []age.Recipient
 	for i := range r {
-		if r[i].ValidAt(t) {
-			out = append(out, r[i].recipient)
+		if !r[i].ValidAt(t) {
+			continue
+		}
+		if strings.HasPrefix(r[i].AgeRecipient, "age1pq1") {
+			pq = append(pq, r[i].recipient)
+		} else {
+			classic = append(classic, r[i].recipient)
 		}
 	}
-	return out
+	if len(pq) > 0 {
+		return pq
+	}
+	return classic
 }
 
 // nkeys lists the nkeys that may log in at t: those of keys neither revoked
