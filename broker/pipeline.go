@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"filippo.io/age"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -35,6 +36,9 @@ const (
 	// CodeAuditUnavailable: the record of a message this one replies to or
 	// forwards could not be read.
 	CodeAuditUnavailable = "audit_unavailable"
+	// CodeRevokedKey: the envelope was signed with a key of the sender that
+	// was revoked at or before the time the broker accepted it.
+	CodeRevokedKey = "revoked_key"
 )
 
 // maxForwardedSources bounds claims.forwarded_from: each id costs a read
@@ -233,8 +237,8 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 	if !ok {
 		return reject(CodeUnknownRecipient, "recipient %q is not in the agency directory", h.To)
 	}
-	if err := env.Verify(sender.SigningPublicKey()); err != nil {
-		return reject(envelope.Code(err), "%v (sender %s)", err, h.From)
+	if rej := verifySender(env, sender, stored); rej != nil {
+		return rej
 	}
 	if err := env.CheckTime(stored, b.cfg.ClockSkew); err != nil {
 		return reject(envelope.Code(err), "%v", err)
@@ -242,7 +246,7 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 	if rej := b.checkReplay(ctx, h.ID, rec.InboundSeq); rej != nil {
 		return rej
 	}
-	plain, err := env.OpenMeta(b.cfg.Identity)
+	plain, err := env.OpenMeta(append([]age.Identity{b.cfg.Identity}, b.cfg.Identities...)...)
 	if err != nil {
 		return reject(envelope.Code(err), "policy metadata: %v", err)
 	}
@@ -279,6 +283,47 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 	if d.Allow {
 		rec.Outcome = decision.Delivered
 		rec.Rule, rec.Basis, rec.Obligations = d.Rule, d.Basis, d.Obligations
+	}
+	return nil
+}
+
+// verifySender checks that env was signed by a key of sender and that the
+// key spoke for the sender at, the time the inbound stream accepted the
+// message: a key revoked since cannot sign anything new, while a message
+// accepted before the revocation is still decided on its merits.
+//
+// The signature is checked before the key's validity, so that revoked_key
+// always means the revoked key really signed. A version 1 envelope names no
+// key: the key that verifies it is the one whose validity counts.
+func verifySender(env *envelope.Envelope, sender *directory.Agency, at time.Time) *rejection {
+	h := env.Header
+	kid := h.Kid
+	if h.Version == 1 {
+		for i := range sender.Keys {
+			if env.Verify(sender.Keys[i].SigningPublicKey()) == nil {
+				kid = sender.Keys[i].ID
+				break
+			}
+		}
+		if kid == "" {
+			return reject(envelope.Code(envelope.ErrBadSignature), "%v: no key of %s verifies this version 1 envelope, or it was modified in transit",
+				envelope.ErrBadSignature, h.From)
+		}
+	} else {
+		k, ok := sender.Key(kid)
+		if !ok {
+			return reject(envelope.Code(envelope.ErrBadSignature), "%v: key %s is not one of %s's keys in the directory",
+				envelope.ErrBadSignature, kid, h.From)
+		}
+		if err := env.Verify(k.SigningPublicKey()); err != nil {
+			return reject(envelope.Code(err), "%v (sender %s, key %s)", err, h.From, kid)
+		}
+	}
+	if _, err := sender.KeyAt(kid, at); err != nil {
+		if errors.Is(err, directory.ErrKeyRevoked) {
+			return reject(CodeRevokedKey, "%v; the sender must use its current key", err)
+		}
+		return reject(envelope.Code(envelope.ErrBadSignature), "%v: %v", envelope.ErrBadSignature, err)
 	}
 	return nil
 }

@@ -91,6 +91,10 @@ func (a *Agency) KeyAt(kid string, t time.Time) (*Key, error) {
 	return keyRing(a.Keys).at(a.ID, kid, t)
 }
 
+// Key returns the agency's key kid, whatever its validity: use KeyAt to
+// learn whether it speaks for the agency at a given time.
+func (a *Agency) Key(kid string) (*Key, bool) { return keyRing(a.Keys).find(kid) }
+
 // CurrentRecipients returns the age recipients of every key valid at t:
 // a payload sealed to all of them can be read whichever key the agency
 // has moved to. If those keys mix hybrid post-quantum and X25519
@@ -175,6 +179,9 @@ func (b *Broker) Recipient() age.Recipient { return b.recipient }
 func (b *Broker) KeyAt(kid string, t time.Time) (*Key, error) {
 	return keyRing(b.Keys).at("the broker", kid, t)
 }
+
+// Key returns the broker's key kid, whatever its validity.
+func (b *Broker) Key(kid string) (*Key, bool) { return keyRing(b.Keys).find(kid) }
 
 // CurrentRecipients returns the age recipients of every broker key valid at
 // t, which policy metadata is sealed to.

@@ -120,6 +120,15 @@ func ValidKeyID(s string) bool { return kidPattern.MatchString(s) }
 // keyRing is the key list shared by agencies and the broker.
 type keyRing []Key
 
+func (r keyRing) find(kid string) (*Key, bool) {
+	for i := range r {
+		if r[i].ID == kid {
+			return &r[i], true
+		}
+	}
+	return nil, false
+}
+
 func (r keyRing) at(owner, kid string, t time.Time) (*Key, error) {
 	for i := range r {
 		k := &r[i]
