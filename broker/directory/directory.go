@@ -244,16 +244,11 @@ func (d *Directory) index() error {
 		return err
 	}
 	d.byID = make(map[string]*Agency, len(d.Agencies))
-	// A key belongs to one party: an nkey or a signing key shared by two
-	// would let one act as the other.
+	// An nkey belongs to one party: shared, it would let one act as the
+	// other on NATS.
 	nkeys := map[string]string{}
-	signing := map[string]string{}
 	claim := func(owner string, list []Key) error {
 		for _, k := range list {
-			if other, dup := signing[k.SigningKey]; dup && other != owner {
-				return fmt.Errorf("%s: signing key %s is already used by %s", owner, k.ID, other)
-			}
-			signing[k.SigningKey] = owner
 			if k.NKey == "" {
 				continue
 			}

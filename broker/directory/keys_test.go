@@ -162,7 +162,7 @@ func TestInvalidKeyLists(t *testing.T) {
 			}
 		})
 	}
-	t.Run("key shared by two agencies", func(t *testing.T) {
+	t.Run("nkey shared by two agencies", func(t *testing.T) {
 		d := newDirectory(t)
 		k := newKey(t, t0)
 		d.Agencies = []Agency{
