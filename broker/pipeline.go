@@ -287,45 +287,22 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 	return nil
 }
 
-// verifySender checks that env was signed by a key of sender and that the
-// key spoke for the sender at, the time the inbound stream accepted the
-// message: a key revoked since cannot sign anything new, while a message
-// accepted before the revocation is still decided on its merits.
-//
-// The signature is checked before the key's validity, so that revoked_key
-// always means the revoked key really signed. A version 1 envelope names no
-// key: the key that verifies it is the one whose validity counts.
+// verifySender checks that env was signed by a key of sender that spoke for
+// the sender at at, the time the inbound stream accepted the message: a key
+// revoked since cannot sign anything new, while a message accepted before
+// the revocation is still decided on its merits.
 func verifySender(env *envelope.Envelope, sender *directory.Agency, at time.Time) *rejection {
-	h := env.Header
-	kid := h.Kid
-	if h.Version == 1 {
-		for i := range sender.Keys {
-			if env.Verify(sender.Keys[i].SigningPublicKey()) == nil {
-				kid = sender.Keys[i].ID
-				break
-			}
-		}
-		if kid == "" {
-			return reject(envelope.Code(envelope.ErrBadSignature), "%v: no key of %s verifies this version 1 envelope, or it was modified in transit",
-				envelope.ErrBadSignature, h.From)
-		}
-	} else {
-		k, ok := sender.Key(kid)
-		if !ok {
-			return reject(envelope.Code(envelope.ErrBadSignature), "%v: key %s is not one of %s's keys in the directory",
-				envelope.ErrBadSignature, kid, h.From)
-		}
-		if err := env.Verify(k.SigningPublicKey()); err != nil {
-			return reject(envelope.Code(err), "%v (sender %s, key %s)", err, h.From, kid)
-		}
+	_, err := sender.VerifyEnvelope(env, at)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, directory.ErrKeyRevoked):
+		return reject(CodeRevokedKey, "%v; the sender must use its current key", err)
+	case errors.Is(err, envelope.ErrBadSignature):
+		return reject(envelope.Code(err), "%v", err)
 	}
-	if _, err := sender.KeyAt(kid, at); err != nil {
-		if errors.Is(err, directory.ErrKeyRevoked) {
-			return reject(CodeRevokedKey, "%v; the sender must use its current key", err)
-		}
-		return reject(envelope.Code(envelope.ErrBadSignature), "%v: %v", envelope.ErrBadSignature, err)
-	}
-	return nil
+	// A key of the sender, but not yet or no longer valid then.
+	return reject(envelope.Code(envelope.ErrBadSignature), "%v: %v", envelope.ErrBadSignature, err)
 }
 
 // checkReplay records the message id as seen. The same id from the same

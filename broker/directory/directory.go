@@ -308,6 +308,16 @@ type fileAgency struct {
 // (built in Go and never parsed) is written as a one-key list. Marshal does
 // not validate; Write does.
 func (d *Directory) Marshal() ([]byte, error) {
+	// An edit of the single-key fields of a parsed directory would be lost
+	// silently: refuse it.
+	if !mirrors(d.Broker.Keys, d.Broker.SigningKey, d.Broker.AgeRecipient, d.Broker.NATS.NKey) {
+		return nil, errors.New("directory: the broker's signing_key, age_recipient or nats differ from all its keys; edit keys instead")
+	}
+	for _, a := range d.Agencies {
+		if !mirrors(a.Keys, a.SigningKey, a.AgeRecipient, a.NATS.NKey) {
+			return nil, fmt.Errorf("directory: agency %s: signing_key, age_recipient or nats differ from all its keys; edit keys instead", a.ID)
+		}
+	}
 	out := fileDirectory{Broker: fileBroker{Keys: keyList(d.Broker.Keys, d.Broker.SigningKey, d.Broker.AgeRecipient, d.Broker.NATS.NKey)},
 		Agencies: make([]fileAgency, 0, len(d.Agencies))}
 	for _, a := range d.Agencies {

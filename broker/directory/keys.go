@@ -12,6 +12,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 )
 
@@ -249,20 +250,25 @@ func normalize(owner string, list []Key, signing, recipient, nkey string) ([]Key
 			return nil, fmt.Errorf("%s: key %s: revoked_at without revoked_reason; say why it was revoked", owner, k.ID)
 		}
 	}
-	if legacy && len(list) > 0 {
-		// Both forms: only the mirror of a key in the list (see Agency) is allowed.
-		match := false
-		for i := range out {
-			k := &out[i]
-			if k.SigningKey == signing && k.AgeRecipient == recipient && k.NKey == nkey {
-				match = true
-			}
-		}
-		if !match {
-			return nil, fmt.Errorf("%s: give either keys or the single-key fields signing_key, age_recipient and nats, not both", owner)
-		}
+	// Both forms: only the mirror of a key in the list (see Agency) is allowed.
+	if !mirrors(out, signing, recipient, nkey) {
+		return nil, fmt.Errorf("%s: give either keys or the single-key fields signing_key, age_recipient and nats, not both", owner)
 	}
 	return out, nil
+}
+
+// mirrors reports whether the single-key fields are empty, or list is
+// empty, or they are those of a key in list.
+func mirrors(list []Key, signing, recipient, nkey string) bool {
+	if len(list) == 0 || (signing == "" && recipient == "" && nkey == "") {
+		return true
+	}
+	for _, k := range list {
+		if k.SigningKey == signing && k.AgeRecipient == recipient && k.NKey == nkey {
+			return true
+		}
+	}
+	return false
 }
 
 // keyList is list, or the single-key form as a list of one.
@@ -275,4 +281,41 @@ func keyList(list []Key, signing, recipient, nkey string) []Key {
 		k.ID = KeyID(pub)
 	}
 	return []Key{k}
+}
+
+// VerifyEnvelope checks that env was signed by one of the agency's keys and
+// that the key spoke for the agency at t, and returns the key. A version 2
+// envelope names its key; for version 1, the key that verifies it is the one
+// whose validity counts, so a revoked key can't hide behind the older format.
+//
+// The signature is checked before the key's validity: an error wrapping
+// ErrKeyRevoked always means the revoked key really signed. A signature that
+// does not verify, or a key the directory does not know, is an error
+// wrapping envelope.ErrBadSignature; a key not valid at t is a *KeyError.
+func (a *Agency) VerifyEnvelope(env *envelope.Envelope, t time.Time) (*Key, error) {
+	h := env.Header
+	if h.From != a.ID {
+		return nil, fmt.Errorf("%w: the envelope is from %q, not from %s", envelope.ErrBadSignature, h.From, a.ID)
+	}
+	kid := h.Kid
+	if h.Version == 1 {
+		for i := range a.Keys {
+			if env.Verify(a.Keys[i].signing) == nil {
+				kid = a.Keys[i].ID
+				break
+			}
+		}
+		if kid == "" {
+			return nil, fmt.Errorf("%w: no key of %s verifies this version 1 envelope, or it was modified in transit", envelope.ErrBadSignature, a.ID)
+		}
+	} else {
+		k, ok := a.Key(kid)
+		if !ok {
+			return nil, fmt.Errorf("%w: key %s is not one of %s's keys in the directory", envelope.ErrBadSignature, kid, a.ID)
+		}
+		if err := env.Verify(k.signing); err != nil {
+			return nil, fmt.Errorf("%w (key %s)", err, kid)
+		}
+	}
+	return a.KeyAt(kid, t)
 }
