@@ -262,13 +262,11 @@ func verifySig(pub ed25519.PublicKey, context string, body []byte, sig string) b
 func apply(r *Request, d *directory.Directory, now time.Time) (*directory.Directory, error) {
 	k := directory.Key{ID: r.Key.ID, SigningKey: r.Key.SigningKey, AgeRecipient: r.Key.AgeRecipient, NKey: r.Key.NKey,
 		NotBefore: now.UTC().Truncate(time.Second)}
-	next := &directory.Directory{Broker: d.Broker, Agencies: make([]directory.Agency, 0, len(d.Agencies)+1)}
-	for _, a := range d.Agencies {
-		if r.Type == TypeRotate && a.ID == r.Agency.ID {
-			a.Keys = append(append([]directory.Key(nil), a.Keys...), k)
+	next := copyDirectory(d)
+	for i := range next.Agencies {
+		if r.Type == TypeRotate && next.Agencies[i].ID == r.Agency.ID {
+			next.Agencies[i].Keys = append(next.Agencies[i].Keys, k)
 		}
-		a.SigningKey, a.AgeRecipient, a.NATS = "", "", directory.NATS{}
-		next.Agencies = append(next.Agencies, a)
 	}
 	if r.Type == TypeEnroll {
 		next.Agencies = append(next.Agencies, directory.Agency{ID: r.Agency.ID, Kind: r.Agency.Kind, Operator: r.Agency.Operator,
@@ -330,18 +328,16 @@ func Revoke(d *directory.Directory, id, kid, reason string, now time.Time) (*dir
 		return nil, fmt.Errorf("enroll: key %s of %s was already revoked at %s", kid, id, k.RevokedAt.Format(time.RFC3339))
 	}
 	at := now.UTC()
-	next := &directory.Directory{Broker: d.Broker, Agencies: make([]directory.Agency, 0, len(d.Agencies))}
-	for _, x := range d.Agencies {
-		x.SigningKey, x.AgeRecipient, x.NATS = "", "", directory.NATS{}
-		if x.ID == id {
-			x.Keys = append([]directory.Key(nil), x.Keys...)
-			for i := range x.Keys {
-				if x.Keys[i].ID == kid {
-					x.Keys[i].RevokedAt, x.Keys[i].RevokedReason = &at, reason
-				}
+	next := copyDirectory(d)
+	for i := range next.Agencies {
+		if next.Agencies[i].ID != id {
+			continue
+		}
+		for j := range next.Agencies[i].Keys {
+			if next.Agencies[i].Keys[j].ID == kid {
+				next.Agencies[i].Keys[j].RevokedAt, next.Agencies[i].Keys[j].RevokedReason = &at, reason
 			}
 		}
-		next.Agencies = append(next.Agencies, x)
 	}
 	return reparse(next)
 }
@@ -451,4 +447,55 @@ func checkNewDir(dir string) error {
 		}
 	}
 	return nil
+}
+
+// AddBrokerKey returns d with pk added to the broker's keys, valid from now.
+func AddBrokerKey(d *directory.Directory, pk PublicKeys, now time.Time) (*directory.Directory, error) {
+	r := &Request{Type: TypeRotate, Key: pk, CreatedAt: now}
+	r.Agency.ID = "broker"
+	if err := r.checkForm(now); err != nil {
+		return nil, err
+	}
+	if _, dup := d.Broker.Key(pk.ID); dup {
+		return nil, fmt.Errorf("%w: key %s is already one of the broker's keys", ErrConflict, pk.ID)
+	}
+	next := copyDirectory(d)
+	next.Broker.Keys = append(next.Broker.Keys, directory.Key{ID: pk.ID, SigningKey: pk.SigningKey, AgeRecipient: pk.AgeRecipient,
+		NKey: pk.NKey, NotBefore: now.UTC().Truncate(time.Second)})
+	return reparse(next)
+}
+
+// RevokeBrokerKey returns d with the broker's key kid revoked from now.
+func RevokeBrokerKey(d *directory.Directory, kid, reason string, now time.Time) (*directory.Directory, error) {
+	if reason == "" {
+		return nil, errors.New("enroll: say why the key is revoked; the reason is kept in the directory")
+	}
+	k, ok := d.Broker.Key(kid)
+	if !ok {
+		return nil, fmt.Errorf("enroll: the broker has no key %s", kid)
+	}
+	if k.RevokedAt != nil {
+		return nil, fmt.Errorf("enroll: key %s of the broker was already revoked at %s", kid, k.RevokedAt.Format(time.RFC3339))
+	}
+	at := now.UTC()
+	next := copyDirectory(d)
+	for i := range next.Broker.Keys {
+		if next.Broker.Keys[i].ID == kid {
+			next.Broker.Keys[i].RevokedAt, next.Broker.Keys[i].RevokedReason = &at, reason
+		}
+	}
+	return reparse(next)
+}
+
+// copyDirectory returns a copy of d whose key lists may be changed, with
+// the single-key fields cleared so that only the lists are written.
+func copyDirectory(d *directory.Directory) *directory.Directory {
+	next := &directory.Directory{Broker: directory.Broker{Keys: append([]directory.Key(nil), d.Broker.Keys...)},
+		Agencies: make([]directory.Agency, 0, len(d.Agencies))}
+	for _, a := range d.Agencies {
+		a.SigningKey, a.AgeRecipient, a.NATS = "", "", directory.NATS{}
+		a.Keys = append([]directory.Key(nil), a.Keys...)
+		next.Agencies = append(next.Agencies, a)
+	}
+	return next
 }

@@ -110,3 +110,38 @@ func cmdAgencyRevoke(args []string, out io.Writer) error {
 		*kid, *id, now.UTC().Format(time.RFC3339))
 	return nil
 }
+
+func cmdBrokerRotate(args []string, out io.Writer) error {
+	fs := newFlags("broker rotate")
+	data := fs.String("data", "./data", "data directory")
+	x25519 := fs.Bool("x25519", false, "classic X25519 age key instead of the default hybrid post-quantum key")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	kid, err := service.RotateBrokerKey(*data, *x25519, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "new broker key %s in %s; agencies seal to both keys from now on.\n"+
+		"Restart the broker so that it signs receipts with the new key. Old receipts stay verifiable while the old key is not revoked.\n",
+		kid, filepath.Join(*data, service.BrokerDir, service.BrokerKeysDir, kid))
+	return nil
+}
+
+func cmdBrokerRevoke(args []string, out io.Writer) error {
+	fs := newFlags("broker revoke")
+	data := fs.String("data", "./data", "data directory")
+	kid := fs.String("key", "", "id of the broker key to revoke (k-…)")
+	reason := fs.String("reason", "", "why, kept in the directory")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *kid == "" || *reason == "" {
+		return errors.New("broker revoke needs --key and --reason")
+	}
+	if err := service.RevokeBrokerKey(*data, *kid, *reason, time.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "revoked broker key %s; receipts it signed no longer verify\n", *kid)
+	return nil
+}

@@ -32,6 +32,8 @@ Usage:
   brokerctl agency add --request FILE [--data DIR]            verify a keygen/rotate request, add its public keys
   brokerctl agency rotate --id ID --keys DIR --out NEWDIR [--x25519]   on the agency's machine: new keys, request signed by both
   brokerctl agency revoke --id ID --key KEYID --reason TEXT [--data DIR]
+  brokerctl broker rotate [--x25519] [--data DIR]              new broker keys beside the old; restart the broker
+  brokerctl broker revoke --key KEYID --reason TEXT [--data DIR]
   brokerctl demo   [--data DIR]
   brokerctl nats-config [--data DIR] [--out FILE]
   brokerctl send   --from ID --to ID --kind KIND --meta FILE|JSON [--payload FILE|-] [--text TEXT] [--reply-to ID] [--wait 10s]
@@ -90,6 +92,17 @@ func run(args []string, out io.Writer) error {
 			return cmdAgencyRotate(rest[1:], out)
 		case "revoke":
 			return cmdAgencyRevoke(rest[1:], out)
+		}
+		return errUsage
+	case "broker":
+		if len(rest) == 0 {
+			return errUsage
+		}
+		switch rest[0] {
+		case "rotate":
+			return cmdBrokerRotate(rest[1:], out)
+		case "revoke":
+			return cmdBrokerRevoke(rest[1:], out)
 		}
 		return errUsage
 	case "demo":
