@@ -4,6 +4,10 @@
 // The directory is the only source of facts about the parties that the policy sees.
 // A sender may claim anything inside its encrypted metadata; whether it is the police,
 // a municipal school or an independent one is decided here.
+//
+// Each party holds a list of keys, so that it can rotate them without
+// losing a message and revoke one that leaked: see Key, Agency.KeyAt and
+// Agency.CurrentRecipients.
 package directory
 
 import (

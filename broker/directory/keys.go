@@ -27,9 +27,10 @@ type Key struct {
 	// NKey is the NATS user public key ("U…") of this generation; empty
 	// when NATS authenticates the party by other means.
 	NKey string `json:"nkey,omitempty"`
-	// NotBefore is when the key starts to speak for its party. A key read
-	// from the single-key form has the zero time: valid since always.
-	NotBefore time.Time `json:"not_before"`
+	// NotBefore is when the key starts to speak for its party. Zero (and
+	// absent from the file) means since always, as for a key read from the
+	// single-key form.
+	NotBefore time.Time `json:"not_before,omitzero"`
 	// NotAfter, if set, is when the key stops speaking for its party.
 	NotAfter *time.Time `json:"not_after,omitempty"`
 	// RevokedAt, if set, is when the key was withdrawn, for instance
