@@ -2,12 +2,14 @@ package service_test
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/enroll"
 	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
@@ -213,6 +215,21 @@ func TestKeysEnrolRotateRevoke(t *testing.T) {
 	if rec, ok := findByMessage(recs, staleID); !ok || rec.ErrorCode != "revoked_key" {
 		t.Fatalf("the revoked key's message in the audit log: %+v", rec)
 	}
+	// Each change of the agency's keys is in the log.
+	events := map[string]int{}
+	for _, r := range recs {
+		if r.Outcome == decision.KeyEvent && r.Sender == lund {
+			events[r.Kind+" "+r.KeyID]++
+		}
+	}
+	want := map[string]int{
+		decision.KindKeyAdded + " " + oldKid:     1,
+		decision.KindKeyAdded + " " + rot.Key.ID: 1,
+		decision.KindKeyRevoked + " " + oldKid:   1,
+	}
+	if fmt.Sprint(events) != fmt.Sprint(want) {
+		t.Fatalf("key events in the audit log: %v, want %v", events, want)
+	}
 }
 
 // TestBrokerKeyRotation rotates the broker's own keys: agencies seal to both
@@ -257,9 +274,19 @@ func TestBrokerKeyRotation(t *testing.T) {
 
 	w.stop()
 	w.start()
+	w.svc.Dir.OnChange(func(*directory.Directory) {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	})
 	if err := service.RevokeBrokerKey(w.data, oldKid, "superseded by "+newKid, time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	waitForDirectory(t, w, changed, "the revocation of the old broker key", func(d *directory.Directory) bool {
+		k, _ := d.Broker.Key(oldKid)
+		return k != nil && k.RevokedAt != nil
+	})
 	d := w.directory()
 	if k, _ := d.Broker.Key(oldKid); k == nil || k.RevokedAt == nil {
 		t.Fatal("the old broker key is not revoked")
@@ -270,5 +297,14 @@ func TestBrokerKeyRotation(t *testing.T) {
 	if err := service.RevokeBrokerKey(w.data, newKid, "test", time.Now()); err == nil {
 		t.Fatal("revoked the broker's last usable key")
 	}
-	auditRecords(t, w)
+	var events []string
+	for _, r := range auditRecords(t, w) {
+		if r.Outcome == decision.KeyEvent {
+			events = append(events, r.Sender+" "+r.Kind+" "+r.KeyID)
+		}
+	}
+	want := []string{"broker key_added " + newKid, "broker key_revoked " + oldKid}
+	if fmt.Sprint(events) != fmt.Sprint(want) {
+		t.Fatalf("key events in the audit log: %q, want %q", events, want)
+	}
 }

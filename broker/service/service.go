@@ -181,6 +181,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		return nil, fmt.Errorf("service: %w", err)
 	}
 	bcfg.Audit = s.Audit
+	s.recordKeyChanges()
 	if s.broker, err = broker.New(ctx, bcfg); err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
