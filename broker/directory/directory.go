@@ -56,8 +56,8 @@ type NATS struct {
 // Its keys are in Keys. SigningKey, AgeRecipient and NATS are the older
 // single-key form: a file that has them instead of keys is read as one key
 // valid since always. After parsing they mirror the primary key (the newest
-// one not revoked), for callers that know of one key only; Marshal writes
-// Keys alone.
+// one not revoked), for callers that know of one key only; changing them
+// changes that key. Marshal writes Keys alone.
 type Agency struct {
 	ID           string `json:"id"`
 	Kind         string `json:"kind"`
@@ -312,16 +312,6 @@ type fileAgency struct {
 // (built in Go and never parsed) is written as a one-key list. Marshal does
 // not validate; Write does.
 func (d *Directory) Marshal() ([]byte, error) {
-	// An edit of the single-key fields of a parsed directory would be lost
-	// silently: refuse it.
-	if !mirrors(d.Broker.Keys, d.Broker.SigningKey, d.Broker.AgeRecipient, d.Broker.NATS.NKey) {
-		return nil, errors.New("directory: the broker's signing_key, age_recipient or nats differ from all its keys; edit keys instead")
-	}
-	for _, a := range d.Agencies {
-		if !mirrors(a.Keys, a.SigningKey, a.AgeRecipient, a.NATS.NKey) {
-			return nil, fmt.Errorf("directory: agency %s: signing_key, age_recipient or nats differ from all its keys; edit keys instead", a.ID)
-		}
-	}
 	out := fileDirectory{Broker: fileBroker{Keys: keyList(d.Broker.Keys, d.Broker.SigningKey, d.Broker.AgeRecipient, d.Broker.NATS.NKey)},
 		Agencies: make([]fileAgency, 0, len(d.Agencies))}
 	for _, a := range d.Agencies {

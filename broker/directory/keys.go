@@ -211,12 +211,10 @@ func (r keyRing) primary(now time.Time) *Key {
 // slice may be shared with another Directory and is not written).
 func normalize(owner string, list []Key, signing, recipient, nkey string) ([]Key, error) {
 	legacy := signing != "" || recipient != "" || nkey != ""
-	if len(list) == 0 {
-		if !legacy {
-			return nil, fmt.Errorf("%s: no keys; add at least one under keys", owner)
-		}
-		list = []Key{{SigningKey: signing, AgeRecipient: recipient, NKey: nkey}}
+	if len(list) == 0 && !legacy {
+		return nil, fmt.Errorf("%s: no keys; add at least one under keys", owner)
 	}
+	list = keyList(list, signing, recipient, nkey)
 	out := make([]Key, len(list))
 	copy(out, list)
 	ids := make(map[string]bool, len(out))
@@ -230,9 +228,6 @@ func normalize(owner string, list []Key, signing, recipient, nkey string) ([]Key
 			return nil, fmt.Errorf("%s: key %d: age_recipient: %w", owner, i+1, err)
 		}
 		want := KeyID(k.signing)
-		if k.ID == "" && legacy && len(list) == 1 && k.NotBefore.IsZero() {
-			k.ID = want
-		}
 		if k.ID != want {
 			return nil, fmt.Errorf("%s: key %d: id %q does not match its signing key, whose id is %q", owner, i+1, k.ID, want)
 		}
@@ -251,10 +246,6 @@ func normalize(owner string, list []Key, signing, recipient, nkey string) ([]Key
 			return nil, fmt.Errorf("%s: key %s: revoked_at without revoked_reason; say why it was revoked", owner, k.ID)
 		}
 	}
-	// Both forms: only the mirror of a key in the list (see Agency) is allowed.
-	if !mirrors(out, signing, recipient, nkey) {
-		return nil, fmt.Errorf("%s: give either keys or the single-key fields signing_key, age_recipient and nats, not both", owner)
-	}
 	return out, nil
 }
 
@@ -272,16 +263,35 @@ func mirrors(list []Key, signing, recipient, nkey string) bool {
 	return false
 }
 
-// keyList is list, or the single-key form as a list of one.
+// keyList is list, with the single-key fields applied to it: the list
+// itself if they mirror one of its keys, a one-key list if the list is
+// empty, and otherwise a copy whose primary key takes their values (an
+// edit made through them).
 func keyList(list []Key, signing, recipient, nkey string) []Key {
-	if len(list) > 0 || (signing == "" && recipient == "" && nkey == "") {
+	if mirrors(list, signing, recipient, nkey) && len(list) > 0 {
 		return list
 	}
-	k := Key{SigningKey: signing, AgeRecipient: recipient, NKey: nkey}
+	if signing == "" && recipient == "" && nkey == "" {
+		return list
+	}
+	var k Key
+	out := []Key{}
+	if len(list) > 0 {
+		out = append(out, list...)
+		p := keyRing(out).primary(time.Now())
+		for i := range out {
+			if &out[i] == p {
+				k = out[i]
+				out = append(out[:i:i], out[i+1:]...)
+				break
+			}
+		}
+	}
+	k.SigningKey, k.AgeRecipient, k.NKey = signing, recipient, nkey
 	if pub, err := keys.ParseSigningPublicKey(signing); err == nil {
 		k.ID = KeyID(pub)
 	}
-	return []Key{k}
+	return append(out, k)
 }
 
 // VerifyEnvelope checks that env was signed by one of the agency's keys and

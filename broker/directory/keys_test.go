@@ -174,13 +174,34 @@ func TestInvalidKeyLists(t *testing.T) {
 			t.Fatal("Parse accepted one key for two agencies")
 		}
 	})
-	t.Run("both forms disagree", func(t *testing.T) {
+	t.Run("single-key fields edit the primary key", func(t *testing.T) {
 		d := newDirectory(t)
-		other := newKey(t, t0)
-		d.Agencies = []Agency{{ID: "soc", Kind: KindSocialServices, Name: "Soc", Keys: []Key{newKey(t, t0)},
-			SigningKey: other.SigningKey, AgeRecipient: other.AgeRecipient}}
-		if err := d.index(); err == nil {
-			t.Fatal("index accepted single-key fields naming a key not in the list")
+		k0, k1, other := newKey(t, t0), newKey(t, t0.Add(time.Hour)), newKey(t, t0)
+		other.NKey = ""
+		d.Agencies = []Agency{{ID: "soc", Kind: KindSocialServices, Name: "Soc", Keys: []Key{k0, k1}}}
+		b, _ := d.Marshal()
+		parsed, err := Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed.Agencies[0].SigningKey, parsed.Agencies[0].AgeRecipient, parsed.Agencies[0].NATS.NKey = other.SigningKey, other.AgeRecipient, ""
+		b, err = parsed.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := again.Lookup("soc")
+		if _, ok := a.Key(other.ID); !ok || len(a.Keys) != 2 {
+			t.Fatalf("keys after editing the single-key fields: %+v", a.Keys)
+		}
+		if _, ok := a.Key(k1.ID); ok {
+			t.Fatal("the primary key was kept beside its edit")
+		}
+		if _, ok := a.Key(k0.ID); !ok {
+			t.Fatal("the older key was lost")
 		}
 	})
 }

@@ -197,7 +197,7 @@ func TestKeysEnrolRotateRevoke(t *testing.T) {
 	}
 	r, err := lundNew.Receipt(ctx, staleID)
 	var rej *agency.RejectedError
-	if !errors.As(err, &rej) || r.ErrorCode != "revoked_key" {
+	if !errors.As(err, &rej) || r.ErrorCode != "revoked_key" || !errors.Is(err, agency.ErrBadKey) {
 		t.Fatalf("a message signed with the revoked key: %+v, %v; want revoked_key", r, err)
 	}
 	t.Logf("revoked_key: %s", r.Reasons[0])

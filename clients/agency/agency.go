@@ -117,7 +117,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	self, ok := cfg.Directory.Lookup(cfg.Identity.ID)
 	if !ok {
-		return nil, fmt.Errorf("agency: %q is not in the directory; add it with brokerctl agency new", cfg.Identity.ID)
+		return nil, fmt.Errorf("agency: %q is not in the directory; enrol it with brokerctl agency keygen and agency add", cfg.Identity.ID)
 	}
 	key, err := self.KeyAt(cfg.Identity.kid, time.Now())
 	if errors.Is(err, directory.ErrKeyNotYetValid) {
@@ -294,12 +294,12 @@ type RejectedError struct {
 
 // Is makes errors.Is(err, ErrDenied) and errors.Is(err, ErrRefused) work,
 // and errors.Is(err, ErrBadKey) for a message the broker could not verify or
-// open with the keys in its directory.
+// open with the keys in its directory, or that was signed with a revoked key.
 func (e *RejectedError) Is(target error) bool {
 	switch code := e.Receipt.ErrorCode; {
 	case code == "":
 		return target == ErrDenied
-	case code == "bad_signature" || code == "wrong_key":
+	case code == "bad_signature" || code == "wrong_key" || code == "revoked_key":
 		return target == ErrRefused || target == ErrBadKey
 	}
 	return target == ErrRefused

@@ -84,7 +84,6 @@ func TestBadKeys(t *testing.T) {
 	}
 	for i := range stale.Agencies {
 		if stale.Agencies[i].ID == social {
-			stale.Agencies[i].Keys[0].AgeRecipient = old
 			stale.Agencies[i].AgeRecipient = old
 		}
 	}
@@ -142,9 +141,7 @@ func TestBadKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherPub := otherBroker.Public().(ed25519.PublicKey)
-	wrong.Broker.SigningKey, wrong.Broker.AgeRecipient, wrong.Broker.NATS.NKey = "", "", ""
-	wrong.Broker.Keys[0].SigningKey, wrong.Broker.Keys[0].ID = keys.FormatSigningPublicKey(otherPub), directory.KeyID(otherPub)
+	wrong.Broker.SigningKey = keys.FormatSigningPublicKey(otherBroker.Public().(ed25519.PublicKey))
 	if b, err = wrong.Marshal(); err != nil {
 		t.Fatal(err)
 	}
