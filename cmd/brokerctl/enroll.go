@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/enroll"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 )
@@ -143,5 +144,45 @@ func cmdBrokerRevoke(args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "revoked broker key %s; receipts it signed no longer verify\n", *kid)
+	return nil
+}
+
+// cmdAgencyKeys lists the keys of one agency, or of the broker, with their
+// state now: the ids revoke takes.
+func cmdAgencyKeys(args []string, out io.Writer) error {
+	fs := newFlags("agency keys")
+	data := fs.String("data", "./data", "data directory")
+	id := fs.String("id", "", `agency id, or "broker"`)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *id == "" {
+		return errors.New(`agency keys needs --id (an agency id, or "broker")`)
+	}
+	d, err := directory.Load(filepath.Join(*data, service.DirectoryFile))
+	if err != nil {
+		return err
+	}
+	list := d.Broker.Keys
+	if *id != "broker" {
+		a, ok := d.Lookup(*id)
+		if !ok {
+			return fmt.Errorf("agency %s is not in the directory", *id)
+		}
+		list = a.Keys
+	}
+	now := time.Now()
+	for _, k := range list {
+		state := "valid"
+		switch {
+		case k.Revoked(now):
+			state = "revoked " + k.RevokedAt.UTC().Format(time.RFC3339) + " (" + k.RevokedReason + ")"
+		case k.NotAfter != nil && !now.Before(*k.NotAfter):
+			state = "expired " + k.NotAfter.UTC().Format(time.RFC3339)
+		case now.Before(k.NotBefore):
+			state = "from " + k.NotBefore.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(out, "%s  %-10s %s\n", k.ID, state, k.AgeRecipient[:min(len(k.AgeRecipient), 24)]+"…")
+	}
 	return nil
 }

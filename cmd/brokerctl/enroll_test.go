@@ -50,6 +50,13 @@ func TestKeygenAddRotateRevoke(t *testing.T) {
 	if out, err = runCtl(t, "agency", "revoke", "--data", data, "--id", "soc", "--key", kid, "--reason", "superseded"); err != nil {
 		t.Fatalf("revoke: %q %v", out, err)
 	}
+	if out, err = runCtl(t, "agency", "keys", "--data", data, "--id", "soc"); err != nil ||
+		!strings.Contains(out, kid+"  revoked") || strings.Count(out, "valid") != 1 {
+		t.Fatalf("agency keys: %q %v", out, err)
+	}
+	if out, err = runCtl(t, "agency", "keys", "--data", data, "--id", "broker"); err != nil || !strings.Contains(out, "valid") {
+		t.Fatalf("agency keys --id broker: %q %v", out, err)
+	}
 	d, err := directory.Load(filepath.Join(data, service.DirectoryFile))
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,7 @@ Usage:
   brokerctl agency add --request FILE [--data DIR]            verify a keygen/rotate request, add its public keys
   brokerctl agency rotate --id ID --keys DIR --out NEWDIR [--x25519]   on the agency's machine: new keys, request signed by both
   brokerctl agency revoke --id ID --key KEYID --reason TEXT [--data DIR]
+  brokerctl agency keys --id ID|broker [--data DIR]           key ids and whether each is valid now
   brokerctl broker rotate [--x25519] [--data DIR]              new broker keys beside the old; restart the broker
   brokerctl broker revoke --key KEYID --reason TEXT [--data DIR]
   brokerctl demo   [--data DIR]
@@ -92,6 +93,8 @@ func run(args []string, out io.Writer) error {
 			return cmdAgencyRotate(rest[1:], out)
 		case "revoke":
 			return cmdAgencyRevoke(rest[1:], out)
+		case "keys":
+			return cmdAgencyKeys(rest[1:], out)
 		}
 		return errUsage
 	case "broker":
