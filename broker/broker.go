@@ -65,9 +65,12 @@ type Config struct {
 	// SigningKey signs receipts and decision headers; its public half is the
 	// directory's broker.signing_key.
 	SigningKey ed25519.PrivateKey
-	// Identity decrypts policy metadata; its recipient is the directory's
-	// broker.age_recipient.
+	// Identity decrypts policy metadata; its recipient is the recipient of
+	// the broker's primary key in the directory.
 	Identity age.Identity
+	// Identities also decrypt policy metadata: the broker's other current
+	// age keys while it rotates them. Optional.
+	Identities []age.Identity
 	// Consent is the consent registry that claims.consent_ref is resolved
 	// in; nil means the broker creates the bucket at start on NATS with
 	// Replicas replicas.

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"filippo.io/age"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -234,8 +235,8 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 	if !ok {
 		return reject(errcode.UnknownRecipient, "recipient %q is not in the agency directory", h.To)
 	}
-	if err := env.Verify(sender.SigningPublicKey()); err != nil {
-		return reject(envelope.Code(err), "%v (sender %s)", err, h.From)
+	if rej := verifySender(env, sender, stored); rej != nil {
+		return rej
 	}
 	if err := env.CheckTime(stored, b.cfg.ClockSkew); err != nil {
 		return reject(envelope.Code(err), "%v", err)
@@ -243,7 +244,7 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 	if rej := b.checkReplay(ctx, h.ID, rec.InboundSeq); rej != nil {
 		return rej
 	}
-	plain, err := env.OpenMeta(b.cfg.Identity)
+	plain, err := env.OpenMeta(append([]age.Identity{b.cfg.Identity}, b.cfg.Identities...)...)
 	if err != nil {
 		return reject(envelope.Code(err), "policy metadata: %v", err)
 	}
@@ -282,6 +283,24 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 		rec.Rule, rec.Basis, rec.Obligations = d.Rule, d.Basis, d.Obligations
 	}
 	return nil
+}
+
+// verifySender checks that env was signed by a key of sender that spoke for
+// the sender at at, the time the inbound stream accepted the message: a key
+// revoked since cannot sign anything new, while a message accepted before
+// the revocation is still decided on its merits.
+func verifySender(env *envelope.Envelope, sender *directory.Agency, at time.Time) *rejection {
+	_, err := sender.VerifyEnvelope(env, at)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, directory.ErrKeyRevoked):
+		return reject(errcode.RevokedKey, "%v; the sender must use its current key", err)
+	case errors.Is(err, envelope.ErrBadSignature):
+		return reject(envelope.Code(err), "%v", err)
+	}
+	// A key of the sender, but not yet or no longer valid then.
+	return reject(envelope.Code(envelope.ErrBadSignature), "%v: %v", envelope.ErrBadSignature, err)
 }
 
 // checkReplay records the message id as seen. The same id from the same

@@ -23,6 +23,18 @@ import (
 const (
 	Delivered = "delivered"
 	Rejected  = "rejected"
+	// KeyEvent marks a record that is not a decision on a message but a
+	// change of a party's keys that the broker applied: Kind is one of
+	// KindKeyAdded, KindKeyRevoked or KindKeyRemoved, Sender the agency id
+	// (or "broker"), KeyID the key.
+	KeyEvent = "key_event"
+)
+
+// Kinds of KeyEvent records.
+const (
+	KindKeyAdded   = "key_added"
+	KindKeyRevoked = "key_revoked"
+	KindKeyRemoved = "key_removed"
 )
 
 // Record is everything the broker knows about one decision. It never holds the
@@ -51,6 +63,9 @@ type Record struct {
 	// policy decision: a malformed envelope, a bad signature, a replay, a
 	// policy error (then the policy failed closed).
 	ErrorCode string `json:"error_code,omitempty"`
+
+	// KeyID is, in a KeyEvent record, the id of the key that changed.
+	KeyID string `json:"key_id,omitempty"`
 
 	PolicyRevision string `json:"policy_revision,omitempty"`
 	InputSHA256    string `json:"input_sha256,omitempty"`

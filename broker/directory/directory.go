@@ -4,6 +4,10 @@
 // The directory is the only source of facts about the parties that the policy sees.
 // A sender may claim anything inside its encrypted metadata; whether it is the police,
 // a municipal school or an independent one is decided here.
+//
+// Each party holds a list of keys, so that it can rotate them without
+// losing a message and revoke one that leaked: see Key, Agency.KeyAt and
+// Agency.CurrentRecipients.
 package directory
 
 import (
@@ -14,11 +18,11 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"time"
 
 	"filippo.io/age"
 	"sigs.k8s.io/yaml"
 
-	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
 )
 
@@ -49,14 +53,21 @@ type NATS struct {
 }
 
 // Agency is one party in the directory.
+//
+// Its keys are in Keys. SigningKey, AgeRecipient and NATS are the older
+// single-key form: a file that has them instead of keys is read as one key
+// valid since always. After parsing they mirror the primary key (the newest
+// one not revoked), for callers that know of one key only; changing them
+// changes that key. Marshal writes Keys alone.
 type Agency struct {
 	ID           string `json:"id"`
 	Kind         string `json:"kind"`
 	Operator     string `json:"operator,omitempty"`
 	Name         string `json:"name"`
-	SigningKey   string `json:"signing_key"`
-	AgeRecipient string `json:"age_recipient"`
+	SigningKey   string `json:"signing_key,omitempty"`
+	AgeRecipient string `json:"age_recipient,omitempty"`
 	NATS         NATS   `json:"nats,omitempty"`
+	Keys         []Key  `json:"keys,omitempty"`
 
 	signing   ed25519.PublicKey
 	recipient age.Recipient
@@ -69,11 +80,38 @@ func (a *Agency) Authority() bool {
 	return !(a.Kind == KindSchool && a.Operator == OperatorIndependent)
 }
 
-// SigningPublicKey returns the key that must have signed every envelope from the agency.
+// SigningPublicKey returns the signing key of the agency's primary key. A
+// verifier must use KeyAt instead: an envelope names the key it was signed with.
 func (a *Agency) SigningPublicKey() ed25519.PublicKey { return a.signing }
 
-// Recipient returns the age recipient payloads for the agency are encrypted to.
+// Recipient returns the age recipient of the agency's primary key. A sender
+// must use CurrentRecipients instead, so that a rotating agency can read
+// with either key.
 func (a *Agency) Recipient() age.Recipient { return a.recipient }
+
+// KeyAt returns the agency's key kid if it speaks for the agency at t. The
+// error is a *KeyError wrapping ErrUnknownKey, ErrKeyNotYetValid,
+// ErrKeyExpired or ErrKeyRevoked.
+func (a *Agency) KeyAt(kid string, t time.Time) (*Key, error) {
+	return keyRing(a.Keys).at(a.ID, kid, t)
+}
+
+// Key returns the agency's key kid, whatever its validity: use KeyAt to
+// learn whether it speaks for the agency at a given time.
+func (a *Agency) Key(kid string) (*Key, bool) { return keyRing(a.Keys).find(kid) }
+
+// CurrentRecipients returns the age recipients of every key valid at t:
+// a payload sealed to all of them can be read whichever key the agency
+// has moved to. If those keys mix hybrid post-quantum and X25519
+// recipients, only the hybrid ones are returned (age seals a file to one
+// kind only).
+func (a *Agency) CurrentRecipients(t time.Time) []age.Recipient {
+	return keyRing(a.Keys).recipients(t)
+}
+
+// NKeysAt returns the NATS user keys the agency may log in with at t: those
+// of keys neither revoked nor expired at t.
+func (a *Agency) NKeysAt(t time.Time) []string { return keyRing(a.Keys).nkeys(t) }
 
 // Facts returns the agency as the policy input's sender or recipient object.
 func (a *Agency) Facts() map[string]any {
@@ -108,32 +146,68 @@ func (a *Agency) validate() error {
 	if a.Name == "" {
 		return fmt.Errorf("agency %s: name is empty", a.ID)
 	}
-	var err error
-	if a.signing, err = keys.ParseSigningPublicKey(a.SigningKey); err != nil {
-		return fmt.Errorf("agency %s: signing_key: %w", a.ID, err)
+	list, err := normalize("agency "+a.ID, a.Keys, a.SigningKey, a.AgeRecipient, a.NATS.NKey)
+	if err != nil {
+		return err
 	}
-	if a.recipient, err = keys.ParseAgeRecipient(a.AgeRecipient); err != nil {
-		return fmt.Errorf("agency %s: age_recipient: %w", a.ID, err)
-	}
+	a.Keys = list
+	p := keyRing(a.Keys).primary(time.Now())
+	a.SigningKey, a.AgeRecipient, a.NATS.NKey = p.SigningKey, p.AgeRecipient, p.NKey
+	a.signing, a.recipient = p.signing, p.recipient
 	return nil
 }
 
 // Broker is the broker's own public identity, which agencies need to encrypt
-// policy metadata to it and to verify its receipts.
+// policy metadata to it and to verify its receipts. Its keys rotate like an
+// agency's; the single-key fields are read and mirrored the same way (see
+// Agency).
 type Broker struct {
-	SigningKey   string `json:"signing_key"`
-	AgeRecipient string `json:"age_recipient"`
+	SigningKey   string `json:"signing_key,omitempty"`
+	AgeRecipient string `json:"age_recipient,omitempty"`
 	NATS         NATS   `json:"nats,omitempty"`
+	Keys         []Key  `json:"keys,omitempty"`
 
 	signing   ed25519.PublicKey
 	recipient age.Recipient
 }
 
-// SigningPublicKey returns the key the broker signs receipts and decisions with.
+// SigningPublicKey returns the signing key of the broker's primary key. A
+// receipt verifier should use KeyAt or VerifyingKeys.
 func (b *Broker) SigningPublicKey() ed25519.PublicKey { return b.signing }
 
-// Recipient returns the age recipient policy metadata is encrypted to.
+// Recipient returns the age recipient of the broker's primary key. A sender
+// must use CurrentRecipients instead.
 func (b *Broker) Recipient() age.Recipient { return b.recipient }
+
+// KeyAt returns the broker's key kid if it is valid at t; errors as for
+// Agency.KeyAt.
+func (b *Broker) KeyAt(kid string, t time.Time) (*Key, error) {
+	return keyRing(b.Keys).at("the broker", kid, t)
+}
+
+// Key returns the broker's key kid, whatever its validity.
+func (b *Broker) Key(kid string) (*Key, bool) { return keyRing(b.Keys).find(kid) }
+
+// CurrentRecipients returns the age recipients of every broker key valid at
+// t, which policy metadata is sealed to.
+func (b *Broker) CurrentRecipients(t time.Time) []age.Recipient {
+	return keyRing(b.Keys).recipients(t)
+}
+
+// NKeysAt returns the broker's NATS user keys not revoked or expired at t.
+func (b *Broker) NKeysAt(t time.Time) []string { return keyRing(b.Keys).nkeys(t) }
+
+func (b *Broker) validate() error {
+	list, err := normalize("broker", b.Keys, b.SigningKey, b.AgeRecipient, b.NATS.NKey)
+	if err != nil {
+		return err
+	}
+	b.Keys = list
+	p := keyRing(b.Keys).primary(time.Now())
+	b.SigningKey, b.AgeRecipient, b.NATS.NKey = p.SigningKey, p.AgeRecipient, p.NKey
+	b.signing, b.recipient = p.signing, p.recipient
+	return nil
+}
 
 // Directory is a validated, immutable list of agencies. Replace it, never mutate it.
 type Directory struct {
@@ -171,17 +245,27 @@ func Load(path string) (*Directory, error) {
 }
 
 func (d *Directory) index() error {
-	var err error
-	if d.Broker.signing, err = keys.ParseSigningPublicKey(d.Broker.SigningKey); err != nil {
-		return fmt.Errorf("broker signing_key: %w", err)
-	}
-	if d.Broker.recipient, err = keys.ParseAgeRecipient(d.Broker.AgeRecipient); err != nil {
-		return fmt.Errorf("broker age_recipient: %w", err)
+	if err := d.Broker.validate(); err != nil {
+		return err
 	}
 	d.byID = make(map[string]*Agency, len(d.Agencies))
+	// An nkey belongs to one party: shared, it would let one act as the
+	// other on NATS.
 	nkeys := map[string]string{}
-	if d.Broker.NATS.NKey != "" {
-		nkeys[d.Broker.NATS.NKey] = "the broker"
+	claim := func(owner string, list []Key) error {
+		for _, k := range list {
+			if k.NKey == "" {
+				continue
+			}
+			if other, dup := nkeys[k.NKey]; dup {
+				return fmt.Errorf("%s: nats nkey of key %s is already used by %s", owner, k.ID, other)
+			}
+			nkeys[k.NKey] = owner
+		}
+		return nil
+	}
+	if err := claim("the broker", d.Broker.Keys); err != nil {
+		return err
 	}
 	for i := range d.Agencies {
 		a := &d.Agencies[i]
@@ -191,11 +275,8 @@ func (d *Directory) index() error {
 		if _, dup := d.byID[a.ID]; dup {
 			return fmt.Errorf("agency id %q appears twice", a.ID)
 		}
-		if a.NATS.NKey != "" {
-			if other, dup := nkeys[a.NATS.NKey]; dup {
-				return fmt.Errorf("agency %s: nats nkey is already used by %s", a.ID, other)
-			}
-			nkeys[a.NATS.NKey] = a.ID
+		if err := claim(a.ID, a.Keys); err != nil {
+			return err
 		}
 		d.byID[a.ID] = a
 	}
@@ -208,9 +289,36 @@ func (d *Directory) Lookup(id string) (*Agency, bool) {
 	return a, ok
 }
 
-// Marshal encodes the directory as YAML, agencies sorted by id.
+// fileDirectory is the form Marshal writes: key lists only, never the
+// single-key fields.
+type fileDirectory struct {
+	Broker   fileBroker   `json:"broker"`
+	Agencies []fileAgency `json:"agencies"`
+}
+
+type fileBroker struct {
+	Keys []Key `json:"keys"`
+}
+
+type fileAgency struct {
+	ID       string `json:"id"`
+	Kind     string `json:"kind"`
+	Operator string `json:"operator,omitempty"`
+	Name     string `json:"name"`
+	Keys     []Key  `json:"keys"`
+}
+
+// Marshal encodes the directory as YAML, agencies sorted by id, every
+// party's keys as a list: a party given with the single-key fields only
+// (built in Go and never parsed) is written as a one-key list. Marshal does
+// not validate; Write does.
 func (d *Directory) Marshal() ([]byte, error) {
-	out := Directory{Broker: d.Broker, Agencies: append([]Agency(nil), d.Agencies...)}
+	out := fileDirectory{Broker: fileBroker{Keys: keyList(d.Broker.Keys, d.Broker.SigningKey, d.Broker.AgeRecipient, d.Broker.NATS.NKey)},
+		Agencies: make([]fileAgency, 0, len(d.Agencies))}
+	for _, a := range d.Agencies {
+		out.Agencies = append(out.Agencies, fileAgency{ID: a.ID, Kind: a.Kind, Operator: a.Operator, Name: a.Name,
+			Keys: keyList(a.Keys, a.SigningKey, a.AgeRecipient, a.NATS.NKey)})
+	}
 	sort.Slice(out.Agencies, func(i, j int) bool { return out.Agencies[i].ID < out.Agencies[j].ID })
 	return yaml.Marshal(out)
 }

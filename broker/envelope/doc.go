@@ -1,4 +1,5 @@
-// Package envelope implements version 1 of the sekretessbroker wire format.
+// Package envelope implements versions 2 and 1 of the sekretessbroker wire
+// format.
 //
 // An envelope carries one message from a sender agency to a recipient agency
 // through the broker. It has a cleartext header (who, to whom, what kind,
@@ -12,7 +13,7 @@
 // The receiving side calls, in order:
 //
 //	e, err := envelope.Parse(b, 0)               // structure only
-//	pub := directory lookup of e.Header.From     // the sender's key
+//	pub := directory lookup of e.Header.From     // the sender's key e.Header.Kid
 //	err = e.Verify(pub)                          // authenticity
 //	err = e.CheckTime(time.Now(), skew)          // freshness
 //	meta, err := e.OpenMeta(brokerIdentity)      // or OpenPayload

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"time"
 
 	"filippo.io/age"
@@ -34,13 +35,24 @@ var (
 )
 
 const (
-	magic          = "SKB"
-	version1       = 0x01
-	maxHeaderSize  = 4096
-	signatureLabel = "sekretessbroker envelope v1\x00"
+	magic         = "SKB"
+	version1      = 0x01
+	version2      = 0x02
+	maxHeaderSize = 4096
+	// labelSize is the length of every version's signature label.
+	labelSize = len("sekretessbroker envelope v1\x00")
 	// fixedSize is everything except the header, meta and payload bytes.
 	fixedSize = len(magic) + 1 + 2 + 4 + 4 + ed25519.SignatureSize
 )
+
+// signatureLabel is the context string signatures of version v are made
+// under: a version 1 signature can never pass for a version 2 one.
+func signatureLabel(v byte) string {
+	if v == version1 {
+		return "sekretessbroker envelope v1\x00"
+	}
+	return "sekretessbroker envelope v2\x00"
+}
 
 // Envelope is a parsed envelope. Meta, Payload and Signature share memory
 // with Raw and must not be modified. Verify records its success in the
@@ -52,7 +64,7 @@ type Envelope struct {
 	Signature []byte // ed25519 signature by Header.From
 
 	// raw is the exact bytes parsed, for hashing and forwarding unchanged.
-	// It is preceded in the same array by signatureLabel, so that Verify can
+	// It is preceded in the same array by its signatureLabel, so that Verify can
 	// check the signature without copying up to a megabyte.
 	raw []byte
 	buf []byte
@@ -60,31 +72,45 @@ type Envelope struct {
 	verified bool
 }
 
-// Seal builds a signed envelope.
-//
-// meta is the policy metadata (JSON), encrypted to broker so that the broker
-// can decide whether the message is allowed. payload is the message itself,
-// encrypted only to recipient: the broker cannot read it. The whole envelope
-// is signed with signer, the private key of the agency in h.From.
-//
-// h.Version may be left zero and is then set to 1. h.CreatedAt is converted
-// to UTC. Other header fields must already be valid; see Header.Validate.
-//
-// Seal does not enforce DefaultMaxSize: the limit belongs to the receiver
-// and is applied by Parse.
+// Seal builds a signed envelope for one broker and one recipient key; see
+// SealTo, which it calls.
 func Seal(h Header, meta []byte, broker age.Recipient, payload []byte, recipient age.Recipient, signer ed25519.PrivateKey) ([]byte, error) {
+	return SealTo(h, meta, []age.Recipient{broker}, payload, []age.Recipient{recipient}, signer)
+}
+
+// SealTo builds a signed envelope.
+//
+// meta is the policy metadata (JSON), encrypted to every key in brokers so
+// that the broker can decide whether the message is allowed. payload is the
+// message itself, encrypted to every key in recipients, all of them the
+// recipient agency's: the broker cannot read it. Several keys are for a
+// party that is rotating its keys (directory CurrentRecipients): it can read
+// the message with the old key or the new one. The whole envelope is
+// signed with signer, the private key of the agency in h.From whose id is
+// h.Kid.
+//
+// h.Version may be left zero and is then set to 2 if h.Kid is set and 1
+// otherwise. h.CreatedAt is converted to UTC. Other header fields must
+// already be valid; see Header.Validate.
+//
+// SealTo does not enforce DefaultMaxSize: the limit belongs to the receiver
+// and is applied by Parse.
+func SealTo(h Header, meta []byte, brokers []age.Recipient, payload []byte, recipients []age.Recipient, signer ed25519.PrivateKey) ([]byte, error) {
 	if h.Version == 0 {
 		h.Version = 1
+		if h.Kid != "" {
+			h.Version = 2
+		}
 	}
 	h.CreatedAt = h.CreatedAt.UTC()
 	if err := h.Validate(); err != nil {
 		return nil, err
 	}
-	if broker == nil {
-		return nil, errors.New("envelope: Seal: broker recipient is nil; pass the broker's age recipient from the directory")
+	if len(brokers) == 0 || slices.Contains(brokers, nil) {
+		return nil, errors.New("envelope: Seal: a broker recipient is missing; pass the broker's current age recipients from the directory")
 	}
-	if recipient == nil {
-		return nil, errors.New("envelope: Seal: recipient is nil; pass the recipient agency's age recipient from the directory")
+	if len(recipients) == 0 || slices.Contains(recipients, nil) {
+		return nil, errors.New("envelope: Seal: a recipient key is missing; pass the recipient agency's current age recipients from the directory")
 	}
 	if len(signer) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("envelope: Seal: signer is %d bytes, want a %d-byte ed25519 private key", len(signer), ed25519.PrivateKeySize)
@@ -96,11 +122,11 @@ func Seal(h Header, meta []byte, broker age.Recipient, payload []byte, recipient
 	if len(hdr) > maxHeaderSize {
 		return nil, fmt.Errorf("%w: header is %d bytes, limit %d", ErrMalformed, len(hdr), maxHeaderSize)
 	}
-	metaCT, err := encrypt(meta, broker)
+	metaCT, err := encrypt(meta, brokers)
 	if err != nil {
 		return nil, fmt.Errorf("envelope: Seal: encrypting meta to the broker: %v", err)
 	}
-	payloadCT, err := encrypt(payload, recipient)
+	payloadCT, err := encrypt(payload, recipients)
 	if err != nil {
 		return nil, fmt.Errorf("envelope: Seal: encrypting payload to the recipient: %v", err)
 	}
@@ -108,11 +134,12 @@ func Seal(h Header, meta []byte, broker age.Recipient, payload []byte, recipient
 		return nil, fmt.Errorf("%w: meta or payload exceeds 4 GiB", ErrTooLarge)
 	}
 
-	n := len(signatureLabel) + fixedSize + len(hdr) + len(metaCT) + len(payloadCT)
+	label := signatureLabel(byte(h.Version))
+	n := len(label) + fixedSize + len(hdr) + len(metaCT) + len(payloadCT)
 	buf := make([]byte, 0, n)
-	buf = append(buf, signatureLabel...)
+	buf = append(buf, label...)
 	buf = append(buf, magic...)
-	buf = append(buf, version1)
+	buf = append(buf, byte(h.Version))
 	buf = binary.BigEndian.AppendUint16(buf, uint16(len(hdr)))
 	buf = append(buf, hdr...)
 	buf = binary.BigEndian.AppendUint32(buf, uint32(len(metaCT)))
@@ -120,12 +147,12 @@ func Seal(h Header, meta []byte, broker age.Recipient, payload []byte, recipient
 	buf = binary.BigEndian.AppendUint32(buf, uint32(len(payloadCT)))
 	buf = append(buf, payloadCT...)
 	buf = append(buf, ed25519.Sign(signer, buf)...)
-	return buf[len(signatureLabel):], nil
+	return buf[len(label):], nil
 }
 
-func encrypt(plaintext []byte, r age.Recipient) ([]byte, error) {
+func encrypt(plaintext []byte, rs []age.Recipient) ([]byte, error) {
 	var out bytes.Buffer
-	w, err := age.Encrypt(&out, r)
+	w, err := age.Encrypt(&out, rs...)
 	if err != nil {
 		return nil, err
 	}
@@ -158,15 +185,16 @@ func Parse(b []byte, maxSize int) (*Envelope, error) {
 	if len(b) < len(magic)+1 {
 		return nil, fmt.Errorf("%w: %d bytes, too short for the magic and version", ErrTruncated, len(b))
 	}
-	if v := b[len(magic)]; v != version1 {
-		return nil, fmt.Errorf("%w: version byte %#02x, this build reads version 1 only", ErrUnknownVersion, v)
+	v := b[len(magic)]
+	if v != version1 && v != version2 {
+		return nil, fmt.Errorf("%w: version byte %#02x, this build reads versions 1 and 2", ErrUnknownVersion, v)
 	}
 
 	// Copy b behind the signature label, for Verify.
-	buf := make([]byte, 0, len(signatureLabel)+len(b))
-	buf = append(buf, signatureLabel...)
+	buf := make([]byte, 0, labelSize+len(b))
+	buf = append(buf, signatureLabel(v)...)
 	buf = append(buf, b...)
-	e := &Envelope{raw: buf[len(signatureLabel):], buf: buf}
+	e := &Envelope{raw: buf[labelSize:], buf: buf}
 	r := reader{b: e.raw, off: len(magic) + 1}
 
 	hlen, err := r.uint16("header length")
@@ -182,6 +210,9 @@ func Parse(b []byte, maxSize int) (*Envelope, error) {
 	}
 	if e.Header, err = decodeHeader(hdr); err != nil {
 		return nil, err
+	}
+	if e.Header.Version != int(v) {
+		return nil, fmt.Errorf("%w: header v is %d in a version %d envelope", ErrMalformed, e.Header.Version, v)
 	}
 
 	if e.Meta, err = r.section("meta", maxSize); err != nil {
@@ -248,14 +279,17 @@ func (e *Envelope) Raw() []byte {
 	return e.raw
 }
 
-// Verify checks the signature against pub, the public signing key of the
-// agency named in Header.From. It returns an error wrapping ErrBadSignature if
-// the envelope was not signed by that key or was modified after signing.
+// Verify checks the signature against pub, a public signing key of the
+// agency named in Header.From: in version 2 the one named by Header.Kid. It
+// returns an error wrapping ErrBadSignature if the envelope was not signed by
+// that key or was modified after signing. Which key to use, and whether it
+// was valid when the message was sent, is the caller's to decide from the
+// directory.
 func (e *Envelope) Verify(pub ed25519.PublicKey) error {
 	if len(pub) != ed25519.PublicKeySize {
 		return fmt.Errorf("envelope: Verify: public key is %d bytes, want %d", len(pub), ed25519.PublicKeySize)
 	}
-	if len(e.raw) < fixedSize || len(e.buf) != len(signatureLabel)+len(e.raw) {
+	if len(e.raw) < fixedSize || len(e.buf) != labelSize+len(e.raw) {
 		return fmt.Errorf("%w: envelope was not produced by Parse", ErrBadSignature)
 	}
 	signed := e.buf[:len(e.buf)-ed25519.SignatureSize]
@@ -284,33 +318,35 @@ func (e *Envelope) CheckTime(now time.Time, skew time.Duration) error {
 	return nil
 }
 
-// OpenMeta decrypts the policy metadata with the broker's identity.
+// OpenMeta decrypts the policy metadata with any of the broker's
+// identities (more than one while the broker rotates its age key).
 //
 // It returns an error wrapping ErrWrongKey if the metadata was not encrypted
-// to id, and ErrMalformed if the ciphertext is corrupt. Verify must have
-// succeeded first: anyone can encrypt to the broker, so unsigned metadata
-// says nothing about who sent it.
-func (e *Envelope) OpenMeta(id age.Identity) ([]byte, error) {
-	return e.open(e.Meta, "meta", id)
+// to any of ids, and ErrMalformed if the ciphertext is corrupt. Verify must
+// have succeeded first: anyone can encrypt to the broker, so unsigned
+// metadata says nothing about who sent it.
+func (e *Envelope) OpenMeta(ids ...age.Identity) ([]byte, error) {
+	return e.open(e.Meta, "meta", ids)
 }
 
-// OpenPayload decrypts the payload with the recipient agency's identity.
+// OpenPayload decrypts the payload with any of the recipient agency's
+// identities.
 //
 // It returns an error wrapping ErrWrongKey if the payload was not encrypted
-// to id, and ErrMalformed if the ciphertext is corrupt. Verify must have
-// succeeded first.
-func (e *Envelope) OpenPayload(id age.Identity) ([]byte, error) {
-	return e.open(e.Payload, "payload", id)
+// to any of ids, and ErrMalformed if the ciphertext is corrupt. Verify must
+// have succeeded first.
+func (e *Envelope) OpenPayload(ids ...age.Identity) ([]byte, error) {
+	return e.open(e.Payload, "payload", ids)
 }
 
-func (e *Envelope) open(ct []byte, what string, id age.Identity) ([]byte, error) {
+func (e *Envelope) open(ct []byte, what string, ids []age.Identity) ([]byte, error) {
 	if !e.verified {
 		return nil, fmt.Errorf("%w: call Verify with the sender's key before opening the %s", ErrBadSignature, what)
 	}
-	if id == nil {
+	if len(ids) == 0 || slices.Contains(ids, nil) {
 		return nil, fmt.Errorf("envelope: opening %s: identity is nil", what)
 	}
-	r, err := age.Decrypt(bytes.NewReader(ct), id)
+	r, err := age.Decrypt(bytes.NewReader(ct), ids...)
 	if err != nil {
 		var nm *age.NoIdentityMatchError
 		if errors.As(err, &nm) {

@@ -193,7 +193,7 @@ func TestValidate(t *testing.T) {
 		field string
 		edit  func(*Header)
 	}{
-		{"v", func(h *Header) { h.Version = 2 }},
+		{"v", func(h *Header) { h.Version = 3 }},
 		{"v", func(h *Header) { h.Version = 0 }},
 		{"id", func(h *Header) { h.ID = "" }},
 		{"id", func(h *Header) { h.ID = strings.ToUpper(h.ID) }},
@@ -255,7 +255,7 @@ func build(priv ed25519.PrivateKey, version byte, hdr, meta, payload, sig []byte
 	b = binary.BigEndian.AppendUint32(b, uint32(len(payload)))
 	b = append(b, payload...)
 	if sig == nil {
-		sig = ed25519.Sign(priv, append([]byte(signatureLabel), b...))
+		sig = ed25519.Sign(priv, append([]byte(signatureLabel(version)), b...))
 	}
 	return append(b, sig...)
 }
@@ -289,7 +289,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad magic short", []byte("X"), 0, ErrMalformed},
 		{"age file", []byte("age-encryption.org/v1\n"), 0, ErrMalformed},
 		{"version 0", append([]byte("SKB\x00"), valid[4:]...), 0, ErrUnknownVersion},
-		{"version 2", append([]byte("SKB\x02"), valid[4:]...), 0, ErrUnknownVersion},
+		{"version 3", append([]byte("SKB\x03"), valid[4:]...), 0, ErrUnknownVersion},
+		{"v1 header in version 2", append([]byte("SKB\x02"), valid[4:]...), 0, ErrMalformed},
 		{"header length 0", append([]byte("SKB\x01\x00\x00"), valid[6:]...), 0, ErrMalformed},
 		{"header length 4097", append([]byte("SKB\x01\x10\x01"), valid[6:]...), 0, ErrMalformed},
 		{"header too long", withHeader(okHeader[:len(okHeader)-1] + `,"x":"` + strings.Repeat("a", 4096) + `"}`), 0, ErrMalformed},

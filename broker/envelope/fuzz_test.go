@@ -15,7 +15,11 @@ func FuzzParse(f *testing.F) {
 	f.Add(seal(f, pq, h))
 	h.ReplyTo = NewID()
 	f.Add(seal(f, x, h))
+	h.Version, h.Kid = 2, testKid
+	f.Add(seal(f, pq, h))
+	f.Add(sealTo(f, []fixture{x, rotated(f, x)}, h))
 	f.Add([]byte("SKB\x01"))
+	f.Add([]byte("SKB\x02"))
 	f.Add([]byte("SKB\x01\x00\x02{}\x00\x00\x00\x01a\x00\x00\x00\x01b"))
 
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -52,7 +56,7 @@ func FuzzParse(f *testing.F) {
 		if _, err := e.OpenMeta(x.brokerID); err != nil && Code(err) == errcode.Internal {
 			t.Fatalf("OpenMeta error without a code: %v", err)
 		}
-		if _, err := e.OpenPayload(pq.recipientID); err != nil && Code(err) == errcode.Internal {
+		if _, err := e.OpenPayload(x.recipientID, pq.recipientID); err != nil && Code(err) == errcode.Internal {
 			t.Fatalf("OpenPayload error without a code: %v", err)
 		}
 	})

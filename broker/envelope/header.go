@@ -16,7 +16,8 @@ import (
 // policy on it; it is signed but not encrypted, so it must hold nothing
 // confidential.
 type Header struct {
-	Version   int       `json:"v"`                  // format version, always 1
+	Version   int       `json:"v"`                  // format version, 1 or 2
+	Kid       string    `json:"kid,omitempty"`      // version 2: id of the sender's signing key, like "k-0123456789abcdef"
 	ID        string    `json:"id"`                 // random 128-bit id, 32 lowercase hex digits (see NewID)
 	From      string    `json:"from"`               // sender agency id, like "polis-stockholm"
 	To        string    `json:"to"`                 // recipient agency id
@@ -29,13 +30,14 @@ var (
 	idRE     = regexp.MustCompile(`^[0-9a-f]{32}$`)
 	agencyRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
 	kindRE   = regexp.MustCompile(`^[a-z][a-z_]{0,31}$`)
+	kidRE    = regexp.MustCompile(`^k-[0-9a-f]{16}$`)
 )
 
 // headerFields are the exact JSON keys of Header. encoding/json matches keys
 // case-insensitively and lets a repeated key win silently; the strict check
 // in decodeHeader uses this list to accept each key once, spelled exactly.
 var headerFields = map[string]bool{
-	"v": true, "id": true, "from": true, "to": true,
+	"v": true, "kid": true, "id": true, "from": true, "to": true,
 	"kind": true, "created_at": true, "reply_to": true,
 }
 
@@ -47,11 +49,21 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Validate reports whether h is a well-formed version 1 header. The error
-// wraps ErrMalformed and names the offending field.
+// Validate reports whether h is a well-formed version 1 or 2 header: a
+// version 2 header names its signing key in Kid, a version 1 header has
+// none. The error wraps ErrMalformed and names the offending field.
 func (h Header) Validate() error {
-	if h.Version != 1 {
-		return fmt.Errorf("%w: header v is %d, want 1", ErrMalformed, h.Version)
+	switch h.Version {
+	case 1:
+		if h.Kid != "" {
+			return fmt.Errorf("%w: header kid is set in a version 1 header; use v 2", ErrMalformed)
+		}
+	case 2:
+		if !kidRE.MatchString(h.Kid) {
+			return fmt.Errorf("%w: header kid %q is not a key id (\"k-\" and 16 lowercase hex digits, see directory.KeyID)", ErrMalformed, abbrev(h.Kid))
+		}
+	default:
+		return fmt.Errorf("%w: header v is %d, want 1 or 2", ErrMalformed, h.Version)
 	}
 	if !idRE.MatchString(h.ID) {
 		return fmt.Errorf("%w: header id %q is not 32 lowercase hex digits (use NewID)", ErrMalformed, abbrev(h.ID))

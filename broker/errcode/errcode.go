@@ -21,6 +21,7 @@
 //	bad_signature        no     the signing key does not match the directory; fix the keys
 //	clock_skew           no     correct the sender's clock, then seal the message anew
 //	wrong_key            no     not encrypted to the broker's key; get the current directory
+//	revoked_key          no     the signing key was revoked; enrol a new key (brokerctl agency rotate)
 //	unknown_sender       no     the sender is not in the directory; ask the operator
 //	unknown_recipient    no     the recipient is not in the directory; check the id
 //	sender_mismatch      no     the envelope names another sender than the publisher
@@ -58,6 +59,9 @@ const (
 	ClockSkew = "clock_skew"
 	// WrongKey: a ciphertext is not encrypted to the broker's age identity.
 	WrongKey = "wrong_key"
+	// RevokedKey: the envelope was signed with a key of the sender that was
+	// revoked at or before the time the broker accepted it.
+	RevokedKey = "revoked_key"
 )
 
 // Codes for envelopes the pipeline refuses before the policy decides.

@@ -28,6 +28,7 @@ func TestCodesAreStable(t *testing.T) {
 		errcode.ConsentUnavailable: "consent_unavailable",
 		errcode.AuditUnavailable:   "audit_unavailable",
 		errcode.RateLimited:        "rate_limited",
+		errcode.RevokedKey:         "revoked_key",
 		errcode.Internal:           "internal",
 	}
 	for got, want := range codes {

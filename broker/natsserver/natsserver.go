@@ -76,8 +76,8 @@ func (c Config) validate() error {
 		return errors.New("natsserver: Host is required")
 	case c.Directory == nil:
 		return errors.New("natsserver: Directory is required")
-	case c.Directory.Broker.NATS.NKey == "":
-		return errors.New("natsserver: the directory has no broker nkey (broker.nats.nkey); run brokerctl init")
+	case len(c.Directory.Broker.NKeysAt(time.Now())) == 0:
+		return errors.New("natsserver: the directory has no usable broker nkey (broker keys: nkey); run brokerctl init")
 	}
 	return nil
 }
@@ -150,29 +150,39 @@ func (s *Server) options(d *directory.Directory) *server.Options {
 	return opts
 }
 
-// Users returns the NATS users of a directory: the broker with every right,
-// each agency with only its own subjects (bus.AgencyPermissions).
+// Users returns the NATS users of a directory now: the broker with every
+// right, each agency with only its own subjects (bus.AgencyPermissions).
+// Every nkey of a party's keys that is neither revoked nor expired is a
+// user, so an agency can log in with its old or its new key while it
+// rotates; a revoked key's nkey is not, and a reload with it revoked cuts
+// its connections off.
 func Users(d *directory.Directory) []*server.NkeyUser {
-	users := []*server.NkeyUser{{
-		Nkey: d.Broker.NATS.NKey,
-		Permissions: &server.Permissions{
-			Publish:   &server.SubjectPermission{Allow: []string{">"}},
-			Subscribe: &server.SubjectPermission{Allow: []string{">"}},
-		},
-	}}
-	for i := range d.Agencies {
-		a := &d.Agencies[i]
-		if a.NATS.NKey == "" {
-			continue
-		}
-		pub, sub := bus.AgencyPermissions(a.ID)
+	return usersAt(d, time.Now())
+}
+
+func usersAt(d *directory.Directory, now time.Time) []*server.NkeyUser {
+	var users []*server.NkeyUser
+	for _, nk := range d.Broker.NKeysAt(now) {
 		users = append(users, &server.NkeyUser{
-			Nkey: a.NATS.NKey,
+			Nkey: nk,
 			Permissions: &server.Permissions{
-				Publish:   &server.SubjectPermission{Allow: pub},
-				Subscribe: &server.SubjectPermission{Allow: sub},
+				Publish:   &server.SubjectPermission{Allow: []string{">"}},
+				Subscribe: &server.SubjectPermission{Allow: []string{">"}},
 			},
 		})
+	}
+	for i := range d.Agencies {
+		a := &d.Agencies[i]
+		pub, sub := bus.AgencyPermissions(a.ID)
+		for _, nk := range a.NKeysAt(now) {
+			users = append(users, &server.NkeyUser{
+				Nkey: nk,
+				Permissions: &server.Permissions{
+					Publish:   &server.SubjectPermission{Allow: pub},
+					Subscribe: &server.SubjectPermission{Allow: sub},
+				},
+			})
+		}
 	}
 	return users
 }
@@ -187,9 +197,14 @@ func AuthorizationConfig(d *directory.Directory) []byte {
 	b.WriteString("# Generated from the sekretessbroker agency directory by \"brokerctl nats-config\".\n")
 	b.WriteString("# Do not edit: regenerate after every directory change, then reload the servers.\n")
 	b.WriteString("authorization {\n  users = [\n")
-	names := map[string]string{d.Broker.NATS.NKey: "the broker"}
+	names := map[string]string{}
+	for _, k := range d.Broker.Keys {
+		names[k.NKey] = "the broker, key " + k.ID
+	}
 	for _, a := range d.Agencies {
-		names[a.NATS.NKey] = a.ID
+		for _, k := range a.Keys {
+			names[k.NKey] = a.ID + ", key " + k.ID
+		}
 	}
 	for _, u := range Users(d) {
 		fmt.Fprintf(&b, "    # %s\n    {nkey: %s, permissions: {publish: {allow: %s}, subscribe: {allow: %s}}}\n",
@@ -214,8 +229,9 @@ func quoteList(l []string) string {
 // ClientURL returns the URL clients connect to.
 func (s *Server) ClientURL() string { return s.ns.ClientURL() }
 
-// Update applies a new directory's agencies: new agencies can connect, removed
-// ones are disconnected. Existing connections of unchanged agencies stay up.
+// Update applies a new directory's agencies: new agencies and keys can
+// connect; connections of removed agencies and of revoked or expired keys
+// are closed. Existing connections of unchanged keys stay up.
 func (s *Server) Update(d *directory.Directory) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

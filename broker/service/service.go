@@ -156,14 +156,6 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	}()
 
 	bdir := layout.BrokerKeys(cfg.DataDir)
-	signing, err := keys.LoadSigningKey(filepath.Join(bdir, keys.SigningKeyFile))
-	if err != nil {
-		return nil, fmt.Errorf("service: broker signing key (run brokerctl init): %w", err)
-	}
-	identity, err := keys.LoadAgeIdentity(filepath.Join(bdir, keys.AgeKeyFile))
-	if err != nil {
-		return nil, fmt.Errorf("service: broker age identity (run brokerctl init): %w", err)
-	}
 	// Data directories from before the audit key get one on first start.
 	if _, err := keys.EnsureAuditKey(filepath.Join(bdir, keys.AuditKeyFile), filepath.Join(bdir, keys.AuditPublicKeyFile)); err != nil {
 		return nil, fmt.Errorf("service: audit key: %w", err)
@@ -179,6 +171,11 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	if s.Dir, err = directory.Open(cfg.DirectoryPath, log); err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
+	// The newest broker key valid now signs; every usable one decrypts.
+	bk, err := loadBrokerKeys(bdir, s.Dir.Current(), time.Now())
+	if err != nil {
+		return nil, err
+	}
 	if s.Policy, err = policy.Open(ctx, policy.Config{Dir: cfg.PolicyDir, Logger: log}); err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
@@ -187,7 +184,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	maxEnv := cfg.MaxEnvelope
 	bcfg := broker.Config{
 		Directory: s.Dir, Policy: s.Policy,
-		SigningKey: signing, Identity: identity,
+		SigningKey: bk.signing, Identity: bk.identity, Identities: bk.others,
 		Workers: cfg.Workers, MaxEnvelope: maxEnv, ClockSkew: cfg.ClockSkew, Replicas: cfg.Replicas,
 		Limits: cfg.Limits, AgencyRate: cfg.AgencyRate, AgencyBurst: cfg.AgencyBurst,
 		Metrics: s.Metrics, Logger: log, Now: cfg.Now,
@@ -244,6 +241,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		return nil, fmt.Errorf("service: %w", err)
 	}
 	bcfg.Audit = s.Audit
+	s.recordKeyChanges()
 	if s.broker, err = broker.New(ctx, bcfg); err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
@@ -423,7 +421,7 @@ func splitHostPort(addr string) (string, int, error) {
 // dataDir, as the daemon does and as tools that read the broker's own streams
 // (audit verification, the demo, the load generator) must.
 func ConnectAsBroker(dataDir, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
-	nkeyOpt, err := nats.NkeyOptionFromSeed(filepath.Join(layout.BrokerKeys(dataDir), keys.NKeyFile))
+	nkeyOpt, err := nats.NkeyOptionFromSeed(brokerNKeyPath(dataDir))
 	if err != nil {
 		return nil, nil, fmt.Errorf("service: broker nkey: %w", err)
 	}

@@ -49,17 +49,23 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 )
 
-// Identity is an agency's private keys.
+// Identity is an agency's private keys: one generation of them, named in
+// the directory by KeyID.
 type Identity struct {
 	// ID is the agency's id in the directory.
 	ID       string
 	signing  ed25519.PrivateKey
+	kid      string
 	age      age.Identity
 	nkeyPath string
 }
 
+// KeyID returns the id of the identity's key in the directory, which every
+// envelope it seals names.
+func (id *Identity) KeyID() string { return id.kid }
+
 // LoadIdentity reads the keys of agency id from dir, as written by
-// "brokerctl agency new".
+// "brokerctl agency new" or "brokerctl agency keygen".
 func LoadIdentity(dir, id string) (*Identity, error) {
 	signing, err := keys.LoadSigningKey(filepath.Join(dir, keys.SigningKeyFile))
 	if err != nil {
@@ -69,7 +75,8 @@ func LoadIdentity(dir, id string) (*Identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agency %s: %w", id, err)
 	}
-	return &Identity{ID: id, signing: signing, age: ai, nkeyPath: filepath.Join(dir, keys.NKeyFile)}, nil
+	kid := directory.KeyID(signing.Public().(ed25519.PublicKey))
+	return &Identity{ID: id, signing: signing, kid: kid, age: ai, nkeyPath: filepath.Join(dir, keys.NKeyFile)}, nil
 }
 
 // Config says where the broker is and who is connecting.
@@ -119,20 +126,25 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	self, ok := cfg.Directory.Lookup(cfg.Identity.ID)
 	if !ok {
-		return nil, fmt.Errorf("agency: %q is not in the directory; add it with brokerctl agency new", cfg.Identity.ID)
+		return nil, fmt.Errorf("agency: %q is not in the directory; enrol it with brokerctl agency keygen and agency add", cfg.Identity.ID)
 	}
-	if !ed25519.PublicKey(cfg.Identity.signing.Public().(ed25519.PublicKey)).Equal(self.SigningPublicKey()) {
-		return nil, fmt.Errorf("agency: the signing key of %s does not match its directory entry: %w", self.ID, ErrBadKey)
+	key, err := self.KeyAt(cfg.Identity.kid, time.Now())
+	if errors.Is(err, directory.ErrKeyNotYetValid) {
+		// Enrolled a moment ahead of this clock: the broker checks each
+		// message's key at the time it accepts it.
+		key, _ = self.Key(cfg.Identity.kid)
+	} else if err != nil {
+		return nil, fmt.Errorf("agency: the signing key of %s cannot be used: %w: %w", self.ID, ErrBadKey, err)
 	}
-	if !ageKeyMatches(cfg.Identity.age, self.Recipient()) {
-		return nil, fmt.Errorf("agency: the age key of %s does not match its directory entry: %w", self.ID, ErrBadKey)
+	if !ageKeyMatches(cfg.Identity.age, key.Recipient()) {
+		return nil, fmt.Errorf("agency: the age key of %s does not match its key %s in the directory: %w", self.ID, key.ID, ErrBadKey)
 	}
 	opts := []nats.Option{
 		nats.Name("agency " + self.ID),
 		nats.CustomInboxPrefix(bus.InboxPrefix(self.ID)),
 		nats.MaxReconnects(-1),
 	}
-	if self.NATS.NKey != "" {
+	if key.NKey != "" {
 		o, err := nats.NkeyOptionFromSeed(cfg.Identity.nkeyPath)
 		if err != nil {
 			return nil, fmt.Errorf("agency: nats key: %w", err)
@@ -258,10 +270,20 @@ func (c *Client) Seal(m Message) (raw []byte, id string, err error) {
 		created = time.Now()
 	}
 	h := envelope.Header{
-		Version: 1, ID: envelope.NewID(), From: c.self.ID, To: to.ID,
+		Version: 2, Kid: c.cfg.Identity.kid, ID: envelope.NewID(), From: c.self.ID, To: to.ID,
 		Kind: m.Kind, CreatedAt: created.UTC(), ReplyTo: m.ReplyTo,
 	}
-	raw, err = envelope.Seal(h, meta, c.cfg.Directory.Broker.Recipient(), m.Payload, to.Recipient(), c.cfg.Identity.signing)
+	// Every key valid now, so that a party in the middle of a rotation can
+	// read it with the old key or the new.
+	now := time.Now()
+	brokers, recipients := c.cfg.Directory.Broker.CurrentRecipients(now), to.CurrentRecipients(now)
+	if len(brokers) == 0 {
+		return nil, "", errors.New("agency: the broker has no key valid now in the directory; update the directory")
+	}
+	if len(recipients) == 0 {
+		return nil, "", fmt.Errorf("agency: %s has no key valid now in the directory; update the directory", to.ID)
+	}
+	raw, err = envelope.SealTo(h, meta, brokers, m.Payload, recipients, c.cfg.Identity.signing)
 	if err != nil {
 		return nil, "", fmt.Errorf("agency: %w", err)
 	}
@@ -302,12 +324,12 @@ type RejectedError struct {
 
 // Is makes errors.Is(err, ErrDenied) and errors.Is(err, ErrRefused) work,
 // and errors.Is(err, ErrBadKey) for a message the broker could not verify or
-// open with the keys in its directory.
+// open with the keys in its directory, or that was signed with a revoked key.
 func (e *RejectedError) Is(target error) bool {
 	switch code := e.Receipt.ErrorCode; {
 	case code == "":
 		return target == ErrDenied
-	case code == errcode.BadSignature || code == errcode.WrongKey:
+	case code == errcode.BadSignature || code == errcode.WrongKey || code == errcode.RevokedKey:
 		return target == ErrRefused || target == ErrBadKey
 	}
 	return target == ErrRefused
@@ -416,8 +438,34 @@ func (c *Client) NextReceipt(ctx context.Context) (*decision.Record, error) {
 	return r, nil
 }
 
+// verifyDecision checks a receipt or a delivery's decision against the
+// broker's keys in the directory. A key that has been rotated out still
+// verifies what it signed while it was valid, so old receipts stay
+// verifiable; a revoked key verifies nothing, whenever the record says it
+// was made, because whoever holds a revoked key can write any date.
+func (c *Client) verifyDecision(body []byte, sig string) (*decision.Record, error) {
+	b := &c.cfg.Directory.Broker
+	err := decision.ErrBadSignature
+	for i := range b.Keys {
+		k := &b.Keys[i]
+		if k.RevokedAt != nil {
+			continue
+		}
+		r, verr := decision.Verify(k.SigningPublicKey(), body, sig)
+		if verr != nil {
+			err = verr
+			continue
+		}
+		if _, kerr := b.KeyAt(k.ID, r.DecidedAt); kerr != nil && !errors.Is(kerr, directory.ErrKeyNotYetValid) {
+			return nil, fmt.Errorf("%w: %w", decision.ErrBadSignature, kerr)
+		}
+		return r, nil
+	}
+	return nil, err
+}
+
 func (c *Client) verifyReceipt(m jetstream.Msg) (*decision.Record, error) {
-	r, err := decision.Verify(c.cfg.Directory.Broker.SigningPublicKey(), m.Data(), m.Headers().Get(bus.HeaderSignature))
+	r, err := c.verifyDecision(m.Data(), m.Headers().Get(bus.HeaderSignature))
 	if err != nil {
 		// Only the broker publishes receipts: the broker key in this agency's
 		// directory is not the broker's. Keep the receipt until it is.
@@ -503,8 +551,7 @@ func (c *Client) fetchDelivery(ctx context.Context, want string, idle time.Durat
 }
 
 func (c *Client) open(m jetstream.Msg) (*Delivery, error) {
-	rec, err := decision.Verify(c.cfg.Directory.Broker.SigningPublicKey(),
-		[]byte(m.Headers().Get(bus.HeaderDecision)), m.Headers().Get(bus.HeaderSignature))
+	rec, err := c.verifyDecision([]byte(m.Headers().Get(bus.HeaderDecision)), m.Headers().Get(bus.HeaderSignature))
 	if err != nil {
 		// Only the broker can publish to an inbox: the broker key in this
 		// agency's directory is not the broker's.
@@ -522,9 +569,17 @@ func (c *Client) open(m jetstream.Msg) (*Delivery, error) {
 	if !ok {
 		return nil, fmt.Errorf("agency: delivery %s: sender %q is not in this agency's copy of the directory: %w", h.ID, h.From, ErrBadKey)
 	}
-	if err := env.Verify(sender.SigningPublicKey()); err != nil {
+	// The broker checked the key's validity when it accepted the message;
+	// here the signature must verify with a key of the sender that had not
+	// been revoked when the message was made. Not yet or no longer valid is
+	// left to the broker, whose clock decided.
+	_, err = sender.VerifyEnvelope(env, h.CreatedAt)
+	if errors.Is(err, directory.ErrKeyNotYetValid) || errors.Is(err, directory.ErrKeyExpired) {
+		err = nil
+	}
+	if err != nil {
 		// The broker verified it with its directory: this agency's copy differs.
-		return nil, fmt.Errorf("agency: delivery %s: the signature of %s does not verify with its key in the directory: %w: %w", h.ID, h.From, ErrBadKey, err)
+		return nil, fmt.Errorf("agency: delivery %s: the signature of %s does not verify with its keys in the directory: %w: %w", h.ID, h.From, ErrBadKey, err)
 	}
 	payload, err := env.OpenPayload(c.cfg.Identity.age)
 	if errors.Is(err, envelope.ErrWrongKey) {

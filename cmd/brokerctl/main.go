@@ -3,6 +3,8 @@
 //
 //	brokerctl init [--tls]              create the broker's keys and directory (and a private CA)
 //	brokerctl agency new --id … --kind … create an agency's keys and directory entry
+//	brokerctl agency keygen|add|rotate|revoke
+//	                                    agencies make their own keys; the broker adds public halves
 //	brokerctl demo                      create the demo agencies (make run does this)
 //	brokerctl nats-config               NATS users and permissions for an existing cluster
 //	brokerctl send --from … --to … …    sign, encrypt and send a message; print its receipt
@@ -28,6 +30,13 @@ Usage:
   brokerctl init   [--data DIR] [--tls [--tls-host NAME,…]]
   brokerctl agency new --id ID --kind police|school|social_services [--operator municipal|independent] --name NAME [--x25519] [--data DIR]
   brokerctl agency list [--data DIR]
+  brokerctl agency keygen --id ID --kind KIND [--operator OP] --name NAME --out DIR [--x25519]   on the agency's machine
+  brokerctl agency add --request FILE [--data DIR]            verify a keygen/rotate request, add its public keys
+  brokerctl agency rotate --id ID --keys DIR --out NEWDIR [--x25519]   on the agency's machine: new keys, request signed by both
+  brokerctl agency revoke --id ID --key KEYID --reason TEXT [--data DIR]
+  brokerctl agency keys --id ID|broker [--data DIR]           key ids and whether each is valid now
+  brokerctl broker rotate [--x25519] [--data DIR]              new broker keys beside the old; restart the broker
+  brokerctl broker revoke --key KEYID --reason TEXT [--data DIR]
   brokerctl demo   [--data DIR]
   brokerctl nats-config [--data DIR] [--out FILE]
   brokerctl send   --from ID --to ID --kind KIND --meta FILE|JSON [--payload FILE|-] [--text TEXT] [--reply-to ID] [--wait 10s]
@@ -80,6 +89,27 @@ func run(args []string, out io.Writer) error {
 			return cmdAgencyNew(rest[1:], out)
 		case "list":
 			return cmdAgencyList(rest[1:], out)
+		case "keygen":
+			return cmdAgencyKeygen(rest[1:], out)
+		case "add":
+			return cmdAgencyAdd(rest[1:], out)
+		case "rotate":
+			return cmdAgencyRotate(rest[1:], out)
+		case "revoke":
+			return cmdAgencyRevoke(rest[1:], out)
+		case "keys":
+			return cmdAgencyKeys(rest[1:], out)
+		}
+		return errUsage
+	case "broker":
+		if len(rest) == 0 {
+			return errUsage
+		}
+		switch rest[0] {
+		case "rotate":
+			return cmdBrokerRotate(rest[1:], out)
+		case "revoke":
+			return cmdBrokerRevoke(rest[1:], out)
 		}
 		return errUsage
 	case "demo":
