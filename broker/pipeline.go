@@ -166,7 +166,13 @@ func (b *Broker) count(rec *decision.Record) {
 		if code == "" {
 			code = "policy"
 		}
-		mt.Rejections.WithLabelValues(code, rec.Sender).Inc()
+		sender := rec.Sender
+		if _, ok := b.cfg.Directory.Current().Lookup(sender); !ok {
+			// Only directory ids become label values: a name the directory
+			// does not know would let a sender grow the metric without bound.
+			sender = "unknown"
+		}
+		mt.Rejections.WithLabelValues(code, sender).Inc()
 	}
 }
 

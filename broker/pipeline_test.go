@@ -81,7 +81,7 @@ func TestDeniedDisclosure(t *testing.T) {
 	if n := w.stored(bus.StreamOut, bus.Out(police)); n != 0 {
 		t.Fatalf("%d deliveries to the police", n)
 	}
-	if got := testutil.ToFloat64(w.metrics.Rejections.WithLabelValues("policy")); got != 1 {
+	if got := testutil.ToFloat64(w.metrics.Rejections.WithLabelValues("policy", school)); got != 1 {
 		t.Fatalf("rejections{policy} = %v", got)
 	}
 	checkMetricLabels(t, w)
@@ -275,7 +275,7 @@ func TestReplay(t *testing.T) {
 	if n := w.stored(bus.StreamOut, bus.Out(social)); n != 1 {
 		t.Fatalf("%d deliveries, want the first copy only", n)
 	}
-	if got := testutil.ToFloat64(w.metrics.Rejections.WithLabelValues(codeReplay)); got != 1 {
+	if got := testutil.ToFloat64(w.metrics.Rejections.WithLabelValues(codeReplay, school)); got != 1 {
 		t.Fatalf("rejections{replay} = %v", got)
 	}
 }
@@ -298,6 +298,13 @@ func checkMetricLabels(t *testing.T, w *world) {
 			for _, l := range m.GetLabel() {
 				n++
 				v := l.GetValue()
+				if l.GetName() == "sender" || l.GetName() == "agency" {
+					// An agency's id names an authority or a school, never a person.
+					if _, ok := w.dir.Lookup(v); !ok && v != "unknown" {
+						t.Errorf("%s{%s=%q}: not an agency of the directory", f.GetName(), l.GetName(), v)
+					}
+					continue
+				}
 				personal := strings.Contains(v, "elev-") || slices.ContainsFunc(w.dir.Agencies, func(a directory.Agency) bool {
 					return strings.Contains(v, a.ID)
 				})

@@ -11,14 +11,19 @@ import (
 )
 
 // broker metrics and the only labels they may carry. Label values are fixed
-// codes: an outcome, a policy rule id, an error code. Anything else (an
-// agency id, a message id, a pseudonym) could identify a person or a case.
+// codes (an outcome, a policy rule id, an error code, an event kind) or an
+// agency's id, which names an authority or a school, never a person. Anything
+// else (a message id, a pseudonym, a claim) could identify a person or a case.
+// agencyID matches a directory id (directory.ValidID) or "unknown".
+var agencyID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
+
 var labels = map[string]map[string]*regexp.Regexp{
 	"sekretess_decisions_total": {
 		"outcome": regexp.MustCompile(`^(delivered|rejected)$`),
 		"rule":    regexp.MustCompile(`^(none|R-[A-Z0-9-]+)$`),
 	},
-	"sekretess_rejections_total":            {"code": regexp.MustCompile(`^[a-z_]{1,32}$`)},
+	"sekretess_rejections_total":            {"code": regexp.MustCompile(`^[a-z_]{1,32}$`), "sender": agencyID},
+	"sekretess_security_events_total":       {"kind": regexp.MustCompile(`^[a-z_]{1,32}$`), "agency": agencyID},
 	"sekretess_redeliveries_total":          {},
 	"sekretess_pipeline_seconds":            {},
 	"sekretess_policy_eval_seconds":         {},
@@ -37,7 +42,8 @@ func TestNewRegistersEverything(t *testing.T) {
 		t.Fatal("two Metrics share a registry")
 	}
 	a.Decisions.WithLabelValues("delivered", "R-CONCERN").Inc()
-	a.Rejections.WithLabelValues("policy").Inc()
+	a.Rejections.WithLabelValues("policy", "rosengard-skola").Inc()
+	a.SecurityEvents.WithLabelValues("permission_violation", "rosengard-skola").Inc()
 	families, err := a.Registry.Gather()
 	if err != nil {
 		t.Fatalf("Gather: %v", err)
@@ -76,7 +82,7 @@ func TestCounters(t *testing.T) {
 	m.Decisions.WithLabelValues("delivered", "R-CONCERN").Inc()
 	m.Decisions.WithLabelValues("delivered", "R-CONCERN").Inc()
 	m.Decisions.WithLabelValues("rejected", "none").Inc()
-	m.Rejections.WithLabelValues("replay").Inc()
+	m.Rejections.WithLabelValues("replay", "rosengard-skola").Inc()
 	m.Redeliveries.Inc()
 	m.AuditFailures.Add(3)
 	m.AuditBlocked.Set(1)
@@ -91,8 +97,8 @@ func TestCounters(t *testing.T) {
 	for name, tc := range map[string]struct{ got, want float64 }{
 		"delivered by R-CONCERN": {testutil.ToFloat64(m.Decisions.WithLabelValues("delivered", "R-CONCERN")), 2},
 		"rejected":               {testutil.ToFloat64(m.Decisions.WithLabelValues("rejected", "none")), 1},
-		"replay rejections":      {testutil.ToFloat64(m.Rejections.WithLabelValues("replay")), 1},
-		"policy rejections":      {testutil.ToFloat64(m.Rejections.WithLabelValues("policy")), 0},
+		"replay rejections":      {testutil.ToFloat64(m.Rejections.WithLabelValues("replay", "rosengard-skola")), 1},
+		"policy rejections":      {testutil.ToFloat64(m.Rejections.WithLabelValues("policy", "rosengard-skola")), 0},
 		"redeliveries":           {testutil.ToFloat64(m.Redeliveries), 1},
 		"audit failures":         {testutil.ToFloat64(m.AuditFailures), 3},
 		"audit blocked":          {testutil.ToFloat64(m.AuditBlocked), 1},
@@ -127,7 +133,7 @@ func TestNoPersonalLabels(t *testing.T) {
 	m := metrics.New()
 	m.Decisions.WithLabelValues("rejected", "none").Inc()
 	m.Decisions.WithLabelValues("delivered", "R-LUB-REQUEST").Inc()
-	m.Rejections.WithLabelValues("unknown_sender").Inc()
+	m.Rejections.WithLabelValues("unknown_sender", "unknown").Inc()
 	families, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +158,7 @@ func TestNoPersonalLabels(t *testing.T) {
 			}
 		}
 	}
-	if n != 5 {
-		t.Fatalf("checked %d labels, want 5", n)
+	if n != 6 {
+		t.Fatalf("checked %d labels, want 6", n)
 	}
 }
