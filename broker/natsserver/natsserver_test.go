@@ -30,7 +30,7 @@ type party struct {
 	kp nkeys.KeyPair
 }
 
-func newParty(t *testing.T, id string) party {
+func newParty(t testing.TB, id string) party {
 	t.Helper()
 	kp, err := nkeys.CreateUser()
 	if err != nil {
@@ -39,7 +39,7 @@ func newParty(t *testing.T, id string) party {
 	return party{id: id, kp: kp}
 }
 
-func (p party) nkey(t *testing.T) string {
+func (p party) nkey(t testing.TB) string {
 	t.Helper()
 	pub, err := p.kp.PublicKey()
 	if err != nil {
@@ -50,7 +50,7 @@ func (p party) nkey(t *testing.T) string {
 
 // publicKeys returns a fresh signing key and age recipient in the
 // directory's format; the server only reads the nkeys.
-func publicKeys(t *testing.T) (string, string) {
+func publicKeys(t testing.TB) (string, string) {
 	t.Helper()
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -65,7 +65,7 @@ func publicKeys(t *testing.T) (string, string) {
 
 // newDirectory returns a validated directory of the broker and agencies,
 // all police, as directory.Load would.
-func newDirectory(t *testing.T, broker party, agencies ...party) *directory.Directory {
+func newDirectory(t testing.TB, broker party, agencies ...party) *directory.Directory {
 	t.Helper()
 	s, r := publicKeys(t)
 	d := &directory.Directory{Broker: directory.Broker{SigningKey: s, AgeRecipient: r, NATS: directory.NATS{NKey: broker.nkey(t)}}}
@@ -267,8 +267,9 @@ func TestShutdown(t *testing.T) {
 
 func TestConfigRequired(t *testing.T) {
 	d := newDirectory(t, newParty(t, "broker"))
-	noKey := *d
-	noKey.Broker.NATS.NKey = ""
+	// A directory that was never parsed has no key list, so no usable nkey.
+	noKey := directory.Directory{Broker: d.Broker}
+	noKey.Broker.Keys = nil
 	for want, cfg := range map[string]natsserver.Config{
 		"DataDir is required":   {Host: "127.0.0.1", Directory: d},
 		"Host is required":      {DataDir: t.TempDir(), Directory: d},
@@ -289,8 +290,8 @@ func TestAuthorizationConfig(t *testing.T) {
 	d := newDirectory(t, brokerP, police)
 	conf := string(natsserver.AuthorizationConfig(d))
 	for _, want := range []string{
-		"# the broker\n", `{nkey: "` + brokerP.nkey(t) + `", permissions: {publish: {allow: [">"]}, subscribe: {allow: [">"]}}}`,
-		"# polisen-syd\n", `{nkey: "` + police.nkey(t) + `"`, `"` + bus.In(police.id) + `"`, `"` + bus.InboxPrefix(police.id) + `.>"`,
+		"# the broker, key ", `{nkey: "` + brokerP.nkey(t) + `", permissions: {publish: {allow: [">"]}, subscribe: {allow: [">"]}}}`,
+		"# polisen-syd, key ", `{nkey: "` + police.nkey(t) + `"`, `"` + bus.In(police.id) + `"`, `"` + bus.InboxPrefix(police.id) + `.>"`,
 	} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("authorization config lacks %q:\n%s", want, conf)

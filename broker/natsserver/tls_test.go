@@ -14,27 +14,18 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nkeys"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/natsserver"
 	"github.com/sekretessbroker/sekretessbroker/broker/tlsca"
 )
 
-// brokerUser returns a directory holding only the broker's nkey, and the
+// brokerUser returns a directory holding only the broker's keys, and the
 // option that connects as the broker.
 func brokerUser(t testing.TB) (*directory.Directory, nats.Option) {
 	t.Helper()
-	kp, err := nkeys.CreateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := kp.PublicKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &directory.Directory{Broker: directory.Broker{NATS: directory.NATS{NKey: pub}}}
-	return d, nats.Nkey(pub, kp.Sign)
+	p := newParty(t, "broker")
+	return newDirectory(t, p), nats.Nkey(p.nkey(t), p.kp.Sign)
 }
 
 func startWith(t *testing.T, cfg natsserver.Config) *natsserver.Server {
