@@ -582,7 +582,9 @@ func nextMsg(ctx context.Context, it jetstream.MessagesContext) (jetstream.Msg, 
 	case r := <-ch:
 		return r.m, r.err
 	case <-ctx.Done():
+		// Stop makes Next return, so the goroutine ends before this does.
 		it.Stop()
+		<-ch
 		return nil, ctx.Err()
 	}
 }
