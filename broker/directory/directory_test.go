@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,14 +111,17 @@ func TestAddAndWatch(t *testing.T) {
 	if err := Write(path, newDirectory(t)); err != nil {
 		t.Fatal(err)
 	}
-	src, err := Open(path, slog.New(slog.DiscardHandler))
+	failed := make(chan struct{}, 1)
+	src, err := Open(path, slog.New(&reloadFailures{ch: failed}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	changed := make(chan *Directory, 4)
 	src.OnChange(func(d *Directory) { changed <- d })
-	ctx := t.Context()
-	go src.Watch(ctx, 20*time.Millisecond)
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() { src.Watch(ctx, 20*time.Millisecond) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
 
 	a := newDirectory(t, Agency{ID: "soc", Kind: KindSocialServices, Name: "Soc"}).Agencies[0]
 	if added, err := Add(path, a); err != nil {
@@ -147,13 +152,33 @@ func TestAddAndWatch(t *testing.T) {
 	// A broken file is ignored: the agencies stay reachable.
 	b, _ := os.ReadFile(path)
 	os.WriteFile(path, []byte(strings.Replace(string(b), "social_services", "socialtjanst", 1)), 0o644)
-	time.Sleep(200 * time.Millisecond)
+	select {
+	case <-failed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the watcher did not report the broken file")
+	}
 	if _, ok := src.Current().Lookup("soc"); !ok {
 		t.Fatal("a broken directory file replaced the working one")
 	}
 	if err := src.Reload(); err == nil {
 		t.Fatal("Reload of a broken file succeeded")
 	}
+}
+
+// reloadFailures signals ch each time the watcher logs a failed reload.
+type reloadFailures struct{ ch chan struct{} }
+
+func (h *reloadFailures) Enabled(context.Context, slog.Level) bool { return true }
+func (h *reloadFailures) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *reloadFailures) WithGroup(string) slog.Handler            { return h }
+func (h *reloadFailures) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "reload failed") {
+		select {
+		case h.ch <- struct{}{}:
+		default:
+		}
+	}
+	return nil
 }
 
 // Write leaves a readable file (mode 0644: public keys only) and nothing else

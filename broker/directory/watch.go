@@ -26,7 +26,11 @@ type Source struct {
 }
 
 // Open loads the directory at path. It fails if the file is missing or invalid.
+// A nil logger discards.
 func Open(path string, logger *slog.Logger) (*Source, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	s := &Source{path: path, logger: logger}
 	fi, err := os.Stat(path)
 	if err != nil {
