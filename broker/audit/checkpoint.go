@@ -61,21 +61,25 @@ func SignCheckpoint(s note.Signer, c Checkpoint) ([]byte, error) {
 	return msg, nil
 }
 
-// OpenCheckpoint verifies a signed checkpoint with the log's key and parses it.
-// Signatures by other keys (witnesses) are kept in the returned note.
-func OpenCheckpoint(msg []byte, logKey note.Verifier) (Checkpoint, *note.Note, error) {
-	n, err := note.Open(msg, note.VerifierList(logKey))
+// OpenCheckpoint verifies a signed checkpoint with the log's keys and parses
+// it. logKeys is the log's key history (every generation of its key has the
+// log's name); note.VerifierList(v) makes it of one key. Signatures by other
+// keys (witnesses) are kept in the returned note.
+func OpenCheckpoint(msg []byte, logKeys note.Verifiers) (Checkpoint, *note.Note, error) {
+	n, err := note.Open(msg, logKeys)
 	if err != nil {
-		return Checkpoint{}, nil, fmt.Errorf("audit: checkpoint signature: %w", err)
+		return Checkpoint{}, nil, fmt.Errorf("audit: checkpoint signature (a key not in the log's key history?): %w", err)
 	}
 	c, err := ParseCheckpoint(n.Text)
 	if err != nil {
 		return Checkpoint{}, nil, err
 	}
-	if c.Origin != logKey.Name() {
-		return Checkpoint{}, nil, fmt.Errorf("audit: checkpoint origin %q is not the log key's name %q", c.Origin, logKey.Name())
+	for _, sig := range n.Sigs {
+		if sig.Name == c.Origin {
+			return c, n, nil
+		}
 	}
-	return c, n, nil
+	return Checkpoint{}, nil, fmt.Errorf("audit: checkpoint origin %q is not the name of the log key that signed it (%q)", c.Origin, n.Sigs[0].Name)
 }
 
 // ParseCheckpointNote parses a signed checkpoint without verifying any

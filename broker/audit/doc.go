@@ -35,6 +35,15 @@
 // CheckProof) and consistency proofs (ConsistencyProof) verify with the
 // public key alone.
 //
+// Key rotation. Every generation of the audit key has the log's name and
+// differs in its key hash; the broker keeps every public key it has had in a
+// history file (keys.AuditKeyHistoryFile). Verification takes the history as
+// a note.Verifiers, so checkpoints signed before a rotation stay verifiable
+// offline, and a checkpoint signed by a key outside it is refused. A witness
+// accepts only the keys its operator gave it: after a rotation it is given
+// the new public key or the history, and keeps checking consistency with
+// what it signed under the old key.
+//
 // Witnesses. A Witness cosigns checkpoints (C2SP tlog-cosignature/v1) and
 // keeps the last one it signed; it refuses a checkpoint that is not an
 // extension of it (checked with a consistency proof), so the operator cannot

@@ -54,7 +54,7 @@ func connect(t testing.TB, url string) jetstream.JetStream {
 // keyPair is the broker's audit key.
 type keyPair struct {
 	signer   note.Signer
-	verifier note.Verifier
+	verifier note.Verifiers // the log's key history, here of one key
 }
 
 func newKeyPair(t testing.TB) keyPair {
@@ -71,7 +71,7 @@ func newKeyPair(t testing.TB) keyPair {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return keyPair{s, v}
+	return keyPair{s, note.VerifierList(v)}
 }
 
 func newAuditor(t testing.TB) *age.X25519Identity {

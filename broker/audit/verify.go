@@ -199,10 +199,11 @@ type Report struct {
 }
 
 // Verify recomputes the tree over ex's records and checks every record
-// decodes, every checkpoint is signed by logKey and matches the tree at its
+// decodes, every checkpoint is signed by a key of logKeys (the log's key
+// history) and matches the tree at its
 // size (so all checkpoints are consistent with each other), and no checkpoint
 // is larger than the log (which would mean records were cut off).
-func Verify(ex *Export, logKey note.Verifier) (*Report, error) {
+func Verify(ex *Export, logKeys note.Verifiers) (*Report, error) {
 	t, err := buildTree(ex)
 	if err != nil {
 		return nil, err
@@ -216,7 +217,7 @@ func Verify(ex *Export, logKey note.Verifier) (*Report, error) {
 	}
 	var cps []cp
 	for i, msg := range ex.Checkpoints {
-		c, _, err := OpenCheckpoint(msg, logKey)
+		c, _, err := OpenCheckpoint(msg, logKeys)
 		if err != nil {
 			return nil, fmt.Errorf("audit: checkpoint %d: %w", i+1, err)
 		}
@@ -291,8 +292,8 @@ var ErrNotFound = errors.New("audit: no record with this decision id")
 
 // Prove returns the inclusion proof of the record with decisionID against the
 // latest checkpoint in ex that covers it.
-func Prove(ex *Export, logKey note.Verifier, decisionID string) (*Proof, error) {
-	rep, err := Verify(ex, logKey)
+func Prove(ex *Export, logKeys note.Verifiers, decisionID string) (*Proof, error) {
+	rep, err := Verify(ex, logKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -314,10 +315,10 @@ func Prove(ex *Export, logKey note.Verifier, decisionID string) (*Proof, error) 
 	return nil, fmt.Errorf("%w: %s", ErrNotFound, decisionID)
 }
 
-// CheckProof verifies p with the log's public key and returns the record and
+// CheckProof verifies p with the log's public keys and returns the record and
 // the checkpoint it is included in.
-func CheckProof(p *Proof, logKey note.Verifier) (*Entry, Checkpoint, error) {
-	c, _, err := OpenCheckpoint([]byte(p.Checkpoint), logKey)
+func CheckProof(p *Proof, logKeys note.Verifiers) (*Entry, Checkpoint, error) {
+	c, _, err := OpenCheckpoint([]byte(p.Checkpoint), logKeys)
 	if err != nil {
 		return nil, Checkpoint{}, err
 	}

@@ -138,14 +138,18 @@ type witnessState struct {
 // Witness cosigns the checkpoints of one log, remembering the last one it
 // signed in a state file so that it never signs two views of history.
 type Witness struct {
-	signer *cosigner
-	state  string
-	logKey note.Verifier
+	signer  *cosigner
+	state   string
+	logKeys note.Verifiers
 }
 
 // NewWitness returns a witness with private key skey and state file state,
-// for the log whose checkpoints verify with logKey.
-func NewWitness(skey, state string, logKey note.Verifier, now func() time.Time) (*Witness, error) {
+// for the log whose checkpoints verify with logKeys. The witness accepts a
+// checkpoint signed by any of them: when the log's key is rotated, its
+// operator gives the witness the new public key (or the log's key history
+// file), and the witness goes on checking consistency with what it signed
+// under the old key.
+func NewWitness(skey, state string, logKeys note.Verifiers, now func() time.Time) (*Witness, error) {
 	name, seed, err := parseKey(skey, true)
 	if err != nil {
 		return nil, err
@@ -153,14 +157,14 @@ func NewWitness(skey, state string, logKey note.Verifier, now func() time.Time) 
 	if now == nil {
 		now = time.Now
 	}
-	return &Witness{signer: &cosigner{name: name, priv: ed25519.NewKeyFromSeed(seed), now: now}, state: state, logKey: logKey}, nil
+	return &Witness{signer: &cosigner{name: name, priv: ed25519.NewKeyFromSeed(seed), now: now}, state: state, logKeys: logKeys}, nil
 }
 
 // Cosign checks that the signed checkpoint msg extends the last checkpoint
 // this witness signed, using the consistency proof from that checkpoint's
 // size to msg's, and returns msg with the witness's cosignature added.
 func (w *Witness) Cosign(msg []byte, proof tlog.TreeProof) ([]byte, error) {
-	c, n, err := OpenCheckpoint(msg, w.logKey)
+	c, n, err := OpenCheckpoint(msg, w.logKeys)
 	if err != nil {
 		return nil, err
 	}

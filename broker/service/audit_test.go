@@ -34,7 +34,7 @@ func TestAuditKeyCreatedOnStart(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(bdir, keys.AuditKeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("audit key after start: %v %v", fi, err)
 	}
-	v, err := keys.LoadAuditVerifier(filepath.Join(bdir, keys.AuditPublicKeyFile))
+	v, err := keys.LoadAuditVerifiers(filepath.Join(bdir, keys.AuditPublicKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}

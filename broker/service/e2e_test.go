@@ -174,7 +174,7 @@ func auditRecords(t *testing.T, w *world) []*decision.Record {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := keys.LoadAuditVerifier(filepath.Join(layout.BrokerKeys(w.data), keys.AuditPublicKeyFile))
+	v, err := keys.AuditKeyHistory(layout.BrokerKeys(w.data))
 	if err != nil {
 		t.Fatal(err)
 	}

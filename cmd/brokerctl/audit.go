@@ -38,16 +38,18 @@ func (a *auditSource) flags(fs *flag.FlagSet) {
 	fs.StringVar(&a.data, "data", defaults.DataDir, "data directory (broker NATS credentials and audit public key)")
 	fs.StringVar(&a.url, "nats-url", defaults.NATSURL, "NATS URL of the broker")
 	fs.StringVar(&a.file, "file", "", "read an exported audit file instead of the stream")
-	fs.StringVar(&a.key, "key", "", "audit public key file (default <data>/broker/"+keys.AuditPublicKeyFile+")")
+	fs.StringVar(&a.key, "key", "", "file of the audit public keys, one a line; a checkpoint signed by any verifies\n"+
+		"(default <data>/broker/"+keys.AuditKeyHistoryFile+" and "+keys.AuditPublicKeyFile+": every key the broker has had)")
 	a.tls.flags(fs, "<data>/broker/tls/broker.crt")
 }
 
-func (a *auditSource) verifier() (note.Verifier, error) {
-	path := a.key
-	if path == "" {
-		path = filepath.Join(layout.BrokerKeys(a.data), keys.AuditPublicKeyFile)
+// verifiers returns the audit keys a checkpoint may be signed with: --key,
+// or the broker's key history.
+func (a *auditSource) verifiers() (note.Verifiers, error) {
+	if a.key != "" {
+		return keys.LoadAuditVerifiers(a.key)
 	}
-	return keys.LoadAuditVerifier(path)
+	return keys.AuditKeyHistory(layout.BrokerKeys(a.data))
 }
 
 // connect dials NATS as the broker.
@@ -110,6 +112,8 @@ func cmdAudit(args []string, out io.Writer) error {
 		return cmdAuditWitness(ctx, rest, out)
 	case "witness-key":
 		return cmdAuditWitnessKey(rest, out)
+	case "rotate-key":
+		return cmdAuditRotateKey(rest, out)
 	}
 	return errUsage
 }
@@ -122,7 +126,7 @@ func cmdAuditVerify(ctx context.Context, args []string, out io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	v, err := a.verifier()
+	v, err := a.verifiers()
 	if err != nil {
 		return err
 	}
@@ -219,7 +223,7 @@ func cmdAuditProve(ctx context.Context, args []string, out io.Writer) error {
 	if id == "" {
 		return errors.New("audit prove needs a decision id")
 	}
-	v, err := a.verifier()
+	v, err := a.verifiers()
 	if err != nil {
 		return err
 	}
@@ -239,14 +243,14 @@ func cmdAuditProve(ctx context.Context, args []string, out io.Writer) error {
 func cmdAuditCheckProof(args []string, out io.Writer) error {
 	file, args := positional(args)
 	fs := newFlags("audit check-proof")
-	key := fs.String("key", "", "the audit log's public key file (audit.pub)")
+	key := fs.String("key", "", "the audit log's public key file: audit.pub, or "+keys.AuditKeyHistoryFile+" (every key it has had, one a line)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if file == "" || *key == "" {
 		return errors.New("audit check-proof needs a proof file and --key")
 	}
-	v, err := keys.LoadAuditVerifier(*key)
+	v, err := keys.LoadAuditVerifiers(*key)
 	if err != nil {
 		return err
 	}
@@ -428,7 +432,7 @@ func cmdAuditWitness(ctx context.Context, args []string, out io.Writer) error {
 	if *wkey == "" || *state == "" {
 		return errors.New("audit witness needs --witness-key and --state")
 	}
-	v, err := a.verifier()
+	v, err := a.verifiers()
 	if err != nil {
 		return err
 	}
@@ -477,4 +481,25 @@ func cmdAuditWitness(ctx context.Context, args []string, out io.Writer) error {
 	}
 	_, err = out.Write(cosigned)
 	return err
+}
+
+// cmdAuditRotateKey replaces the broker's audit checkpoint key. The history
+// file keeps every public key, so checkpoints signed before stay verifiable.
+func cmdAuditRotateKey(args []string, out io.Writer) error {
+	fs := newFlags("audit rotate-key")
+	data := fs.String("data", defaults.DataDir, "data directory")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	bdir := layout.BrokerKeys(*data)
+	vkey, err := keys.RotateAuditKey(filepath.Join(bdir, keys.AuditKeyFile), filepath.Join(bdir, keys.AuditPublicKeyFile), time.Now())
+	if err != nil {
+		return err
+	}
+	hist := filepath.Join(bdir, keys.AuditKeyHistoryFile)
+	fmt.Fprintf(out, "new audit key %s\n"+
+		"Restart the broker so that it signs checkpoints with it; until then it signs with the old one.\n"+
+		"Every public key is kept in %s: give that file to auditors (audit verify --key, check-proof --key)\n"+
+		"and to each witness (audit witness --key), which accept checkpoints signed by any key in it.\n", vkey, hist)
+	return nil
 }

@@ -10,7 +10,7 @@
 //	brokerctl send --from … --to … …    sign, encrypt and send a message; print its receipt
 //	brokerctl recv --as …               receive, verify and decrypt deliveries
 //	brokerctl decide --input in.json    evaluate the policy offline
-//	brokerctl audit verify|export|prove|check-proof|show|shred|witness
+//	brokerctl audit verify|export|prove|check-proof|show|shred|witness|rotate-key
 //	                                    verify, export, prove and read the audit log
 package main
 
@@ -46,11 +46,12 @@ Usage:
   brokerctl audit verify [--file EXPORT] [--key audit.pub] [--witnesses FILE]  recompute the tree, check every checkpoint
   brokerctl audit export --out FILE                            the log and its checkpoints, for an auditor
   brokerctl audit prove DECISION-ID [--file EXPORT] > proof.json
-  brokerctl audit check-proof proof.json --key audit.pub       offline, with the public key alone
+  brokerctl audit check-proof proof.json --key audit-keys.txt  offline, with the public keys alone
   brokerctl audit show [--from T] [--to T] [--agency ID] [--rule R] [--allowed|--denied] [--identity auditor.key]
   brokerctl audit shred --before YYYY-MM-DD                    destroy personal fields of past months
   brokerctl audit witness-key --name NAME --out FILE           a witness's key; prints its public key
   brokerctl audit witness --witness-key FILE --state FILE      cosign the latest consistent checkpoint
+  brokerctl audit rotate-key [--data DIR]                      new checkpoint key; the old public key stays in audit-keys.txt; restart the broker
 
 Audit commands read the stream through --nats-url with the broker's credentials
 in --data, or an export with --file.

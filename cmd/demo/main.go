@@ -114,7 +114,7 @@ func auditSummary(ctx context.Context, out io.Writer, data string, svc *service.
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
-	v, err := keys.LoadAuditVerifier(filepath.Join(layout.BrokerKeys(data), keys.AuditPublicKeyFile))
+	v, err := keys.LoadAuditVerifiers(filepath.Join(layout.BrokerKeys(data), keys.AuditPublicKeyFile))
 	if err != nil {
 		return err
 	}
