@@ -73,7 +73,7 @@ type AgencySpec struct {
 // broker's folder never holds an agency's private key. A running broker
 // picks the agency up by itself.
 func AddAgency(dataDir, agencies string, s AgencySpec) (*directory.Agency, error) {
-	if err := apart(dataDir, agencies); err != nil {
+	if err := CheckApart(dataDir, agencies); err != nil {
 		return nil, fmt.Errorf("agency new: %w", err)
 	}
 	return enrol(dataDir, layout.AgencyHome(agencies, s.ID), layout.PseudonymKey(agencies), s)
@@ -124,8 +124,9 @@ func enrol(dataDir, home, secret string, s AgencySpec) (*directory.Agency, error
 	return added, nil
 }
 
-// apart reports an error unless neither folder is inside the other.
-func apart(dataDir, agencies string) error {
+// CheckApart reports an error unless the folder of agency homes and the
+// broker's data directory lie side by side, neither inside the other.
+func CheckApart(dataDir, agencies string) error {
 	d, err := filepath.Abs(dataDir)
 	if err != nil {
 		return err
