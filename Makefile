@@ -4,6 +4,7 @@
 
 GO       ?= go
 DATA     ?= ./data
+AGENCIES ?= ./agencies
 POLICIES ?= ./policies
 BIN      := bin
 
@@ -12,24 +13,24 @@ BIN      := bin
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-## run: start the broker with an embedded NATS server, creating demo agencies in $(DATA) on first run.
+## run: start the broker with an embedded NATS server, creating demo agencies on first run: keys in their homes in $(AGENCIES), public keys in $(DATA).
 run: build
-	@$(BIN)/brokerctl demo --data $(DATA)
+	@$(BIN)/brokerctl demo --data $(DATA) --agencies $(AGENCIES)
 	@echo ""
 	@echo "sekretessbroker: NATS on nats://127.0.0.1:4222, metrics on http://127.0.0.1:8080/metrics"
 	@echo "In another terminal, send a report of concern from the school to social services:"
 	@echo ""
-	@echo "  $(BIN)/brokerctl send --from rosengard-skola --to soc-malmo --kind concern_report \\"
+	@echo "  $(BIN)/brokerctl send --from rosengard-skola --keys $(AGENCIES)/rosengard-skola --to soc-malmo --kind concern_report \\"
 	@echo "    --meta '{\"category\":\"concern\",\"subject\":{\"pseudonym\":\"elev-4711\",\"birth_date\":\"2013-05-02\"},\"purpose\":\"orosanmälan\"}' \\"
 	@echo "    --text 'Eleven berättar om våld i hemmet.'"
-	@echo "  $(BIN)/brokerctl recv --as soc-malmo"
+	@echo "  $(BIN)/brokerctl recv --as soc-malmo --keys $(AGENCIES)/soc-malmo"
 	@echo ""
 	@echo "and a disclosure the law does not allow (rejected, with every reason):"
 	@echo ""
-	@echo "  $(BIN)/brokerctl send --from rosengard-skola --to polisen-syd --kind disclosure \\"
+	@echo "  $(BIN)/brokerctl send --from rosengard-skola --keys $(AGENCIES)/rosengard-skola --to polisen-syd --kind disclosure \\"
 	@echo "    --meta '{\"category\":\"health\",\"subject\":{\"pseudonym\":\"elev-4711\",\"age\":13}}' --text 'Elevhälsans journal'"
 	@echo "  $(BIN)/brokerctl audit verify"
-	@echo "  $(BIN)/brokerctl audit show --identity $(DATA)/auditor/age.key"
+	@echo "  $(BIN)/brokerctl audit show --identity $(AGENCIES)/auditor/age.key"
 	@echo ""
 	exec $(BIN)/sekretessbroker --data $(DATA) --policies $(POLICIES)
 

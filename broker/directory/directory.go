@@ -127,24 +127,34 @@ func (a *Agency) Facts() map[string]any {
 	return f
 }
 
-func (a *Agency) validate() error {
-	if !ValidID(a.ID) {
-		return fmt.Errorf("agency id %q: use 2-63 characters of a-z, 0-9 and '-', starting with a letter or digit", a.ID)
+// CheckFacts reports whether the directory accepts an agency with these
+// facts, keys aside: a valid id, a known kind, an operator for schools
+// only, a name. Tools call it before they write any key file.
+func CheckFacts(id, kind, operator, name string) error {
+	if !ValidID(id) {
+		return fmt.Errorf("agency id %q: use 2-63 characters of a-z, 0-9 and '-', starting with a letter or digit", id)
 	}
-	switch a.Kind {
+	switch kind {
 	case KindPolice, KindSocialServices:
-		if a.Operator != "" {
-			return fmt.Errorf("agency %s: operator is only for schools", a.ID)
+		if operator != "" {
+			return fmt.Errorf("agency %s: operator is only for schools", id)
 		}
 	case KindSchool:
-		if a.Operator != OperatorMunicipal && a.Operator != OperatorIndependent {
-			return fmt.Errorf("agency %s: a school needs operator %q or %q", a.ID, OperatorMunicipal, OperatorIndependent)
+		if operator != OperatorMunicipal && operator != OperatorIndependent {
+			return fmt.Errorf("agency %s: a school needs operator %q or %q", id, OperatorMunicipal, OperatorIndependent)
 		}
 	default:
-		return fmt.Errorf("agency %s: kind %q is not one of %s, %s, %s", a.ID, a.Kind, KindPolice, KindSchool, KindSocialServices)
+		return fmt.Errorf("agency %s: kind %q is not one of %s, %s, %s", id, kind, KindPolice, KindSchool, KindSocialServices)
 	}
-	if a.Name == "" {
-		return fmt.Errorf("agency %s: name is empty", a.ID)
+	if name == "" {
+		return fmt.Errorf("agency %s: name is empty", id)
+	}
+	return nil
+}
+
+func (a *Agency) validate() error {
+	if err := CheckFacts(a.ID, a.Kind, a.Operator, a.Name); err != nil {
+		return err
 	}
 	list, err := normalize("agency "+a.ID, a.Keys, a.SigningKey, a.AgeRecipient, a.NATS.NKey)
 	if err != nil {
@@ -249,11 +259,17 @@ func (d *Directory) index() error {
 		return err
 	}
 	d.byID = make(map[string]*Agency, len(d.Agencies))
-	// An nkey belongs to one party: shared, it would let one act as the
-	// other on NATS.
+	// A key belongs to one party: a signing key shared by two would let one
+	// sign as the other, an nkey shared would let one act as the other on
+	// NATS.
 	nkeys := map[string]string{}
+	signing := map[string]string{}
 	claim := func(owner string, list []Key) error {
 		for _, k := range list {
+			if other, dup := signing[k.SigningKey]; dup && other != owner {
+				return fmt.Errorf("%s: signing key %s is already used by %s", owner, k.ID, other)
+			}
+			signing[k.SigningKey] = owner
 			if k.NKey == "" {
 				continue
 			}

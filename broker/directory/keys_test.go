@@ -162,18 +162,40 @@ func TestInvalidKeyLists(t *testing.T) {
 			}
 		})
 	}
-	t.Run("nkey shared by two agencies", func(t *testing.T) {
-		d := newDirectory(t)
-		k := newKey(t, t0)
-		d.Agencies = []Agency{
-			{ID: "soc", Kind: KindSocialServices, Name: "Soc", Keys: []Key{k}},
-			{ID: "polis", Kind: KindPolice, Name: "Polis", Keys: []Key{k}},
-		}
-		b, _ := d.Marshal()
-		if _, err := Parse(b); err == nil {
-			t.Fatal("Parse accepted one key for two agencies")
-		}
-	})
+	// A key, or its signing or NATS half, in two parties' lists.
+	for name, share := range map[string]func(d *Directory, mine Key) Key{
+		"key shared by two agencies":  func(d *Directory, mine Key) Key { return d.Agencies[1].Keys[0] },
+		"nkey shared by two agencies": func(d *Directory, mine Key) Key { mine.NKey = d.Agencies[1].Keys[0].NKey; return mine },
+		"signing key shared by two agencies": func(d *Directory, mine Key) Key {
+			mine.ID, mine.SigningKey = d.Agencies[1].Keys[0].ID, d.Agencies[1].Keys[0].SigningKey
+			return mine
+		},
+		"signing key shared with the broker": func(d *Directory, mine Key) Key {
+			mine.ID, mine.SigningKey = KeyID(d.Broker.SigningPublicKey()), d.Broker.SigningKey
+			return mine
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := newDirectory(t)
+			polis := Agency{ID: "polis", Kind: KindPolice, Name: "Polis", Keys: []Key{newKey(t, t0)}}
+			d.Agencies = []Agency{{ID: "soc", Kind: KindSocialServices, Name: "Soc", Keys: []Key{newKey(t, t0)}}, polis}
+			b, err := d.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d, err = Parse(b); err != nil { // the broker's parsed key, for the last case
+				t.Fatal(err)
+			}
+			d.Agencies[0].Keys = []Key{share(d, newKey(t, t0))}
+			d.Agencies[0].SigningKey, d.Agencies[0].AgeRecipient, d.Agencies[0].NATS.NKey = "", "", ""
+			if b, err = d.Marshal(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Parse(b); err == nil {
+				t.Fatalf("Parse accepted:\n%s", b)
+			}
+		})
+	}
 	t.Run("single-key fields edit the primary key", func(t *testing.T) {
 		d := newDirectory(t)
 		k0, k1, other := newKey(t, t0), newKey(t, t0.Add(time.Hour)), newKey(t, t0)

@@ -382,8 +382,12 @@ func Generate(dir string, x25519 bool) (PublicKeys, ed25519.PrivateKey, error) {
 }
 
 // NewRequest generates keys in dir (see Generate) and writes the signed
-// enrollment request for facts to dir/RequestFile.
+// enrollment request for facts to dir/RequestFile. Facts the directory
+// would refuse are refused before any key is written.
 func NewRequest(dir string, facts Facts, x25519 bool, now time.Time) (*Request, error) {
+	if err := directory.CheckFacts(facts.ID, facts.Kind, facts.Operator, facts.Name); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	if err := checkNewDir(dir); err != nil {
 		return nil, err
 	}

@@ -184,3 +184,21 @@ func TestParseIsStrict(t *testing.T) {
 		t.Fatalf("keygen into a directory with keys: %v", err)
 	}
 }
+
+// Facts the directory would refuse are refused before any key is written.
+func TestNewRequestChecksFactsFirst(t *testing.T) {
+	for _, f := range []Facts{
+		{ID: "Polis.Syd", Kind: directory.KindPolice, Name: "Polisen"},
+		{ID: "polis", Kind: "police-ish", Name: "Polisen"},
+		{ID: "skolan", Kind: directory.KindSchool, Name: "Skolan"},
+		{ID: "polis", Kind: directory.KindPolice},
+	} {
+		dir := filepath.Join(t.TempDir(), "agency")
+		if _, err := NewRequest(dir, f, false, t0); !errors.Is(err, ErrInvalid) {
+			t.Errorf("NewRequest(%+v) = %v, want ErrInvalid", f, err)
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("NewRequest(%+v) left %s behind: %v", f, dir, err)
+		}
+	}
+}

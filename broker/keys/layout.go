@@ -1,7 +1,7 @@
 package keys
 
 // File names of one party's keys inside its key directory: the broker's in
-// <data>/broker/, an agency's in <data>/agencies/<id>/.
+// <data>/broker/, an agency's in its home (see package layout).
 const (
 	SigningKeyFile = "signing.key"
 	AgeKeyFile     = "age.key"

@@ -3,12 +3,24 @@
 // things are:
 //
 //	<data>/directory.yaml          the agency directory
-//	<data>/pseudonym.key           the deployment's pseudonym secret (never read by the broker)
 //	<data>/broker/                 the broker's keys
 //	<data>/broker/tls/             the private CA and certificates of "brokerctl init --tls"
-//	<data>/agencies/<id>/          agency id's keys
-//	<data>/agencies/<id>/inbox/    the messages agency id's clients received
 //	<data>/jetstream/              the embedded NATS server's files, the audit log among them
+//
+// An agency keeps its private keys in its own home, never in the broker's
+// data directory. "brokerctl agency keygen --out HOME" makes one anywhere;
+// "brokerctl demo" and "agency new" put the homes side by side in a folder
+// of their own (AgencyHomes, ./agencies beside ./data):
+//
+//	<agencies>/<id>/               agency id's home: signing.key, age.key, nats.nk, request.json
+//	<agencies>/<id>/pseudonym.key  its copy of the deployment's pseudonym secret
+//	<agencies>/<id>/inbox/         the messages its clients received
+//	<agencies>/<id>/tls.crt, .key  its TLS client certificate, when the broker requires TLS
+//	<agencies>/pseudonym.key       the deployment's pseudonym secret the copies come from
+//
+// Data directories made before agencies had homes keep theirs inside, in
+// <data>/agencies/<id>/ (AgencyKeys), with the pseudonym secret in
+// <data>/pseudonym.key; the clients read that layout when given no home.
 //
 // The names of the key files inside a key folder belong to package keys.
 // This package depends on nothing but path/filepath, so that any program can
@@ -31,19 +43,37 @@ const (
 // Directory returns the path of the agency directory in data.
 func Directory(data string) string { return filepath.Join(data, DirectoryFile) }
 
-// PseudonymKey returns the path of the deployment's pseudonym secret in data;
-// each agency gets a copy of it in its own key folder.
+// PseudonymKey returns the path of the deployment's pseudonym secret in a
+// data directory of the older layout, or, given a folder of agency homes,
+// the one their copies come from. Each agency gets a copy in its home.
 func PseudonymKey(data string) string { return filepath.Join(data, PseudonymKeyFile) }
 
 // BrokerKeys returns the folder of the broker's keys in data.
 func BrokerKeys(data string) string { return filepath.Join(data, BrokerDir) }
 
-// AgencyKeys returns the folder of agency id's keys in data.
+// AgencyKeys returns the folder of agency id's keys inside data, in the
+// older layout: the clients' default home when they are given none.
 func AgencyKeys(data, id string) string { return filepath.Join(data, AgenciesDir, id) }
 
 // Inbox returns the folder where agency id's clients keep the messages they
-// received.
-func Inbox(data, id string) string { return filepath.Join(data, AgenciesDir, id, InboxDir) }
+// received, in the older layout; see HomeInbox.
+func Inbox(data, id string) string { return HomeInbox(AgencyKeys(data, id)) }
+
+// AgencyHomes returns the folder of agency homes that "brokerctl demo" and
+// "agency new" use by default: "agencies" beside data, so that ./data gets
+// ./agencies and the broker's folder holds no agency's private key.
+func AgencyHomes(data string) string { return filepath.Join(data, "..", AgenciesDir) }
+
+// AgencyHome returns agency id's home in a folder of agency homes.
+func AgencyHome(agencies, id string) string { return filepath.Join(agencies, id) }
+
+// HomeInbox returns the folder where the clients of the agency whose home
+// is home keep the messages they received.
+func HomeInbox(home string) string { return filepath.Join(home, InboxDir) }
+
+// HomePseudonymKey returns the agency's copy of the pseudonym secret in its
+// home.
+func HomePseudonymKey(home string) string { return filepath.Join(home, PseudonymKeyFile) }
 
 // JetStream returns the embedded NATS server's storage folder in data.
 func JetStream(data string) string { return filepath.Join(data, JetStreamDir) }

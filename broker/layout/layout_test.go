@@ -18,6 +18,13 @@ func TestPaths(t *testing.T) {
 		{layout.AgencyKeys(data, "polis-syd"), "srv/data/agencies/polis-syd"},
 		{layout.Inbox(data, "polis-syd"), "srv/data/agencies/polis-syd/inbox"},
 		{layout.JetStream(data), "srv/data/jetstream"},
+		{layout.AgencyHomes(data), "srv/agencies"},
+		{layout.AgencyHomes("data"), "agencies"},
+		{layout.AgencyHomes("."), "../agencies"},
+		{layout.AgencyHome("srv/agencies", "polis-syd"), "srv/agencies/polis-syd"},
+		{layout.HomeInbox("srv/agencies/polis-syd"), "srv/agencies/polis-syd/inbox"},
+		{layout.HomePseudonymKey("srv/agencies/polis-syd"), "srv/agencies/polis-syd/pseudonym.key"},
+		{layout.PseudonymKey("srv/agencies"), "srv/agencies/pseudonym.key"},
 	} {
 		if want := filepath.FromSlash(c.want); c.got != want {
 			t.Errorf("got %s, want %s", c.got, want)

@@ -1,7 +1,8 @@
-// Package provision creates a data directory and the agencies in it: the
-// broker's keys, each agency's keys, the deployment's pseudonym secret and
-// the agency directory that publishes their public keys. brokerctl, the demo
-// and tests use it; so does the daemon's first start.
+// Package provision creates a data directory and agencies in one step: the
+// broker's keys and the agency directory that publishes public keys, and
+// each agency's keys in a home of its own, through the same enrollment an
+// agency goes through when it makes its keys itself (package enroll).
+// brokerctl, the demo and tests use it; so does the daemon's first start.
 //
 // Nothing here ever replaces a key file: keys are created once, and a
 // deliberate replacement happens outside.
@@ -15,15 +16,19 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/enroll"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 )
 
 // Init creates the broker's keys (signing, age, NATS and the audit log's
 // checkpoint key) and an empty agency directory in dataDir. It does nothing
-// when they already exist, and never replaces a key.
+// when they already exist, and never replaces a key. The pseudonym secret
+// is the agencies' and is made with the first of them (see AddAgency).
 func Init(dataDir string) (created bool, err error) {
 	dirPath := layout.Directory(dataDir)
 	if _, err := os.Stat(dirPath); err == nil {
@@ -42,9 +47,6 @@ func Init(dataDir string) (created bool, err error) {
 	d := &directory.Directory{Broker: directory.Broker{
 		SigningKey: b.signing, AgeRecipient: b.recipient, NATS: directory.NATS{NKey: b.nkey},
 	}}
-	if err := ensurePseudonymKey(dataDir); err != nil {
-		return false, fmt.Errorf("init: %w", err)
-	}
 	if err := directory.Write(dirPath, d); err != nil {
 		return false, fmt.Errorf("init: %w", err)
 	}
@@ -59,11 +61,36 @@ type AgencySpec struct {
 	X25519 bool
 }
 
-// NewAgency creates the agency's key files (mode 0600) in
-// layout.AgencyKeys(dataDir, s.ID), with a copy of the deployment's pseudonym
-// key, and adds its public keys to the directory. A running broker picks it
-// up by itself.
+// AddAgency creates agency s in one step the way it would enrol itself:
+// its keys and a request made in its home, layout.AgencyHome(agencies,
+// s.ID), as "brokerctl agency keygen" makes them (enroll.NewRequest), then
+// the request verified and its public halves added to the directory in
+// dataDir, as "brokerctl agency add" does (enroll.Apply). The home also gets
+// a copy of the deployment's pseudonym secret, layout.PseudonymKey(agencies),
+// which is created if missing.
+//
+// agencies must lie outside dataDir, and dataDir outside it, so that the
+// broker's folder never holds an agency's private key. A running broker
+// picks the agency up by itself.
+func AddAgency(dataDir, agencies string, s AgencySpec) (*directory.Agency, error) {
+	if err := CheckApart(dataDir, agencies); err != nil {
+		return nil, fmt.Errorf("agency new: %w", err)
+	}
+	return enrol(dataDir, layout.AgencyHome(agencies, s.ID), layout.PseudonymKey(agencies), s)
+}
+
+// NewAgency creates agency s like AddAgency, but keeps its home in the
+// older layout, inside the broker's data directory: layout.AgencyKeys(dataDir,
+// s.ID), with the pseudonym secret in layout.PseudonymKey(dataDir). Tests
+// use it, for one folder is simpler to clean up; a deployment should not,
+// for the broker's folder then holds every agency's private keys.
 func NewAgency(dataDir string, s AgencySpec) (*directory.Agency, error) {
+	return enrol(dataDir, layout.AgencyKeys(dataDir, s.ID), layout.PseudonymKey(dataDir), s)
+}
+
+// enrol runs keygen in home and add on the broker's side, and copies the
+// pseudonym secret at secret into home.
+func enrol(dataDir, home, secret string, s AgencySpec) (*directory.Agency, error) {
 	dirPath := layout.Directory(dataDir)
 	d, err := directory.Load(dirPath)
 	if err != nil {
@@ -72,29 +99,24 @@ func NewAgency(dataDir string, s AgencySpec) (*directory.Agency, error) {
 	if _, ok := d.Lookup(s.ID); ok {
 		return nil, fmt.Errorf("agency new: %w: %s", directory.ErrExists, s.ID)
 	}
-	if !directory.ValidID(s.ID) {
-		return nil, fmt.Errorf("agency new: id %q: use 2-63 characters of a-z, 0-9 and '-'", s.ID)
-	}
-	// Validate everything but the keys before writing any key file.
-	probe := directory.Agency{ID: s.ID, Kind: s.Kind, Operator: s.Operator, Name: s.Name,
-		SigningKey: d.Broker.SigningKey, AgeRecipient: d.Broker.AgeRecipient}
-	if _, err := directory.Parse(mustMarshal(&directory.Directory{Broker: d.Broker, Agencies: []directory.Agency{probe}})); err != nil {
+	now := time.Now()
+	// The agency's side. NewRequest checks the facts before it writes a key.
+	if _, err := enroll.NewRequest(home, enroll.Facts{ID: s.ID, Kind: s.Kind, Operator: s.Operator, Name: s.Name}, s.X25519, now); err != nil {
 		return nil, fmt.Errorf("agency new: %w", err)
 	}
-	kdir := layout.AgencyKeys(dataDir, s.ID)
-	k, err := newKeys(kdir, !s.X25519)
+	if err := ensurePseudonymKey(secret); err != nil {
+		return nil, fmt.Errorf("agency new %s: %w", s.ID, err)
+	}
+	if err := keys.CopyPseudonymKey(secret, layout.HomePseudonymKey(home)); err != nil {
+		return nil, fmt.Errorf("agency new %s: %w", s.ID, err)
+	}
+	// The broker's side reads the request file, as agency add does, so that
+	// nothing but what the file holds reaches the directory.
+	r, err := enroll.Load(filepath.Join(home, enroll.RequestFile))
 	if err != nil {
-		return nil, fmt.Errorf("agency new %s: %w", s.ID, err)
+		return nil, fmt.Errorf("agency new: %w", err)
 	}
-	if err := ensurePseudonymKey(dataDir); err != nil {
-		return nil, fmt.Errorf("agency new %s: %w", s.ID, err)
-	}
-	if err := keys.CopyPseudonymKey(layout.PseudonymKey(dataDir), filepath.Join(kdir, keys.PseudonymKeyFile)); err != nil {
-		return nil, fmt.Errorf("agency new %s: %w", s.ID, err)
-	}
-	a := directory.Agency{ID: s.ID, Kind: s.Kind, Operator: s.Operator, Name: s.Name,
-		SigningKey: k.signing, AgeRecipient: k.recipient, NATS: directory.NATS{NKey: k.nkey}}
-	next, err := directory.Add(dirPath, a)
+	next, err := enroll.Apply(dirPath, r, now)
 	if err != nil {
 		return nil, fmt.Errorf("agency new: %w", err)
 	}
@@ -102,12 +124,28 @@ func NewAgency(dataDir string, s AgencySpec) (*directory.Agency, error) {
 	return added, nil
 }
 
-func mustMarshal(d *directory.Directory) []byte {
-	b, err := d.Marshal()
+// CheckApart reports an error unless the folder of agency homes and the
+// broker's data directory lie side by side, neither inside the other.
+func CheckApart(dataDir, agencies string) error {
+	d, err := filepath.Abs(dataDir)
 	if err != nil {
-		panic(err) // plain strings always marshal
+		return err
 	}
-	return b
+	a, err := filepath.Abs(agencies)
+	if err != nil {
+		return err
+	}
+	if within(d, a) || within(a, d) {
+		return fmt.Errorf("the agencies' folder %s and the broker's data directory %s must lie side by side, neither inside the other, "+
+			"so that the broker's folder holds no agency's private key", agencies, dataDir)
+	}
+	return nil
+}
+
+// within reports whether path p is dir or inside it (both absolute, clean).
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 type publicKeys struct{ signing, recipient, nkey string }
@@ -131,12 +169,11 @@ func newKeys(dir string, hybrid bool) (publicKeys, error) {
 	return publicKeys{signing: keys.FormatSigningPublicKey(pub), recipient: rcpt, nkey: nk}, nil
 }
 
-// ensurePseudonymKey creates the pseudonym secret unless it exists; data
-// directories made before it existed get one on the next agency.
-func ensurePseudonymKey(dataDir string) error {
+// ensurePseudonymKey creates the pseudonym secret at path unless it exists.
+func ensurePseudonymKey(path string) error {
 	// Creating it and accepting an existing one, rather than checking
 	// first, lets two provisioning runs race safely.
-	if err := keys.WritePseudonymKey(layout.PseudonymKey(dataDir)); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := keys.WritePseudonymKey(path); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
 	return nil

@@ -55,7 +55,7 @@ func TestInitAndNewAgency(t *testing.T) {
 		t.Errorf("X25519 agency got recipient %q, want a classic age1…", a.AgeRecipient)
 	}
 
-	// The on-disk layout existing deployments rely on.
+	// The on-disk layout of data directories made before agencies had homes.
 	want := map[string]os.FileMode{
 		"directory.yaml":                     0o644,
 		"pseudonym.key":                      0o600,
@@ -71,11 +71,13 @@ func TestInitAndNewAgency(t *testing.T) {
 		"agencies/polisen-syd/age.key":       0o600,
 		"agencies/polisen-syd/nats.nk":       0o600,
 		"agencies/polisen-syd/pseudonym.key": 0o600,
+		"agencies/polisen-syd/request.json":  0o600,
 		"agencies/skolan":                    os.ModeDir | 0o700,
 		"agencies/skolan/signing.key":        0o600,
 		"agencies/skolan/age.key":            0o600,
 		"agencies/skolan/nats.nk":            0o600,
 		"agencies/skolan/pseudonym.key":      0o600,
+		"agencies/skolan/request.json":       0o600,
 	}
 	got := files(t, data)
 	for p, m := range want {
@@ -165,19 +167,114 @@ func TestNewAgencyErrors(t *testing.T) {
 	}
 }
 
-// Data directories made before the pseudonym key get one with the next agency.
-func TestNewAgencyCreatesMissingPseudonymKey(t *testing.T) {
+// Init makes no pseudonym secret, which is the agencies' and not the
+// broker's; the first agency does.
+func TestFirstAgencyCreatesPseudonymKey(t *testing.T) {
 	data := t.TempDir()
 	if _, err := provision.Init(data); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(layout.PseudonymKey(data)); err != nil {
-		t.Fatal(err)
+	if _, err := os.Stat(layout.PseudonymKey(data)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Init made a pseudonym secret: %v", err)
 	}
 	if _, err := provision.NewAgency(data, provision.AgencySpec{ID: "polisen-syd", Kind: directory.KindPolice, Name: "Polisen"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := keys.LoadPseudonymSecret(layout.PseudonymKey(data)); err != nil {
 		t.Errorf("no deployment pseudonym key after NewAgency: %v", err)
+	}
+}
+
+// AddAgency keeps every agency's keys in its home, apart from the broker's
+// folder, and the directory learns only their public halves.
+func TestAddAgencyKeepsKeysApart(t *testing.T) {
+	root := t.TempDir()
+	data, agencies := filepath.Join(root, "data"), filepath.Join(root, "agencies")
+	if _, err := provision.Init(data); err != nil {
+		t.Fatal(err)
+	}
+	specs := []provision.AgencySpec{
+		{ID: "polisen-syd", Kind: directory.KindPolice, Name: "Polisen"},
+		{ID: "skolan", Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Skolan", X25519: true},
+	}
+	for _, s := range specs {
+		a, err := provision.AddAgency(data, agencies, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(a.Keys) != 1 || a.Kind != s.Kind || a.Name != s.Name {
+			t.Errorf("added %+v", a)
+		}
+	}
+	for p := range files(t, data) {
+		if p != "directory.yaml" && !strings.HasPrefix(p, "broker") {
+			t.Errorf("the broker's folder holds %s", p)
+		}
+	}
+	want := map[string]os.FileMode{"pseudonym.key": 0o600}
+	for _, s := range specs {
+		want[s.ID] = os.ModeDir | 0o700
+		for _, f := range []string{keys.SigningKeyFile, keys.AgeKeyFile, keys.NKeyFile, keys.PseudonymKeyFile, "request.json"} {
+			want[s.ID+"/"+f] = 0o600
+		}
+	}
+	got := files(t, agencies)
+	for p, m := range want {
+		if g, ok := got[p]; !ok || g != m {
+			t.Errorf("%s: mode %v (present %v), want %v", p, g, ok, m)
+		}
+	}
+	for p := range got {
+		if _, ok := want[p]; !ok {
+			t.Errorf("unexpected %s", p)
+		}
+	}
+	deployment, err := keys.LoadPseudonymSecret(layout.PseudonymKey(agencies))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := directory.Load(layout.Directory(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range specs {
+		home := layout.AgencyHome(agencies, s.ID)
+		own, err := keys.LoadPseudonymSecret(layout.HomePseudonymKey(home))
+		if err != nil || !bytes.Equal(own, deployment) {
+			t.Errorf("%s's pseudonym secret: %v, or another than the deployment's", s.ID, err)
+		}
+		// The directory speaks for the keys in the home.
+		priv, err := keys.LoadSigningKey(filepath.Join(home, keys.SigningKeyFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := d.Lookup(s.ID)
+		if !a.SigningPublicKey().Equal(priv.Public()) {
+			t.Errorf("%s: the directory's signing key is not the one in its home", s.ID)
+		}
+	}
+	if _, err := provision.AddAgency(data, agencies, specs[0]); !errors.Is(err, directory.ErrExists) {
+		t.Errorf("adding %s twice: %v, want directory.ErrExists", specs[0].ID, err)
+	}
+}
+
+// The agencies' folder and the broker's must lie side by side.
+func TestAddAgencyRefusesHomesInsideData(t *testing.T) {
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	if _, err := provision.Init(data); err != nil {
+		t.Fatal(err)
+	}
+	spec := provision.AgencySpec{ID: "polisen-syd", Kind: directory.KindPolice, Name: "Polisen"}
+	for _, agencies := range []string{data, filepath.Join(data, "agencies"), filepath.Join(data, "x", ".."), root} {
+		if _, err := provision.AddAgency(data, agencies, spec); err == nil || !strings.Contains(err.Error(), "side by side") {
+			t.Errorf("AddAgency with agencies %s: %v, want a refusal", agencies, err)
+		}
+	}
+	if _, err := os.Stat(layout.AgencyKeys(data, spec.ID)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused agency left keys in the broker's folder: %v", err)
+	}
+	if _, err := provision.AddAgency(data, filepath.Join(root, "data-agencies"), spec); err != nil {
+		t.Errorf("a sibling whose name starts like the data directory's: %v", err)
 	}
 }

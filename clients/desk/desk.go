@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,7 @@ type session struct {
 	prog           string // the program's name, for the commands it suggests
 	out            io.Writer
 	data, url, as  string
+	home, dir      string // --keys and --directory; see keys and directory
 	tlsCA          string // with TLS: the CA file, and the client certificate and key
 	tlsCert        string
 	tlsKey         string
@@ -77,7 +79,11 @@ func (c *client) usage(out io.Writer) {
 Every command also takes:
   --as ID         your agency's id in the directory (e.g. %s)
   --name NAME     your name and title; it is recorded as who made each assessment
-  --data DIR      where the directory and your agency's keys are (default ./data)
+  --keys DIR      your agency's home: its keys, its copy of the pseudonym key and
+                  its inbox (brokerctl demo makes ./agencies/ID; default
+                  <data>/agencies/ID, the older layout)
+  --directory FILE  the agency directory (default <data>/directory.yaml)
+  --data DIR      where the defaults of --keys and --directory are (default ./data)
   --nats-url URL  the broker (default nats://127.0.0.1:4222)
   --tls-ca FILE   the CA of the broker's certificate, when it requires TLS; your
                   certificate (--tls-cert, --tls-key) is found with your keys
@@ -110,7 +116,9 @@ func (c *client) main(ctx context.Context, args []string, out io.Writer) error {
 		s := &session{prog: c.prog, out: out, kind: c.kind, connectTimeout: 10 * time.Second, receiptTimeout: 30 * time.Second}
 		fs.StringVar(&s.as, "as", "", "your agency's id")
 		fs.StringVar(&s.name, "name", "", "your name and title (recorded with each assessment)")
-		fs.StringVar(&s.data, "data", defaults.DataDir, "data directory")
+		fs.StringVar(&s.data, "data", defaults.DataDir, "data directory: where the defaults of --keys and --directory are")
+		fs.StringVar(&s.home, "keys", "", "your agency's home: keys, pseudonym key and inbox (default <data>/agencies/<id>)")
+		fs.StringVar(&s.dir, "directory", "", "the agency directory (default <data>/directory.yaml)")
 		fs.StringVar(&s.url, "nats-url", defaults.NATSURL, "the broker's NATS URL")
 		fs.StringVar(&s.tlsCA, "tls-ca", "", "CA file of the broker's TLS certificate, when it requires TLS")
 		fs.StringVar(&s.tlsCert, "tls-cert", "", "your agency's TLS client certificate (default with --tls-ca: "+tlsca.ClientCertFile+" beside your keys, if present)")
@@ -164,28 +172,56 @@ func helped(args []string) bool {
 	return false
 }
 
+// keys returns the agency's home: --keys, or the older layout's folder in
+// the data directory.
+func (s *session) keys() string {
+	if s.home != "" {
+		return s.home
+	}
+	return layout.AgencyKeys(s.data, s.as)
+}
+
+// directory returns the directory file: --directory, or the data
+// directory's.
+func (s *session) directory() string {
+	if s.dir != "" {
+		return s.dir
+	}
+	return layout.Directory(s.data)
+}
+
+// noHome adds advice to err when the agency's keys are missing from the
+// default home.
+func (s *session) noHome(err error) error {
+	if s.home == "" && errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w; give your agency's home with --keys (brokerctl demo puts it in %s)", err,
+			layout.AgencyHome(layout.AgencyHomes(s.data), s.as))
+	}
+	return err
+}
+
 // connect loads the agency's keys and connects to the broker.
 func (s *session) connect(ctx context.Context) error {
-	d, err := directory.Load(layout.Directory(s.data))
+	d, err := directory.Load(s.directory())
 	if err != nil {
 		return fmt.Errorf("the agency directory: %w", err)
 	}
 	self, ok := d.Lookup(s.as)
 	if !ok {
-		return fmt.Errorf("agency %q is not in the directory %s", s.as, layout.Directory(s.data))
+		return fmt.Errorf("agency %q is not in the directory %s", s.as, s.directory())
 	}
 	if self.Kind != s.kind {
 		return fmt.Errorf("agency %q is a %s, and this program is for %s", s.as, self.Kind, s.kind)
 	}
-	keys := layout.AgencyKeys(s.data, s.as)
+	keys := s.keys()
 	id, err := agency.LoadIdentity(keys, s.as)
 	if err != nil {
-		return err
+		return s.noHome(err)
 	}
 	if err := s.loadKey(); err != nil {
 		return err
 	}
-	if s.box, err = inbox.Open(layout.Inbox(s.data, s.as)); err != nil {
+	if s.box, err = inbox.Open(layout.HomeInbox(keys)); err != nil {
 		return err
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.connectTimeout)
@@ -208,9 +244,9 @@ func fileExists(path string) bool {
 }
 
 func (s *session) loadKey() error {
-	k, err := pseudonym.LoadKey(filepath.Join(layout.AgencyKeys(s.data, s.as), pseudonym.KeyFile))
+	k, err := pseudonym.LoadKey(filepath.Join(s.keys(), pseudonym.KeyFile))
 	if err != nil {
-		return err
+		return s.noHome(err)
 	}
 	s.key = k
 	return nil

@@ -6,11 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
+
+	"filippo.io/age"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/enroll"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/natsserver"
@@ -22,11 +27,18 @@ import (
 func cmdInit(args []string, out io.Writer) error {
 	fs := newFlags("init")
 	data := fs.String("data", defaults.DataDir, "data directory")
-	withTLS := fs.Bool("tls", false, "also create a private CA, the NATS server's certificate and client certificates for the broker and every agency, in <data>/broker/tls/")
+	withTLS := fs.Bool("tls", false, "also create a private CA in <data>/broker/tls/ with the NATS server's and the broker's certificates, and client certificates for the agencies whose homes are in --agencies")
 	var hosts hostList
 	fs.Var(&hosts, "tls-host", "a name or address agencies reach the NATS server by, besides localhost (repeat or separate with commas)")
+	agencies := fs.String("agencies", "", "with --tls: folder of the agencies' homes that get client certificates (default: agencies beside --data)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *agencies == "" {
+		*agencies = layout.AgencyHomes(*data)
+	}
+	if err := provision.CheckApart(*data, *agencies); *withTLS && err != nil {
+		return fmt.Errorf("init --tls: %w; give another --agencies", err)
 	}
 	created, err := provision.Init(*data)
 	if err != nil {
@@ -42,14 +54,17 @@ func cmdInit(args []string, out io.Writer) error {
 		return err
 	}
 	if *withTLS {
-		return initTLS(*data, hosts, out)
+		return initTLS(*data, *agencies, hosts, out)
 	}
 	return nil
 }
 
+// cmdAgencyNew does keygen and add in one step, with the agency's home
+// beside the broker's data directory, not in it.
 func cmdAgencyNew(args []string, out io.Writer) error {
 	fs := newFlags("agency new")
 	data := fs.String("data", defaults.DataDir, "data directory")
+	agencies := fs.String("agencies", "", "folder of the agencies' homes, beside --data and never in it (default: agencies beside --data)")
 	var s provision.AgencySpec
 	fs.StringVar(&s.ID, "id", "", "agency id: 2-63 characters of a-z, 0-9 and '-'")
 	fs.StringVar(&s.Kind, "kind", "", "police, school or social_services")
@@ -62,13 +77,18 @@ func cmdAgencyNew(args []string, out io.Writer) error {
 	if s.ID == "" || s.Kind == "" || s.Name == "" {
 		return errors.New("agency new needs --id, --kind and --name")
 	}
-	a, err := provision.NewAgency(*data, s)
+	if *agencies == "" {
+		*agencies = layout.AgencyHomes(*data)
+	}
+	a, err := provision.AddAgency(*data, *agencies, s)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "agency %s (%s) created\n  keys:        %s (mode 0600)\n  signing key: %s\n  age:         %s\n",
-		a.ID, a.Kind, layout.AgencyKeys(*data, a.ID), a.SigningKey, a.AgeRecipient)
-	return issueAgencyCerts(*data, out)
+	home := layout.AgencyHome(*agencies, a.ID)
+	fmt.Fprintf(out, "agency %s (%s) created\n  home:        %s (keys mode 0600; hand it to the agency)\n  signing key: %s\n  age:         %s\n",
+		a.ID, a.Kind, home, a.SigningKey, a.AgeRecipient)
+	fmt.Fprintf(out, "its clients take --keys %s\n", home)
+	return issueAgencyCerts(*data, *agencies, out)
 }
 
 func cmdAgencyList(args []string, out io.Writer) error {
@@ -99,11 +119,21 @@ var demoAgencies = []provision.AgencySpec{
 	{ID: "soc-malmo", Kind: directory.KindSocialServices, Name: "Socialtjänsten Malmö stad"},
 }
 
+// cmdDemo creates the demo agencies, each through keygen and add, with
+// their homes and the demo auditor's key in a folder beside the data
+// directory: the broker's folder holds only the broker's own keys.
 func cmdDemo(args []string, out io.Writer) error {
 	fs := newFlags("demo")
-	data := fs.String("data", defaults.DataDir, "data directory")
+	data := fs.String("data", defaults.DataDir, "data directory: the broker's keys and the directory")
+	agencies := fs.String("agencies", "", "folder of the demo agencies' homes and the demo auditor's key, beside --data and never in it (default: agencies beside --data)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *agencies == "" {
+		*agencies = layout.AgencyHomes(*data)
+	}
+	if err := provision.CheckApart(*data, *agencies); err != nil {
+		return fmt.Errorf("demo: %w; give another --agencies", err)
 	}
 	if _, err := provision.Init(*data); err != nil {
 		return err
@@ -116,27 +146,47 @@ func cmdDemo(args []string, out io.Writer) error {
 		if _, ok := d.Lookup(s.ID); ok {
 			continue
 		}
-		if _, err := provision.NewAgency(*data, s); err != nil {
+		home := layout.AgencyHome(*agencies, s.ID)
+		// A home kept from a data directory since removed enrols again
+		// with its request, as agency add would.
+		if r, err := enroll.Load(filepath.Join(home, enroll.RequestFile)); err == nil {
+			if _, err := enroll.Apply(layout.Directory(*data), r, time.Now()); err != nil {
+				return fmt.Errorf("demo agency %s from %s: %w (remove %s to start over)", s.ID, home, err, *agencies)
+			}
+			fmt.Fprintf(out, "enrolled demo agency %s again from its home %s\n", s.ID, home)
+			continue
+		}
+		if _, err := provision.AddAgency(*data, *agencies, s); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "created demo agency %s\n", s.ID)
+		fmt.Fprintf(out, "created demo agency %s in %s\n", s.ID, home)
 	}
-	if err := issueAgencyCerts(*data, out); err != nil {
+	if err := issueAgencyCerts(*data, *agencies, out); err != nil {
 		return err
 	}
-	return demoAuditor(*data, out)
+	return demoAuditor(*data, *agencies, out)
+}
+
+// demoAuditorKey is the demo auditor's age identity in the folder of agency
+// homes: not the broker's, so not in its folder.
+func demoAuditorKey(agencies string) string {
+	return filepath.Join(agencies, "auditor", keys.AgeKeyFile)
 }
 
 // demoAuditor gives the demo an auditor, so that the audit log records the
 // personal fields and "brokerctl audit show --identity" can open them. A real
 // deployment lists its supervisors' own age recipients in auditors.txt.
-func demoAuditor(data string, out io.Writer) error {
+func demoAuditor(data, agencies string, out io.Writer) error {
 	list := filepath.Join(layout.BrokerKeys(data), keys.AuditorsFile)
 	if _, err := os.Stat(list); err == nil {
 		return nil
 	}
-	key := filepath.Join(data, "auditor", keys.AgeKeyFile)
+	key := demoAuditorKey(agencies)
 	rcpt, err := keys.WriteAgeIdentity(key, true)
+	if errors.Is(err, fs.ErrExist) {
+		// Kept from a data directory since removed: list it again.
+		rcpt, err = ageRecipient(key)
+	}
 	if err != nil {
 		return fmt.Errorf("demo auditor: %w", err)
 	}
@@ -146,6 +196,21 @@ func demoAuditor(data string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "created a demo auditor: identity %s, listed in %s\n", key, list)
 	return nil
+}
+
+// ageRecipient returns the recipient of the age identity file at path.
+func ageRecipient(path string) (string, error) {
+	id, err := keys.LoadAgeIdentity(path)
+	if err != nil {
+		return "", err
+	}
+	switch id := id.(type) {
+	case *age.HybridIdentity:
+		return id.Recipient().String(), nil
+	case *age.X25519Identity:
+		return id.Recipient().String(), nil
+	}
+	return "", fmt.Errorf("%s: not an age identity brokerctl made", path)
 }
 
 func cmdNATSConfig(args []string, out io.Writer) error {

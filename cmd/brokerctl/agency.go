@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,31 +22,46 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
 
+// conn is how an agency-side command reaches the broker: the agency's
+// home with its keys, the directory and the broker's address.
 type conn struct {
-	data, url, as string
-	tls           tlsFlags
+	data, home, dir, url, as string
+	tls                      tlsFlags
 }
 
 func (c *conn) flags(fs *flag.FlagSet, role string) {
-	fs.StringVar(&c.data, "data", defaults.DataDir, "data directory holding directory.yaml and agencies/<id>/ keys")
+	fs.StringVar(&c.data, "data", defaults.DataDir, "data directory: the defaults of --directory and --keys are in it")
+	fs.StringVar(&c.home, "keys", "", "the agency's home: its keys, as agency keygen or demo made them (default <data>/agencies/<id>)")
+	fs.StringVar(&c.dir, "directory", "", "the agency directory (default <data>/directory.yaml)")
 	fs.StringVar(&c.url, "nats-url", defaults.NATSURL, "NATS URL of the broker")
 	fs.StringVar(&c.as, role, "", "agency id to act as")
-	c.tls.flags(fs, "<data>/agencies/<id>/"+tlsca.ClientCertFile)
+	c.tls.flags(fs, "<keys>/"+tlsca.ClientCertFile)
 }
 
 func (c *conn) dial(ctx context.Context) (*agency.Client, *directory.Directory, error) {
 	if c.as == "" {
 		return nil, nil, errors.New("say which agency you act as")
 	}
-	d, err := directory.Load(layout.Directory(c.data))
+	if c.dir == "" {
+		c.dir = layout.Directory(c.data)
+	}
+	defaulted := c.home == ""
+	if defaulted {
+		c.home = layout.AgencyKeys(c.data, c.as)
+	}
+	d, err := directory.Load(c.dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	id, err := agency.LoadIdentity(layout.AgencyKeys(c.data, c.as), c.as)
+	id, err := agency.LoadIdentity(c.home, c.as)
+	if defaulted && errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("%w; give the agency's home with --keys (brokerctl demo puts it in %s)", err,
+			layout.AgencyHome(layout.AgencyHomes(c.data), c.as))
+	}
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := c.tls.resolve(layout.AgencyKeys(c.data, c.as), tlsca.ClientCertFile, tlsca.ClientKeyFile); err != nil {
+	if err := c.tls.resolve(c.home, tlsca.ClientCertFile, tlsca.ClientKeyFile); err != nil {
 		return nil, nil, err
 	}
 	cl, err := agency.Dial(ctx, agency.Config{URL: c.url, Identity: id, Directory: d,

@@ -24,8 +24,9 @@ import (
 // TestAuditCommands runs a broker, sends an allowed and a rejected message,
 // and drives every brokerctl audit command against the stream and an export.
 func TestAuditCommands(t *testing.T) {
-	data := t.TempDir()
-	if err := run([]string{"demo", "--data", data}, &bytes.Buffer{}); err != nil {
+	root := t.TempDir()
+	data, agencies := filepath.Join(root, "data"), filepath.Join(root, "agencies")
+	if err := run([]string{"demo", "--data", data, "--agencies", agencies}, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
 	auditor, err := age.GenerateX25519Identity()
@@ -62,7 +63,7 @@ func TestAuditCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := agency.LoadIdentity(layout.AgencyKeys(data, "rosengard-skola"), "rosengard-skola")
+	id, err := agency.LoadIdentity(layout.AgencyHome(agencies, "rosengard-skola"), "rosengard-skola")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,19 @@
 package main
 
 import (
+	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/enroll"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/service"
 )
 
 func TestKeygenAddRotateRevoke(t *testing.T) {
@@ -70,5 +74,68 @@ func TestKeygenAddRotateRevoke(t *testing.T) {
 	}
 	if _, err := runCtl(t, "agency", "add", "--data", data, "--request", filepath.Join(away, enroll.RequestFile)); err == nil {
 		t.Fatal("the same enrollment was added twice")
+	}
+}
+
+// TestKeygenAddExchange enrols two agencies from keys made in two folders
+// of their own, apart from the broker's, and has them exchange a message
+// through a real broker with brokerctl send and recv, each reading its own
+// copy of the published directory.
+func TestKeygenAddExchange(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	if _, err := runCtl(t, "init", "--data", data); err != nil {
+		t.Fatal(err)
+	}
+	school, social := filepath.Join(t.TempDir(), "skolan"), filepath.Join(t.TempDir(), "soc")
+	for _, k := range [][]string{
+		{"--id", "skolan", "--kind", "school", "--operator", "municipal", "--name", "Skolan", "--out", school},
+		{"--id", "soc", "--kind", "social_services", "--name", "Socialtjänsten", "--out", social},
+	} {
+		if out, err := runCtl(t, append([]string{"agency", "keygen"}, k...)...); err != nil {
+			t.Fatalf("keygen: %q %v", out, err)
+		}
+	}
+	for _, home := range []string{school, social} {
+		if out, err := runCtl(t, "agency", "add", "--data", data, "--request", filepath.Join(home, enroll.RequestFile)); err != nil {
+			t.Fatalf("add: %q %v", out, err)
+		}
+	}
+	published, err := os.ReadFile(layout.Directory(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, home := range []string{school, social} {
+		if err := os.WriteFile(filepath.Join(home, "directory.yaml"), published, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc, err := service.Start(context.Background(), service.Config{
+		DataDir: data, PolicyDir: filepath.Join("..", "..", "policies"), NATSListen: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := svc.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	meta := `{"category":"concern","subject":{"pseudonym":"p","birth_date":"2012-03-04"},"purpose":"orosanmälan","sender_role":"mentor"}`
+	send := []string{"send", "--nats-url", svc.NATSURL(), "--from", "skolan", "--to", "soc",
+		"--kind", "concern_report", "--meta", meta, "--text", "oro för eleven", "--wait", "30s"}
+	if _, err := runCtl(t, append(send, "--data", data)...); err == nil || !strings.Contains(err.Error(), "--keys") {
+		t.Fatalf("send with no home: %v, want advice to give --keys", err)
+	}
+	out, err := runCtl(t, append(send, "--keys", school, "--directory", filepath.Join(school, "directory.yaml"))...)
+	if err != nil || !strings.Contains(out, "DELIVERED") {
+		t.Fatalf("send: %q %v", out, err)
+	}
+	out, err = runCtl(t, "recv", "--nats-url", svc.NATSURL(), "--as", "soc", "--keys", social,
+		"--directory", filepath.Join(social, "directory.yaml"), "--max", "1", "--wait", "30s")
+	if err != nil || !strings.Contains(out, "from skolan (concern_report)") || !strings.Contains(out, "oro för eleven") {
+		t.Fatalf("recv: %q %v", out, err)
 	}
 }

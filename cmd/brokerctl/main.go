@@ -2,10 +2,10 @@
 // a terminal.
 //
 //	brokerctl init [--tls]              create the broker's keys and directory (and a private CA)
-//	brokerctl agency new --id … --kind … create an agency's keys and directory entry
+//	brokerctl agency new --id … --kind … keygen and add in one step, the agency's home beside the data
 //	brokerctl agency keygen|add|rotate|revoke
 //	                                    agencies make their own keys; the broker adds public halves
-//	brokerctl demo                      create the demo agencies (make run does this)
+//	brokerctl demo                      create the demo agencies in ./agencies (make run does this)
 //	brokerctl nats-config               NATS users and permissions for an existing cluster
 //	brokerctl send --from … --to … …    sign, encrypt and send a message; print its receipt
 //	brokerctl recv --as …               receive, verify and decrypt deliveries
@@ -27,8 +27,9 @@ import (
 const usage = `brokerctl administers a sekretessbroker and speaks for agencies.
 
 Usage:
-  brokerctl init   [--data DIR] [--tls [--tls-host NAME,…]]
-  brokerctl agency new --id ID --kind police|school|social_services [--operator municipal|independent] --name NAME [--x25519] [--data DIR]
+  brokerctl init   [--data DIR] [--tls [--tls-host NAME,…] [--agencies DIR]]
+  brokerctl agency new --id ID --kind police|school|social_services [--operator municipal|independent] --name NAME [--x25519] [--data DIR] [--agencies DIR]
+                                                              keygen and add in one step; the home is DIR/ID
   brokerctl agency list [--data DIR]
   brokerctl agency keygen --id ID --kind KIND [--operator OP] --name NAME --out DIR [--x25519]   on the agency's machine
   brokerctl agency add --request FILE [--data DIR]            verify a keygen/rotate request, add its public keys
@@ -37,11 +38,11 @@ Usage:
   brokerctl agency keys --id ID|broker [--data DIR]           key ids and whether each is valid now
   brokerctl broker rotate [--x25519] [--data DIR]              new broker keys beside the old; restart the broker
   brokerctl broker revoke --key KEYID --reason TEXT [--data DIR]
-  brokerctl demo   [--data DIR]
+  brokerctl demo   [--data DIR] [--agencies DIR]                the demo agencies, homes in DIR (default: agencies beside --data)
   brokerctl nats-config [--data DIR] [--out FILE]
-  brokerctl send   --from ID --to ID --kind KIND --meta FILE|JSON [--payload FILE|-] [--text TEXT] [--reply-to ID] [--wait 10s]
-  brokerctl recv   --as ID [--wait 5s] [--max N] [--out DIR]
-  brokerctl receipts --as ID [--wait 5s]
+  brokerctl send   --from ID [--keys HOME] --to ID --kind KIND --meta FILE|JSON [--payload FILE|-] [--text TEXT] [--reply-to ID] [--wait 10s]
+  brokerctl recv   --as ID [--keys HOME] [--wait 5s] [--max N] [--out DIR]
+  brokerctl receipts --as ID [--keys HOME] [--wait 5s]
   brokerctl decide --input FILE [--policies DIR]
   brokerctl audit verify [--file EXPORT] [--key audit.pub] [--witnesses FILE]  recompute the tree, check every checkpoint
   brokerctl audit export --out FILE                            the log and its checkpoints, for an auditor
@@ -56,9 +57,13 @@ Usage:
 Audit commands read the stream through --nats-url with the broker's credentials
 in --data, or an export with --file.
 
-Every command takes --data (default %s). Commands that talk to the broker
-take --nats-url (default %s) and, when its server requires
-TLS, --tls-ca FILE (and --tls-cert/--tls-key, found in the key directory by
+Every command takes --data (default %s). An agency keeps its private keys
+in its own home, never in the broker's data directory: send, recv and
+receipts find them with --keys HOME (brokerctl demo makes ./agencies/ID; the
+default, <data>/agencies/ID, is the older layout) and the directory with
+--directory FILE (default <data>/directory.yaml). Commands that talk to the
+broker take --nats-url (default %s) and, when its server requires
+TLS, --tls-ca FILE (and --tls-cert/--tls-key, found in the agency's home by
 default).
 Run "brokerctl COMMAND -h" for the flags of one command.
 `

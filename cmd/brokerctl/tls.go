@@ -63,7 +63,7 @@ func (t *tlsFlags) natsOptions(data string) ([]nats.Option, error) {
 // initTLS creates the private CA and the certificates of "brokerctl init
 // --tls", unless the data directory has a CA already, and issues the
 // agencies' client certificates.
-func initTLS(data string, hosts []string, out io.Writer) error {
+func initTLS(data, agencies string, hosts []string, out io.Writer) error {
 	dir := layout.TLS(data)
 	all := append(append([]string{}, tlsca.DefaultHosts...), hosts...)
 	switch _, err := tlsca.Init(dir, all); {
@@ -75,7 +75,7 @@ func initTLS(data string, hosts []string, out io.Writer) error {
 		fmt.Fprintf(out, "created a private CA and certificates in %s (keys mode 0600); the server certificate covers %s\n",
 			dir, strings.Join(all, ", "))
 	}
-	if err := issueAgencyCerts(data, out); err != nil {
+	if err := issueAgencyCerts(data, agencies, out); err != nil {
 		return err
 	}
 	at := func(f string) string { return filepath.Join(dir, f) }
@@ -83,15 +83,18 @@ func initTLS(data string, hosts []string, out io.Writer) error {
 Start the broker with TLS and client certificates required:
   sekretessbroker --data %s --tls-cert %s --tls-key %s --tls-client-ca %s
 Agencies connect with:
-  --tls-ca %s  (their certificate, tls.crt and tls.key in <data>/agencies/<id>/, is found by itself)
+  --tls-ca %s  (their certificate, tls.crt and tls.key in their home, is found by itself)
 `, data, at(tlsca.ServerCertFile), at(tlsca.ServerKeyFile), at(tlsca.CAFile), at(tlsca.CAFile))
 	return nil
 }
 
-// issueAgencyCerts gives every agency of the directory that has none a client
-// certificate of the data directory's CA, in its key directory. Without a CA
-// it does nothing.
-func issueAgencyCerts(data string, out io.Writer) error {
+// issueAgencyCerts gives every agency of the directory that has a home in
+// agencies, or in the older layout inside the data directory, and no
+// certificate yet a client certificate of the data directory's CA, in its
+// home. An agency whose home is elsewhere, as after agency keygen on its own
+// machine, is named: its certificate is issued and handed over by hand.
+// Without a CA it does nothing.
+func issueAgencyCerts(data, agencies string, out io.Writer) error {
 	ca, err := tlsca.LoadDir(layout.TLS(data))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -104,7 +107,15 @@ func issueAgencyCerts(data string, out io.Writer) error {
 		return err
 	}
 	for _, a := range d.Agencies {
-		dir := layout.AgencyKeys(data, a.ID)
+		dir := layout.AgencyHome(agencies, a.ID)
+		if !isDir(dir) {
+			dir = layout.AgencyKeys(data, a.ID)
+		}
+		if !isDir(dir) {
+			fmt.Fprintf(out, "no home of %s in %s: give it a TLS client certificate of %s by other means\n",
+				a.ID, agencies, filepath.Join(layout.TLS(data), tlsca.CAFile))
+			continue
+		}
 		cert := filepath.Join(dir, tlsca.ClientCertFile)
 		if _, err := os.Stat(cert); err == nil {
 			continue
@@ -119,6 +130,11 @@ func issueAgencyCerts(data string, out io.Writer) error {
 		fmt.Fprintf(out, "issued a TLS client certificate for %s in %s\n", a.ID, dir)
 	}
 	return nil
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }
 
 // ensureJetStreamKey creates the embedded server's encryption key at init,

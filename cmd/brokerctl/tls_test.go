@@ -15,9 +15,11 @@ import (
 
 // TestInitTLS runs "init --tls", starts the broker with the flags it prints,
 // and sends a message with --tls-ca alone: the agencies' certificates are
-// found in their key directories.
+// found in their homes. After the exchange the broker's folder still holds
+// no agency's private key.
 func TestInitTLS(t *testing.T) {
-	data := t.TempDir()
+	root := t.TempDir()
+	data, agencies := filepath.Join(root, "data"), filepath.Join(root, "agencies")
 	out, err := runCtl(t, "init", "--data", data, "--tls", "--tls-host", "broker.example,10.1.2.3")
 	if err != nil {
 		t.Fatalf("init --tls: %v\n%s", err, out)
@@ -38,7 +40,8 @@ func TestInitTLS(t *testing.T) {
 	if out, err := runCtl(t, "init", "--data", data, "--tls"); err != nil || !strings.Contains(out, "keeping it") {
 		t.Fatalf("second init --tls: %q %v", out, err)
 	}
-	if out, err := runCtl(t, "demo", "--data", data); err != nil || !strings.Contains(out, "issued a TLS client certificate for soc-malmo") {
+	if out, err := runCtl(t, "demo", "--data", data, "--agencies", agencies); err != nil ||
+		!strings.Contains(out, "issued a TLS client certificate for soc-malmo in "+filepath.Join(agencies, "soc-malmo")) {
 		t.Fatalf("demo after init --tls: %q %v", out, err)
 	}
 	at := func(f string) string { return filepath.Join(tlsDir, f) }
@@ -50,13 +53,22 @@ func TestInitTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		svc.Shutdown(ctx)
-	})
+		if err := svc.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}
+	t.Cleanup(stop)
 	meta := `{"category":"concern","subject":{"pseudonym":"p","birth_date":"2012-03-04"},"purpose":"orosanmälan","sender_role":"mentor"}`
-	send := []string{"send", "--data", data, "--nats-url", svc.NATSURL(), "--from", "rosengard-skola", "--to", "soc-malmo",
+	send := []string{"send", "--data", data, "--keys", filepath.Join(agencies, "rosengard-skola"), "--nats-url", svc.NATSURL(),
+		"--from", "rosengard-skola", "--to", "soc-malmo",
 		"--kind", "concern_report", "--meta", meta, "--text", "oro", "--wait", "30s"}
 	if _, err := runCtl(t, send...); err == nil {
 		t.Fatal("send without --tls-ca reached a server that requires TLS")
@@ -65,7 +77,8 @@ func TestInitTLS(t *testing.T) {
 	if err != nil || !strings.Contains(out, "DELIVERED") {
 		t.Fatalf("send --tls-ca: %q %v", out, err)
 	}
-	out, err = runCtl(t, "recv", "--data", data, "--nats-url", svc.NATSURL(), "--as", "soc-malmo", "--max", "1", "--wait", "30s",
+	out, err = runCtl(t, "recv", "--data", data, "--keys", filepath.Join(agencies, "soc-malmo"), "--nats-url", svc.NATSURL(),
+		"--as", "soc-malmo", "--max", "1", "--wait", "30s",
 		"--tls-ca", at(tlsca.CAFile))
 	if err != nil || !strings.Contains(out, "oro") {
 		t.Fatalf("recv --tls-ca: %q %v", out, err)
@@ -74,4 +87,6 @@ func TestInitTLS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("audit verify --tls-ca: %q %v", out, err)
 	}
+	stop()
+	checkKeysApart(t, data, agencies)
 }

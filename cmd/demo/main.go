@@ -1,6 +1,7 @@
 // Command demo runs the three scenarios of the joint guidance of Skolverket,
 // Socialstyrelsen and Polisen on local cooperation end to end: a real broker
-// with embedded NATS on loopback and a temporary data directory, and the
+// with embedded NATS on loopback and a temporary data directory, agencies
+// enrolled from keys made in homes of their own beside it, and the
 // officials' own clients (polis, rektor, socialtjanst), one command at a
 // time, each printed with the broker's decision and its basis.
 //
@@ -55,16 +56,19 @@ const (
 )
 
 type demo struct {
-	out       io.Writer
-	data, url string
+	out                 io.Writer
+	data, agencies, url string
 }
 
 func run(ctx context.Context, out io.Writer, policies string) error {
-	data, err := os.MkdirTemp("", "sekretessbroker-demo-")
+	root, err := os.MkdirTemp("", "sekretessbroker-demo-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(data)
+	defer os.RemoveAll(root)
+	// The broker's folder and the agencies' homes side by side, as with
+	// make run: the broker never holds an agency's private key.
+	data, agencies := filepath.Join(root, "data"), filepath.Join(root, "agencies")
 	if _, err := provision.Init(data); err != nil {
 		return err
 	}
@@ -73,7 +77,7 @@ func run(ctx context.Context, out io.Writer, policies string) error {
 		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Rosengårdsskolan (kommunal)"},
 		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten Malmö stad"},
 	} {
-		if _, err := provision.NewAgency(data, s); err != nil {
+		if _, err := provision.AddAgency(data, agencies, s); err != nil {
 			return err
 		}
 	}
@@ -87,8 +91,8 @@ func run(ctx context.Context, out io.Writer, policies string) error {
 		defer cancel()
 		_ = svc.Shutdown(sctx)
 	}()
-	d := &demo{out: out, data: data, url: svc.NATSURL()}
-	fmt.Fprintf(out, "sekretessbroker demo: broker on %s, data in %s\n", d.url, data)
+	d := &demo{out: out, data: data, agencies: agencies, url: svc.NATSURL()}
+	fmt.Fprintf(out, "sekretessbroker demo: broker on %s, its data in %s, the agencies' homes in %s\n", d.url, data, agencies)
 	fmt.Fprintf(out, "Agencies: %s (police), %s (municipal school), %s (social services).\n", police, school, social)
 	for _, sc := range []func(context.Context) error{d.changedBehaviour, d.fight, d.criminalCircles} {
 		if err := sc(ctx); err != nil {
@@ -152,7 +156,9 @@ var officials = map[string][]string{
 // and checks that the broker decided as the law says it should.
 func (d *demo) step(ctx context.Context, want, prog string, args ...string) error {
 	fmt.Fprintf(d.out, "\n$ %s %s\n", prog, quote(args))
-	full := append(append(append([]string{}, args...), officials[prog]...), "--data", d.data, "--nats-url", d.url)
+	id := officials[prog][1] // after --as
+	full := append(append(append([]string{}, args...), officials[prog]...),
+		"--keys", layout.AgencyHome(d.agencies, id), "--directory", layout.Directory(d.data), "--nats-url", d.url)
 	var err error
 	switch prog {
 	case "polis":
@@ -186,7 +192,7 @@ func quote(args []string) string {
 // latest returns the id of the newest open message of the given kind in an
 // agency's inbox: what the official reads off the inbox listing.
 func (d *demo) latest(id, kind string) (string, error) {
-	b, err := inbox.Open(layout.Inbox(d.data, id))
+	b, err := inbox.Open(layout.HomeInbox(layout.AgencyHome(d.agencies, id)))
 	if err != nil {
 		return "", err
 	}

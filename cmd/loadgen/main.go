@@ -56,11 +56,12 @@ func run() error {
 	if *cpus > 0 {
 		runtime.GOMAXPROCS(*cpus)
 	}
-	dir, err := os.MkdirTemp("", "sekretess-loadgen-")
+	root, err := os.MkdirTemp("", "sekretess-loadgen-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer os.RemoveAll(root)
+	dir, agencies := filepath.Join(root, "data"), filepath.Join(root, "agencies")
 	if _, err := provision.Init(dir); err != nil {
 		return err
 	}
@@ -68,7 +69,7 @@ func run() error {
 		{ID: "skola", Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Skolan"},
 		{ID: "soc", Kind: directory.KindSocialServices, Name: "Socialtjänsten"},
 	} {
-		if _, err := provision.NewAgency(dir, s); err != nil {
+		if _, err := provision.AddAgency(dir, agencies, s); err != nil {
 			return err
 		}
 	}
@@ -86,7 +87,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	id, err := agency.LoadIdentity(layout.AgencyKeys(dir, "skola"), "skola")
+	id, err := agency.LoadIdentity(layout.AgencyHome(agencies, "skola"), "skola")
 	if err != nil {
 		return err
 	}
@@ -106,7 +107,7 @@ func run() error {
 	}
 	fmt.Printf("loadgen: %d messages, payload %d B, envelope %d B, GOMAXPROCS %d, fsync before ack %v\n", *n, *size, len(envs[0]), runtime.GOMAXPROCS(0), !*noSync)
 
-	nkey, err := nats.NkeyOptionFromSeed(filepath.Join(layout.AgencyKeys(dir, "skola"), keys.NKeyFile))
+	nkey, err := nats.NkeyOptionFromSeed(filepath.Join(layout.AgencyHome(agencies, "skola"), keys.NKeyFile))
 	if err != nil {
 		return err
 	}
