@@ -1,6 +1,6 @@
 # sekretessbroker. Two commands set up a fresh machine: `make run` and `make test`.
-# Every tool comes from go.mod (opa and staticcheck are pinned `go tool`s), so
-# nothing is downloaded outside the Go module proxy.
+# Go tools come from go.mod (opa and staticcheck are pinned `go tool`s); the
+# others from Debian's packages at pinned versions (`make tools`, run by `make test`).
 
 GO       ?= go
 DATA     ?= ./data
@@ -35,7 +35,7 @@ run: build
 	exec $(BIN)/sekretessbroker --data $(DATA) --policies $(POLICIES)
 
 ## test: every test: lint (size check, vet, gofmt, staticcheck), opa check --strict and opa test, Go tests under the race detector (with the end-to-end broker tests).
-test: lint test-policies test-go
+test: tools lint test-policies test-go
 
 test-go:
 	$(GO) test -race -count=1 -timeout 30m ./...
