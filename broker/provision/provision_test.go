@@ -65,6 +65,7 @@ func TestInitAndNewAgency(t *testing.T) {
 		"broker/nats.nk":                     0o600,
 		"broker/audit.key":                   0o600,
 		"broker/audit.pub":                   0o644,
+		"broker/audit-keys.txt":              0o644,
 		"agencies":                           os.ModeDir | 0o700,
 		"agencies/polisen-syd":               os.ModeDir | 0o700,
 		"agencies/polisen-syd/signing.key":   0o600,
