@@ -90,9 +90,10 @@ func Sign(key ed25519.PrivateKey, r *Record) (body []byte, sig string, err error
 // exactly one text form.
 func Verify(key ed25519.PublicKey, body []byte, sig string) (*Record, error) {
 	// Strict: the lenient decoder ignores the unused low bits of the last
-	// character, so several strings would decode to the same signature.
+	// character, so several strings would decode to the same signature. Both
+	// skip line breaks, which the length check rules out.
 	s, err := base64.StdEncoding.Strict().DecodeString(sig)
-	if err != nil || len(s) != ed25519.SignatureSize {
+	if err != nil || len(s) != ed25519.SignatureSize || len(sig) != base64.StdEncoding.EncodedLen(ed25519.SignatureSize) {
 		return nil, fmt.Errorf("%w: signature is not %d bytes of base64", ErrBadSignature, ed25519.SignatureSize)
 	}
 	if !ed25519.Verify(key, append([]byte(context), body...), s) {

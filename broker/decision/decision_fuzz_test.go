@@ -91,8 +91,10 @@ func TestVerifyRejectsNonCanonicalSignature(t *testing.T) {
 	if b, _ := base64.StdEncoding.DecodeString(string(alt)); !bytes.Equal(b, raw) {
 		t.Fatal("test is wrong: the changed character changes the signature bytes")
 	}
-	if _, err := Verify(pub, body, string(alt)); !errors.Is(err, ErrBadSignature) {
-		t.Fatalf("non-canonical signature %q: got %v, want ErrBadSignature", alt, err)
+	for _, bad := range []string{string(alt), sig[:40] + "\n" + sig[40:], sig + "\r\n"} {
+		if _, err := Verify(pub, body, bad); !errors.Is(err, ErrBadSignature) {
+			t.Fatalf("non-canonical signature %q: got %v, want ErrBadSignature", bad, err)
+		}
 	}
 }
 
