@@ -7,8 +7,37 @@ DATA     ?= ./data
 AGENCIES ?= ./agencies
 POLICIES ?= ./policies
 BIN      := bin
+# FUZZTIME is how long `make fuzz` runs each fuzz target.
+FUZZTIME ?= 5s
+FUZZFLAGS ?=
 
-.PHONY: run build test test-go test-policies bench loadgen lint check-size check-deploy tools clean demo
+# Every fuzz target, as package:Target; adding a target is one line here.
+FUZZ_TARGETS := \
+	./broker/envelope:FuzzParse \
+	./broker/decision:FuzzVerify \
+	./broker/decision:FuzzReceiptTamper \
+	./broker/directory:FuzzParse \
+	./broker/consent:FuzzRecord \
+	./broker/consent:FuzzRef \
+	./broker/enroll:FuzzParse \
+	./broker/audit:FuzzReadExport \
+	./broker/audit:FuzzExportTamper \
+	./broker/audit:FuzzCheckProof \
+	./broker/audit:FuzzProofTamper \
+	./broker/audit:FuzzParseCheckpoint \
+	./broker/audit:FuzzOpenCheckpoint \
+	./broker/audit:FuzzCosign \
+	./broker/audit:FuzzWitnessKey \
+	./broker/keys:FuzzSigningKey \
+	./broker/keys:FuzzSigningPublicKey \
+	./broker/keys:FuzzAgeRecipients \
+	./broker/keys:FuzzAgeIdentity \
+	./broker/keys:FuzzNKeySeed \
+	./broker/keys:FuzzAuditKey \
+	./clients/pseudonym:FuzzParse \
+	./broker/keys:FuzzPseudonymKey
+
+.PHONY: run build test test-go test-policies fuzz bench loadgen lint check-size check-deploy tools clean demo
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -34,8 +63,8 @@ run: build
 	@echo ""
 	exec $(BIN)/sekretessbroker --data $(DATA) --policies $(POLICIES)
 
-## test: every test: lint (size check, vet, gofmt, staticcheck), opa check --strict and opa test, Go tests under the race detector (with the end-to-end broker tests).
-test: tools lint test-policies test-go
+## test: every test: lint (size check, vet, gofmt, staticcheck), opa check --strict and opa test, Go tests under the race detector (with the end-to-end broker tests), each fuzz target for $(FUZZTIME).
+test: tools lint test-policies test-go fuzz
 
 test-go:
 	$(GO) test -race -count=1 -timeout 30m ./...
@@ -43,6 +72,28 @@ test-go:
 test-policies:
 	$(GO) tool opa check --strict $(POLICIES)
 	$(GO) tool opa test $(POLICIES)
+
+## fuzz: run each target in FUZZ_TARGETS for FUZZTIME (5s), one after the other (go test takes one -fuzz target at a time); FUZZFLAGS adds flags, e.g. FUZZFLAGS=-parallel=1.
+# Seeds are in each package's testdata/fuzz/<Target>/; new inputs go to Go's
+# cache, and an input that fails is written to testdata/fuzz/<Target>/ to be
+# kept as a regression test. go1.26's fuzz coordinator can stop a passing run
+# with a bare "context deadline exceeded" when -fuzztime ends mid-input
+# (go.dev/issue/75804); such a run is a pass unless it wrote a failing input.
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; dir=$$pkg/testdata/fuzz/$$name; \
+		before=$$(ls $$dir 2>/dev/null | wc -l); \
+		echo "fuzz $$pkg $$name"; \
+		if ! out=$$($(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $$pkg 2>&1); then \
+			after=$$(ls $$dir 2>/dev/null | wc -l); \
+			if [ "$$after" = "$$before" ] && echo "$$out" | grep -q '^    context deadline exceeded$$' && \
+				! echo "$$out" | grep -q -e 'Failing input' -e '^panic:'; then \
+				echo "$$out" | grep '^fuzz: elapsed' | tail -1; echo "  (stopped by go.dev/issue/75804, no failing input)"; continue; \
+			fi; \
+			echo "$$out"; exit 1; \
+		fi; \
+		echo "$$out" | grep '^fuzz: elapsed' | tail -1; \
+	done
 
 ## bench: Go benchmarks of each stage, then the load generator (pipeline vs raw NATS, one core and all cores).
 bench:

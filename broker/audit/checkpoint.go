@@ -26,8 +26,22 @@ func (c Checkpoint) Body() string {
 	return fmt.Sprintf("%s\n%d\n%s\ntime %s\n", c.Origin, c.Size, c.Root, c.Time.UTC().Format(time.RFC3339))
 }
 
-// ParseCheckpoint parses a checkpoint's note text.
+// ParseCheckpoint parses a checkpoint's note text. It accepts only the text
+// Body writes, so that each checkpoint has exactly one signed form: no other
+// extension lines, a size without sign or leading zeros, a UTC time in whole
+// seconds.
 func ParseCheckpoint(text string) (Checkpoint, error) {
+	c, err := parseCheckpoint(text)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	if c.Body() != text {
+		return Checkpoint{}, errors.New("audit: checkpoint: not in the form this log signs (origin, size, root hash, time in UTC whole seconds, no other line)")
+	}
+	return c, nil
+}
+
+func parseCheckpoint(text string) (Checkpoint, error) {
 	lines := strings.SplitAfter(text, "\n")
 	if len(lines) < 4 || lines[len(lines)-1] != "" {
 		return Checkpoint{}, errors.New("audit: checkpoint: want origin, size, root hash and time lines")

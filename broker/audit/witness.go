@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -49,7 +51,7 @@ func cosignMessage(ts uint64, body []byte) []byte {
 // GenerateWitnessKey returns a new witness key pair as note-style strings:
 // "PRIVATE+KEY+<name>+<hash>+<base64>" and "<name>+<hash>+<base64>".
 func GenerateWitnessKey(name string) (skey, vkey string, err error) {
-	if name == "" || strings.ContainsAny(name, "+ \t\n") {
+	if !validWitnessName(name) || strings.Contains(name, "+") {
 		return "", "", fmt.Errorf("audit: witness name %q: no '+' or spaces", name)
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -62,6 +64,12 @@ func GenerateWitnessKey(name string) (skey, vkey string, err error) {
 	return skey, vkey, nil
 }
 
+func validWitnessName(name string) bool {
+	return name != "" && utf8.ValidString(name) && !strings.ContainsFunc(name, unicode.IsSpace)
+}
+
+// parseKey parses a witness key in the form GenerateWitnessKey writes and
+// checks its name and key hash, so that each key has exactly one text form.
 func parseKey(s string, private bool) (name string, key []byte, err error) {
 	s = strings.TrimSpace(s)
 	if private {
@@ -76,11 +84,25 @@ func parseKey(s string, private bool) (name string, key []byte, err error) {
 	if len(parts) != 3 {
 		return "", nil, errors.New("audit: not a witness key")
 	}
-	b, err := base64.StdEncoding.DecodeString(parts[2])
-	if err != nil || len(b) != 33 || b[0] != algCosignatureV1 {
+	name = parts[0]
+	if !validWitnessName(name) {
+		return "", nil, errors.New("audit: witness key: the name must be non-empty, without spaces")
+	}
+	// Even the strict decoder skips line breaks, which would give one key
+	// several texts.
+	b, err := base64.StdEncoding.Strict().DecodeString(parts[2])
+	if err != nil || len(b) != 33 || b[0] != algCosignatureV1 || strings.ContainsAny(parts[2], "\r\n") {
 		return "", nil, errors.New("audit: not a cosignature/v1 witness key")
 	}
-	return parts[0], b[1:], nil
+	key = b[1:]
+	pub := ed25519.PublicKey(key)
+	if private {
+		pub = ed25519.NewKeyFromSeed(key).Public().(ed25519.PublicKey)
+	}
+	if parts[1] != fmt.Sprintf("%08x", cosignKeyHash(name, pub)) {
+		return "", nil, errors.New("audit: witness key hash does not match the key")
+	}
+	return name, key, nil
 }
 
 // cosigner is a note.Signer making cosignature/v1 signatures.
@@ -121,11 +143,7 @@ func NewWitnessVerifier(vkey string) (note.Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &cosignVerifier{name: name, pub: pub}
-	if h := fmt.Sprintf("%08x", v.KeyHash()); strings.SplitN(strings.TrimSpace(vkey), "+", 3)[1] != h {
-		return nil, errors.New("audit: witness key hash does not match the key")
-	}
-	return v, nil
+	return &cosignVerifier{name: name, pub: pub}, nil
 }
 
 // witnessState is the last checkpoint a witness signed.

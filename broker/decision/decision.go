@@ -101,9 +101,14 @@ func Sign(key ed25519.PrivateKey, r *Record) (body []byte, sig string, err error
 }
 
 // Verify checks a receipt's signature with the broker's public key and decodes it.
+// The signature must be in canonical base64, so a receipt that verifies has
+// exactly one text form.
 func Verify(key ed25519.PublicKey, body []byte, sig string) (*Record, error) {
-	s, err := base64.StdEncoding.DecodeString(sig)
-	if err != nil || len(s) != ed25519.SignatureSize {
+	// Strict: the lenient decoder ignores the unused low bits of the last
+	// character, so several strings would decode to the same signature. Both
+	// skip line breaks, which the length check rules out.
+	s, err := base64.StdEncoding.Strict().DecodeString(sig)
+	if err != nil || len(s) != ed25519.SignatureSize || len(sig) != base64.StdEncoding.EncodedLen(ed25519.SignatureSize) {
 		return nil, fmt.Errorf("%w: signature is not %d bytes of base64", ErrBadSignature, ed25519.SignatureSize)
 	}
 	if !ed25519.Verify(key, append([]byte(context), body...), s) {

@@ -42,8 +42,14 @@ type Personnummer struct {
 // its check digit. A samordningsnummer (day plus 60) is accepted too.
 func Parse(s string) (Personnummer, error) {
 	s = strings.TrimSpace(s)
-	hundred := strings.Contains(s, "+")
-	d := strings.NewReplacer("-", "", "+", "").Replace(s)
+	// The only separator is the one before the last four digits: a '+' or
+	// '-' elsewhere is a typing error, and a stray '+' would move the birth
+	// a century back.
+	d, sep := s, byte(0)
+	if i := len(s) - 5; i >= 0 && (s[i] == '-' || s[i] == '+') {
+		d, sep = s[:i]+s[i+1:], s[i]
+	}
+	hundred := sep == '+'
 	for _, r := range d {
 		if r < '0' || r > '9' {
 			return Personnummer{}, fmt.Errorf("%w: %q: write it as YYYYMMDD-NNNN", ErrInvalid, s)
@@ -52,6 +58,9 @@ func Parse(s string) (Personnummer, error) {
 	now := time.Now()
 	switch len(d) {
 	case 12:
+		if hundred {
+			return Personnummer{}, fmt.Errorf("%w: %q: '+' (100 years or older) goes only with a two-digit year; write YYYYMMDD-NNNN", ErrInvalid, s)
+		}
 	case 10:
 		// Two-digit year: the century that makes the person at most 99 years
 		// old today (a birthday later this year means the century before),
