@@ -113,12 +113,18 @@ func BenchmarkOpen(b *testing.B) {
 	}
 	wg.Wait()
 	l.Close()
+	// stopped is closed once the last closed log's consumer has stopped: its
+	// subscription ends asynchronously, and what it frees must not count
+	// against the next.
+	stopped := l.cc.Closed()
 	l = nil
-	// heap settles the heap: closed logs' goroutines and subscriptions end
-	// asynchronously, and what they free must not count against the next.
 	heap := func() uint64 {
 		var m runtime.MemStats
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+			b.Fatal("a closed log's consumer did not stop")
+		}
 		runtime.GC()
 		runtime.GC()
 		runtime.ReadMemStats(&m)
@@ -144,6 +150,7 @@ func BenchmarkOpen(b *testing.B) {
 		// a sample, so the largest is the closest.
 		held = max(held, (float64(after)-float64(before))/n)
 		o.Close()
+		stopped = o.cc.Closed()
 		b.StartTimer()
 	}
 	b.ReportMetric(held, "heap-B/record")

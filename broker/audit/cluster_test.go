@@ -80,45 +80,53 @@ func TestClusterR3LosesNothing(t *testing.T) {
 	k := newKeyPair(t)
 
 	var l *Log
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		// The cluster elects its JetStream meta leader first.
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		var err error
+	// The cluster elects its JetStream meta leader first: opening is retried
+	// until it succeeds.
+	openCtx, cancelOpen := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelOpen()
+	var err error
+	if waitFor(openCtx, func() bool {
+		ctx, cancel := context.WithTimeout(openCtx, 3*time.Second)
+		defer cancel()
 		l, err = Open(ctx, Config{JetStream: js, Replicas: 3, Signer: k.signer,
 			CheckpointInterval: time.Hour, Logger: slog.New(slog.DiscardHandler)})
-		cancel()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("open on the cluster: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return err == nil
+	}) != nil {
+		t.Fatalf("open on the cluster: %v", err)
 	}
 	t.Cleanup(func() { l.Close() })
 
 	const n = 300
 	var acked atomic.Int64
+	third := make(chan struct{}) // closed once a third of the records are stored
 	done := make(chan struct{})
+	// The writer's context bounds it; it is stopped and awaited before the
+	// log closes.
+	wctx, cancelWriter := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(func() { cancelWriter(); <-done })
 	go func() {
 		defer close(done)
 		for i := 1; i <= n; i++ {
 			// Retrying the same inbound message is safe: the stream dedupes it.
-			for {
-				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-				_, err := l.Append(ctx, rec(i, time.Now()), nil)
-				cancel()
-				if err == nil {
-					break
-				}
-				time.Sleep(50 * time.Millisecond)
+			var err error
+			if waitFor(wctx, func() bool {
+				ctx, cancel := context.WithTimeout(wctx, 3*time.Second)
+				defer cancel()
+				_, err = l.Append(ctx, rec(i, time.Now()), nil)
+				return err == nil
+			}) != nil {
+				t.Errorf("append %d: %v", i, err)
+				return
 			}
-			acked.Add(1)
+			if acked.Add(1) == n/3 {
+				close(third)
+			}
 		}
 	}()
-	for acked.Load() < n/3 {
-		time.Sleep(5 * time.Millisecond)
+	select {
+	case <-third:
+	case <-done:
+		t.Fatalf("writer stopped after %d records", acked.Load())
 	}
 	s, err := js.Stream(ctxT(t), bus.StreamAudit)
 	if err != nil {
@@ -134,21 +142,19 @@ func TestClusterR3LosesNothing(t *testing.T) {
 			t.Logf("stopped %s, the audit stream's leader, after %d records", ns.Name(), acked.Load())
 		}
 	}
-	select {
-	case <-done:
-	case <-time.After(2 * time.Minute):
+	<-done
+	if acked.Load() != n {
 		t.Fatalf("writer stuck after %d records", acked.Load())
 	}
 
 	var ex *Export
-	for {
-		ex, err = ReadStream(ctxT(t), js)
-		if err == nil || time.Now().After(deadline.Add(time.Minute)) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if err != nil {
+	// The stream may still be electing its new leader: reading is retried.
+	readCtx, cancelRead := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancelRead()
+	if waitFor(readCtx, func() bool {
+		ex, err = ReadStream(readCtx, js)
+		return err == nil
+	}) != nil {
 		t.Fatal(err)
 	}
 	seen := map[uint64]int{}

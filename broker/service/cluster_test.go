@@ -111,12 +111,10 @@ func TestClusterDeployment(t *testing.T) {
 		}
 		nodes = append(nodes, ns)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !nodes[0].JetStreamIsClustered() || nodes[0].JetStreamIsCurrent() == false {
-		if time.Now().After(deadline) {
-			t.Fatal("JetStream cluster did not form")
-		}
-		time.Sleep(100 * time.Millisecond)
+	formed, cancelFormed := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelFormed()
+	if waitFor(formed, func() bool { return nodes[0].JetStreamIsClustered() && nodes[0].JetStreamIsCurrent() }) != nil {
+		t.Fatal("JetStream cluster did not form")
 	}
 
 	if nc, err := nats.Connect(nodes[2].ClientURL(), nats.RootCAs(tlsFile(tlsca.CAFile)), nats.NoReconnect()); err == nil {
@@ -131,16 +129,12 @@ func TestClusterDeployment(t *testing.T) {
 		var svc *service.Service
 		var err error
 		// The meta leader may still be settling: creating R3 streams is retried.
-		for {
+		if waitFor(ctx, func() bool {
 			svc, err = service.Start(ctx, service.Config{DataDir: data, PolicyDir: filepath.Join("..", "..", "policies"),
 				NATSURL: node.ClientURL(), Replicas: 3, Logger: logger, TLSCA: tlsFile(tlsca.CAFile),
 				TLSClientCert: tlsFile(tlsca.BrokerCertFile), TLSClientKey: tlsFile(tlsca.BrokerKeyFile)})
-			if err == nil || ctx.Err() != nil {
-				break
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
-		if err != nil {
+			return err == nil
+		}) != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {

@@ -62,6 +62,8 @@ type world struct {
 	auditor *age.X25519Identity
 	// skew is the broker's clock window; zero is the default.
 	skew time.Duration
+	// now is the broker's clock; nil is time.Now.
+	now func() time.Time
 }
 
 func newWorld(t *testing.T) *world {
@@ -98,7 +100,7 @@ func (w *world) start() {
 	svc, err := service.Start(context.Background(), service.Config{
 		DataDir: w.data, PolicyDir: filepath.Join("..", "..", "policies"),
 		NATSListen: w.listen, HTTPAddr: "127.0.0.1:0",
-		ReloadInterval: 100 * time.Millisecond, ClockSkew: w.skew,
+		ReloadInterval: 100 * time.Millisecond, ClockSkew: w.skew, Now: w.now,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
@@ -157,6 +159,22 @@ func concern(pseudonym string) map[string]any {
 
 func ctxT() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), timeout)
+}
+
+// waitFor calls cond on every tick until it returns true, and returns ctx's
+// error if ctx ends first. It is for conditions no event announces: the tick
+// paces the polling and assumes nothing about how long the wait lasts.
+func waitFor(ctx context.Context, cond func() bool) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
 }
 
 // auditRecords reads the audit log from its stream after a fresh checkpoint,
@@ -434,11 +452,18 @@ func restartMidStream(t *testing.T, crash bool) {
 	sch, soc := w.dial(school, nil), w.dial(social, nil)
 	const n = 300
 	ids := make(chan string, n)
-	var published atomic.Int64
+	var published, failed atomic.Int64
+	quarter := make(chan struct{}) // closed once a quarter of the messages are published
+	done := make(chan struct{})    // closed when the publisher returns
+	// The publisher's context bounds it; it is stopped and awaited when the
+	// test ends early.
+	pctx, cancelPublisher := context.WithTimeout(context.Background(), 2*time.Minute)
 	var wg sync.WaitGroup
+	t.Cleanup(func() { cancelPublisher(); wg.Wait() })
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		defer close(done)
 		for i := range n {
 			raw, id, err := sch.Seal(agency.Message{To: social, Kind: "concern_report",
 				Metadata: concern(fmt.Sprintf("elev-%d", i)), Payload: []byte(fmt.Sprintf("rapport %d", i))})
@@ -447,21 +472,28 @@ func restartMidStream(t *testing.T, crash bool) {
 				return
 			}
 			// Retrying the same id is safe: the inbound stream deduplicates it.
-			for {
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				err := sch.Publish(ctx, raw, id)
-				cancel()
-				if err == nil {
-					break
+			if waitFor(pctx, func() bool {
+				ctx, cancel := context.WithTimeout(pctx, 2*time.Second)
+				defer cancel()
+				err = sch.Publish(ctx, raw, id)
+				if err != nil {
+					failed.Add(1)
 				}
-				time.Sleep(50 * time.Millisecond)
+				return err == nil
+			}) != nil {
+				t.Errorf("publish %d: %v", i, err)
+				return
 			}
 			ids <- id
-			published.Add(1)
+			if published.Add(1) == n/4 {
+				close(quarter)
+			}
 		}
 	}()
-	for published.Load() < n/4 {
-		time.Sleep(5 * time.Millisecond)
+	select {
+	case <-quarter:
+	case <-done:
+		t.Fatalf("the publisher stopped after %d messages", published.Load())
 	}
 	if crash {
 		w.svc.Crash()
@@ -469,8 +501,14 @@ func restartMidStream(t *testing.T, crash bool) {
 	} else {
 		w.stop()
 	}
-	atStop := published.Load()
-	time.Sleep(300 * time.Millisecond)
+	atStop, failedAtStop := published.Load(), failed.Load()
+	// The broker stays down until the sender has felt it (or has nothing
+	// left to send).
+	downCtx, cancelDown := ctxT()
+	if waitFor(downCtx, func() bool { return failed.Load() > failedAtStop || published.Load() == n }) != nil {
+		t.Fatal("no publish failed while the broker was down")
+	}
+	cancelDown()
 	w.start()
 	wg.Wait()
 	close(ids)
@@ -530,8 +568,12 @@ func TestAuditBackPressure(t *testing.T) {
 	w := newWorld(t)
 	// A short clock window: a message held back longer than it is still
 	// delivered, since its age counts from when the broker accepted it.
+	// The broker's clock jumps past the window while the message is held
+	// back, so no real time has to pass.
+	var ahead atomic.Int64
 	w.stop()
 	w.skew = 2 * time.Second
+	w.now = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
 	w.start()
 	sch, soc := w.dial(school, nil), w.dial(social, nil)
 	ctx, cancel := ctxT()
@@ -568,17 +610,14 @@ func TestAuditBackPressure(t *testing.T) {
 	if err := sch.Publish(ctx, raw, id); err != nil {
 		t.Fatal(err)
 	}
-	for testutil.ToFloat64(w.svc.Metrics.AuditBlocked) != 1 {
-		if ctx.Err() != nil {
-			t.Fatal("sekretess_audit_blocked never became 1")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if waitFor(ctx, func() bool { return testutil.ToFloat64(w.svc.Metrics.AuditBlocked) == 1 }) != nil {
+		t.Fatal("sekretess_audit_blocked never became 1")
 	}
 	if w.svc.Health() == nil {
 		t.Fatal("healthy while the audit log refuses records")
 	}
 	nothingArrives(t, soc)
-	time.Sleep(2 * w.skew)
+	ahead.Store(int64(2 * w.skew))
 
 	limit(-1)
 	d, err := soc.Next(ctx)

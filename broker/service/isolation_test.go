@@ -124,20 +124,21 @@ func TestAgencyIsolation(t *testing.T) {
 // agencies already connected are not disturbed.
 func TestAgencyAddedWhileRunning(t *testing.T) {
 	w := newWorld(t)
+	changed := make(chan struct{}, 1)
+	w.svc.Dir.OnChange(func(*directory.Directory) {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	})
 	sch := w.dial(school, nil)
 	if _, err := provision.NewAgency(w.data, provision.AgencySpec{ID: "soc-lund", Kind: directory.KindSocialServices, Name: "Socialtjänsten Lund"}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, ok := w.svc.Dir.Current().Lookup("soc-lund"); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the broker did not pick up the new agency")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitForDirectory(t, w, changed, "the new agency", func(d *directory.Directory) bool {
+		_, ok := d.Lookup("soc-lund")
+		return ok
+	})
 	lund := w.dial("soc-lund", nil)
 	ctx, cancel := ctxT()
 	defer cancel()

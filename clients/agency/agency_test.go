@@ -316,12 +316,13 @@ func TestConsentThenWithdrawn(t *testing.T) {
 
 	// Sealed while the consent stood, decided after it was withdrawn: the
 	// withdrawal counts from the decision, not from the message's creation.
+	// Created a second back, so that the withdrawal, at now, comes after it
+	// without waiting for the clock to move.
 	sealed, sealedID, err := soc.Seal(agency.Message{To: school, Kind: agency.KindDisclosure, Metadata: claims,
-		Payload: []byte("Skrivet före återkallelsen.")})
+		Payload: []byte("Skrivet före återkallelsen."), CreatedAt: time.Now().Add(-time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(10 * time.Millisecond)
 	if _, err := soc.WithdrawConsent(ctx, ref, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
