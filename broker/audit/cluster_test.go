@@ -60,7 +60,7 @@ func startCluster(t *testing.T) []*server.Server {
 		servers = append(servers, ns)
 	}
 	for _, ns := range servers {
-		if !ns.ReadyForConnections(10 * time.Second) {
+		if !ns.ReadyForConnections(60 * time.Second) {
 			t.Fatal("cluster node not ready")
 		}
 	}

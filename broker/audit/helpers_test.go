@@ -30,7 +30,7 @@ func startServer(t testing.TB, dir string) *server.Server {
 		t.Fatal(err)
 	}
 	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
+	if !ns.ReadyForConnections(60 * time.Second) {
 		t.Fatal("NATS server not ready")
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })

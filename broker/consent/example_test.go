@@ -27,7 +27,7 @@ func startNATS() (url string, stop func(), err error) {
 		return "", nil, err
 	}
 	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
+	if !ns.ReadyForConnections(60 * time.Second) {
 		ns.Shutdown()
 		os.RemoveAll(dir)
 		return "", nil, fmt.Errorf("NATS server not ready")

@@ -52,6 +52,10 @@ const (
 	// ShutdownTimeout is how long the daemon waits for the messages in flight
 	// when it is told to stop.
 	ShutdownTimeout = 60 * time.Second
+	// ServerReadyTimeout is how long the embedded NATS server may take to
+	// accept connections after it starts (JetStream recovers its streams
+	// first, which takes a while on a loaded machine with a large store).
+	ServerReadyTimeout = 60 * time.Second
 )
 
 // Addresses and paths of the daemon and the tools.

@@ -24,7 +24,7 @@ func jetStream(t *testing.T) jetstream.JetStream {
 		t.Fatal(err)
 	}
 	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
+	if !ns.ReadyForConnections(60 * time.Second) {
 		t.Fatal("NATS server not ready")
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })

@@ -21,6 +21,7 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/metrics"
 )
@@ -108,9 +109,9 @@ func Start(cfg Config) (*Server, error) {
 	// Debug and trace stay off: they would log message payloads.
 	ns.SetLoggerV2(s.log, false, false, false)
 	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
+	if !ns.ReadyForConnections(defaults.ServerReadyTimeout) {
 		ns.Shutdown()
-		return nil, errors.New("natsserver: not ready for connections after 10s")
+		return nil, fmt.Errorf("natsserver: not ready for connections after %s; is the port free and the data directory writable?", defaults.ServerReadyTimeout)
 	}
 	s.ns = ns
 	cfg.Logger.Info("embedded NATS server started", "url", ns.ClientURL(), "jetstream", layout.JetStream(cfg.DataDir))

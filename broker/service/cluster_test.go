@@ -106,7 +106,7 @@ func TestClusterDeployment(t *testing.T) {
 		}
 		ns.Start()
 		t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-		if !ns.ReadyForConnections(10 * time.Second) {
+		if !ns.ReadyForConnections(60 * time.Second) {
 			t.Fatal("node not ready")
 		}
 		nodes = append(nodes, ns)
