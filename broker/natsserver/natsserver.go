@@ -20,8 +20,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
-	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
+	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/metrics"
 )
