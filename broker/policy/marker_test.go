@@ -266,3 +266,28 @@ func TestNoClaimTextInDecision(t *testing.T) {
 		t.Fatalf("only %d decisions checked for %d examples and %d fields", decided, len(inputs), len(all))
 	}
 }
+
+// TestKnowsCategory: the engine knows the policy's categories and nothing
+// else, so that the broker records only a category, never the sender's text.
+func TestKnowsCategory(t *testing.T) {
+	e, err := Open(context.Background(), Config{Dir: filepath.Join("..", "..", "policies")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"concern", "grades", "preliminary_investigation", "aggregate_statistics"} {
+		if !e.KnowsCategory(c) {
+			t.Errorf("KnowsCategory(%q) = false, want true", c)
+		}
+	}
+	for _, c := range []string{"", "gossip", "Concern", markerText} {
+		if e.KnowsCategory(c) {
+			t.Errorf("KnowsCategory(%q) = true, want false", c)
+		}
+	}
+	// A policy without a vocabulary knows no category.
+	dir := t.TempDir()
+	writePolicy(t, dir, "p.rego", allowPolice)
+	if open(t, dir).KnowsCategory("concern") {
+		t.Error("a policy without vocab.categories knows concern")
+	}
+}
