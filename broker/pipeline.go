@@ -258,7 +258,9 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 	if err := json.Unmarshal(plain, &claims); err != nil || claims == nil {
 		return reject(errcode.BadMetadata, "policy metadata is not a JSON object")
 	}
-	if c, ok := claims["category"].(string); ok {
+	// The record is kept in clear: a category the policy does not define is
+	// the sender's text, and stays out of it (the policy denies it anyway).
+	if c, ok := claims["category"].(string); ok && b.cfg.Policy.KnowsCategory(c) {
 		rec.Category = c
 	}
 	*personal = *audit.PersonalFromClaims(claims)
@@ -399,7 +401,9 @@ func (b *Broker) input(ctx context.Context, env *envelope.Envelope, sender, reci
 		for _, x := range ids {
 			id, ok := x.(string)
 			if !ok || id == "" {
-				return nil, reject(errcode.BadMetadata, "claims.forwarded_from holds %v, which is not a message id", x)
+				// The entry is the sender's text: the reason, kept in clear,
+				// names the field and never quotes it.
+				return nil, reject(errcode.BadMetadata, "claims.forwarded_from holds an entry that is not a message id")
 			}
 			if seen[id] {
 				continue
@@ -440,8 +444,10 @@ func (b *Broker) input(ctx context.Context, env *envelope.Envelope, sender, reci
 		default:
 			// Deciding without the record would tell the sender that no
 			// consent exists; say instead that it could not be read.
+			// The error names the sender's consent_ref: it goes to the log,
+			// not into the reason, which is kept in clear.
 			b.cfg.Logger.Error("broker: consent registry unavailable", "message_id", h.ID, "consent_ref", ref, "err", err)
-			return nil, reject(errcode.ConsentUnavailable, "the consent registry could not be read (%v); send the message again later", err)
+			return nil, reject(errcode.ConsentUnavailable, "the consent registry could not be read (claims.consent_ref); send the message again later")
 		}
 	}
 	return in, nil

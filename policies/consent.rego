@@ -121,7 +121,7 @@ documented if {
 	time.parse_rfc3339_ns(d.at) <= lib.now_ns
 }
 
-record_problem_details contains sprintf("consent does not cover data category %v", [lib.category]) if {
+record_problem_details contains sprintf("consent does not cover data category %s (consent.categories)", [lib.category_shown]) if {
 	not lib.category in categories
 }
 
@@ -129,7 +129,7 @@ record_problem_details contains "consent does not state a purpose (consent.purpo
 	not lib.non_empty_string(object.get(c, "purpose", null))
 }
 
-record_problem_details contains sprintf("message purpose %v is not the purpose consented to", [lib.claim(["purpose"])]) if {
+record_problem_details contains "the message's purpose (claims.purpose) is not the purpose consented to (consent.purpose): a consent covers only its own purpose" if {
 	lib.non_empty_string(object.get(c, "purpose", null))
 	lib.claim(["purpose"]) != c.purpose
 }

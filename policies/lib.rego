@@ -2,6 +2,8 @@
 # documented human judgements every rule checks the same way.
 package sekretess.lib
 
+import data.sekretess.vocab
+
 # The decision time is the message's own timestamp, never the clock.
 now_ns := time.parse_rfc3339_ns(input.message.created_at)
 
@@ -119,7 +121,7 @@ _at_problem(j, name) := set() if {
 
 _outcome_problem(j, name, want) := set() if {
 	object.get(j, "outcome", null) == want
-} else := {sprintf("%s outcome is %v, not %q", [name, object.get(j, "outcome", null), want])}
+} else := {sprintf("%s outcome is not %q", [name, want])}
 
 # --- rules ------------------------------------------------------------------
 
@@ -170,6 +172,19 @@ osl_10_18a_in_force if now_ns >= osl_10_18a_from
 
 not_in_force_reason(date) := sprintf("not in force at the message's time %v: in force from %s", [object.get(input, ["message", "created_at"], null), date])
 
+# --- quoting claims in reasons -------------------------------------------
+
+# Reasons, the basis and the obligations are kept in clear in the audit log
+# and the receipt, outside the sealed part, where they can never be
+# shredded. They name a field and the rule, never what the sender wrote:
+# a claim is quoted only when it is a value of the policy's own vocabulary
+# (known), which cannot be personal data.
+shown(x, known) := sprintf("%v", [x]) if {
+	x in known
+} else := "(missing)" if {
+	x == null
+} else := "(a value the policy does not know, not shown)"
+
 # Helpers to read claims without failing on missing fields.
 claims := c if {
 	c := input.claims
@@ -179,6 +194,9 @@ claims := c if {
 claim(path) := object.get(claims, path, null)
 
 category := object.get(input, ["claims", "category"], null)
+
+# The category as a reason may quote it.
+category_shown := shown(category, vocab.categories)
 
 kind := object.get(input, ["message", "kind"], null)
 
@@ -214,9 +232,20 @@ interest_assessment_problems := judgement_problems(
 # Fields of claims.subject that do not identify the child.
 non_identifying_subject_fields := {"age"}
 
+# Fields of claims.subject the input schema names, which a reason may name.
+subject_fields := {"pseudonym", "age", "birth_date"}
+
 identifying_fields contains sprintf("claims.subject.%s", [k]) if {
 	some k, _ in object.get(input, ["claims", "subject"], {})
+	k in subject_fields
 	not k in non_identifying_subject_fields
+}
+
+# The name of a field is the sender's text too: another field is counted,
+# not named.
+identifying_fields contains "claims.subject has a field other than pseudonym, age and birth_date" if {
+	some k, _ in object.get(input, ["claims", "subject"], {})
+	not k in subject_fields
 }
 
 identifying_fields contains "claims.identifiers" if object.get(input, ["claims", "identifiers"], null) != null

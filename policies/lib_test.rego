@@ -33,3 +33,22 @@ test_every_rule_has_a_complete_package if {
 		is_set(data.sekretess.rules[pkg].obligations)
 	}
 }
+
+# A reason quotes a claim only when it is a value of the policy's own
+# vocabulary: anything else is the sender's text.
+test_shown_quotes_only_known_values if {
+	lib.shown("grades", vocab.categories) == "grades"
+	lib.shown(null, vocab.categories) == "(missing)"
+	lib.shown("Kalle Karlsson 20120304-2385", vocab.categories) == "(a value the policy does not know, not shown)"
+	lib.shown(201203042385, vocab.categories) == "(a value the policy does not know, not shown)"
+	lib.shown({"name": "Kalle"}, vocab.categories) == "(a value the policy does not know, not shown)"
+	lib.category_shown == "grades" with input as {"claims": {"category": "grades"}}
+	lib.category_shown == "(a value the policy does not know, not shown)" with input as {"claims": {"category": "Kalle"}}
+}
+
+# Field names below claims.subject are the sender's text too: an unknown
+# one is counted, not named.
+test_identifying_fields_name_no_sender_text if {
+	fields := lib.identifying_fields with input as {"claims": {"subject": {"age": 12, "pseudonym": "p", "Kalle Karlsson": "x", "Lisa": 1}}}
+	fields == {"claims.subject.pseudonym", "claims.subject has a field other than pseudonym, age and birth_date"}
+}

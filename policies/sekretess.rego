@@ -207,12 +207,12 @@ input_problem_details contains sprintf("%s.authority is not a boolean", [role]) 
 
 input_problem_details contains "claims.category is missing" if lib.category == null
 
-input_problem_details contains sprintf("unknown data category %v", [lib.category]) if {
+input_problem_details contains "claims.category is not a data category the policy knows (see vocab.categories)" if {
 	lib.category != null
 	not lib.category in vocab.categories
 }
 
-input_problem_details contains sprintf("claims.legal_basis_claimed names unknown rule %v", [b]) if {
+input_problem_details contains "claims.legal_basis_claimed does not name a rule the policy knows (R-CONCERN, R-CONSENT, ...)" if {
 	b := object.get(input, ["claims", "legal_basis_claimed"], null)
 	b != null
 	not b in vocab.rule_ids
@@ -235,7 +235,13 @@ forwarded_ids contains id if {
 	some id in object.get(input, ["claims", "forwarded_from"], [])
 }
 
-input_problem_details contains sprintf("forwarded message %v is unknown to the broker", [id]) if {
+# The ids are the sender's text until the broker has found them: counted,
+# not quoted.
+input_problem_details contains sprintf("claims.forwarded_from names %d message(s) the broker has no record of", [count(unknown_forwarded)]) if {
+	count(unknown_forwarded) > 0
+}
+
+unknown_forwarded := {id |
 	some id in forwarded_ids
 	not source_ids[id]
 }

@@ -174,19 +174,22 @@ test_crime_suspect_10_22_only_supply_to_young if {
 	}
 	d := sekretess.decision with input as suspect({"section": "10:20", "class": "serious_crime", "min_penalty_years": 2})
 	not d.allow
-	f.has_reason(d, "R-CRIME-SUSPECT: claims.offence.section 10:20 is not one of 10:21, 10:22, 10:23")
+	f.has_reason(d, "R-CRIME-SUSPECT: claims.offence.section must be one of 10:21, 10:22, 10:23, not 10:20 (10:20 is not encoded)")
 }
 
 test_crime_suspect_class_mismatch_denied if {
 	d := sekretess.decision with input as suspect({"section": "10:21", "class": "serious_crime", "min_penalty_years": 2})
 	not d.allow
-	f.has_reason(d, "R-CRIME-SUSPECT: offence class serious_crime does not meet OSL 10:21")
+	f.has_reason(d, "R-CRIME-SUSPECT: claims.offence.class must be crime_against_child for OSL 10:21, not serious_crime")
+	e := sekretess.decision with input as suspect({"section": "10:21", "class": "Kalle Karlsson", "min_penalty_years": 2})
+	f.has_reason(e, "R-CRIME-SUSPECT: claims.offence.class must be crime_against_child for OSL 10:21, not (a value the policy does not know, not shown)")
+	not f.has_reason(e, "Kalle")
 }
 
 test_crime_suspect_undeclared_section_denied if {
 	d := sekretess.decision with input as suspect({})
 	not d.allow
-	f.has_reason(d, "R-CRIME-SUSPECT: claims.offence.section null is not one of")
+	f.has_reason(d, "R-CRIME-SUSPECT: claims.offence.section must be one of 10:21, 10:22, 10:23, not (missing)")
 }
 
 # --- R-1015A ----------------------------------------------------------------
@@ -434,7 +437,8 @@ test_forward_of_unknown_message_refused if {
 	every i in [base, object.union(base, {"sources": [{"id": "22222222222222222222222222222222", "known": false}]})] {
 		d := sekretess.decision with input as i
 		not d.allow
-		f.has_reason(d, "forwarded message 22222222222222222222222222222222 is unknown to the broker")
+		f.has_reason(d, "claims.forwarded_from names 1 message(s) the broker has no record of")
+		not f.has_reason(d, "22222222222222222222222222222222")
 	}
 	every bad in ["22222222222222222222222222222222", [7], [""]] {
 		d := sekretess.decision with input as general(f.municipal_school, f.social_services, {"forwarded_from": bad})
@@ -504,7 +508,8 @@ test_police_school_no_assessment_denied_q1 if {
 test_police_school_assessment_not_exceptional_denied if {
 	d := sekretess.decision with input as police_to_school({"exceptional_assessment": f.judgement("routine")})
 	not d.allow
-	f.has_reason(d, "outcome is routine, not \"exceptional_disclosure\"")
+	f.has_reason(d, "outcome is not \"exceptional_disclosure\"")
+	not f.has_reason(d, "routine")
 }
 
 test_police_school_assessment_after_message_denied if {
@@ -536,7 +541,8 @@ test_confiscation_delegate_spray_paint if {
 test_confiscation_unknown_item_denied if {
 	d := sekretess.decision with input as confiscation({"confiscation": {"item": "mobile_phone"}})
 	not d.allow
-	f.has_reason(d, "R-CONFISCATION: claims.confiscation.item mobile_phone is not knife, weapon, spray_paint, crime_tool or other")
+	f.has_reason(d, "R-CONFISCATION: claims.confiscation.item must be knife, weapon, spray_paint, crime_tool or other, not (a value the policy does not know, not shown)")
+	not f.has_reason(d, "mobile_phone")
 }
 
 # Q3 lists items "bland annat": another item is reported with its ground.

@@ -33,6 +33,10 @@ import (
 // Query is the document every decision is read from.
 const Query = "data.sekretess.decision"
 
+// CategoriesQuery is the set of data categories the policy defines. A
+// category outside it is the sender's text, not a category.
+const CategoriesQuery = "data.sekretess.vocab.categories"
+
 // ErrEvaluation marks a decision that was denied because the policy could not
 // be evaluated (compile failure, timeout, error or a malformed result).
 var ErrEvaluation = errors.New("policy: evaluation failed")
@@ -82,9 +86,10 @@ func (c Config) validate() error {
 }
 
 type compiled struct {
-	query    rego.PreparedEvalQuery
-	revision string
-	err      error // non-nil: this revision does not compile, deny everything
+	query      rego.PreparedEvalQuery
+	categories map[string]bool
+	revision   string
+	err        error // non-nil: this revision does not compile, deny everything
 }
 
 // Engine evaluates decisions. It is safe for concurrent use.
@@ -113,6 +118,12 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	e.cur.Store(c)
 	return e, nil
 }
+
+// KnowsCategory reports whether c is one of the data categories of the policy
+// in force (CategoriesQuery). Only such a category may be recorded in clear:
+// anything else in claims.category is what the sender wrote, and may be
+// personal data.
+func (e *Engine) KnowsCategory(c string) bool { return e.cur.Load().categories[c] }
 
 // Revision returns the revision of the policy files currently in force.
 func (e *Engine) Revision() string { return e.cur.Load().revision }
@@ -285,7 +296,36 @@ func compile(ctx context.Context, dir, revision string) *compiled {
 	if err != nil {
 		return &compiled{revision: revision, err: fmt.Errorf("policy: compile %s: %w", dir, err)}
 	}
-	return &compiled{query: pq, revision: revision}
+	cats, err := categories(ctx, dir)
+	if err != nil {
+		return &compiled{revision: revision, err: fmt.Errorf("policy: %s in %s: %w", CategoriesQuery, dir, err)}
+	}
+	return &compiled{query: pq, categories: cats, revision: revision}
+}
+
+// categories reads CategoriesQuery once per revision, so that no decision
+// pays for it. A policy that defines no categories knows none.
+func categories(ctx context.Context, dir string) (map[string]bool, error) {
+	rs, err := rego.New(rego.Query(CategoriesQuery), rego.Load([]string{dir}, skip)).Eval(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return out, nil
+	}
+	list, ok := rs[0].Expressions[0].Value.([]any)
+	if !ok {
+		return nil, fmt.Errorf("is %T, want a set of strings", rs[0].Expressions[0].Value)
+	}
+	for _, x := range list {
+		c, ok := x.(string)
+		if !ok {
+			return nil, fmt.Errorf("holds %T, want strings", x)
+		}
+		out[c] = true
+	}
+	return out, nil
 }
 
 // skip excludes tests and examples: the broker must decide with exactly the

@@ -499,7 +499,7 @@ func TestForwardOfFUDataRefused(t *testing.T) {
 	_, err = sch.Deliver(ctx, agency.Message{To: social, Kind: agency.KindConcernReport, Metadata: agency.Claims{
 		Category: "concern", Purpose: "orosanmälan", Subject: &agency.Subject{Pseudonym: pn, BirthDate: bd},
 		ForwardedFrom: []string{"00000000000000000000000000000000"}}, Payload: []byte("Vidarebefordrat.")})
-	wantDenied(t, err, "forwarded message 00000000000000000000000000000000 is unknown to the broker")
+	wantDenied(t, err, "claims.forwarded_from names 1 message(s) the broker has no record of")
 	nctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	if d, err := sch.Next(nctx); err == nil {

@@ -21,7 +21,7 @@ scope contains "message kind is not concern_report" if {
 
 scope contains "a report of concern goes to social services" if lib.recipient_kind != "social_services"
 
-conditions contains sprintf("category must be concern, not %v", [lib.category]) if lib.category != "concern"
+conditions contains sprintf("category must be concern, not %s", [lib.category_shown]) if lib.category != "concern"
 
 conditions contains "subject age is missing (claims.subject.age or claims.subject.birth_date)" if not lib.claimed_age
 

@@ -22,9 +22,9 @@ scope contains "sender is not a school" if lib.sender_kind != "school"
 
 scope contains "recipient is not the police" if lib.recipient_kind != "police"
 
-conditions contains sprintf("category must be confiscation, not %v", [lib.category]) if lib.category != "confiscation"
+conditions contains sprintf("category must be confiscation, not %s", [lib.category_shown]) if lib.category != "confiscation"
 
-conditions contains sprintf("claims.confiscation.item %v is not knife, weapon, spray_paint, crime_tool or other", [i]) if {
+conditions contains sprintf("claims.confiscation.item must be knife, weapon, spray_paint, crime_tool or other, not %s", [lib.shown(i, items)]) if {
 	i := lib.claim(["confiscation", "item"])
 	not i in items
 }
@@ -43,7 +43,7 @@ taken_before_message if {
 	at <= lib.now_ns
 }
 
-conditions contains sprintf("the report is made by the rector or whom the rector appointed: claims.sender_role is %v", [lib.sender_role]) if {
+conditions contains "the report is made by the rector or whom the rector appointed: claims.sender_role must be rector or rector_delegate" if {
 	lib.sender_role != "rector"
 	lib.sender_role != "rector_delegate"
 }

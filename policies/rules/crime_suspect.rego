@@ -33,13 +33,13 @@ scope contains "sender is not social services" if lib.sender_kind != "social_ser
 
 scope contains "recipient is not the police" if lib.recipient_kind != "police"
 
-conditions contains sprintf("category must be crime_suspicion, not %v", [lib.category]) if lib.category != "crime_suspicion"
+conditions contains sprintf("category must be crime_suspicion, not %s", [lib.category_shown]) if lib.category != "crime_suspicion"
 
-conditions contains sprintf("claims.offence.section %v is not one of 10:21, 10:22, 10:23", [section]) if {
+conditions contains sprintf("claims.offence.section must be one of 10:21, 10:22, 10:23, not %s (10:20 is not encoded)", [lib.shown(section, object.keys(classes) | {"10:20"})]) if {
 	not section in object.keys(classes)
 }
 
-conditions contains sprintf("offence class %v does not meet OSL %v, which requires %v", [offence_class, section, classes[section]]) if {
+conditions contains sprintf("claims.offence.class must be %v for OSL %v, not %s", [classes[section], section, lib.shown(offence_class, {x | some x in classes})]) if {
 	offence_class != classes[section]
 }
 

@@ -22,11 +22,11 @@ scope contains "message kind is not feedback" if {
 
 scope contains "feedback is given by social services" if lib.sender_kind != "social_services"
 
-conditions contains sprintf("category must be investigation_status, not %v: anything beyond the status needs consent (R-CONSENT)", [lib.category]) if {
+conditions contains sprintf("category must be investigation_status, not %s: anything beyond the status needs consent (R-CONSENT)", [lib.category_shown]) if {
 	lib.category != "investigation_status"
 }
 
-conditions contains sprintf("claims.investigation_status must be one of opened, not_opened, ongoing, not %v", [s]) if {
+conditions contains sprintf("claims.investigation_status must be one of opened, not_opened, ongoing, not %s", [lib.shown(s, statuses)]) if {
 	s := lib.claim(["investigation_status"])
 	not s in statuses
 }

@@ -51,7 +51,7 @@ disclosure_parties if {
 	lib.recipient_kind == "social_services"
 }
 
-conditions contains sprintf("category must be preliminary_investigation, not %v", [lib.category]) if {
+conditions contains sprintf("category must be preliminary_investigation, not %s", [lib.category_shown]) if {
 	lib.category != "preliminary_investigation"
 }
 

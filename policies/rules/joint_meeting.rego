@@ -27,8 +27,13 @@ conditions contains sprintf("%s is not a listed participant", [role]) if {
 
 conditions contains r if some r in consent.problems
 
-conditions contains sprintf("consent does not cover participant %v", [p]) if {
+# The participants are the sender's text: counted, not quoted.
+conditions contains sprintf("consent does not cover %d of the participants (claims.meeting.participants): it must name every one but the sender (consent.recipients)", [count(uncovered)]) if {
 	consent.present
+	count(uncovered) > 0
+}
+
+uncovered := {p |
 	some p in participants
 	p != input.sender.id
 	not p in consent.recipients

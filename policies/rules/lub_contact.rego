@@ -8,6 +8,7 @@
 package sekretess.rules.lub_contact
 
 import data.sekretess.lib
+import data.sekretess.vocab
 
 basis := "LUB (2025:170) 4 §"
 
@@ -43,7 +44,7 @@ response_parties if {
 	lib.recipient_kind == "police"
 }
 
-conditions contains sprintf("category must be contact_details, not %v", [lib.category]) if lib.category != "contact_details"
+conditions contains sprintf("category must be contact_details, not %s", [lib.category_shown]) if lib.category != "contact_details"
 
 conditions contains "the request states no purpose (claims.purpose)" if {
 	lib.kind == "request"
@@ -55,7 +56,7 @@ conditions contains "must answer a request from the police to this sender (messa
 	not lib.answers_request_from_recipient
 }
 
-conditions contains sprintf("the police asked for %v, not %v: the duty covers the data requested (Q4)", [input.reply_to.category, lib.category]) if {
+conditions contains sprintf("the police asked for %s, not %s: the duty covers the data requested (Q4)", [lib.shown(input.reply_to.category, vocab.categories), lib.category_shown]) if {
 	lib.answers_other_category
 }
 

@@ -22,11 +22,11 @@ scope contains "sender is not a school" if lib.sender_kind != "school"
 
 scope contains "recipient is not the police" if lib.recipient_kind != "police"
 
-conditions contains sprintf("the duty lies with the rector: claims.sender_role is %v, not rector", [lib.sender_role]) if {
+conditions contains "the duty lies with the rector: claims.sender_role must be rector" if {
 	lib.sender_role != "rector"
 }
 
-conditions contains sprintf("category %v is not data held in the rector's activity (health data needs consent)", [lib.category]) if {
+conditions contains sprintf("category %s is not data held in the rector's activity (health data needs consent)", [lib.category_shown]) if {
 	not lib.category in vocab.school_categories
 }
 

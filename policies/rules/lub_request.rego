@@ -39,7 +39,7 @@ response_parties if {
 	lib.recipient_kind == "police"
 }
 
-conditions contains sprintf("category %v is not data held in the rector's activity (health data needs consent)", [lib.category]) if {
+conditions contains sprintf("category %s is not data held in the rector's activity (health data needs consent)", [lib.category_shown]) if {
 	not lib.category in vocab.school_categories
 }
 
@@ -48,7 +48,7 @@ conditions contains "the request states no purpose in crime fighting (claims.pur
 	not lib.has_purpose
 }
 
-conditions contains sprintf("the duty lies with the rector: claims.sender_role is %v, not rector", [lib.sender_role]) if {
+conditions contains "the duty lies with the rector: claims.sender_role must be rector" if {
 	lib.kind == "response"
 	lib.sender_role != "rector"
 }
@@ -58,7 +58,7 @@ conditions contains "must answer a request from the police to this sender (messa
 	not lib.answers_request_from_recipient
 }
 
-conditions contains sprintf("the police asked for %v, not %v: the duty covers the data requested (Q5)", [input.reply_to.category, lib.category]) if {
+conditions contains sprintf("the police asked for %s, not %s: the duty covers the data requested (Q5)", [lib.shown(input.reply_to.category, vocab.categories), lib.category_shown]) if {
 	lib.answers_other_category
 }
 

@@ -11,6 +11,9 @@ basis := "OSL 10 kap. 15 a §"
 
 purposes := {"prevent_crime", "hinder_crime", "detect_crime", "investigate_crime"}
 
+# The other codes of the input schema, which a reason may quote.
+other_codes := {"followup", "welfare", "needs_assessment", "other"}
+
 scope contains lib.not_in_force_reason("2025-12-01") if not lib.osl_10_15a_in_force
 
 # Message kinds the rule covers.
@@ -32,7 +35,7 @@ conditions contains "claims.purpose_code is missing: it must say the purpose is 
 	code == null
 }
 
-conditions contains sprintf("claims.purpose_code %v is not to prevent, hinder or detect criminal activity or investigate crime (follow-up and general welfare are not covered)", [code]) if {
+conditions contains sprintf("claims.purpose_code %s is not to prevent, hinder or detect criminal activity or investigate crime (follow-up and general welfare are not covered)", [lib.shown(code, other_codes)]) if {
 	code != null
 	not code in purposes
 }

@@ -18,7 +18,7 @@ scope contains "sender is not the police" if lib.sender_kind != "police"
 
 scope contains "recipient is not a school" if lib.recipient_kind != "school"
 
-conditions contains sprintf("category must be risk_environment, not %v", [lib.category]) if lib.category != "risk_environment"
+conditions contains sprintf("category must be risk_environment, not %s", [lib.category_shown]) if lib.category != "risk_environment"
 
 conditions contains r if {
 	some r in lib.judgement_problems(

@@ -23,7 +23,7 @@ scope contains "sender is not a school" if lib.sender_kind != "school"
 
 scope contains "recipient is not the police" if lib.recipient_kind != "police"
 
-conditions contains sprintf("category %v is not public school data (enrolment, class_list, school_catalogue)", [lib.category]) if {
+conditions contains sprintf("category %s is not public school data (enrolment, class_list, school_catalogue)", [lib.category_shown]) if {
 	not lib.category in vocab.public_school_categories
 }
 
