@@ -98,6 +98,13 @@ func cmdAudit(args []string, out io.Writer) error {
 	if len(args) == 0 {
 		return errUsage
 	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(out, "Usage: brokerctl audit COMMAND [flags and arguments, in any order]\n\n"+
+			"Commands: verify, export, prove, check-proof, show, report, shred, witness-key, witness, rotate-key.\n"+
+			"Run \"brokerctl audit COMMAND -h\" for what one does and its flags.\n")
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	rest := args[1:]
