@@ -264,6 +264,13 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 		rec.Category = c
 	}
 	*personal = *audit.PersonalFromClaims(claims)
+	if personal.Pseudonym == "" {
+		// A reply or a forward often names no subject of its own: seal the
+		// link to the message it answers or passes on, so that an auditor
+		// finds it under that message's subject. The broker cannot open the
+		// earlier record's seal to copy the pseudonym itself.
+		personal.SubjectOf = subjectLinks(h.ReplyTo, claims["forwarded_from"])
+	}
 	input, rej := b.input(ctx, env, sender, recipient, claims)
 	if rej != nil {
 		return rej
@@ -451,6 +458,24 @@ func (b *Broker) input(ctx context.Context, env *envelope.Envelope, sender, reci
 		}
 	}
 	return in, nil
+}
+
+// subjectLinks lists the messages a reply or forward is about: the one it
+// answers, then the ones it forwards (at most maxForwardedSources, the
+// bound input enforces).
+func subjectLinks(replyTo string, forwarded any) []string {
+	var ids []string
+	if replyTo != "" {
+		ids = append(ids, replyTo)
+	}
+	if xs, ok := forwarded.([]any); ok && len(xs) <= maxForwardedSources {
+		for _, x := range xs {
+			if id, ok := x.(string); ok && id != "" {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
 }
 
 func nullable(s string) any {

@@ -51,8 +51,10 @@
 //
 // Privacy and retention. A record holds decision metadata only: ids, times,
 // parties, kind, rule, basis, reasons, hashes of the envelope and of the policy
-// input — never the payload. The personal fields (the subject's pseudonym and
-// the human assessments in the claims) are sealed with AES-256-GCM under a
+// input — never the payload. The personal fields (the subject's pseudonym, the
+// purpose, the sender's role and the human assessments in the claims, and for
+// a reply or forward that names no subject the message it is about) are
+// sealed with AES-256-GCM under a
 // data key per broker and calendar month, itself wrapped with age to the
 // auditors and kept in the KV bucket sekretess_audit_keys. Shred destroys the
 // keys of past periods: their personal fields become unreadable, while the

@@ -105,21 +105,39 @@ type Personal struct {
 	// Assessments are the human judgements in the claims ({by, at, outcome,
 	// reason} and condition texts), keyed by their path in the claims.
 	Assessments map[string]any `json:"assessments,omitempty"`
+	// Purpose and PurposeCode are claims.purpose and claims.purpose_code:
+	// why the data was asked for or passed on. The free text may name a
+	// person, so it is sealed like the rest.
+	Purpose     string `json:"purpose,omitempty"`
+	PurposeCode string `json:"purpose_code,omitempty"`
+	// SenderRole is claims.sender_role: the role of the official who sent
+	// the message (who asked, with Assessments' "by" naming who judged).
+	SenderRole string `json:"sender_role,omitempty"`
+	// SubjectOf lists the earlier messages (reply_to, forwarded_from) whose
+	// subject this message is about when its own claims name none. The
+	// broker cannot open earlier records' sealed fields, so it records the
+	// link; an auditor who opens both follows it (see Subjects).
+	SubjectOf []string `json:"subject_of,omitempty"`
 }
 
 // Empty reports whether p holds nothing to seal.
 func (p *Personal) Empty() bool {
-	return p == nil || (p.Pseudonym == "" && len(p.Assessments) == 0)
+	return p == nil || (p.Pseudonym == "" && len(p.Assessments) == 0 && p.Purpose == "" &&
+		p.PurposeCode == "" && p.SenderRole == "" && len(p.SubjectOf) == 0)
 }
 
 // PersonalFromClaims takes the personal fields out of a message's claims: the
-// subject's pseudonym and every object that records a judgement by a person
-// (it has "by" and "at", or a "reason" or "text").
+// subject's pseudonym, the purpose, the sender's role and every object that
+// records a judgement by a person (it has "by" and "at", or a "reason" or
+// "text").
 func PersonalFromClaims(claims map[string]any) *Personal {
 	p := &Personal{}
 	if s, ok := claims["subject"].(map[string]any); ok {
 		p.Pseudonym, _ = s["pseudonym"].(string)
 	}
+	p.Purpose, _ = claims["purpose"].(string)
+	p.PurposeCode, _ = claims["purpose_code"].(string)
+	p.SenderRole, _ = claims["sender_role"].(string)
 	var walk func(path string, v any)
 	walk = func(path string, v any) {
 		switch x := v.(type) {

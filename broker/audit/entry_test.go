@@ -16,7 +16,9 @@ func TestPersonalFromClaims(t *testing.T) {
 		       "relevance_assessment": {"by": "utredare", "at": "2026-11-01T09:00:00Z", "outcome": "relevant", "reason": "samma händelse"}},
 		"conditions_1018a": {"by": "socialsekreterare", "at": "2026-11-01T08:00:00Z",
 		       "risk_of_crime": {"met": true, "text": "hot om våld"}},
-		"purpose": "orosanmälan"
+		"purpose": "orosanmälan",
+		"purpose_code": "welfare",
+		"sender_role": "rector"
 	}`), &claims)
 	if err != nil {
 		t.Fatal(err)
@@ -29,6 +31,9 @@ func TestPersonalFromClaims(t *testing.T) {
 		if p.Assessments[path] == nil {
 			t.Errorf("assessment %s not taken: %v", path, p.Assessments)
 		}
+	}
+	if p.Purpose != "orosanmälan" || p.PurposeCode != "welfare" || p.SenderRole != "rector" {
+		t.Errorf("who asked and why not taken: purpose %q, code %q, role %q", p.Purpose, p.PurposeCode, p.SenderRole)
 	}
 	if len(p.Assessments) != 3 {
 		t.Errorf("assessments = %v, want exactly three", p.Assessments)

@@ -242,7 +242,9 @@ func Verify(ex *Export, logKeys note.Verifiers) (*Report, error) {
 		}
 		good = c.Size
 		rep.Checkpoints++
-		if c.Size >= rep.Latest.Size {
+		// Of equal checkpoints the one with most cosignatures (the longest
+		// note) is the one a proof should carry.
+		if c.Size > rep.Latest.Size || (c.Size == rep.Latest.Size && len(x.msg) >= len(rep.LatestNote)) {
 			rep.Latest, rep.LatestNote = c, x.msg
 		}
 	}

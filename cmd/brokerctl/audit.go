@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"filippo.io/age"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/mod/sumdb/note"
@@ -80,17 +79,31 @@ func (a *auditSource) read(ctx context.Context) (*audit.Export, string, error) {
 	return ex, "stream " + bus.StreamAudit, err
 }
 
-// positional takes a leading non-flag argument.
-func positional(args []string) (string, []string) {
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		return args[0], args[1:]
+// positional parses fs and returns its one positional argument, which may
+// stand anywhere among the flags, or "" when there is none.
+func positional(fs *flag.FlagSet, args []string) (string, error) {
+	pos, err := parseArgs(fs, args)
+	switch {
+	case err != nil:
+		return "", err
+	case len(pos) > 1:
+		return "", fmt.Errorf("unexpected argument %q; run %s -h", pos[1], fs.Name())
+	case len(pos) == 1:
+		return pos[0], nil
 	}
-	return "", args
+	return "", nil
 }
 
 func cmdAudit(args []string, out io.Writer) error {
 	if len(args) == 0 {
 		return errUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(out, "Usage: brokerctl audit COMMAND [flags and arguments, in any order]\n\n"+
+			"Commands: verify, export, prove, check-proof, show, report, shred, witness-key, witness, rotate-key.\n"+
+			"Run \"brokerctl audit COMMAND -h\" for what one does and its flags.\n")
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -106,6 +119,8 @@ func cmdAudit(args []string, out io.Writer) error {
 		return cmdAuditCheckProof(rest, out)
 	case "show":
 		return cmdAuditShow(ctx, rest, out)
+	case "report":
+		return cmdAuditReport(ctx, rest, out)
 	case "shred":
 		return cmdAuditShred(ctx, rest, out)
 	case "witness":
@@ -122,7 +137,9 @@ func cmdAuditVerify(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlags("audit verify")
 	var a auditSource
 	a.flags(fs)
-	witnesses := fs.String("witnesses", "", "file of witness public keys, one a line: report what each cosigned")
+	var witnesses, states fileList
+	fs.Var(&witnesses, "witnesses", "file of witness public keys, one a line: report what each cosigned (repeatable)")
+	fs.Var(&states, "witness-state", "a witness's state file (audit witness --state): fail unless the log holds\nwhat that witness cosigned (repeatable)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -130,22 +147,17 @@ func cmdAuditVerify(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var wvs []note.Verifier
-	if *witnesses != "" {
-		b, err := os.ReadFile(*witnesses)
+	wvs, err := loadWitnessKeys(witnesses...)
+	if err != nil {
+		return err
+	}
+	var sts []audit.WitnessState
+	for _, f := range states {
+		st, err := audit.ReadWitnessState(f)
 		if err != nil {
 			return err
 		}
-		for _, l := range strings.Split(string(b), "\n") {
-			if l = strings.TrimSpace(l); l == "" || strings.HasPrefix(l, "#") {
-				continue
-			}
-			wv, err := audit.NewWitnessVerifier(l)
-			if err != nil {
-				return fmt.Errorf("%s: %w", *witnesses, err)
-			}
-			wvs = append(wvs, wv)
-		}
+		sts = append(sts, st)
 	}
 	ex, from, err := a.read(ctx)
 	if err != nil {
@@ -154,6 +166,13 @@ func cmdAuditVerify(ctx context.Context, args []string, out io.Writer) error {
 	rep, err := audit.Verify(ex, v)
 	if err != nil {
 		return fmt.Errorf("%s: %w", from, err)
+	}
+	// The checkpoints in the log cannot show a truncation that took them
+	// along; what a witness cosigned can.
+	for i, st := range sts {
+		if err := audit.CheckWitnessState(ex, rep.Latest.Origin, st); err != nil {
+			return fmt.Errorf("%s: against witness state %s: %w", from, states[i], err)
+		}
 	}
 	fmt.Fprintf(out, "%s: %d records, tree root %s", from, rep.Records, rep.Root)
 	if rep.Checkpoints > 0 {
@@ -179,6 +198,9 @@ func cmdAuditVerify(ctx context.Context, args []string, out io.Writer) error {
 			}
 		}
 		fmt.Fprintf(out, "witness %s cosigned up to %d records\n", wv.Name(), size)
+	}
+	for i, st := range sts {
+		fmt.Fprintf(out, "witness state %s: the log holds the %d records the witness cosigned\n", states[i], st.Size)
 	}
 	return nil
 }
@@ -213,11 +235,11 @@ func cmdAuditExport(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func cmdAuditProve(ctx context.Context, args []string, out io.Writer) error {
-	id, args := positional(args)
 	fs := newFlags("audit prove")
 	var a auditSource
 	a.flags(fs)
-	if err := parse(fs, args); err != nil {
+	id, err := positional(fs, args)
+	if err != nil {
 		return err
 	}
 	if id == "" {
@@ -241,16 +263,22 @@ func cmdAuditProve(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func cmdAuditCheckProof(args []string, out io.Writer) error {
-	file, args := positional(args)
 	fs := newFlags("audit check-proof")
 	key := fs.String("key", "", "the audit log's public key file: audit.pub, or "+keys.AuditKeyHistoryFile+" (every key it has had, one a line)")
-	if err := parse(fs, args); err != nil {
+	var witnesses fileList
+	fs.Var(&witnesses, "witness-key", "file of witness public keys, one a line: each must have cosigned the proof's checkpoint (repeatable)")
+	file, err := positional(fs, args)
+	if err != nil {
 		return err
 	}
 	if file == "" || *key == "" {
-		return errors.New("audit check-proof needs a proof file and --key")
+		return errors.New("audit check-proof needs a proof file and --key; run brokerctl audit check-proof -h")
 	}
 	v, err := keys.LoadAuditVerifiers(*key)
+	if err != nil {
+		return err
+	}
+	wvs, err := loadWitnessKeys(witnesses...)
 	if err != nil {
 		return err
 	}
@@ -269,6 +297,18 @@ func cmdAuditCheckProof(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "decision %s (%s %s→%s, %s) is record %d of the log, included in the checkpoint of %d records signed at %s\n",
 		e.DecisionID, e.Decision.Outcome, e.Decision.Sender, e.Decision.Recipient, e.Decision.Kind,
 		p.Index+1, c.Size, c.Time.Format(time.RFC3339))
+	var missing []string
+	for _, wv := range wvs {
+		if len(audit.Cosigned([]byte(p.Checkpoint), wv)) == 1 {
+			fmt.Fprintf(out, "witness %s cosigned this checkpoint\n", wv.Name())
+		} else {
+			fmt.Fprintf(out, "witness %s did NOT cosign this checkpoint\n", wv.Name())
+			missing = append(missing, wv.Name())
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the checkpoint lacks the cosignature of %s: prove again after the witnesses have cosigned (audit witness)", strings.Join(missing, ", "))
+	}
 	return nil
 }
 
@@ -280,9 +320,15 @@ func cmdAuditShow(ctx context.Context, args []string, out io.Writer) error {
 	to := fs.String("to", "", "only decisions before this time (RFC 3339 or YYYY-MM-DD)")
 	ag := fs.String("agency", "", "only decisions with this agency as sender or recipient")
 	rule := fs.String("rule", "", "only decisions by this rule")
+	kind := fs.String("kind", "", "only messages of this kind (concern_report, response, disclosure, ...)")
+	category := fs.String("category", "", "only messages of this data category (concern, health, ...)")
 	allowed := fs.Bool("allowed", false, "only delivered messages")
 	denied := fs.Bool("denied", false, "only rejected messages")
 	identity := fs.String("identity", "", "auditor age identity file: decrypt the personal fields")
+	var who subjectFlags
+	who.flags(fs)
+	asJSON := fs.Bool("json", false, "one JSON object a line: the stored record, and the opened personal fields")
+	summary := fs.Bool("summary", false, "counts by outcome, rule and agency instead of the rows")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -298,56 +344,81 @@ func cmdAuditShow(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
+	var ps string
+	if who.set() {
+		if *identity == "" {
+			return errors.New("--personnummer and --pseudonym need --identity: who a decision is about is sealed to the auditors")
+		}
+		if ps, err = who.resolve(a.data); err != nil {
+			return err
+		}
+	}
 	ex, _, err := a.read(ctx)
 	if err != nil {
 		return err
 	}
 	var opener *audit.Opener
 	if *identity != "" {
-		f, err := os.Open(*identity)
-		if err != nil {
-			return err
-		}
-		ids, err := age.ParseIdentities(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", *identity, err)
-		}
-		nc, js, err := a.connect()
+		o, nc, err := a.opener(ctx, *identity)
 		if err != nil {
 			return err
 		}
 		defer nc.Close()
-		kv, err := js.KeyValue(ctx, bus.BucketAuditKeys)
-		if err != nil {
-			return fmt.Errorf("audit key bucket: %w", err)
-		}
-		opener = audit.NewOpener(kv, ids...)
+		opener = o
 	}
-	enc := json.NewEncoder(out)
-	for _, r := range ex.Records {
-		e, err := audit.ParseEntry(r.Data)
-		if err != nil {
-			return fmt.Errorf("record %d: %w", r.Seq, err)
-		}
-		d := &e.Decision
+	all, err := openAll(ctx, ex, opener)
+	if err != nil {
+		return err
+	}
+	var subjects []audit.Subject
+	if opener != nil {
+		// Over the whole log: a reply's subject is its question's.
+		subjects = audit.Subjects(all)
+	}
+	var recs []audit.Opened
+	var subj []audit.Subject
+	for i, r := range all {
+		d := &r.Entry.Decision
 		switch {
 		case !lo.IsZero() && d.DecidedAt.Before(lo),
 			!hi.IsZero() && !d.DecidedAt.Before(hi),
 			*ag != "" && d.Sender != *ag && d.Recipient != *ag,
 			*rule != "" && d.Rule != *rule,
+			*kind != "" && d.Kind != *kind,
+			*category != "" && d.Category != *category,
 			*allowed && !d.Allowed(),
-			*denied && d.Allowed():
+			*denied && d.Allowed(),
+			ps != "" && subjects[i].Pseudonym != ps:
 			continue
 		}
-		row := map[string]any{"seq": r.Seq, "record": e}
-		if opener != nil && e.Personal != nil {
-			p, err := opener.Open(ctx, e.Personal, e.DecisionID)
-			if err != nil {
-				row["personal_error"] = err.Error()
-			} else {
-				row["personal_fields"] = p
-			}
+		recs = append(recs, r)
+		if subjects != nil {
+			subj = append(subj, subjects[i])
+		}
+	}
+	switch {
+	case *summary:
+		return showSummary(out, recs)
+	case !*asJSON:
+		if subjects != nil && subj == nil {
+			subj = []audit.Subject{}
+		}
+		if err := showTable(out, recs, subj); err != nil {
+			return err
+		}
+		if opener != nil {
+			writeUnreadable(out, unreadableOf(recs))
+		}
+		return nil
+	}
+	enc := json.NewEncoder(out)
+	for _, r := range recs {
+		row := map[string]any{"seq": r.Seq, "record": r.Entry}
+		switch {
+		case r.Err != nil:
+			row["personal_error"] = r.Err.Error()
+		case r.Personal != nil:
+			row["personal_fields"] = r.Personal
 		}
 		if err := enc.Encode(row); err != nil {
 			return err

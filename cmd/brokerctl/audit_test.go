@@ -118,11 +118,11 @@ func TestAuditCommands(t *testing.T) {
 	}
 
 	// show: operators see reasons, auditors see who.
-	denied := ctlURL("audit", "show", "--denied")
+	denied := ctlURL("audit", "show", "--denied", "--json")
 	if strings.Count(denied, "\n") != 1 || !strings.Contains(denied, "polisen-syd") || strings.Contains(denied, "elev-") {
 		t.Fatalf("show --denied: %s", denied)
 	}
-	if who := ctlURL("audit", "show", "--agency", "soc-malmo", "--identity", auditorFile); !strings.Contains(who, `"pseudonym":"elev-4711"`) {
+	if who := ctlURL("audit", "show", "--json", "--agency", "soc-malmo", "--identity", auditorFile); !strings.Contains(who, `"pseudonym":"elev-4711"`) {
 		t.Fatalf("show --identity: %s", who)
 	}
 
@@ -159,7 +159,7 @@ func TestAuditCommands(t *testing.T) {
 		t.Fatalf("shred: %s", out)
 	}
 	var row map[string]any
-	if err := json.Unmarshal([]byte(strings.SplitN(ctlURL("audit", "show", "--allowed", "--identity", auditorFile), "\n", 2)[0]), &row); err != nil {
+	if err := json.Unmarshal([]byte(strings.SplitN(ctlURL("audit", "show", "--allowed", "--json", "--identity", auditorFile), "\n", 2)[0]), &row); err != nil {
 		t.Fatal(err)
 	}
 	if row["personal_fields"] != nil || row["personal_error"] == nil {

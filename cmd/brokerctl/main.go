@@ -44,18 +44,23 @@ Usage:
   brokerctl recv   --as ID [--keys HOME] [--wait 5s] [--max N] [--out DIR]
   brokerctl receipts --as ID [--keys HOME] [--wait 5s]
   brokerctl decide --input FILE [--policies DIR]
-  brokerctl audit verify [--file EXPORT] [--key audit.pub] [--witnesses FILE]  recompute the tree, check every checkpoint
+  brokerctl audit verify [--file EXPORT] [--key audit.pub] [--witnesses FILE] [--witness-state FILE]
+                                                              recompute the tree, check every checkpoint and what witnesses saw
   brokerctl audit export --out FILE                            the log and its checkpoints, for an auditor
   brokerctl audit prove DECISION-ID [--file EXPORT] > proof.json
-  brokerctl audit check-proof proof.json --key audit-keys.txt  offline, with the public keys alone
-  brokerctl audit show [--from T] [--to T] [--agency ID] [--rule R] [--allowed|--denied] [--identity auditor.key]
+  brokerctl audit check-proof proof.json --key audit-keys.txt [--witness-key FILE]  offline, with the public keys alone
+  brokerctl audit show [--from T] [--to T] [--agency ID] [--rule R] [--kind K] [--category C] [--allowed|--denied]
+                       [--identity auditor.key [--personnummer NR|--pseudonym P]] [--json|--summary]
+  brokerctl audit report --personnummer NR --identity auditor.key [--pseudonym-key FILE] [--json]
+                                                              every decision about one person (register extract)
   brokerctl audit shred --before YYYY-MM-DD                    destroy personal fields of past months
   brokerctl audit witness-key --name NAME --out FILE           a witness's key; prints its public key
   brokerctl audit witness --witness-key FILE --state FILE      cosign the latest consistent checkpoint
   brokerctl audit rotate-key [--data DIR]                      new checkpoint key; the old public key stays in audit-keys.txt; restart the broker
 
 Audit commands read the stream through --nats-url with the broker's credentials
-in --data, or an export with --file.
+in --data, or an export with --file. Their flags and arguments may come in any
+order; "brokerctl audit COMMAND -h" explains each.
 
 Every command takes --data (default %s). An agency keeps its private keys
 in its own home, never in the broker's data directory: send, recv and
@@ -70,6 +75,10 @@ Run "brokerctl COMMAND -h" for the flags of one command.
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			// -h printed the command's help: asked for, not a failure.
+			return
+		}
 		fmt.Fprintln(os.Stderr, "brokerctl:", err)
 		os.Exit(1)
 	}
@@ -138,15 +147,48 @@ func run(args []string, out io.Writer) error {
 
 func newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("brokerctl "+name, flag.ContinueOnError)
+	if text := commandHelp(name); text != "" {
+		fs.Usage = func() {
+			fmt.Fprintf(fs.Output(), "%s\nFlags:\n", text)
+			fs.PrintDefaults()
+		}
+	}
 	return fs
 }
 
+// parse parses a command's flags, which may come in any order, and refuses
+// any other argument.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	if len(pos) > 0 {
+		return fmt.Errorf("unexpected argument %q; run %s -h", pos[0], fs.Name())
 	}
 	return nil
+}
+
+// parseArgs parses flags that may come before, between and after the
+// positional arguments, which it returns in order. The flag package stops at
+// the first non-flag, so it is run again on what follows each one. After
+// "--" everything is positional.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos, tail []string
+	for i, a := range args {
+		if a == "--" {
+			args, tail = args[:i], args[i+1:]
+			break
+		}
+	}
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return append(pos, tail...), nil
+		}
+		pos, args = append(pos, args[0]), args[1:]
+	}
 }
