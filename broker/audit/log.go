@@ -37,8 +37,13 @@ type Config struct {
 	// used); zero fields take limits.Default(0). A full audit stream refuses
 	// records, and the broker holds messages back until it takes them again.
 	Limits limits.Streams
-	// Signer signs checkpoints (the broker's audit key); its name is the log's origin.
+	// Signer signs checkpoints and records (the broker's audit key); its
+	// name is the log's origin.
 	Signer note.Signer
+	// History is the audit key's history (keys.AuditKeyHistory): records
+	// signed by any of its keys are the broker's. Records signed by Signer
+	// are always; nil means those alone.
+	History note.Verifiers
 	// Auditors are the age recipients the personal fields are sealed to. With
 	// none, personal fields are not recorded at all.
 	Auditors []age.Recipient
@@ -89,6 +94,8 @@ type Log struct {
 	keys        jetstream.KeyValue
 	sealer      *sealer
 	cc          jetstream.ConsumeContext
+	// recordKeys check that a record is the broker's before it is acted on.
+	recordKeys note.Verifiers
 
 	mu    sync.Mutex // guards the fields below
 	tree  tree
@@ -98,8 +105,13 @@ type Log struct {
 	bySeq     map[uint64]uint64 // inbound sequence → audit sequence
 	byMessage map[string]uint64 // message id → audit sequence
 	readErr   error             // the stream could not be followed
-	appendErr error             // the last append failed: back-pressure
-	published int64             // size of this Log's last checkpoint
+	// firstSigned is the sequence of the first signed record, 0 before
+	// one was read: unsigned records before it were written before records
+	// were signed and are trusted as before; unsigned ones after it are not
+	// the broker's.
+	firstSigned uint64
+	appendErr   error // the last append failed: back-pressure
+	published   int64 // size of this Log's last checkpoint
 
 	quit     chan struct{}
 	wg       sync.WaitGroup
@@ -118,7 +130,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	l := &Log{
 		cfg: cfg, js: cfg.JetStream, grown: make(chan struct{}),
 		bySeq: map[uint64]uint64{}, byMessage: map[string]uint64{},
-		quit: make(chan struct{}),
+		quit: make(chan struct{}), recordKeys: signerVerifiers{s: cfg.Signer, more: cfg.History},
 	}
 	var err error
 	if l.stream, l.checkpoints, l.keys, err = Setup(ctx, cfg.JetStream, cfg.Replicas, cfg.Limits); err != nil {
@@ -174,16 +186,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, replicas int, lim limits
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("audit: stream %s: %w", bus.StreamAuditCheckpoints, err)
 	}
-	kc := jetstream.KeyValueConfig{
-		Bucket:      bus.BucketAuditKeys,
-		Description: "Data keys of the audit log's personal fields, wrapped to the auditors; shredded after retention.",
-		Storage:     jetstream.FileStorage, Replicas: replicas, History: 1,
-	}
-	lim.AuditKeys.ApplyKV(&kc)
-	keys, err = js.CreateOrUpdateKeyValue(ctx, kc)
-	if err == nil {
-		err = lim.AuditKeys.Bucket(ctx, js, bus.BucketAuditKeys)
-	}
+	keys, err = setupKeys(ctx, js, replicas, lim.AuditKeys)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("audit: key bucket: %w", err)
 	}
@@ -215,6 +218,7 @@ func (l *Log) receive(m jetstream.Msg) {
 			l.cfg.Logger.Error("audit: undecodable record in the audit stream", "seq", seq, "err", err)
 		}
 	}
+	sigErr := VerifyRecord(m.Data(), l.recordKeys)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
@@ -228,6 +232,20 @@ func (l *Log) receive(m jetstream.Msg) {
 	if err := l.tree.add(m.Data()); err != nil {
 		l.readErr = err
 		return
+	}
+	// Every record is a leaf, the broker's or not: the checkpoints sign the
+	// stream as it is. Only the broker's records are indexed and acted on.
+	switch {
+	case sigErr == nil:
+		if l.firstSigned == 0 {
+			l.firstSigned = uint64(seq)
+		}
+	case errors.Is(sigErr, ErrUnsigned) && l.firstSigned == 0:
+		// Written before records were signed.
+	default:
+		keyed = false
+		l.cfg.Logger.Error("audit: a record in the audit stream is not the broker's; it is ignored (audit verify reports it)",
+			"seq", seq, "err", sigErr)
 	}
 	if keyed {
 		l.index(k, uint64(seq))
@@ -311,22 +329,15 @@ func (l *Log) append(ctx context.Context, rec *decision.Record, p *Personal) (*d
 		}
 		e.Personal = s
 	}
-	data, err := json.Marshal(e)
+	ack, key, err := publishEntry(ctx, l.js, l.cfg.Signer, e)
 	if err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
-	}
-	msg := nats.NewMsg(bus.AuditRecord)
-	msg.Data = data
-	key := indexKey{InboundSeq: rec.InboundSeq, MessageID: rec.MessageID, ErrorCode: rec.ErrorCode}
-	if v, ok := key.header(); ok {
-		msg.Header.Set(indexHeader, v)
-	}
-	ack, err := l.js.PublishMsg(ctx, msg, jetstream.WithMsgID(dedupeKey(rec)), jetstream.WithExpectStream(bus.StreamAudit))
-	if err != nil {
-		return nil, fmt.Errorf("audit: append decision %s: %w", rec.DecisionID, err)
+		return nil, err
 	}
 	if ack.Duplicate {
-		// The stream answers a duplicate with the original's sequence.
+		// The stream answers a duplicate with the original's sequence. A
+		// record someone else published under this message id is refused
+		// by recordAt: the message is retried, and recorded by the broker
+		// once the stream's dedupe window has passed.
 		first, err := l.recordAt(ctx, ack.Sequence)
 		if err != nil {
 			return nil, fmt.Errorf("audit: inbound message %d was recorded before: %w", rec.InboundSeq, err)
@@ -339,10 +350,41 @@ func (l *Log) append(ctx context.Context, rec *decision.Record, p *Personal) (*d
 	return rec, nil
 }
 
+// publishEntry signs e and appends it to the audit stream.
+func publishEntry(ctx context.Context, js jetstream.JetStream, signer note.Signer, e *Entry) (*jetstream.PubAck, indexKey, error) {
+	rec := &e.Decision
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, indexKey{}, fmt.Errorf("audit: %w", err)
+	}
+	if data, err = signRecord(signer, data); err != nil {
+		return nil, indexKey{}, err
+	}
+	msg := nats.NewMsg(bus.AuditRecord)
+	msg.Data = data
+	key := indexKey{InboundSeq: rec.InboundSeq, MessageID: rec.MessageID, ErrorCode: rec.ErrorCode}
+	if v, ok := key.header(); ok {
+		msg.Header.Set(indexHeader, v)
+	}
+	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(dedupeKey(rec)), jetstream.WithExpectStream(bus.StreamAudit))
+	if err != nil {
+		return nil, indexKey{}, fmt.Errorf("audit: append decision %s: %w", rec.DecisionID, err)
+	}
+	return ack, key, nil
+}
+
 func (l *Log) recordAt(ctx context.Context, seq uint64) (*decision.Record, error) {
 	m, err := l.stream.GetMsg(ctx, seq)
 	if err != nil {
 		return nil, fmt.Errorf("audit: record %d: %w", seq, err)
+	}
+	if err := VerifyRecord(m.Data, l.recordKeys); err != nil {
+		l.mu.Lock()
+		legacy := l.firstSigned == 0 || seq < l.firstSigned
+		l.mu.Unlock()
+		if !errors.Is(err, ErrUnsigned) || !legacy {
+			return nil, fmt.Errorf("audit: record %d is not the broker's: %w", seq, err)
+		}
 	}
 	e, err := ParseEntry(m.Data)
 	if err != nil {
