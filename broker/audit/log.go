@@ -105,11 +105,11 @@ type Log struct {
 	bySeq     map[uint64]uint64 // inbound sequence → audit sequence
 	byMessage map[string]uint64 // message id → audit sequence
 	readErr   error             // the stream could not be followed
-	// firstSigned is the sequence of the first signed record, 0 before
-	// one was read: unsigned records before it were written before records
-	// were signed and are trusted as before; unsigned ones after it are not
-	// the broker's.
-	firstSigned uint64
+	// signedFrom is the first record the broker signed (signedFromKey):
+	// unsigned records before it were written before records were signed
+	// and are trusted as before; unsigned ones from it on are not the
+	// broker's.
+	signedFrom uint64
 	appendErr   error // the last append failed: back-pressure
 	published   int64 // size of this Log's last checkpoint
 
@@ -136,6 +136,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if l.stream, l.checkpoints, l.keys, err = Setup(ctx, cfg.JetStream, cfg.Replicas, cfg.Limits); err != nil {
 		return nil, err
 	}
+	l.signedFrom = signedFrom(l.stream.CachedInfo())
 	if len(cfg.Auditors) > 0 {
 		l.sealer = &sealer{kv: l.keys, auditors: cfg.Auditors}
 	} else {
@@ -171,6 +172,9 @@ func Setup(ctx context.Context, js jetstream.JetStream, replicas int, lim limits
 	}
 	// Apply sets DiscardNew: a full log refuses a record, never drops one.
 	lim.Audit.Apply(&rc, false)
+	if rc.Metadata, err = signedFromMetadata(ctx, js); err != nil {
+		return nil, nil, nil, err
+	}
 	records, err = js.CreateOrUpdateStream(ctx, rc)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("audit: stream %s (check its limits against the disk and JetStream's max_file_store): %w", bus.StreamAudit, err)
@@ -237,10 +241,7 @@ func (l *Log) receive(m jetstream.Msg) {
 	// stream as it is. Only the broker's records are indexed and acted on.
 	switch {
 	case sigErr == nil:
-		if l.firstSigned == 0 {
-			l.firstSigned = uint64(seq)
-		}
-	case errors.Is(sigErr, ErrUnsigned) && l.firstSigned == 0:
+	case errors.Is(sigErr, ErrUnsigned) && uint64(seq) < l.signedFrom:
 		// Written before records were signed.
 	default:
 		keyed = false
@@ -379,10 +380,7 @@ func (l *Log) recordAt(ctx context.Context, seq uint64) (*decision.Record, error
 		return nil, fmt.Errorf("audit: record %d: %w", seq, err)
 	}
 	if err := VerifyRecord(m.Data, l.recordKeys); err != nil {
-		l.mu.Lock()
-		legacy := l.firstSigned == 0 || seq < l.firstSigned
-		l.mu.Unlock()
-		if !errors.Is(err, ErrUnsigned) || !legacy {
+		if !errors.Is(err, ErrUnsigned) || seq >= l.signedFrom {
 			return nil, fmt.Errorf("audit: record %d is not the broker's: %w", seq, err)
 		}
 	}
@@ -556,6 +554,9 @@ func (l *Log) Close() error {
 // stream's last sequence now, and every checkpoint.
 func ReadStream(ctx context.Context, js jetstream.JetStream) (*Export, error) {
 	ex := &Export{}
+	if s, err := js.Stream(ctx, bus.StreamAudit); err == nil {
+		ex.SignedFrom = int64(signedFrom(s.CachedInfo()))
+	}
 	err := readAll(ctx, js, bus.StreamAudit, func(seq uint64, data []byte) {
 		ex.Records = append(ex.Records, Record{Seq: int64(seq), Data: data})
 	})

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -9,7 +10,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 )
 
 // Record signatures. The broker signs every record it writes with its audit
@@ -146,21 +150,67 @@ type BadRecord struct {
 }
 
 // CheckRecordSignatures returns every record of ex that the broker did not
-// sign with a key of logKeys. Records before the first signed one were
-// written before records were signed, and are returned in legacy (their
-// count); every unsigned record after that is in bad.
+// sign with a key of logKeys. Unsigned records before ex.SignedFrom (or,
+// when that is not known, before the first signed record) were written
+// before records were signed, and are counted in legacy; every other
+// unsigned or mis-signed record is in bad.
 func CheckRecordSignatures(ex *Export, logKeys note.Verifiers) (bad []BadRecord, legacy int64) {
-	signedSeen := false
+	from := ex.SignedFrom
 	for i, r := range ex.Records {
+		pos := int64(i) + 1
 		err := VerifyRecord(r.Data, logKeys)
 		switch {
 		case err == nil:
-			signedSeen = true
-		case errors.Is(err, ErrUnsigned) && !signedSeen:
+			if from == 0 {
+				from = pos
+			}
+		case errors.Is(err, ErrUnsigned) && (from == 0 || pos < from):
 			legacy++
 		default:
-			bad = append(bad, BadRecord{Position: int64(i) + 1, Err: err})
+			bad = append(bad, BadRecord{Position: pos, Err: err})
 		}
 	}
 	return bad, legacy
+}
+
+// signedFromKey is the audit stream's metadata entry that says from which
+// sequence on every record is signed: 1 for a log made since records are
+// signed, the next sequence at the time for an older log, when the first
+// broker that signs sets it up.
+const signedFromKey = "sekretess_signed_from"
+
+// signedFromMetadata returns the audit stream's metadata for Setup: the
+// stream's own, with signedFromKey set if it was not.
+func signedFromMetadata(ctx context.Context, js jetstream.JetStream) (map[string]string, error) {
+	s, err := js.Stream(ctx, bus.StreamAudit)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return map[string]string{signedFromKey: "1"}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit: stream %s: %w", bus.StreamAudit, err)
+	}
+	info := s.CachedInfo()
+	md := map[string]string{}
+	for k, v := range info.Config.Metadata {
+		// The server keeps its own entries itself.
+		if !strings.HasPrefix(k, "_nats") {
+			md[k] = v
+		}
+	}
+	if _, ok := md[signedFromKey]; !ok {
+		md[signedFromKey] = strconv.FormatUint(info.State.LastSeq+1, 10)
+	}
+	return md, nil
+}
+
+// signedFrom reads signedFromKey of the audit stream's info; a stream
+// without it (never set up by a broker that signs) has every record signed
+// from 1 on, which refuses unsigned records rather than trusting them.
+func signedFrom(info *jetstream.StreamInfo) uint64 {
+	if info != nil {
+		if n, err := strconv.ParseUint(info.Config.Metadata[signedFromKey], 10, 64); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 1
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
-	"github.com/sekretessbroker/sekretessbroker/broker/limits"
 )
 
 // publishRaw appends a record the way anyone with publish rights on the
@@ -116,7 +115,9 @@ func TestUnsignedRecordsBeforeSigning(t *testing.T) {
 	js := connect(t, ns.ClientURL())
 	k := newKeyPair(t)
 	now := time.Now()
-	if _, _, _, err := Setup(ctxT(t), js, 1, limits.Streams{}); err != nil {
+	// The stream as a broker made it before records were signed.
+	if _, err := js.CreateStream(ctxT(t), jetstream.StreamConfig{Name: bus.StreamAudit, Subjects: []string{bus.AuditRecord},
+		Storage: jetstream.FileStorage, DenyDelete: true, DenyPurge: true}); err != nil {
 		t.Fatal(err)
 	}
 	old := rec(1, now)
@@ -142,7 +143,18 @@ func TestUnsignedRecordsBeforeSigning(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad, legacy := CheckRecordSignatures(ex, k.verifier)
-	if legacy != 1 || len(bad) != 1 || bad[0].Position != 3 {
-		t.Fatalf("bad %v, legacy %d", bad, legacy)
+	if legacy != 1 || len(bad) != 1 || bad[0].Position != 3 || ex.SignedFrom != 2 {
+		t.Fatalf("bad %v, legacy %d, signed from %d", bad, legacy, ex.SignedFrom)
+	}
+	// An unsigned record first in a new log is not taken for an old one.
+	ns2 := startServer(t, t.TempDir())
+	js2 := connect(t, ns2.ClientURL())
+	l2 := openLog(t, js2, k)
+	publishRaw(t, js2, rec(1, now), func(b []byte) []byte { return b })
+	if err := l2.Sync(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := l2.BySeq(ctxT(t), 1); got != nil || err != nil {
+		t.Fatalf("unsigned first record of a new log: %+v %v", got, err)
 	}
 }
