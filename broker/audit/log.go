@@ -110,8 +110,8 @@ type Log struct {
 	// and are trusted as before; unsigned ones from it on are not the
 	// broker's.
 	signedFrom uint64
-	appendErr   error // the last append failed: back-pressure
-	published   int64 // size of this Log's last checkpoint
+	appendErr  error // the last append failed: back-pressure
+	published  int64 // size of this Log's last checkpoint
 
 	quit     chan struct{}
 	wg       sync.WaitGroup
