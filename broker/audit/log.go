@@ -326,6 +326,9 @@ func (l *Log) append(ctx context.Context, rec *decision.Record, p *Personal) (*d
 	if l.sealer != nil && !p.Empty() {
 		s, err := l.sealer.seal(ctx, rec.DecidedAt, rec.DecisionID, p)
 		if err != nil {
+			// The caller counts the failed append (sekretess_audit_append_failures_total)
+			// and retries the message; this says why.
+			l.cfg.Logger.Error("audit: personal fields not sealed; the record is not written", "period", Period(rec.DecidedAt), "err", err)
 			return nil, err
 		}
 		e.Personal = s

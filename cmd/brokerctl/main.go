@@ -49,13 +49,14 @@ Usage:
   brokerctl audit prove DECISION-ID [--file EXPORT] > proof.json
   brokerctl audit check-proof proof.json --key audit-keys.txt  offline, with the public keys alone
   brokerctl audit show [--from T] [--to T] [--agency ID] [--rule R] [--allowed|--denied] [--identity auditor.key]
-  brokerctl audit shred --before YYYY-MM-DD                    destroy personal fields of past months
+  brokerctl audit shred --before YYYY-MM-DD [--json]           erase the data keys of past months (never the current one)
   brokerctl audit witness-key --name NAME --out FILE           a witness's key; prints its public key
   brokerctl audit witness --witness-key FILE --state FILE      cosign the latest consistent checkpoint
   brokerctl audit rotate-key [--data DIR]                      new checkpoint key; the old public key stays in audit-keys.txt; restart the broker
 
-Audit commands read the stream through --nats-url with the broker's credentials
-in --data, or an export with --file.
+Audit commands read the stream through --nats-url as the auditor made by init
+(--auditor-nkey, default <data>/broker/auditor-nats.nk: read rights only), or an
+export with --file. Only shred, which destroys keys, logs in as the broker.
 
 Every command takes --data (default %s). An agency keeps its private keys
 in its own home, never in the broker's data directory: send, recv and
