@@ -30,9 +30,12 @@
 // Signatures. Every record ends with broker_sig, the broker's ed25519
 // signature with its audit key over the record before that field (see
 // recordsig.go), so a record published on the audit subject by anyone else
-// is told apart. The follower indexes only signed records, and a lookup
-// checks the signature of the record it reads: the broker never acts on a
-// record it did not write. Unsigned records before the first sequence the
+// is told apart. A lookup (BySeq, ByMessage, a duplicate's answer) checks
+// the signature of every record it reads and passes over, and logs, any the
+// broker did not write: the broker never acts on one. (The follower does not
+// check signatures, which would make reading the log at start several times
+// slower; the index keeps later records under a taken key for this.)
+// Unsigned records before the first sequence the
 // broker signed (the stream's metadata "sekretess_signed_from") were written
 // before records were signed and are trusted as before.
 // CheckRecordSignatures names every other unsigned or mis-signed record.

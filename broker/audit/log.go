@@ -104,7 +104,12 @@ type Log struct {
 	// a few dozen bytes per decision, where the record is over a kilobyte.
 	bySeq     map[uint64]uint64 // inbound sequence → audit sequence
 	byMessage map[string]uint64 // message id → audit sequence
-	readErr   error             // the stream could not be followed
+	// moreBySeq and moreByMessage hold later records under a key already
+	// taken, rarely any: a lookup tries them in order when the first is not
+	// the broker's (someone else published it to squat the key).
+	moreBySeq     map[uint64][]uint64
+	moreByMessage map[string][]uint64
+	readErr       error // the stream could not be followed
 	// signedFrom is the first record the broker signed (signedFromKey):
 	// unsigned records before it were written before records were signed
 	// and are trusted as before; unsigned ones from it on are not the
@@ -222,7 +227,6 @@ func (l *Log) receive(m jetstream.Msg) {
 			l.cfg.Logger.Error("audit: undecodable record in the audit stream", "seq", seq, "err", err)
 		}
 	}
-	sigErr := VerifyRecord(m.Data(), l.recordKeys)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
@@ -237,17 +241,10 @@ func (l *Log) receive(m jetstream.Msg) {
 		l.readErr = err
 		return
 	}
-	// Every record is a leaf, the broker's or not: the checkpoints sign the
-	// stream as it is. Only the broker's records are indexed and acted on.
-	switch {
-	case sigErr == nil:
-	case errors.Is(sigErr, ErrUnsigned) && uint64(seq) < l.signedFrom:
-		// Written before records were signed.
-	default:
-		keyed = false
-		l.cfg.Logger.Error("audit: a record in the audit stream is not the broker's; it is ignored (audit verify reports it)",
-			"seq", seq, "err", sigErr)
-	}
+	// Every record is a leaf and indexed, the broker's or not: the
+	// checkpoints sign the stream as it is, and checking each signature
+	// here would make reading the log at start several times slower. A
+	// lookup checks the records it reads and acts only on the broker's.
 	if keyed {
 		l.index(k, uint64(seq))
 	}
@@ -298,6 +295,11 @@ func (l *Log) index(k indexKey, seq uint64) {
 	if k.InboundSeq != 0 {
 		if _, ok := l.bySeq[k.InboundSeq]; !ok {
 			l.bySeq[k.InboundSeq] = seq
+		} else {
+			if l.moreBySeq == nil {
+				l.moreBySeq = map[uint64][]uint64{}
+			}
+			l.moreBySeq[k.InboundSeq] = append(l.moreBySeq[k.InboundSeq], seq)
 		}
 	}
 	// A message id maps to its policy decision, not to later rejections of
@@ -305,6 +307,11 @@ func (l *Log) index(k indexKey, seq uint64) {
 	if k.MessageID != "" && k.ErrorCode != errcode.Replay {
 		if _, ok := l.byMessage[k.MessageID]; !ok {
 			l.byMessage[k.MessageID] = seq
+		} else {
+			if l.moreByMessage == nil {
+				l.moreByMessage = map[string][]uint64{}
+			}
+			l.moreByMessage[k.MessageID] = append(l.moreByMessage[k.MessageID], seq)
 		}
 	}
 }
@@ -384,7 +391,7 @@ func (l *Log) recordAt(ctx context.Context, seq uint64) (*decision.Record, error
 	}
 	if err := VerifyRecord(m.Data, l.recordKeys); err != nil {
 		if !errors.Is(err, ErrUnsigned) || seq >= l.signedFrom {
-			return nil, fmt.Errorf("audit: record %d is not the broker's: %w", seq, err)
+			return nil, fmt.Errorf("audit: record %d: %w: %w", seq, errForeign, err)
 		}
 	}
 	e, err := ParseEntry(m.Data)
@@ -392,6 +399,31 @@ func (l *Log) recordAt(ctx context.Context, seq uint64) (*decision.Record, error
 		return nil, err
 	}
 	return &e.Decision, nil
+}
+
+// errForeign marks a record the broker did not write.
+var errForeign = errors.New("not written by the broker")
+
+// lookup returns the first record at seqs that the broker wrote and that
+// match accepts. Records someone else wrote, or whose index header names
+// another decision than they hold, are logged and passed over: the broker
+// never acts on them, and audit verify reports them. It is nil without an
+// error when none is left.
+func (l *Log) lookup(ctx context.Context, seqs []uint64, match func(*decision.Record) bool) (*decision.Record, error) {
+	for _, at := range seqs {
+		r, err := l.recordAt(ctx, at)
+		switch {
+		case errors.Is(err, errForeign):
+			l.cfg.Logger.Error("audit: a record in the audit stream is not the broker's; it is ignored (audit verify reports it)", "seq", at, "err", err)
+		case err != nil:
+			return nil, err
+		case !match(r):
+			l.cfg.Logger.Error("audit: a record's index header names another decision than it holds; it is ignored", "seq", at)
+		default:
+			return r, nil
+		}
+	}
+	return nil, nil
 }
 
 // BySeq returns the record of the inbound message with the given stream
@@ -402,15 +434,12 @@ func (l *Log) recordAt(ctx context.Context, seq uint64) (*decision.Record, error
 func (l *Log) BySeq(ctx context.Context, seq uint64) (*decision.Record, error) {
 	l.mu.Lock()
 	at, ok := l.bySeq[seq]
+	seqs := append([]uint64{at}, l.moreBySeq[seq]...)
 	l.mu.Unlock()
 	if !ok {
 		return nil, nil
 	}
-	r, err := l.recordAt(ctx, at)
-	if err == nil && r.InboundSeq != seq {
-		err = fmt.Errorf("audit: record %d is indexed under inbound message %d but decided %d", at, seq, r.InboundSeq)
-	}
-	return r, err
+	return l.lookup(ctx, seqs, func(r *decision.Record) bool { return r.InboundSeq == seq })
 }
 
 // ByMessage returns the policy decision recorded for a message id, or nil
@@ -418,15 +447,12 @@ func (l *Log) BySeq(ctx context.Context, seq uint64) (*decision.Record, error) {
 func (l *Log) ByMessage(ctx context.Context, id string) (*decision.Record, error) {
 	l.mu.Lock()
 	at, ok := l.byMessage[id]
+	seqs := append([]uint64{at}, l.moreByMessage[id]...)
 	l.mu.Unlock()
 	if !ok {
 		return nil, nil
 	}
-	r, err := l.recordAt(ctx, at)
-	if err == nil && r.MessageID != id {
-		err = fmt.Errorf("audit: record %d is indexed under message %s but decided %s", at, id, r.MessageID)
-	}
-	return r, err
+	return l.lookup(ctx, seqs, func(r *decision.Record) bool { return r.MessageID == id })
 }
 
 // Head returns the number of records read and the tree's root hash over them.

@@ -3,6 +3,7 @@ package audit
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,7 +71,7 @@ func TestForgedRecordsAreNotActedOn(t *testing.T) {
 
 	check := func(l *Log) {
 		t.Helper()
-		for _, r := range []*decision.Record{unsigned, misSigned, tampered, squatted} {
+		for _, r := range []*decision.Record{misSigned, tampered, squatted} {
 			if got, err := l.BySeq(ctxT(t), r.InboundSeq); got != nil || err != nil {
 				t.Fatalf("forged record of inbound %d found by sequence: %+v %v", r.InboundSeq, got, err)
 			}
@@ -80,6 +81,9 @@ func TestForgedRecordsAreNotActedOn(t *testing.T) {
 		}
 	}
 	check(l)
+	if got, err := l.BySeq(ctxT(t), unsigned.InboundSeq); got != nil || err != nil {
+		t.Fatalf("forged unsigned record found: %+v %v", got, err)
+	}
 	// The broker's own decision of inbound 11 is not replaced by the forged
 	// one that took its message id first.
 	mine := rec(11, now)
@@ -87,8 +91,18 @@ func TestForgedRecordsAreNotActedOn(t *testing.T) {
 	if got, err := l.Append(ctxT(t), mine, nil); err == nil || got != nil {
 		t.Fatalf("append answered with a forged record: %+v %v", got, err)
 	}
+	// A genuine decision recorded after a forged one under the same inbound
+	// message is found past it.
+	genuine := rec(7, now)
+	genuine.EnvelopeSHA256 = strings.Repeat("c", 64)
+	if _, err := l.Append(ctxT(t), genuine, nil); err != nil {
+		t.Fatal(err)
+	}
 	l.Close()
 	check(openLog(t, js, k))
+	if got, err := openLog(t, js, k).BySeq(ctxT(t), 7); err != nil || got == nil || got.DecisionID != genuine.DecisionID {
+		t.Fatalf("the genuine record behind a forged one: %+v %v", got, err)
+	}
 
 	ex, err := ReadStream(ctxT(t), js)
 	if err != nil {
