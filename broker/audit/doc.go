@@ -27,8 +27,22 @@
 // reading the log at start need not decode every record. Open returns once everything stored before it
 // has been read. Past the dedupe window a redelivery is answered by this index.
 //
+// Signatures. Every record ends with broker_sig, the broker's ed25519
+// signature with its audit key over the record before that field (see
+// recordsig.go), so a record published on the audit subject by anyone else
+// is told apart. A lookup (BySeq, ByMessage, a duplicate's answer) checks
+// the signature of every record it reads and passes over, and logs, any the
+// broker did not write: the broker never acts on one. (The follower does not
+// check signatures, which would make reading the log at start several times
+// slower; the index keeps later records under a taken key for this.)
+// Unsigned records before the first sequence the
+// broker signed (the stream's metadata "sekretess_signed_from") were written
+// before records were signed and are trusted as before.
+// CheckRecordSignatures names every other unsigned or mis-signed record.
+//
 // Tree and checkpoints. The Merkle tree over the records' exact bytes uses
-// RFC 6962 hashing (golang.org/x/mod/sumdb/tlog). Each Log signs a checkpoint
+// RFC 6962 hashing (golang.org/x/mod/sumdb/tlog); a leaf is the record's
+// bytes as stored, its signature included. Each Log signs a checkpoint
 // (origin, size, root hash, time; a C2SP signed note, golang.org/x/mod/sumdb/note,
 // ed25519 with the broker's audit key) at a fixed interval when the log grew,
 // and on Close, to SEKRETESS_AUDIT_CHECKPOINTS. Inclusion proofs (Prove,
@@ -59,7 +73,14 @@
 // auditors and kept in the KV bucket sekretess_audit_keys. Shred destroys the
 // keys of past periods: their personal fields become unreadable, while the
 // sealed bytes stay in the leaves, so every hash, checkpoint and proof still
-// verifies.
+// verifies. It erases every stored copy of a key with JetStream's secure
+// delete (the bucket's stream allows deletes; see shred.go), refuses the
+// current period and later ones, whose keys still seal records, and
+// records each key it destroys as a signed key event record.
+//
+// Auditors. The audit commands read the log as an auditor NATS user
+// (directory.Auditor, bus.AuditorPermissions), which may read the streams
+// and the wrapped keys and never write a record or change a stream.
 //
 // Verification. Verify recomputes the tree from the stream (ReadStream) or an
 // export file (ReadExport), checks every checkpoint's signature and that each

@@ -37,8 +37,13 @@ type Config struct {
 	// used); zero fields take limits.Default(0). A full audit stream refuses
 	// records, and the broker holds messages back until it takes them again.
 	Limits limits.Streams
-	// Signer signs checkpoints (the broker's audit key); its name is the log's origin.
+	// Signer signs checkpoints and records (the broker's audit key); its
+	// name is the log's origin.
 	Signer note.Signer
+	// History is the audit key's history (keys.AuditKeyHistory): records
+	// signed by any of its keys are the broker's. Records signed by Signer
+	// are always; nil means those alone.
+	History note.Verifiers
 	// Auditors are the age recipients the personal fields are sealed to. With
 	// none, personal fields are not recorded at all.
 	Auditors []age.Recipient
@@ -89,6 +94,8 @@ type Log struct {
 	keys        jetstream.KeyValue
 	sealer      *sealer
 	cc          jetstream.ConsumeContext
+	// recordKeys check that a record is the broker's before it is acted on.
+	recordKeys note.Verifiers
 
 	mu    sync.Mutex // guards the fields below
 	tree  tree
@@ -97,9 +104,19 @@ type Log struct {
 	// a few dozen bytes per decision, where the record is over a kilobyte.
 	bySeq     map[uint64]uint64 // inbound sequence → audit sequence
 	byMessage map[string]uint64 // message id → audit sequence
-	readErr   error             // the stream could not be followed
-	appendErr error             // the last append failed: back-pressure
-	published int64             // size of this Log's last checkpoint
+	// moreBySeq and moreByMessage hold later records under a key already
+	// taken, rarely any: a lookup tries them in order when the first is not
+	// the broker's (someone else published it to squat the key).
+	moreBySeq     map[uint64][]uint64
+	moreByMessage map[string][]uint64
+	readErr       error // the stream could not be followed
+	// signedFrom is the first record the broker signed (signedFromKey):
+	// unsigned records before it were written before records were signed
+	// and are trusted as before; unsigned ones from it on are not the
+	// broker's.
+	signedFrom uint64
+	appendErr  error // the last append failed: back-pressure
+	published  int64 // size of this Log's last checkpoint
 
 	quit     chan struct{}
 	wg       sync.WaitGroup
@@ -118,12 +135,13 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	l := &Log{
 		cfg: cfg, js: cfg.JetStream, grown: make(chan struct{}),
 		bySeq: map[uint64]uint64{}, byMessage: map[string]uint64{},
-		quit: make(chan struct{}),
+		quit: make(chan struct{}), recordKeys: signerVerifiers{s: cfg.Signer, more: cfg.History},
 	}
 	var err error
 	if l.stream, l.checkpoints, l.keys, err = Setup(ctx, cfg.JetStream, cfg.Replicas, cfg.Limits); err != nil {
 		return nil, err
 	}
+	l.signedFrom = signedFrom(l.stream.CachedInfo())
 	if len(cfg.Auditors) > 0 {
 		l.sealer = &sealer{kv: l.keys, auditors: cfg.Auditors}
 	} else {
@@ -159,6 +177,9 @@ func Setup(ctx context.Context, js jetstream.JetStream, replicas int, lim limits
 	}
 	// Apply sets DiscardNew: a full log refuses a record, never drops one.
 	lim.Audit.Apply(&rc, false)
+	if rc.Metadata, err = signedFromMetadata(ctx, js); err != nil {
+		return nil, nil, nil, err
+	}
 	records, err = js.CreateOrUpdateStream(ctx, rc)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("audit: stream %s (check its limits against the disk and JetStream's max_file_store): %w", bus.StreamAudit, err)
@@ -174,16 +195,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, replicas int, lim limits
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("audit: stream %s: %w", bus.StreamAuditCheckpoints, err)
 	}
-	kc := jetstream.KeyValueConfig{
-		Bucket:      bus.BucketAuditKeys,
-		Description: "Data keys of the audit log's personal fields, wrapped to the auditors; shredded after retention.",
-		Storage:     jetstream.FileStorage, Replicas: replicas, History: 1,
-	}
-	lim.AuditKeys.ApplyKV(&kc)
-	keys, err = js.CreateOrUpdateKeyValue(ctx, kc)
-	if err == nil {
-		err = lim.AuditKeys.Bucket(ctx, js, bus.BucketAuditKeys)
-	}
+	keys, err = setupKeys(ctx, js, replicas, lim.AuditKeys)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("audit: key bucket: %w", err)
 	}
@@ -229,6 +241,10 @@ func (l *Log) receive(m jetstream.Msg) {
 		l.readErr = err
 		return
 	}
+	// Every record is a leaf and indexed, the broker's or not: the
+	// checkpoints sign the stream as it is, and checking each signature
+	// here would make reading the log at start several times slower. A
+	// lookup checks the records it reads and acts only on the broker's.
 	if keyed {
 		l.index(k, uint64(seq))
 	}
@@ -279,6 +295,11 @@ func (l *Log) index(k indexKey, seq uint64) {
 	if k.InboundSeq != 0 {
 		if _, ok := l.bySeq[k.InboundSeq]; !ok {
 			l.bySeq[k.InboundSeq] = seq
+		} else {
+			if l.moreBySeq == nil {
+				l.moreBySeq = map[uint64][]uint64{}
+			}
+			l.moreBySeq[k.InboundSeq] = append(l.moreBySeq[k.InboundSeq], seq)
 		}
 	}
 	// A message id maps to its policy decision, not to later rejections of
@@ -286,6 +307,11 @@ func (l *Log) index(k indexKey, seq uint64) {
 	if k.MessageID != "" && k.ErrorCode != errcode.Replay {
 		if _, ok := l.byMessage[k.MessageID]; !ok {
 			l.byMessage[k.MessageID] = seq
+		} else {
+			if l.moreByMessage == nil {
+				l.moreByMessage = map[string][]uint64{}
+			}
+			l.moreByMessage[k.MessageID] = append(l.moreByMessage[k.MessageID], seq)
 		}
 	}
 }
@@ -307,26 +333,22 @@ func (l *Log) append(ctx context.Context, rec *decision.Record, p *Personal) (*d
 	if l.sealer != nil && !p.Empty() {
 		s, err := l.sealer.seal(ctx, rec.DecidedAt, rec.DecisionID, p)
 		if err != nil {
+			// The caller counts the failed append (sekretess_audit_append_failures_total)
+			// and retries the message; this says why.
+			l.cfg.Logger.Error("audit: personal fields not sealed; the record is not written", "period", Period(rec.DecidedAt), "err", err)
 			return nil, err
 		}
 		e.Personal = s
 	}
-	data, err := json.Marshal(e)
+	ack, key, err := publishEntry(ctx, l.js, l.cfg.Signer, e)
 	if err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
-	}
-	msg := nats.NewMsg(bus.AuditRecord)
-	msg.Data = data
-	key := indexKey{InboundSeq: rec.InboundSeq, MessageID: rec.MessageID, ErrorCode: rec.ErrorCode}
-	if v, ok := key.header(); ok {
-		msg.Header.Set(indexHeader, v)
-	}
-	ack, err := l.js.PublishMsg(ctx, msg, jetstream.WithMsgID(dedupeKey(rec)), jetstream.WithExpectStream(bus.StreamAudit))
-	if err != nil {
-		return nil, fmt.Errorf("audit: append decision %s: %w", rec.DecisionID, err)
+		return nil, err
 	}
 	if ack.Duplicate {
-		// The stream answers a duplicate with the original's sequence.
+		// The stream answers a duplicate with the original's sequence. A
+		// record someone else published under this message id is refused
+		// by recordAt: the message is retried, and recorded by the broker
+		// once the stream's dedupe window has passed.
 		first, err := l.recordAt(ctx, ack.Sequence)
 		if err != nil {
 			return nil, fmt.Errorf("audit: inbound message %d was recorded before: %w", rec.InboundSeq, err)
@@ -339,16 +361,69 @@ func (l *Log) append(ctx context.Context, rec *decision.Record, p *Personal) (*d
 	return rec, nil
 }
 
+// publishEntry signs e and appends it to the audit stream.
+func publishEntry(ctx context.Context, js jetstream.JetStream, signer note.Signer, e *Entry) (*jetstream.PubAck, indexKey, error) {
+	rec := &e.Decision
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, indexKey{}, fmt.Errorf("audit: %w", err)
+	}
+	if data, err = signRecord(signer, data); err != nil {
+		return nil, indexKey{}, err
+	}
+	msg := nats.NewMsg(bus.AuditRecord)
+	msg.Data = data
+	key := indexKey{InboundSeq: rec.InboundSeq, MessageID: rec.MessageID, ErrorCode: rec.ErrorCode}
+	if v, ok := key.header(); ok {
+		msg.Header.Set(indexHeader, v)
+	}
+	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(dedupeKey(rec)), jetstream.WithExpectStream(bus.StreamAudit))
+	if err != nil {
+		return nil, indexKey{}, fmt.Errorf("audit: append decision %s: %w", rec.DecisionID, err)
+	}
+	return ack, key, nil
+}
+
 func (l *Log) recordAt(ctx context.Context, seq uint64) (*decision.Record, error) {
 	m, err := l.stream.GetMsg(ctx, seq)
 	if err != nil {
 		return nil, fmt.Errorf("audit: record %d: %w", seq, err)
+	}
+	if err := VerifyRecord(m.Data, l.recordKeys); err != nil {
+		if !errors.Is(err, ErrUnsigned) || seq >= l.signedFrom {
+			return nil, fmt.Errorf("audit: record %d: %w: %w", seq, errForeign, err)
+		}
 	}
 	e, err := ParseEntry(m.Data)
 	if err != nil {
 		return nil, err
 	}
 	return &e.Decision, nil
+}
+
+// errForeign marks a record the broker did not write.
+var errForeign = errors.New("not written by the broker")
+
+// lookup returns the first record at seqs that the broker wrote and that
+// match accepts. Records someone else wrote, or whose index header names
+// another decision than they hold, are logged and passed over: the broker
+// never acts on them, and audit verify reports them. It is nil without an
+// error when none is left.
+func (l *Log) lookup(ctx context.Context, seqs []uint64, match func(*decision.Record) bool) (*decision.Record, error) {
+	for _, at := range seqs {
+		r, err := l.recordAt(ctx, at)
+		switch {
+		case errors.Is(err, errForeign):
+			l.cfg.Logger.Error("audit: a record in the audit stream is not the broker's; it is ignored (audit verify reports it)", "seq", at, "err", err)
+		case err != nil:
+			return nil, err
+		case !match(r):
+			l.cfg.Logger.Error("audit: a record's index header names another decision than it holds; it is ignored", "seq", at)
+		default:
+			return r, nil
+		}
+	}
+	return nil, nil
 }
 
 // BySeq returns the record of the inbound message with the given stream
@@ -359,15 +434,12 @@ func (l *Log) recordAt(ctx context.Context, seq uint64) (*decision.Record, error
 func (l *Log) BySeq(ctx context.Context, seq uint64) (*decision.Record, error) {
 	l.mu.Lock()
 	at, ok := l.bySeq[seq]
+	seqs := append([]uint64{at}, l.moreBySeq[seq]...)
 	l.mu.Unlock()
 	if !ok {
 		return nil, nil
 	}
-	r, err := l.recordAt(ctx, at)
-	if err == nil && r.InboundSeq != seq {
-		err = fmt.Errorf("audit: record %d is indexed under inbound message %d but decided %d", at, seq, r.InboundSeq)
-	}
-	return r, err
+	return l.lookup(ctx, seqs, func(r *decision.Record) bool { return r.InboundSeq == seq })
 }
 
 // ByMessage returns the policy decision recorded for a message id, or nil
@@ -375,15 +447,12 @@ func (l *Log) BySeq(ctx context.Context, seq uint64) (*decision.Record, error) {
 func (l *Log) ByMessage(ctx context.Context, id string) (*decision.Record, error) {
 	l.mu.Lock()
 	at, ok := l.byMessage[id]
+	seqs := append([]uint64{at}, l.moreByMessage[id]...)
 	l.mu.Unlock()
 	if !ok {
 		return nil, nil
 	}
-	r, err := l.recordAt(ctx, at)
-	if err == nil && r.MessageID != id {
-		err = fmt.Errorf("audit: record %d is indexed under message %s but decided %s", at, id, r.MessageID)
-	}
-	return r, err
+	return l.lookup(ctx, seqs, func(r *decision.Record) bool { return r.MessageID == id })
 }
 
 // Head returns the number of records read and the tree's root hash over them.
@@ -514,6 +583,9 @@ func (l *Log) Close() error {
 // stream's last sequence now, and every checkpoint.
 func ReadStream(ctx context.Context, js jetstream.JetStream) (*Export, error) {
 	ex := &Export{}
+	if s, err := js.Stream(ctx, bus.StreamAudit); err == nil {
+		ex.SignedFrom = int64(signedFrom(s.CachedInfo()))
+	}
 	err := readAll(ctx, js, bus.StreamAudit, func(seq uint64, data []byte) {
 		ex.Records = append(ex.Records, Record{Seq: int64(seq), Data: data})
 	})

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -170,40 +169,4 @@ func (o *Opener) Open(ctx context.Context, s *Sealed, decisionID string) (*Perso
 		return nil, fmt.Errorf("audit: sealed fields: %w", err)
 	}
 	return &p, nil
-}
-
-// Shred destroys the data keys of every period that ended on or before
-// before, and returns the periods shredded. The records stay, sealed, and
-// every tree hash and proof over them still verifies.
-func Shred(ctx context.Context, kv jetstream.KeyValue, before time.Time) ([]string, error) {
-	lister, err := kv.ListKeys(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("audit: shred: %w", err)
-	}
-	var names []string
-	for k := range lister.Keys() {
-		names = append(names, k)
-	}
-	seen := map[string]bool{}
-	var periods []string
-	for _, k := range names {
-		rest, ok := strings.CutPrefix(k, "period.")
-		if !ok {
-			continue
-		}
-		period, _, _ := strings.Cut(rest, ".")
-		start, err := time.Parse("2006-01", period)
-		if err != nil || start.AddDate(0, 1, 0).After(before) {
-			continue
-		}
-		// Purge, not Delete: it removes the stored value, not only hides it.
-		if err := kv.Purge(ctx, k); err != nil {
-			return periods, fmt.Errorf("audit: shred %s: %w", k, err)
-		}
-		if !seen[period] {
-			seen[period] = true
-			periods = append(periods, period)
-		}
-	}
-	return periods, nil
 }

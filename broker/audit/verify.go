@@ -29,6 +29,10 @@ type Record struct {
 type Export struct {
 	Records     []Record
 	Checkpoints [][]byte
+	// SignedFrom is the position of the first record the broker signed, as
+	// the stream says (ReadStream); zero when not known (an export file),
+	// and then it is taken to be the first signed record.
+	SignedFrom int64
 }
 
 // Export file lines (JSON lines): a header, the records, the checkpoints, a

@@ -110,3 +110,35 @@ func AgencyPermissions(id string) (publish, subscribe []string) {
 	}
 	return publish, []string{InboxPrefix(id) + ".>"}
 }
+
+// AuditorInbox is the reply-subject prefix of auditors' connections.
+const AuditorInbox = "_INBOX_auditor"
+
+// AuditorPermissions returns the subjects an auditor may publish and
+// subscribe to: reading the audit streams (stream info, message gets,
+// ordered consumers) and the wrapped data keys, and publishing a witness's
+// cosigned checkpoint, which carries the log's own signature and changes no
+// record. No publish on the audit record or checkpoint subjects, no stream
+// or consumer administration beyond the consumers it reads with, no delete,
+// purge or update.
+func AuditorPermissions() (publish, subscribe []string) {
+	keys := "KV_" + BucketAuditKeys
+	for _, s := range []string{StreamAudit, StreamAuditCheckpoints, keys} {
+		publish = append(publish,
+			"$JS.API.STREAM.INFO."+s,
+			"$JS.API.STREAM.MSG.GET."+s,
+			"$JS.API.DIRECT.GET."+s,
+			"$JS.API.DIRECT.GET."+s+".>",
+		)
+	}
+	for _, s := range []string{StreamAudit, StreamAuditCheckpoints} {
+		publish = append(publish,
+			"$JS.API.CONSUMER.CREATE."+s+".>",
+			"$JS.API.CONSUMER.INFO."+s+".>",
+			"$JS.API.CONSUMER.DELETE."+s+".>",
+			"$JS.API.CONSUMER.MSG.NEXT."+s+".>",
+		)
+	}
+	publish = append(publish, AuditCosignedPrefix+">")
+	return publish, []string{AuditorInbox + ".>"}
+}

@@ -143,3 +143,49 @@ func TestSenderOf(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditorPermissions: an auditor reads the audit log and its keys and
+// writes nothing but a witness's cosigned checkpoint.
+func TestAuditorPermissions(t *testing.T) {
+	pub, sub := bus.AuditorPermissions()
+	keys := "KV_" + bus.BucketAuditKeys
+	mayPublish := []string{
+		"$JS.API.STREAM.INFO." + bus.StreamAudit,
+		"$JS.API.STREAM.INFO." + bus.StreamAuditCheckpoints,
+		"$JS.API.STREAM.INFO." + keys,
+		"$JS.API.STREAM.MSG.GET." + bus.StreamAudit,
+		"$JS.API.DIRECT.GET." + keys + ".$KV." + bus.BucketAuditKeys + ".period.2026-10.0123456789abcdef",
+		"$JS.API.CONSUMER.CREATE." + bus.StreamAudit + ".ordered-1",
+		"$JS.API.CONSUMER.MSG.NEXT." + bus.StreamAuditCheckpoints + ".ordered-1",
+		bus.AuditCosignedPrefix + "imy.se_witness",
+	}
+	mustNotPublish := []string{
+		bus.AuditRecord, bus.AuditCheckpoint,
+		"$KV." + bus.BucketAuditKeys + ".period.2026-10.x",
+		"$JS.API.STREAM.UPDATE." + bus.StreamAudit,
+		"$JS.API.STREAM.DELETE." + bus.StreamAudit,
+		"$JS.API.STREAM.PURGE." + bus.StreamAudit,
+		"$JS.API.STREAM.PURGE." + keys,
+		"$JS.API.STREAM.MSG.DELETE." + keys,
+		"$JS.API.STREAM.MSG.DELETE." + bus.StreamAudit,
+		"$JS.API.STREAM.CREATE." + bus.StreamAudit,
+		"$JS.API.CONSUMER.CREATE." + keys,
+		"$JS.API.STREAM.INFO." + bus.StreamIn,
+		"$JS.API.DIRECT.GET." + bus.StreamOut,
+		"$JS.API.CONSUMER.CREATE." + bus.StreamOut + ".x",
+		bus.In("polisen-syd"), bus.Out("polisen-syd"),
+	}
+	for _, s := range mayPublish {
+		if !allowed(s, pub) {
+			t.Errorf("an auditor may not publish to %s, but needs to", s)
+		}
+	}
+	for _, s := range mustNotPublish {
+		if allowed(s, pub) {
+			t.Errorf("an auditor may publish to %s", s)
+		}
+	}
+	if !allowed(bus.AuditorInbox+".abc.1", sub) || allowed(bus.InboxPrefix("polisen-syd")+".x", sub) || allowed(bus.Out("polisen-syd"), sub) {
+		t.Errorf("auditor subscriptions %v", sub)
+	}
+}

@@ -25,8 +25,8 @@ const (
 	Rejected  = "rejected"
 	// KeyEvent marks a record that is not a decision on a message but a
 	// change of a party's keys that the broker applied: Kind is one of
-	// KindKeyAdded, KindKeyRevoked or KindKeyRemoved, Sender the agency id
-	// (or "broker"), KeyID the key.
+	// KindKeyAdded, KindKeyRevoked, KindKeyRemoved or KindDataKeyShredded,
+	// Sender the agency id (or "broker"), KeyID the key.
 	KeyEvent = "key_event"
 )
 
@@ -35,6 +35,10 @@ const (
 	KindKeyAdded   = "key_added"
 	KindKeyRevoked = "key_revoked"
 	KindKeyRemoved = "key_removed"
+	// KindDataKeyShredded records that the audit log's data key KeyID was
+	// destroyed ("brokerctl audit shred"): the personal fields it sealed
+	// are unreadable from then on.
+	KindDataKeyShredded = "data_key_shredded"
 )
 
 // Record is everything the broker knows about one decision. It never holds the

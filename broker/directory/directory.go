@@ -223,6 +223,8 @@ func (b *Broker) validate() error {
 type Directory struct {
 	Broker   Broker   `json:"broker"`
 	Agencies []Agency `json:"agencies"`
+	// Auditors may read the audit log over NATS, and do nothing else.
+	Auditors []Auditor `json:"auditors,omitempty"`
 
 	byID map[string]*Agency
 }
@@ -296,6 +298,17 @@ func (d *Directory) index() error {
 		}
 		d.byID[a.ID] = a
 	}
+	if err := validateAuditors(d.Auditors); err != nil {
+		return err
+	}
+	for _, a := range d.Auditors {
+		// An auditor's nkey is its own: shared, the party could read as
+		// an auditor, or the auditor act as the party.
+		if other, dup := nkeys[a.NKey]; dup {
+			return fmt.Errorf("auditor %s: nkey is already used by %s", a.Name, other)
+		}
+		nkeys[a.NKey] = "auditor " + a.Name
+	}
 	return nil
 }
 
@@ -310,6 +323,7 @@ func (d *Directory) Lookup(id string) (*Agency, bool) {
 type fileDirectory struct {
 	Broker   fileBroker   `json:"broker"`
 	Agencies []fileAgency `json:"agencies"`
+	Auditors []Auditor    `json:"auditors,omitempty"`
 }
 
 type fileBroker struct {
@@ -330,7 +344,7 @@ type fileAgency struct {
 // not validate; Write does.
 func (d *Directory) Marshal() ([]byte, error) {
 	out := fileDirectory{Broker: fileBroker{Keys: keyList(d.Broker.Keys, d.Broker.SigningKey, d.Broker.AgeRecipient, d.Broker.NATS.NKey)},
-		Agencies: make([]fileAgency, 0, len(d.Agencies))}
+		Agencies: make([]fileAgency, 0, len(d.Agencies)), Auditors: d.Auditors}
 	for _, a := range d.Agencies {
 		out.Agencies = append(out.Agencies, fileAgency{ID: a.ID, Kind: a.Kind, Operator: a.Operator, Name: a.Name,
 			Keys: keyList(a.Keys, a.SigningKey, a.AgeRecipient, a.NATS.NKey)})
@@ -353,7 +367,7 @@ func Add(path string, a Agency) (*Directory, error) {
 	if _, ok := d.Lookup(a.ID); ok {
 		return nil, fmt.Errorf("%w: %s", ErrExists, a.ID)
 	}
-	next := &Directory{Broker: d.Broker, Agencies: append(append([]Agency(nil), d.Agencies...), a)}
+	next := &Directory{Broker: d.Broker, Agencies: append(append([]Agency(nil), d.Agencies...), a), Auditors: d.Auditors}
 	if err := next.index(); err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}

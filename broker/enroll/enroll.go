@@ -495,7 +495,7 @@ func RevokeBrokerKey(d *directory.Directory, kid, reason string, now time.Time) 
 // the single-key fields cleared so that only the lists are written.
 func copyDirectory(d *directory.Directory) *directory.Directory {
 	next := &directory.Directory{Broker: directory.Broker{Keys: append([]directory.Key(nil), d.Broker.Keys...)},
-		Agencies: make([]directory.Agency, 0, len(d.Agencies))}
+		Agencies: make([]directory.Agency, 0, len(d.Agencies)), Auditors: append([]directory.Auditor(nil), d.Auditors...)}
 	for _, a := range d.Agencies {
 		a.SigningKey, a.AgeRecipient, a.NATS = "", "", directory.NATS{}
 		a.Keys = append([]directory.Key(nil), a.Keys...)

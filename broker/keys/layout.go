@@ -17,4 +17,8 @@ const (
 	AuditKeyFile       = "audit.key"
 	AuditPublicKeyFile = "audit.pub"
 	AuditorsFile       = "auditors.txt"
+	// AuditorNKeyFile is the NATS seed of the auditor user "brokerctl init"
+	// makes (directory.Auditor): it may read the audit log and nothing
+	// else. The "brokerctl audit" commands log in with it by default.
+	AuditorNKeyFile = "auditor-nats.nk"
 )

@@ -33,6 +33,9 @@ func (l *serverLog) setDirectory(d *directory.Directory) {
 			m[a.NATS.NKey] = a.ID
 		}
 	}
+	for _, a := range d.Auditors {
+		m[a.NKey] = "auditor " + a.Name
+	}
 	l.agencies.Store(&m)
 }
 

@@ -152,7 +152,9 @@ func (s *Server) options(d *directory.Directory) *server.Options {
 }
 
 // Users returns the NATS users of a directory now: the broker with every
-// right, each agency with only its own subjects (bus.AgencyPermissions).
+// right, each auditor with read rights on the audit log
+// (bus.AuditorPermissions), each agency with only its own subjects
+// (bus.AgencyPermissions).
 // Every nkey of a party's keys that is neither revoked nor expired is a
 // user, so an agency can log in with its old or its new key while it
 // rotates; a revoked key's nkey is not, and a reload with it revoked cuts
@@ -169,6 +171,16 @@ func usersAt(d *directory.Directory, now time.Time) []*server.NkeyUser {
 			Permissions: &server.Permissions{
 				Publish:   &server.SubjectPermission{Allow: []string{">"}},
 				Subscribe: &server.SubjectPermission{Allow: []string{">"}},
+			},
+		})
+	}
+	apub, asub := bus.AuditorPermissions()
+	for _, a := range d.Auditors {
+		users = append(users, &server.NkeyUser{
+			Nkey: a.NKey,
+			Permissions: &server.Permissions{
+				Publish:   &server.SubjectPermission{Allow: apub},
+				Subscribe: &server.SubjectPermission{Allow: asub},
 			},
 		})
 	}
@@ -206,6 +218,9 @@ func AuthorizationConfig(d *directory.Directory) []byte {
 		for _, k := range a.Keys {
 			names[k.NKey] = a.ID + ", key " + k.ID
 		}
+	}
+	for _, a := range d.Auditors {
+		names[a.NKey] = "auditor " + a.Name + " (reads the audit log)"
 	}
 	for _, u := range Users(d) {
 		fmt.Fprintf(&b, "    # %s\n    {nkey: %s, permissions: {publish: {allow: %s}, subscribe: {allow: %s}}}\n",

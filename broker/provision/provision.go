@@ -26,7 +26,8 @@ import (
 )
 
 // Init creates the broker's keys (signing, age, NATS and the audit log's
-// checkpoint key) and an empty agency directory in dataDir. It does nothing
+// checkpoint key), an auditor's NATS key (see EnsureAuditor) and an empty
+// agency directory in dataDir. It does nothing
 // when they already exist, and never replaces a key. The pseudonym secret
 // is the agencies' and is made with the first of them (see AddAgency).
 func Init(dataDir string) (created bool, err error) {
@@ -44,13 +45,57 @@ func Init(dataDir string) (created bool, err error) {
 	if _, err := keys.EnsureAuditKey(filepath.Join(bdir, keys.AuditKeyFile), filepath.Join(bdir, keys.AuditPublicKeyFile)); err != nil {
 		return false, fmt.Errorf("init: audit key: %w", err)
 	}
+	auditor, err := keys.WriteNKeySeed(filepath.Join(bdir, keys.AuditorNKeyFile))
+	if err != nil {
+		return false, fmt.Errorf("init: auditor key: %w", err)
+	}
 	d := &directory.Directory{Broker: directory.Broker{
 		SigningKey: b.signing, AgeRecipient: b.recipient, NATS: directory.NATS{NKey: b.nkey},
-	}}
+	}, Auditors: []directory.Auditor{{Name: AuditorName, NKey: auditor}}}
 	if err := directory.Write(dirPath, d); err != nil {
 		return false, fmt.Errorf("init: %w", err)
 	}
 	return true, nil
+}
+
+// AuditorName is the name of the auditor user Init makes.
+const AuditorName = "auditor"
+
+// EnsureAuditor gives a data directory made before auditors existed the
+// auditor user Init makes today: a NATS seed in the broker's key folder
+// (keys.AuditorNKeyFile) and its public key in the directory as auditor
+// AuditorName, with read rights on the audit log only. It returns the
+// public key and whether anything was written; a running broker picks the
+// user up by itself.
+func EnsureAuditor(dataDir string) (nkey string, created bool, err error) {
+	path := filepath.Join(layout.BrokerKeys(dataDir), keys.AuditorNKeyFile)
+	_, nkey, err = keys.LoadNKeySeed(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		nkey, err = keys.WriteNKeySeed(path)
+		created = err == nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("auditor key: %w", err)
+	}
+	dirPath := layout.Directory(dataDir)
+	d, err := directory.Load(dirPath)
+	if err != nil {
+		return "", false, err
+	}
+	for _, a := range d.Auditors {
+		if a.NKey == nkey {
+			return nkey, created, nil
+		}
+		if a.Name == AuditorName {
+			return "", false, fmt.Errorf("auditor: the directory's auditor %q has another key than %s", AuditorName, path)
+		}
+	}
+	next := *d
+	next.Auditors = append(append([]directory.Auditor(nil), d.Auditors...), directory.Auditor{Name: AuditorName, NKey: nkey})
+	if err := directory.Write(dirPath, &next); err != nil {
+		return "", false, err
+	}
+	return nkey, true, nil
 }
 
 // AgencySpec describes a new agency.

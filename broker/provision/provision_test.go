@@ -66,6 +66,7 @@ func TestInitAndNewAgency(t *testing.T) {
 		"broker/audit.key":                   0o600,
 		"broker/audit.pub":                   0o644,
 		"broker/audit-keys.txt":              0o644,
+		"broker/auditor-nats.nk":             0o600,
 		"agencies":                           os.ModeDir | 0o700,
 		"agencies/polisen-syd":               os.ModeDir | 0o700,
 		"agencies/polisen-syd/signing.key":   0o600,
@@ -136,6 +137,46 @@ func TestInitTwice(t *testing.T) {
 	after, _ := os.ReadFile(signing)
 	if !bytes.Equal(before, after) {
 		t.Error("second Init replaced the broker's signing key")
+	}
+}
+
+// TestEnsureAuditor: Init lists its auditor in the directory; a data
+// directory made before auditors existed gets one, once.
+func TestEnsureAuditor(t *testing.T) {
+	data := t.TempDir()
+	if _, err := provision.Init(data); err != nil {
+		t.Fatal(err)
+	}
+	seed := filepath.Join(layout.BrokerKeys(data), keys.AuditorNKeyFile)
+	_, pub, err := keys.LoadNKeySeed(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := directory.Load(layout.Directory(data))
+	if err != nil || len(d.Auditors) != 1 || d.Auditors[0].NKey != pub || d.Auditors[0].Name != provision.AuditorName {
+		t.Fatalf("auditors after Init: %+v %v", d, err)
+	}
+	if nk, created, err := provision.EnsureAuditor(data); err != nil || created || nk != pub {
+		t.Fatalf("EnsureAuditor after Init = %s, %v, %v; want %s, nothing new", nk, created, err, pub)
+	}
+
+	// An older directory: no auditor, no seed.
+	if err := os.Remove(seed); err != nil {
+		t.Fatal(err)
+	}
+	d.Auditors = nil
+	if err := directory.Write(layout.Directory(data), d); err != nil {
+		t.Fatal(err)
+	}
+	nk, created, err := provision.EnsureAuditor(data)
+	if err != nil || !created || nk == pub {
+		t.Fatalf("EnsureAuditor on an older directory = %s, %v, %v", nk, created, err)
+	}
+	if _, again, _ := keys.LoadNKeySeed(seed); again != nk {
+		t.Fatalf("seed %s is not the listed auditor %s", again, nk)
+	}
+	if d, err = directory.Load(layout.Directory(data)); err != nil || len(d.Auditors) != 1 || d.Auditors[0].NKey != nk {
+		t.Fatalf("auditors: %+v %v", d.Auditors, err)
 	}
 }
 

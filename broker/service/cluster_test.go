@@ -85,7 +85,7 @@ func TestClusterDeployment(t *testing.T) {
 		if err != nil {
 			t.Fatalf("deploy/nats/node.conf: %v", err)
 		}
-		if opts.ServerName != fmt.Sprintf("nats-%d", i+1) || len(opts.Nkeys) != 3 || opts.Cluster.Name != "sekretess" || !opts.JetStream {
+		if opts.ServerName != fmt.Sprintf("nats-%d", i+1) || len(opts.Nkeys) != len(natsserver.Users(d)) || opts.Cluster.Name != "sekretess" || !opts.JetStream {
 			t.Fatalf("node.conf read as name %q, %d users, cluster %q, jetstream %v", opts.ServerName, len(opts.Nkeys), opts.Cluster.Name, opts.JetStream)
 		}
 		if opts.TLSConfig == nil || opts.TLSConfig.ClientAuth != tls.RequireAndVerifyClientCert || opts.Cluster.TLSConfig == nil || !opts.Cluster.TLSMap ||

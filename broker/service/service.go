@@ -164,6 +164,11 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("service: audit key: %w", err)
 	}
+	// Records signed by any audit key the broker has had are its own.
+	auditHistory, err := keys.AuditKeyHistory(bdir)
+	if err != nil {
+		return nil, fmt.Errorf("service: audit key history: %w", err)
+	}
 	auditors, err := keys.LoadAgeRecipients(cfg.AuditorsFile)
 	if err != nil {
 		return nil, fmt.Errorf("service: auditors: %w", err)
@@ -235,7 +240,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	}
 	bcfg.NATS = s.nc
 	if s.Audit, err = audit.Open(ctx, audit.Config{
-		JetStream: js, Replicas: cfg.Replicas, Limits: cfg.Limits.Or(limits.Default(maxEnv)), Signer: auditKey, Auditors: auditors,
+		JetStream: js, Replicas: cfg.Replicas, Limits: cfg.Limits.Or(limits.Default(maxEnv)), Signer: auditKey, History: auditHistory, Auditors: auditors,
 		CheckpointInterval: cfg.CheckpointInterval, Logger: log,
 	}); err != nil {
 		return nil, fmt.Errorf("service: %w", err)

@@ -50,6 +50,13 @@ func cmdInit(args []string, out io.Writer) error {
 	} else {
 		fmt.Fprintf(out, "%s already initialised\n", *data)
 	}
+	// Directories made before auditors existed get theirs now.
+	if nkey, made, err := provision.EnsureAuditor(*data); err != nil {
+		return err
+	} else if made {
+		fmt.Fprintf(out, "created the auditor NATS user %s (seed %s): it may read the audit log, never write it; brokerctl audit uses it\n",
+			nkey, filepath.Join(layout.BrokerKeys(*data), keys.AuditorNKeyFile))
+	}
 	if err := ensureJetStreamKey(*data, out); err != nil {
 		return err
 	}

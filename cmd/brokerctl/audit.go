@@ -27,14 +27,19 @@ import (
 )
 
 // auditSource is where an audit command reads the log: an export file, or
-// the stream itself through NATS with the broker's credentials.
+// the stream itself through NATS with an auditor's credentials, which may
+// read the log and never write it (bus.AuditorPermissions). Only shred logs
+// in as the broker.
 type auditSource struct {
 	data, url, file, key string
+	auditorNKey          string
 	tls                  tlsFlags
 }
 
 func (a *auditSource) flags(fs *flag.FlagSet) {
-	fs.StringVar(&a.data, "data", defaults.DataDir, "data directory (broker NATS credentials and audit public key)")
+	fs.StringVar(&a.data, "data", defaults.DataDir, "data directory (auditor NATS credentials and audit public key)")
+	fs.StringVar(&a.auditorNKey, "auditor-nkey", "", "NATS seed of an auditor listed in the directory, who may read the audit log and not write it\n"+
+		"(default <data>/broker/"+keys.AuditorNKeyFile+", made by brokerctl init)")
 	fs.StringVar(&a.url, "nats-url", defaults.NATSURL, "NATS URL of the broker")
 	fs.StringVar(&a.file, "file", "", "read an exported audit file instead of the stream")
 	fs.StringVar(&a.key, "key", "", "file of the audit public keys, one a line; a checkpoint signed by any verifies\n"+
@@ -51,8 +56,37 @@ func (a *auditSource) verifiers() (note.Verifiers, error) {
 	return keys.AuditKeyHistory(layout.BrokerKeys(a.data))
 }
 
-// connect dials NATS as the broker.
+// connect dials NATS as an auditor: every audit command but shred reads
+// the log this way, so that none of them could write to it.
 func (a *auditSource) connect() (*nats.Conn, jetstream.JetStream, error) {
+	opts, err := a.tls.natsOptions(a.data)
+	if err != nil {
+		return nil, nil, err
+	}
+	path := a.auditorNKey
+	if path == "" {
+		path = filepath.Join(layout.BrokerKeys(a.data), keys.AuditorNKeyFile)
+	}
+	nkeyOpt, err := nats.NkeyOptionFromSeed(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("auditor NATS key %s (brokerctl init makes one; or give --auditor-nkey): %w", path, err)
+	}
+	opts = append([]nats.Option{nkeyOpt, nats.CustomInboxPrefix(bus.AuditorInbox), nats.Name("brokerctl audit")}, opts...)
+	nc, err := nats.Connect(a.url, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to NATS at %s as auditor: %w", a.url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+// connectAsBroker dials NATS as the broker: for shred only, which destroys
+// keys.
+func (a *auditSource) connectAsBroker() (*nats.Conn, jetstream.JetStream, error) {
 	opts, err := a.tls.natsOptions(a.data)
 	if err != nil {
 		return nil, nil, err
@@ -201,6 +235,24 @@ func cmdAuditVerify(ctx context.Context, args []string, out io.Writer) error {
 	}
 	for i, st := range sts {
 		fmt.Fprintf(out, "witness state %s: the log holds the %d records the witness cosigned\n", states[i], st.Size)
+	}
+	return checkRecordSignatures(ex, v, from, out)
+}
+
+// checkRecordSignatures reports every record the broker did not sign: one
+// published on the audit subject by anyone else. They are in the tree (the
+// checkpoints sign the stream as it is) but the broker never acted on them.
+func checkRecordSignatures(ex *audit.Export, v note.Verifiers, from string, out io.Writer) error {
+	bad, legacy := audit.CheckRecordSignatures(ex, v)
+	if legacy > 0 {
+		fmt.Fprintf(out, "the first %d records were written before records were signed\n", legacy)
+	}
+	for _, b := range bad {
+		fmt.Fprintf(out, "record %d: not written by the broker: %v\n", b.Position, b.Err)
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%s: %d records not written by the broker, the first at position %d: find who could publish on %s",
+			from, len(bad), bad[0].Position, bus.AuditRecord)
 	}
 	return nil
 }
@@ -438,11 +490,17 @@ func parseTime(s string) (time.Time, error) {
 	return t, nil
 }
 
+// cmdAuditShred destroys the data keys of past periods. It is the one audit
+// command that connects as the broker, not as an auditor: it erases keys
+// and appends the record of their destruction, signed with the broker's
+// audit key, so it runs where the broker's data directory is.
 func cmdAuditShred(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlags("audit shred")
 	var a auditSource
 	a.flags(fs)
-	before := fs.String("before", "", "destroy the data keys of every month that ended on or before this date (YYYY-MM-DD)")
+	before := fs.String("before", "", "destroy the data keys of every month that ended on or before this date (YYYY-MM-DD);\n"+
+		"the current month and later ones are refused")
+	asJSON := fs.Bool("json", false, "report what was destroyed as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -453,21 +511,34 @@ func cmdAuditShred(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	nc, js, err := a.connect()
+	bdir := layout.BrokerKeys(a.data)
+	signer, _, err := keys.LoadAuditKey(filepath.Join(bdir, keys.AuditKeyFile), filepath.Join(bdir, keys.AuditPublicKeyFile))
+	if err != nil {
+		return fmt.Errorf("audit shred signs the record of what it destroys with the broker's audit key: %w", err)
+	}
+	nc, js, err := a.connectAsBroker()
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	kv, err := js.KeyValue(ctx, bus.BucketAuditKeys)
-	if err != nil {
-		return fmt.Errorf("audit key bucket: %w", err)
+	rep, err := audit.Shred(ctx, js, signer, t, time.Now())
+	if rep != nil && *asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(rep); jerr != nil && err == nil {
+			err = jerr
+		}
+	} else if rep != nil {
+		for _, k := range rep.Keys {
+			fmt.Fprintf(out, "shredded data key %s of %s (%d stored copies)\n", k.KeyID, k.Period, k.Copies)
+		}
+		how := "erased from disk"
+		if !rep.Erased {
+			how = "purged, not erased: the key bucket predates secure erase and its files keep the bytes until JetStream compacts them"
+		}
+		fmt.Fprintf(out, "shredded the personal fields of %d periods (%s): %s\n", len(rep.Periods()), how, strings.Join(rep.Periods(), " "))
 	}
-	periods, err := audit.Shred(ctx, kv, t)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "shredded the personal fields of %d periods: %s\n", len(periods), strings.Join(periods, " "))
-	return nil
+	return err
 }
 
 func cmdAuditWitnessKey(args []string, out io.Writer) error {

@@ -53,14 +53,16 @@ Usage:
                        [--identity auditor.key [--personnummer NR|--pseudonym P]] [--json|--summary]
   brokerctl audit report --personnummer NR --identity auditor.key [--pseudonym-key FILE] [--json]
                                                               every decision about one person (register extract)
-  brokerctl audit shred --before YYYY-MM-DD                    destroy personal fields of past months
+  brokerctl audit shred --before YYYY-MM-DD [--json]           erase the data keys of past months (never the current one)
   brokerctl audit witness-key --name NAME --out FILE           a witness's key; prints its public key
   brokerctl audit witness --witness-key FILE --state FILE      cosign the latest consistent checkpoint
   brokerctl audit rotate-key [--data DIR]                      new checkpoint key; the old public key stays in audit-keys.txt; restart the broker
 
-Audit commands read the stream through --nats-url with the broker's credentials
-in --data, or an export with --file. Their flags and arguments may come in any
-order; "brokerctl audit COMMAND -h" explains each.
+Audit commands read the stream through --nats-url as the auditor made by init
+(--auditor-nkey, default <data>/broker/auditor-nats.nk: read rights only), or an
+export with --file. Only shred, which destroys keys, logs in as the broker.
+Their flags and arguments may come in any order; "brokerctl audit COMMAND -h"
+explains each.
 
 Every command takes --data (default %s). An agency keeps its private keys
 in its own home, never in the broker's data directory: send, recv and
