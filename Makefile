@@ -2,6 +2,7 @@
 # Go tools come from go.mod (opa and staticcheck are pinned `go tool`s); the
 # others from Debian's packages at pinned versions (`make tools`, run by `make test`).
 
+SHELL    := /bin/bash
 GO       ?= go
 DATA     ?= ./data
 AGENCIES ?= ./agencies
@@ -63,11 +64,15 @@ run: build
 	@echo ""
 	exec $(BIN)/sekretessbroker --data $(DATA) --policies $(POLICIES)
 
-## test: every test: lint (size check, vet, gofmt, staticcheck), opa check --strict and opa test, Go tests under the race detector (with the end-to-end broker tests), each fuzz target for $(FUZZTIME).
-test: tools lint test-policies test-go fuzz
+## test: every test: lint (size check, vet, gofmt, staticcheck, promtool), opa check --strict and opa test, each fuzz target for $(FUZZTIME), Go tests under the race detector (with the end-to-end broker tests).
+test: tools lint test-policies fuzz test-go
 
+# test-go ends with one line counting the packages that passed and failed.
 test-go:
-	$(GO) test -race -count=1 -timeout 30m ./...
+	@mkdir -p $(BIN)
+	$(GO) test -race -count=1 -timeout 30m ./... 2>&1 | tee $(BIN)/go-test.log; status=$${PIPESTATUS[0]}; \
+	echo "packages: $$(grep -c '^ok' $(BIN)/go-test.log) passed, $$(grep -cE '^FAIL[[:space:]]+[a-z]' $(BIN)/go-test.log) failed"; \
+	exit $$status
 
 test-policies:
 	$(GO) tool opa check --strict $(POLICIES)
