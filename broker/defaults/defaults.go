@@ -24,10 +24,11 @@ const (
 	// audit record ids. A redelivery after a crash re-publishes with the same
 	// id within it.
 	DedupWindow = time.Hour
-	// PolicyTimeout bounds one policy evaluation. The policies are small;
-	// anything this slow is a bug in a rule, and the message is denied rather
-	// than left waiting.
-	PolicyTimeout = 2 * time.Second
+	// PolicyTimeout bounds one policy evaluation. The policies decide in
+	// milliseconds; anything this slow is a bug in a rule, and the message is
+	// denied rather than left waiting. It is generous because a denial for
+	// time is final: a starved machine must not turn a lawful message away.
+	PolicyTimeout = 10 * time.Second
 )
 
 // Concurrency and storage.
