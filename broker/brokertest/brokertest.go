@@ -55,6 +55,47 @@ func ServerName(name string) ServerOption {
 // shutdown awaited, when the test ends.
 func RunJetStream(t testing.TB, opts ...ServerOption) (*server.Server, string) {
 	t.Helper()
+	o := serverOptions(opts)
+	if o.StoreDir == "" {
+		o.StoreDir = t.TempDir()
+	}
+	ns, err := startServer(o)
+	if err != nil {
+		t.Fatalf("brokertest: %v", err)
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns, ns.ClientURL()
+}
+
+// StartJetStream is RunJetStream for examples, which have no testing.TB:
+// its store is a new temporary folder, and stop shuts the server down,
+// awaits it and removes the folder.
+func StartJetStream(opts ...ServerOption) (url string, stop func(), err error) {
+	o := serverOptions(opts)
+	tmp := "" // the store this call made, and stop removes
+	if o.StoreDir == "" {
+		if tmp, err = os.MkdirTemp("", "brokertest"); err != nil {
+			return "", nil, fmt.Errorf("brokertest: %w", err)
+		}
+		o.StoreDir = tmp
+	}
+	ns, err := startServer(o)
+	if err != nil {
+		if tmp != "" {
+			os.RemoveAll(tmp)
+		}
+		return "", nil, fmt.Errorf("brokertest: %w", err)
+	}
+	return ns.ClientURL(), func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		if tmp != "" {
+			os.RemoveAll(tmp)
+		}
+	}, nil
+}
+
+func serverOptions(opts []ServerOption) *server.Options {
 	o := &server.Options{
 		ServerName: "brokertest", Host: "127.0.0.1", Port: -1,
 		JetStream: true, NoSigs: true, NoLog: true,
@@ -62,19 +103,22 @@ func RunJetStream(t testing.TB, opts ...ServerOption) (*server.Server, string) {
 	for _, opt := range opts {
 		opt(o)
 	}
-	if o.StoreDir == "" {
-		o.StoreDir = t.TempDir()
-	}
+	return o
+}
+
+// startServer starts a server with o and waits until it accepts connections.
+func startServer(o *server.Options) (*server.Server, error) {
 	ns, err := server.NewServer(o)
 	if err != nil {
-		t.Fatalf("brokertest: NATS server: %v", err)
+		return nil, fmt.Errorf("NATS server: %w", err)
 	}
 	ns.Start()
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
 	if !ns.ReadyForConnections(defaults.ServerReadyTimeout) {
-		t.Fatalf("brokertest: the NATS server accepted no connections within %v", defaults.ServerReadyTimeout)
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		return nil, fmt.Errorf("the NATS server accepted no connections within %v; the machine may be overloaded", defaults.ServerReadyTimeout)
 	}
-	return ns, ns.ClientURL()
+	return ns, nil
 }
 
 // The demo agencies' ids, as "brokerctl demo" enrols them.
