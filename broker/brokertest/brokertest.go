@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"filippo.io/age"
@@ -128,14 +129,28 @@ const (
 	Social = "soc-malmo"
 )
 
-// DemoAgencies returns the specs of the three demo agencies: the police,
-// a municipal school and the social services.
-func DemoAgencies() []provision.AgencySpec {
-	return []provision.AgencySpec{
+// DemoAgencies returns the specs of the demo agencies with the given ids,
+// in the order given, or of all three (the police, a municipal school and
+// the social services) when no id is given. It panics on an unknown id,
+// which is a mistake in the test.
+func DemoAgencies(ids ...string) []provision.AgencySpec {
+	all := []provision.AgencySpec{
 		{ID: Police, Kind: directory.KindPolice, Name: "Polisen Malmö Syd"},
 		{ID: School, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Rosengårdsskolan"},
 		{ID: Social, Kind: directory.KindSocialServices, Name: "Socialtjänsten Malmö"},
 	}
+	if len(ids) == 0 {
+		return all
+	}
+	var out []provision.AgencySpec
+	for _, id := range ids {
+		i := slices.IndexFunc(all, func(s provision.AgencySpec) bool { return s.ID == id })
+		if i < 0 {
+			panic("brokertest: no demo agency " + id)
+		}
+		out = append(out, all[i])
+	}
+	return out
 }
 
 // Options say what NewDeployment provisions.
