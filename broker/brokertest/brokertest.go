@@ -219,7 +219,9 @@ func NewDeployment(t testing.TB, opts Options) *Deployment {
 			t.Fatalf("brokertest: auditor: %v", err)
 		}
 		file := filepath.Join(layout.BrokerKeys(d.Data), keys.AuditorsFile)
-		if err := os.WriteFile(file, []byte(d.Auditor.Recipient().String()+"\n"), 0o644); err != nil {
+		// The comment line is as operators write the file; the broker must skip it.
+		auditors := "# the supervisor's auditor key\n" + d.Auditor.Recipient().String() + "\n"
+		if err := os.WriteFile(file, []byte(auditors), 0o644); err != nil {
 			t.Fatalf("brokertest: auditor: %v", err)
 		}
 	}
@@ -260,12 +262,12 @@ func (d *Deployment) Directory(t testing.TB) *directory.Directory {
 	return dir
 }
 
-// Start starts the real broker on the deployment: its embedded NATS server
-// on a random 127.0.0.1 port, the repository's policies, mutual TLS when the
-// deployment has a CA, warnings logged to stderr. mod, if not nil, changes
-// the configuration before the start. The broker is shut down when the test
-// ends; a failed shutdown fails the test.
-func (d *Deployment) Start(t testing.TB, mod func(*service.Config)) *service.Service {
+// Config returns the broker's configuration for the deployment: its data
+// folder, the repository's policies, the embedded NATS server on a random
+// 127.0.0.1 port, mutual TLS when the deployment has a CA, and warnings
+// logged to stderr. Tests that stop and restart the broker themselves start
+// it with this configuration.
+func (d *Deployment) Config(t testing.TB) service.Config {
 	t.Helper()
 	policies, err := PolicyDir()
 	if err != nil {
@@ -280,6 +282,15 @@ func (d *Deployment) Start(t testing.TB, mod func(*service.Config)) *service.Ser
 		cfg.TLSKey = service.TLSPath(d.Data, tlsca.ServerKeyFile)
 		cfg.TLSClientCA = service.TLSPath(d.Data, tlsca.CAFile)
 	}
+	return cfg
+}
+
+// Start starts the real broker on the deployment with Config, changed by
+// mod if mod is not nil. The broker is shut down when the test ends; a
+// failed shutdown fails the test.
+func (d *Deployment) Start(t testing.TB, mod func(*service.Config)) *service.Service {
+	t.Helper()
+	cfg := d.Config(t)
 	if mod != nil {
 		mod(&cfg)
 	}
