@@ -189,13 +189,22 @@ type Deployment struct {
 // temporary folders of t, as brokerctl init, agency new and tls init do.
 func NewDeployment(t testing.TB, opts Options) *Deployment {
 	t.Helper()
-	root := t.TempDir()
+	d, err := Provision(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// Provision is NewDeployment for examples, which have no testing.TB: it
+// provisions the deployment in root, which the caller removes.
+func Provision(root string, opts Options) (*Deployment, error) {
 	d := &Deployment{Data: filepath.Join(root, "data")}
 	if !opts.KeysInData {
 		d.Agencies = layout.AgencyHomes(d.Data)
 	}
 	if _, err := provision.Init(d.Data); err != nil {
-		t.Fatalf("brokertest: %v", err)
+		return nil, fmt.Errorf("brokertest: %w", err)
 	}
 	specs := opts.Agencies
 	if specs == nil {
@@ -210,38 +219,38 @@ func NewDeployment(t testing.TB, opts Options) *Deployment {
 			_, err = provision.AddAgency(d.Data, d.Agencies, s)
 		}
 		if err != nil {
-			t.Fatalf("brokertest: %v", err)
+			return nil, fmt.Errorf("brokertest: %w", err)
 		}
 	}
 	if opts.Auditor {
 		var err error
 		if d.Auditor, err = age.GenerateX25519Identity(); err != nil {
-			t.Fatalf("brokertest: auditor: %v", err)
+			return nil, fmt.Errorf("brokertest: auditor: %w", err)
 		}
 		file := filepath.Join(layout.BrokerKeys(d.Data), keys.AuditorsFile)
 		// The comment line is as operators write the file; the broker must skip it.
 		auditors := "# the supervisor's auditor key\n" + d.Auditor.Recipient().String() + "\n"
 		if err := os.WriteFile(file, []byte(auditors), 0o644); err != nil {
-			t.Fatalf("brokertest: auditor: %v", err)
+			return nil, fmt.Errorf("brokertest: auditor: %w", err)
 		}
 	}
 	if opts.TLS {
 		var err error
 		if d.CA, err = tlsca.Init(layout.TLS(d.Data), nil); err != nil {
-			t.Fatalf("brokertest: %v", err)
+			return nil, fmt.Errorf("brokertest: %w", err)
 		}
 		for _, s := range specs {
 			p, err := d.CA.IssueClient(s.ID)
 			if err != nil {
-				t.Fatalf("brokertest: %v", err)
+				return nil, fmt.Errorf("brokertest: %w", err)
 			}
 			home := d.Home(s.ID)
 			if err := p.Write(filepath.Join(home, tlsca.ClientCertFile), filepath.Join(home, tlsca.ClientKeyFile)); err != nil {
-				t.Fatalf("brokertest: %v", err)
+				return nil, fmt.Errorf("brokertest: %w", err)
 			}
 		}
 	}
-	return d
+	return d, nil
 }
 
 // Home returns the folder of agency id's keys.
@@ -269,9 +278,17 @@ func (d *Deployment) Directory(t testing.TB) *directory.Directory {
 // it with this configuration.
 func (d *Deployment) Config(t testing.TB) service.Config {
 	t.Helper()
+	cfg, err := d.config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func (d *Deployment) config() (service.Config, error) {
 	policies, err := PolicyDir()
 	if err != nil {
-		t.Fatalf("brokertest: %v", err)
+		return service.Config{}, fmt.Errorf("brokertest: %w", err)
 	}
 	cfg := service.Config{
 		DataDir: d.Data, PolicyDir: policies, NATSListen: "127.0.0.1:0",
@@ -282,7 +299,7 @@ func (d *Deployment) Config(t testing.TB) service.Config {
 		cfg.TLSKey = service.TLSPath(d.Data, tlsca.ServerKeyFile)
 		cfg.TLSClientCA = service.TLSPath(d.Data, tlsca.CAFile)
 	}
-	return cfg
+	return cfg, nil
 }
 
 // Start starts the real broker on the deployment with Config, changed by
@@ -290,13 +307,9 @@ func (d *Deployment) Config(t testing.TB) service.Config {
 // failed shutdown fails the test.
 func (d *Deployment) Start(t testing.TB, mod func(*service.Config)) *service.Service {
 	t.Helper()
-	cfg := d.Config(t)
-	if mod != nil {
-		mod(&cfg)
-	}
-	svc, err := service.Start(context.Background(), cfg)
+	svc, err := d.Launch(context.Background(), mod)
 	if err != nil {
-		t.Fatalf("brokertest: start the broker: %v", err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
@@ -305,8 +318,25 @@ func (d *Deployment) Start(t testing.TB, mod func(*service.Config)) *service.Ser
 			t.Errorf("brokertest: shutdown: %v", err)
 		}
 	})
-	d.url = svc.NATSURL()
 	return svc
+}
+
+// Launch is Start for examples, which have no testing.TB: the caller shuts
+// the broker down.
+func (d *Deployment) Launch(ctx context.Context, mod func(*service.Config)) (*service.Service, error) {
+	cfg, err := d.config()
+	if err != nil {
+		return nil, err
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	svc, err := service.Start(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("brokertest: start the broker: %w", err)
+	}
+	d.url = svc.NATSURL()
+	return svc, nil
 }
 
 // AgencyConfig returns the agency SDK's configuration for agency id: its
