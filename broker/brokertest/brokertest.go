@@ -21,6 +21,8 @@ import (
 
 	"filippo.io/age"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
@@ -120,6 +122,22 @@ func startServer(o *server.Options) (*server.Server, error) {
 		return nil, fmt.Errorf("the NATS server accepted no connections within %v; the machine may be overloaded", defaults.ServerReadyTimeout)
 	}
 	return ns, nil
+}
+
+// JetStream connects to the server at url with opts and returns a JetStream
+// context on the connection, which is closed when the test ends.
+func JetStream(t testing.TB, url string, opts ...nats.Option) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		t.Fatalf("brokertest: connect to %s: %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("brokertest: %v", err)
+	}
+	return js
 }
 
 // The demo agencies' ids, as "brokerctl demo" enrols them.
