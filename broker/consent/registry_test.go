@@ -21,15 +21,7 @@ import (
 func openRegistry(t *testing.T) (*consent.Registry, jetstream.JetStream) {
 	t.Helper()
 	_, url := brokertest.RunJetStream(t, brokertest.ServerName("consent-test"))
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := brokertest.JetStream(t, url)
 	reg, err := consent.Open(t.Context(), js, 1, limits.Stream{})
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
@@ -17,15 +16,7 @@ import (
 func jetStream(t *testing.T) jetstream.JetStream {
 	t.Helper()
 	_, url := brokertest.RunJetStream(t, brokertest.ServerName("limits-test"))
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := brokertest.JetStream(t, url)
 	return js
 }
 
