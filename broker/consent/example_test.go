@@ -3,37 +3,15 @@ package consent_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
 	"github.com/sekretessbroker/sekretessbroker/broker/consent"
 	"github.com/sekretessbroker/sekretessbroker/broker/limits"
 )
-
-// startNATS runs a NATS server with JetStream on a random loopback port, in
-// a temporary directory that stop removes.
-func startNATS() (url string, stop func(), err error) {
-	dir, err := os.MkdirTemp("", "consent-example")
-	if err != nil {
-		return "", nil, err
-	}
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true})
-	if err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(60 * time.Second) {
-		ns.Shutdown()
-		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("NATS server not ready")
-	}
-	return ns.ClientURL(), func() { ns.Shutdown(); ns.WaitForShutdown(); os.RemoveAll(dir) }, nil
-}
 
 // connect returns a JetStream context on a new connection to url.
 func connect(url string) (*nats.Conn, jetstream.JetStream, error) {
@@ -53,7 +31,7 @@ func connect(url string) (*nats.Conn, jetstream.JetStream, error) {
 // broker has created the bucket with Open; the agency's connection only
 // binds to it.
 func ExampleBind() {
-	url, stop, err := startNATS()
+	url, stop, err := brokertest.StartJetStream()
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
 	"github.com/sekretessbroker/sekretessbroker/broker/consent"
 	"github.com/sekretessbroker/sekretessbroker/broker/limits"
 )
@@ -20,27 +20,8 @@ import (
 // opens the registry on it, as the broker does.
 func openRegistry(t *testing.T) (*consent.Registry, jetstream.JetStream) {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{
-		ServerName: "consent-test", Host: "127.0.0.1", Port: -1,
-		JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(60 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, url := brokertest.RunJetStream(t, brokertest.ServerName("consent-test"))
+	js := brokertest.JetStream(t, url)
 	reg, err := consent.Open(t.Context(), js, 1, limits.Stream{})
 	if err != nil {
 		t.Fatal(err)

@@ -6,11 +6,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
@@ -55,6 +53,7 @@ func freePort(t *testing.T) string {
 
 type world struct {
 	t      *testing.T
+	dep    *brokertest.Deployment
 	data   string
 	listen string
 	svc    *service.Service
@@ -68,41 +67,31 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{t: t, data: t.TempDir(), listen: freePort(t)}
-	if _, err := provision.Init(w.data); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	if w.auditor, err = age.GenerateX25519Identity(); err != nil {
-		t.Fatal(err)
-	}
-	auditors := "# the supervisor's auditor key\n" + w.auditor.Recipient().String() + "\n"
-	if err := os.WriteFile(filepath.Join(layout.BrokerKeys(w.data), keys.AuditorsFile), []byte(auditors), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []provision.AgencySpec{
-		{ID: police, Kind: directory.KindPolice, Name: "Polisen Malmö Syd"},
-		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Rosengårdsskolan"},
-		{ID: indep, Kind: directory.KindSchool, Operator: directory.OperatorIndependent, Name: "Friskolan", X25519: true},
-		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten Malmö"},
-	} {
-		if _, err := provision.NewAgency(w.data, s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w := provisionWorld(t)
 	w.start()
 	t.Cleanup(func() { w.stop() })
 	return w
 }
 
+// provisionWorld provisions the world's data directory: the demo agencies,
+// an independent school with X25519 keys, their keys inside the data
+// directory, and an auditor.
+func provisionWorld(t *testing.T) *world {
+	t.Helper()
+	indepSpec := provision.AgencySpec{ID: indep, Kind: directory.KindSchool, Operator: directory.OperatorIndependent, Name: "Friskolan", X25519: true}
+	dep := brokertest.NewDeployment(t, brokertest.Options{
+		Agencies:   append(append(brokertest.DemoAgencies(police, school), indepSpec), brokertest.DemoAgencies(social)...),
+		KeysInData: true, Auditor: true,
+	})
+	return &world{t: t, dep: dep, data: dep.Data, listen: freePort(t), auditor: dep.Auditor}
+}
+
 func (w *world) start() {
 	w.t.Helper()
-	svc, err := service.Start(context.Background(), service.Config{
-		DataDir: w.data, PolicyDir: filepath.Join("..", "..", "policies"),
-		NATSListen: w.listen, HTTPAddr: "127.0.0.1:0",
-		ReloadInterval: 100 * time.Millisecond, ClockSkew: w.skew, Now: w.now,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	cfg := w.dep.Config(w.t)
+	cfg.NATSListen, cfg.HTTPAddr = w.listen, "127.0.0.1:0"
+	cfg.ReloadInterval, cfg.ClockSkew, cfg.Now = 100*time.Millisecond, w.skew, w.now
+	svc, err := service.Start(context.Background(), cfg)
 	if err != nil {
 		w.t.Fatal(err)
 	}

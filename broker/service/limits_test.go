@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
@@ -21,13 +18,9 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/consent"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
-	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
-	"github.com/sekretessbroker/sekretessbroker/broker/keys"
-	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/limits"
 	"github.com/sekretessbroker/sekretessbroker/broker/metrics"
-	"github.com/sekretessbroker/sekretessbroker/broker/provision"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
@@ -35,27 +28,7 @@ import (
 // newWorldWith is newWorld with a broker configured by mod.
 func newWorldWith(t *testing.T, mod func(*service.Config)) *world {
 	t.Helper()
-	w := &world{t: t, data: t.TempDir(), listen: freePort(t)}
-	if _, err := provision.Init(w.data); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	if w.auditor, err = age.GenerateX25519Identity(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(layout.BrokerKeys(w.data), keys.AuditorsFile), []byte(w.auditor.Recipient().String()+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []provision.AgencySpec{
-		{ID: police, Kind: directory.KindPolice, Name: "Polisen Malmö Syd"},
-		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Rosengårdsskolan"},
-		{ID: indep, Kind: directory.KindSchool, Operator: directory.OperatorIndependent, Name: "Friskolan", X25519: true},
-		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten Malmö"},
-	} {
-		if _, err := provision.NewAgency(w.data, s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w := provisionWorld(t)
 	w.startWith(mod)
 	t.Cleanup(w.stop)
 	return w
@@ -64,11 +37,8 @@ func newWorldWith(t *testing.T, mod func(*service.Config)) *world {
 // startWith starts the broker as w.start does, configured by mod.
 func (w *world) startWith(mod func(*service.Config)) {
 	w.t.Helper()
-	cfg := service.Config{
-		DataDir: w.data, PolicyDir: filepath.Join("..", "..", "policies"),
-		NATSListen: w.listen, ReloadInterval: 100 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}
+	cfg := w.dep.Config(w.t)
+	cfg.NATSListen, cfg.ReloadInterval = w.listen, 100*time.Millisecond
 	mod(&cfg)
 	svc, err := service.Start(context.Background(), cfg)
 	if err != nil {

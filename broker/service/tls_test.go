@@ -5,18 +5,17 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
 	"github.com/sekretessbroker/sekretessbroker/broker/consent"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/natsserver"
-	"github.com/sekretessbroker/sekretessbroker/broker/provision"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/broker/tlsca"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
@@ -29,42 +28,15 @@ import (
 // Then it records a consent with a unique official's name and finds that
 // name in no file of the data directory: JetStream's files are encrypted.
 func TestTLSBroker(t *testing.T) {
-	data := t.TempDir()
-	if _, err := provision.Init(data); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []provision.AgencySpec{
-		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Rosengårdsskolan"},
-		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten Malmö"},
-	} {
-		if _, err := provision.NewAgency(data, s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ca, err := tlsca.Init(layout.TLS(data), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{school, social} {
-		p, err := ca.IssueClient(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := layout.AgencyKeys(data, id)
-		if err := p.Write(filepath.Join(dir, tlsca.ClientCertFile), filepath.Join(dir, tlsca.ClientKeyFile)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dep := brokertest.NewDeployment(t, brokertest.Options{Agencies: brokertest.DemoAgencies(school, social), KeysInData: true, TLS: true})
+	data := dep.Data
 	other := t.TempDir()
 	if _, err := tlsca.Init(other, nil); err != nil {
 		t.Fatal(err)
 	}
 	tlsFile := func(f string) string { return service.TLSPath(data, f) }
-	svc, err := service.Start(context.Background(), service.Config{
-		DataDir: data, PolicyDir: filepath.Join("..", "..", "policies"), NATSListen: "127.0.0.1:0",
-		TLSCert: tlsFile(tlsca.ServerCertFile), TLSKey: tlsFile(tlsca.ServerKeyFile), TLSClientCA: tlsFile(tlsca.CAFile),
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	// Stopped by the test itself, to read the files at rest.
+	svc, err := service.Start(context.Background(), dep.Config(t))
 	if err != nil {
 		t.Fatal(err)
 	}

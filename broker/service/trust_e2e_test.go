@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,19 +13,18 @@ import (
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/enroll"
 	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
-	"github.com/sekretessbroker/sekretessbroker/broker/provision"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/broker/tlsca"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
@@ -41,26 +38,11 @@ type tlsWorld struct {
 
 func newTLSWorld(t *testing.T) *tlsWorld {
 	t.Helper()
-	w := &world{t: t, data: t.TempDir(), listen: freePort(t)}
-	if _, err := provision.Init(w.data); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	if w.auditor, err = age.GenerateX25519Identity(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(layout.BrokerKeys(w.data), keys.AuditorsFile), []byte(w.auditor.Recipient().String()+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := provision.NewAgency(w.data, provision.AgencySpec{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten Malmö"}); err != nil {
-		t.Fatal(err)
-	}
-	ca, err := tlsca.Init(layout.TLS(w.data), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tw := &tlsWorld{world: w, ca: ca}
-	tw.issue(layout.AgencyKeys(w.data, social), social)
+	dep := brokertest.NewDeployment(t, brokertest.Options{
+		Agencies: brokertest.DemoAgencies(social), KeysInData: true, TLS: true, Auditor: true,
+	})
+	w := &world{t: t, dep: dep, data: dep.Data, listen: freePort(t), auditor: dep.Auditor}
+	tw := &tlsWorld{world: w, ca: dep.CA}
 	tw.start()
 	t.Cleanup(w.stop)
 	return tw
@@ -70,13 +52,9 @@ func newTLSWorld(t *testing.T) *tlsWorld {
 // server certificate and the client CA that "brokerctl init --tls" makes.
 func (tw *tlsWorld) start() {
 	tw.t.Helper()
-	tlsFile := func(f string) string { return service.TLSPath(tw.data, f) }
-	svc, err := service.Start(context.Background(), service.Config{
-		DataDir: tw.data, PolicyDir: filepath.Join("..", "..", "policies"),
-		NATSListen: tw.listen, ReloadInterval: 100 * time.Millisecond,
-		TLSCert: tlsFile(tlsca.ServerCertFile), TLSKey: tlsFile(tlsca.ServerKeyFile), TLSClientCA: tlsFile(tlsca.CAFile),
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	cfg := tw.dep.Config(tw.t)
+	cfg.NATSListen, cfg.ReloadInterval = tw.listen, 100*time.Millisecond
+	svc, err := service.Start(context.Background(), cfg)
 	if err != nil {
 		tw.t.Fatal(err)
 	}

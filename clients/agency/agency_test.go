@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,13 +14,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/consent"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
-	"github.com/sekretessbroker/sekretessbroker/broker/provision"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 	"github.com/sekretessbroker/sekretessbroker/clients/pseudonym"
@@ -37,6 +35,7 @@ const (
 
 type world struct {
 	t    *testing.T
+	dep  *brokertest.Deployment
 	data string
 	url  string
 	svc  *service.Service
@@ -46,55 +45,15 @@ type world struct {
 // three demo agencies.
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{t: t, data: t.TempDir()}
-	if _, err := provision.Init(w.data); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []provision.AgencySpec{
-		{ID: police, Kind: directory.KindPolice, Name: "Polisen Malmö Syd"},
-		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Rosengårdsskolan"},
-		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten Malmö"},
-	} {
-		if _, err := provision.NewAgency(w.data, s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	svc, err := service.Start(context.Background(), service.Config{
-		DataDir: w.data, PolicyDir: filepath.Join("..", "..", "policies"), NATSListen: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.svc, w.url = svc, svc.NATSURL()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		if err := svc.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	dep := brokertest.NewDeployment(t, brokertest.Options{KeysInData: true})
+	w := &world{t: t, dep: dep, data: dep.Data, svc: dep.Start(t, nil)}
+	w.url = w.svc.NATSURL()
 	return w
 }
 
 func (w *world) dial(id string) *agency.Client {
 	w.t.Helper()
-	d, err := directory.Load(layout.Directory(w.data))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	ident, err := agency.LoadIdentity(layout.AgencyKeys(w.data, id), id)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	c, err := agency.Dial(ctx, agency.Config{URL: w.url, Identity: ident, Directory: d})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.t.Cleanup(func() { c.Close() })
-	return c
+	return w.dep.Dial(w.t, id)
 }
 
 // child returns the pseudonym of a test pupil under the deployment's key,

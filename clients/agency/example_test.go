@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
-	"github.com/sekretessbroker/sekretessbroker/broker/provision"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 	"github.com/sekretessbroker/sekretessbroker/clients/pseudonym"
@@ -38,25 +38,19 @@ func startDeployment() (*deployment, error) {
 		os.RemoveAll(data)
 		return nil, err
 	}
-	if _, err := provision.Init(data); err != nil {
+	dep, err := brokertest.Provision(data, brokertest.Options{KeysInData: true})
+	if err != nil {
 		return fail(err)
 	}
 	d := &deployment{keyDirs: map[string]string{}}
-	for _, s := range []provision.AgencySpec{
-		{ID: police, Kind: directory.KindPolice, Name: "Polisen Malmö Syd"},
-		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Rosengårdsskolan"},
-		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten Malmö"},
-	} {
-		if _, err := provision.NewAgency(data, s); err != nil {
-			return fail(err)
-		}
-		d.keyDirs[s.ID] = layout.AgencyKeys(data, s.ID)
+	for _, s := range brokertest.DemoAgencies() {
+		d.keyDirs[s.ID] = dep.Home(s.ID)
 	}
-	if d.dir, err = directory.Load(layout.Directory(data)); err != nil {
+	if d.dir, err = directory.Load(layout.Directory(dep.Data)); err != nil {
 		return fail(err)
 	}
-	svc, err := service.Start(context.Background(), service.Config{
-		DataDir: data, PolicyDir: filepath.Join("..", "..", "policies"), NATSListen: "127.0.0.1:0", NoSync: true,
+	svc, err := dep.Launch(context.Background(), func(c *service.Config) {
+		c.NoSync, c.Logger = true, nil
 	})
 	if err != nil {
 		return fail(err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,10 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
-	"github.com/sekretessbroker/sekretessbroker/broker/provision"
-	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 	"github.com/sekretessbroker/sekretessbroker/clients/desk"
 	"github.com/sekretessbroker/sekretessbroker/clients/inbox"
@@ -64,30 +61,8 @@ const (
 
 func startBroker(t *testing.T) (data, url string) {
 	t.Helper()
-	data = t.TempDir()
-	if _, err := provision.Init(data); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []provision.AgencySpec{
-		{ID: police, Kind: directory.KindPolice, Name: "Polisen"},
-		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Skolan"},
-		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten"},
-	} {
-		if _, err := provision.NewAgency(data, s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	svc, err := service.Start(context.Background(), service.Config{DataDir: data, PolicyDir: "../../policies",
-		NATSListen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		svc.Shutdown(ctx)
-	})
-	return data, svc.NATSURL()
+	d := brokertest.NewDeployment(t, brokertest.Options{KeysInData: true})
+	return d.Data, d.Start(t, nil).NATSURL()
 }
 
 // TestMistakes: what an official gets wrong is explained, and nothing is sent.

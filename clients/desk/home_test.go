@@ -3,17 +3,14 @@ package desk_test
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
-	"github.com/sekretessbroker/sekretessbroker/broker/provision"
-	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/inbox"
 )
 
@@ -21,31 +18,9 @@ import (
 // from the broker's data directory, as brokerctl demo makes them, work with
 // --keys and --directory, and their inbox is in their home.
 func TestHomesApart(t *testing.T) {
-	root := t.TempDir()
-	data, agencies := filepath.Join(root, "data"), filepath.Join(root, "agencies")
-	if _, err := provision.Init(data); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []provision.AgencySpec{
-		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Skolan"},
-		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten"},
-	} {
-		if _, err := provision.AddAgency(data, agencies, s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	svc, err := service.Start(context.Background(), service.Config{DataDir: data, PolicyDir: "../../policies",
-		NATSListen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := svc.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	d := brokertest.NewDeployment(t, brokertest.Options{Agencies: brokertest.DemoAgencies(school, social)})
+	data, agencies := d.Data, d.Agencies
+	svc := d.Start(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	as := func(prog, id string, args ...string) (string, error) {

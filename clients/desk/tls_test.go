@@ -4,16 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sekretessbroker/sekretessbroker/broker/directory"
-	"github.com/sekretessbroker/sekretessbroker/broker/layout"
-	"github.com/sekretessbroker/sekretessbroker/broker/provision"
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/broker/tlsca"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
@@ -23,44 +18,10 @@ import (
 // connect with --tls-ca and the certificate beside the agency's keys, and
 // not without the CA.
 func TestTLS(t *testing.T) {
-	data := t.TempDir()
-	if _, err := provision.Init(data); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []provision.AgencySpec{
-		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Skolan"},
-		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten"},
-	} {
-		if _, err := provision.NewAgency(data, s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ca, err := tlsca.Init(layout.TLS(data), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{school, social} {
-		p, err := ca.IssueClient(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := layout.AgencyKeys(data, id)
-		if err := p.Write(filepath.Join(dir, tlsca.ClientCertFile), filepath.Join(dir, tlsca.ClientKeyFile)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	d := brokertest.NewDeployment(t, brokertest.Options{Agencies: brokertest.DemoAgencies(school, social), KeysInData: true, TLS: true})
+	data := d.Data
 	at := func(f string) string { return service.TLSPath(data, f) }
-	svc, err := service.Start(context.Background(), service.Config{DataDir: data, PolicyDir: "../../policies", NATSListen: "127.0.0.1:0",
-		TLSCert: at(tlsca.ServerCertFile), TLSKey: at(tlsca.ServerKeyFile), TLSClientCA: at(tlsca.CAFile),
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		svc.Shutdown(ctx)
-	})
+	svc := d.Start(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	as := func(prog, id string, args ...string) (string, error) {
