@@ -26,6 +26,7 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
 )
 
 // Request types.
@@ -428,15 +429,7 @@ func write(dir string, r *Request, key, previous ed25519.PrivateKey) error {
 		return err
 	}
 	// Public, but written like the keys beside it: never over another file.
-	f, err := os.OpenFile(filepath.Join(dir, RequestFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("enroll: %w", err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("enroll: %w", err)
-	}
-	if err := f.Close(); err != nil {
+	if err := safefile.Create(filepath.Join(dir, RequestFile), b, 0o600); err != nil {
 		return fmt.Errorf("enroll: %w", err)
 	}
 	return nil

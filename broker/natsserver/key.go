@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
 )
 
 // KeyFile is the name of the JetStream encryption key in the broker's key
@@ -35,29 +36,13 @@ func EnsureKey(path string) (string, error) {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	key := hex.EncodeToString(raw)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return "", fmt.Errorf("natsserver: JetStream key: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	err = safefile.Create(path, []byte(key+"\n"), 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		// Another process created it in between: use that one.
 		return EnsureKey(path)
 	}
 	if err != nil {
 		return "", fmt.Errorf("natsserver: JetStream key: %w", err)
-	}
-	if _, err := f.WriteString(key + "\n"); err != nil {
-		f.Close()
-		os.Remove(path)
-		return "", fmt.Errorf("natsserver: writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return "", fmt.Errorf("natsserver: writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("natsserver: writing %s: %w", path, err)
 	}
 	return key, nil
 }

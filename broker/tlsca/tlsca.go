@@ -26,8 +26,9 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
 )
 
 // Validity of what the CA issues. The CA outlives its certificates so that
@@ -204,32 +205,17 @@ func serial() *big.Int {
 	return n
 }
 
-// writeNew creates path with mode perm; O_EXCL makes the existence check and
-// the creation one step, so two processes cannot race to write a key.
-func writeNew(path string, data []byte, perm os.FileMode) (err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("tlsca: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+// writeNew creates path with mode perm and never replaces a file: a
+// certificate or key replaced by accident would lock every client out.
+func writeNew(path string, data []byte, perm os.FileMode) error {
+	err := safefile.Create(path, data, perm)
 	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("tlsca: %s already exists; refusing to overwrite it (move it away first to replace it): %w", path, err)
+		return fmt.Errorf("tlsca: %s already exists; refusing to overwrite it (move it away first to replace it): %w", path, fs.ErrExist)
 	}
 	if err != nil {
 		return fmt.Errorf("tlsca: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(path) // a partial file would block the next attempt
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("tlsca: writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("tlsca: writing %s: %w", path, err)
-	}
-	return f.Close()
+	return nil
 }
 
 // MinVersion is the oldest TLS version either side accepts. Every client of
