@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/enroll"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
@@ -42,7 +43,7 @@ func cmdAgencyKeygen(args []string, out io.Writer) error {
 
 func cmdAgencyAdd(args []string, out io.Writer) error {
 	fs := newFlags("agency add")
-	data := fs.String("data", "./data", "data directory")
+	data := fs.String("data", defaults.DataDir, "data directory")
 	file := fs.String("request", "", "request file written by brokerctl agency keygen or rotate")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -94,7 +95,7 @@ func cmdAgencyRotate(args []string, out io.Writer) error {
 
 func cmdAgencyRevoke(args []string, out io.Writer) error {
 	fs := newFlags("agency revoke")
-	data := fs.String("data", "./data", "data directory")
+	data := fs.String("data", defaults.DataDir, "data directory")
 	id := fs.String("id", "", "agency id")
 	kid := fs.String("key", "", "id of the key to revoke (k-…)")
 	reason := fs.String("reason", "", "why, kept in the directory")
@@ -115,7 +116,7 @@ func cmdAgencyRevoke(args []string, out io.Writer) error {
 
 func cmdBrokerRotate(args []string, out io.Writer) error {
 	fs := newFlags("broker rotate")
-	data := fs.String("data", "./data", "data directory")
+	data := fs.String("data", defaults.DataDir, "data directory")
 	x25519 := fs.Bool("x25519", false, "classic X25519 age key instead of the default hybrid post-quantum key")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -132,7 +133,7 @@ func cmdBrokerRotate(args []string, out io.Writer) error {
 
 func cmdBrokerRevoke(args []string, out io.Writer) error {
 	fs := newFlags("broker revoke")
-	data := fs.String("data", "./data", "data directory")
+	data := fs.String("data", defaults.DataDir, "data directory")
 	kid := fs.String("key", "", "id of the broker key to revoke (k-…)")
 	reason := fs.String("reason", "", "why, kept in the directory")
 	if err := parse(fs, args); err != nil {
@@ -152,7 +153,7 @@ func cmdBrokerRevoke(args []string, out io.Writer) error {
 // state now: the ids revoke takes.
 func cmdAgencyKeys(args []string, out io.Writer) error {
 	fs := newFlags("agency keys")
-	data := fs.String("data", "./data", "data directory")
+	data := fs.String("data", defaults.DataDir, "data directory")
 	id := fs.String("id", "", `agency id, or "broker"`)
 	if err := parse(fs, args); err != nil {
 		return err

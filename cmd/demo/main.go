@@ -23,6 +23,7 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
@@ -34,7 +35,7 @@ import (
 )
 
 func main() {
-	policies := flag.String("policies", "./policies", "directory of Rego policies")
+	policies := flag.String("policies", defaults.PolicyDir, "directory of Rego policies")
 	flag.Parse()
 	if err := run(context.Background(), os.Stdout, *policies); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
