@@ -233,7 +233,9 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	}
 	var js jetstream.JetStream
 	var closeOnce sync.Once
-	s.nc, js, err = ConnectAsBroker(cfg.DataDir, connURL, append(tlsOpts, nats.Name("sekretessbroker"), nats.MaxReconnects(-1),
+	// Log in with the seed of the keys loaded above from the directory in force
+	// (cfg.DirectoryPath), instead of loading every key generation again.
+	s.nc, js, err = connectWithSeed(bk.nkeyPath, connURL, append(tlsOpts, nats.Name("sekretessbroker"), nats.MaxReconnects(-1),
 		nats.ClosedHandler(func(*nats.Conn) { closeOnce.Do(func() { close(s.ncClosed) }) }))...)
 	if err != nil {
 		return nil, err
@@ -426,7 +428,13 @@ func splitHostPort(addr string) (string, int, error) {
 // dataDir, as the daemon does and as tools that read the broker's own streams
 // (audit verification, the demo, the load generator) must.
 func ConnectAsBroker(dataDir, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
-	nkeyOpt, err := nats.NkeyOptionFromSeed(brokerNKeyPath(dataDir))
+	return connectWithSeed(brokerNKeyPath(dataDir), url, opts...)
+}
+
+// connectWithSeed dials NATS at url as the broker, with the nkey seed at
+// seedPath.
+func connectWithSeed(seedPath, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	nkeyOpt, err := nats.NkeyOptionFromSeed(seedPath)
 	if err != nil {
 		return nil, nil, fmt.Errorf("service: broker nkey: %w", err)
 	}
