@@ -57,15 +57,9 @@ func (c *Config) connTLS(embedded bool) ([]nats.Option, error) {
 			}
 		}
 	}
-	var opts []nats.Option
-	if ca != "" {
-		opts = append(opts, nats.RootCAs(ca))
-	}
-	if cert != "" || key != "" {
-		if cert == "" || key == "" {
-			return nil, errors.New("service: the broker's client certificate needs both --tls-client-cert and --tls-client-key")
-		}
-		opts = append(opts, nats.ClientCert(cert, key))
+	opts, err := tlsca.NATSOptions(ca, cert, key)
+	if err != nil {
+		return nil, fmt.Errorf("service: the broker's client certificate (--tls-client-cert, --tls-client-key): %w", err)
 	}
 	return opts, nil
 }

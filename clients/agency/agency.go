@@ -47,6 +47,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
 	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
+	"github.com/sekretessbroker/sekretessbroker/broker/tlsca"
 )
 
 // Identity is an agency's private keys: one generation of them, named in
@@ -151,15 +152,11 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		}
 		opts = append(opts, o)
 	}
-	if cfg.TLSCA != "" {
-		opts = append(opts, nats.RootCAs(cfg.TLSCA))
+	tlsOpts, err := tlsca.NATSOptions(cfg.TLSCA, cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("agency: TLSCert and TLSKey: %w", err)
 	}
-	if cfg.TLSCert != "" || cfg.TLSKey != "" {
-		if cfg.TLSCert == "" || cfg.TLSKey == "" {
-			return nil, errors.New("agency: a client certificate needs both TLSCert and TLSKey")
-		}
-		opts = append(opts, nats.ClientCert(cfg.TLSCert, cfg.TLSKey))
-	}
+	opts = append(opts, tlsOpts...)
 	c := &Client{cfg: cfg, self: self, awaited: map[string]bool{}, sent: map[string]bool{}, pending: map[string]*decision.Record{},
 		closed: make(chan struct{})}
 	var closeOnce sync.Once

@@ -50,14 +50,7 @@ func (t *tlsFlags) natsOptions(data string) ([]nats.Option, error) {
 	if err := t.resolve(layout.TLS(data), tlsca.BrokerCertFile, tlsca.BrokerKeyFile); err != nil {
 		return nil, err
 	}
-	var opts []nats.Option
-	if t.ca != "" {
-		opts = append(opts, nats.RootCAs(t.ca))
-	}
-	if t.cert != "" {
-		opts = append(opts, nats.ClientCert(t.cert, t.key))
-	}
-	return opts, nil
+	return tlsca.NATSOptions(t.ca, t.cert, t.key)
 }
 
 // initTLS creates the private CA and the certificates of "brokerctl init
