@@ -127,12 +127,17 @@ check-deploy: tools
 	promtool test rules deploy/sekretessbroker.rules.test.yml
 
 ## tools: the tests' tools that are not Go modules, from Debian's packages at pinned versions
-## (apt-get update first; installed only when missing). opa and staticcheck are `go tool`s in go.mod.
+## (apt-get update first; installed only when missing): promtool, and chromium for the browser tests.
+## opa and staticcheck are `go tool`s in go.mod.
 PROMETHEUS_DEB := prometheus=2.42.0+ds-5+deb12u1
+CHROMIUM_DEB   := chromium=156.0.8078.108-1~deb12u1
 tools:
-	@if ! command -v promtool >/dev/null 2>&1; then \
+	@missing=""; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing $(PROMETHEUS_DEB)"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing $(CHROMIUM_DEB)"; \
+	if [ -n "$$missing" ]; then \
 		sudo=""; if [ "$$(id -u)" != 0 ]; then sudo=sudo; fi; \
-		$$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends $(PROMETHEUS_DEB); \
+		$$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends $$missing; \
 	fi
 
 ## demo: the three scenarios of the joint guidance (seed 002) end to end through a real broker on loopback, with the officials' clients.
