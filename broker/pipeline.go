@@ -2,8 +2,6 @@ package broker
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,13 +37,6 @@ const (
 	replayGuardPatience = 5 * time.Second
 	replayGuardRetry    = 100 * time.Millisecond
 )
-
-// envelopeHash is the hex SHA-256 of an inbound message's bytes, as
-// recorded in its decision.
-func envelopeHash(raw []byte) string {
-	sum := sha256.Sum256(raw)
-	return hex.EncodeToString(sum[:])
-}
 
 // auditUnavailable refuses a message whose earlier message's record exists
 // but cannot be read: the policy must not decide without it.
@@ -92,7 +83,7 @@ func (b *Broker) handle(m jetstream.Msg) {
 		_ = m.NakWithDelay(retryDelay)
 		return
 	}
-	if rec != nil && rec.EnvelopeSHA256 != envelopeHash(m.Data()) {
+	if rec != nil && rec.EnvelopeSHA256 != envelope.Hash(m.Data()) {
 		// The inbound sequence was used before by another envelope: the
 		// inbound stream was recreated. This one is new; decide it.
 		b.cfg.Logger.Warn("broker: inbound sequence recorded for another envelope (was the inbound stream recreated?); deciding this one afresh",
@@ -188,7 +179,7 @@ func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64, stored
 	rec := &decision.Record{
 		DecisionID:     decision.NewID(),
 		InboundSeq:     seq,
-		EnvelopeSHA256: envelopeHash(raw),
+		EnvelopeSHA256: envelope.Hash(raw),
 		Outcome:        decision.Rejected,
 		// The decision's own time: a consent withdrawn before it no longer
 		// counts, even for a message created earlier.

@@ -301,6 +301,23 @@ func (e *Envelope) Verify(pub ed25519.PublicKey) error {
 	return nil
 }
 
+// VouchedFor accepts the signature on another party's word: sum is the
+// SHA-256 (as Hash gives it) that a statement the caller has verified names
+// for this envelope, such as the broker's signed decision, made after the
+// broker verified the sender's signature. It lets a recipient read a message
+// whose sender's keys it no longer has. It returns an error wrapping
+// ErrBadSignature if sum does not name these exact bytes.
+func (e *Envelope) VouchedFor(sum string) error {
+	if len(e.raw) < fixedSize || len(e.buf) != labelSize+len(e.raw) {
+		return fmt.Errorf("%w: envelope was not produced by Parse", ErrBadSignature)
+	}
+	if sum != Hash(e.raw) {
+		return fmt.Errorf("%w: the statement vouching for it names other bytes", ErrBadSignature)
+	}
+	e.verified = true
+	return nil
+}
+
 // CheckTime reports an error wrapping ErrClockSkew if Header.CreatedAt is
 // more than skew away from now, in either direction. This bounds how long a
 // captured envelope can be replayed; deduplication by Header.ID covers the

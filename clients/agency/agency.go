@@ -492,6 +492,11 @@ type Delivery struct {
 	// Decision is the broker's signed decision that allowed the delivery: the
 	// rule, its basis in law and the obligations that travel with the data.
 	Decision *decision.Record
+	// SetAside, when not empty, says why this agency could not check the
+	// delivery itself and took it on the broker's word; it begins with a
+	// constant such as SetAsideSenderLeft. Such a delivery is kept apart and
+	// looked at by a person before anything is done with it.
+	SetAside string `json:",omitempty"`
 
 	msg jetstream.Msg
 }
@@ -564,7 +569,7 @@ func (c *Client) open(m jetstream.Msg) (*Delivery, error) {
 	}
 	sender, ok := c.cfg.Directory.Lookup(h.From)
 	if !ok {
-		return nil, fmt.Errorf("agency: delivery %s: sender %q is not in this agency's copy of the directory: %w", h.ID, h.From, ErrBadKey)
+		return c.setAside(m, env, rec, fmt.Sprintf("%s: sender %s no longer in the directory; the broker verified its signature when it decided", SetAsideSenderLeft, h.From))
 	}
 	// The broker checked the key's validity when it accepted the message;
 	// here the signature must verify with a key of the sender that had not
@@ -588,6 +593,34 @@ func (c *Client) open(m jetstream.Msg) (*Delivery, error) {
 	return &Delivery{
 		ID: h.ID, From: h.From, Kind: h.Kind, ReplyTo: h.ReplyTo, CreatedAt: h.CreatedAt,
 		Payload: payload, Decision: rec, msg: m,
+	}, nil
+}
+
+// SetAsideSenderLeft begins Delivery.SetAside for a delivery whose sender has
+// left the directory since the broker decided it.
+const SetAsideSenderLeft = "sender no longer in the directory"
+
+// setAside opens a delivery whose sender this agency can no longer check
+// itself, on the broker's word: the broker's signed decision names the exact
+// envelope (its SHA-256), and the broker verified the sender's signature
+// before it decided. The delivery is returned, marked with why, so that it
+// is kept with everything else instead of blocking the inbox; a decision
+// that does not name these bytes is a key problem as before.
+func (c *Client) setAside(m jetstream.Msg, env *envelope.Envelope, rec *decision.Record, why string) (*Delivery, error) {
+	h := env.Header
+	if err := env.VouchedFor(rec.EnvelopeSHA256); err != nil {
+		return nil, fmt.Errorf("agency: delivery %s: sender %q is not in this agency's copy of the directory, and the broker's decision does not name this envelope: %w: %w", h.ID, h.From, ErrBadKey, err)
+	}
+	payload, err := env.OpenPayload(c.cfg.Identity.age)
+	if errors.Is(err, envelope.ErrWrongKey) {
+		return nil, fmt.Errorf("agency: delivery %s from %s is not sealed to this agency's age key: %w: %w", h.ID, h.From, ErrBadKey, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("agency: delivery %s: %w", h.ID, err)
+	}
+	return &Delivery{
+		ID: h.ID, From: h.From, Kind: h.Kind, ReplyTo: h.ReplyTo, CreatedAt: h.CreatedAt,
+		Payload: payload, Decision: rec, SetAside: why, msg: m,
 	}, nil
 }
 

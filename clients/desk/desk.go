@@ -429,6 +429,9 @@ func printDelivery(out io.Writer, d *agency.Delivery) {
 		fmt.Fprintf(out, "    in reply to %s\n", d.ReplyTo)
 	}
 	fmt.Fprintf(out, "    allowed under %s: %s\n", d.Decision.Rule, d.Decision.Basis)
+	if d.SetAside != "" {
+		fmt.Fprintf(out, "    SET ASIDE, check before use (åtsidosatt): %s\n", d.SetAside)
+	}
 	if len(d.Decision.Obligations) > 0 {
 		fmt.Fprintf(out, "    obligations: %s\n", strings.Join(d.Decision.Obligations, "; "))
 	}

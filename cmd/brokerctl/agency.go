@@ -172,6 +172,9 @@ func cmdRecv(args []string, out io.Writer) error {
 	return each(out, *wait, *max, "no messages", cl.Next, func(d *agency.Delivery) error {
 		fmt.Fprintf(out, "%s from %s (%s) at %s under %s (%s)\n", d.ID, d.From, d.Kind,
 			d.CreatedAt.Format(time.RFC3339), d.Decision.Rule, d.Decision.Basis)
+		if d.SetAside != "" {
+			fmt.Fprintf(out, "  SET ASIDE, check before use: %s\n", d.SetAside)
+		}
 		if len(d.Decision.Obligations) > 0 {
 			fmt.Fprintf(out, "  obligations: %s\n", strings.Join(d.Decision.Obligations, ", "))
 		}
