@@ -44,10 +44,18 @@ func auditUnavailable(id string, err error) *rejection {
 	return reject(errcode.AuditUnavailable, "the audit record of message %s could not be read (%v); send the message again later", id, err)
 }
 
-// rejection is a message refused before the policy could decide it.
+// rejection is a message refused before the policy could decide it, or,
+// with resend set, an envelope sent again after it was decided.
 type rejection struct {
 	code   string
 	reason string
+	// resend is set for an envelope whose exact bytes were stored before
+	// under another inbound sequence: the sender sent it again (after a lost
+	// receipt, a restart, or an idempotent retry). It gets the recorded
+	// decision's receipt again, never a second delivery nor a replay
+	// refusal; pending means that decision is not recorded yet.
+	resend  *decision.Record
+	pending bool
 }
 
 func reject(code string, format string, args ...any) *rejection {
@@ -98,7 +106,11 @@ func (b *Broker) handle(m jetstream.Msg) {
 		b.finish(ctx, m, rec, m.Data())
 		return
 	}
-	rec, personal := b.decide(ctx, m, seq, meta.Timestamp)
+	rec, personal, resend := b.decide(ctx, m, seq, meta.Timestamp)
+	if resend != nil {
+		b.answerResend(ctx, m, resend)
+		return
+	}
 	recorded, err := b.appendAudit(ctx, rec, personal)
 	if err != nil {
 		// Back-pressure: no delivery and no ack without the record. JetStream
@@ -174,7 +186,7 @@ func (b *Broker) count(rec *decision.Record) {
 // The clock window is checked against when JetStream stored the message, not
 // against now: a message that waited out a broker outage or back-pressure is
 // as fresh as when it was accepted, while a replayed envelope is stored anew.
-func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64, stored time.Time) (*decision.Record, *audit.Personal) {
+func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64, stored time.Time) (*decision.Record, *audit.Personal, *rejection) {
 	raw := m.Data()
 	rec := &decision.Record{
 		DecisionID:     decision.NewID(),
@@ -189,13 +201,16 @@ func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64, stored
 	rec.Sender = publisher
 	personal := &audit.Personal{}
 	rej := b.evaluate(ctx, raw, publisher, stored, rec, personal)
+	if rej != nil && (rej.resend != nil || rej.pending) {
+		return nil, nil, rej
+	}
 	if rej != nil {
 		rec.Outcome = decision.Rejected
 		rec.ErrorCode = rej.code
 		rec.Reasons = []string{rej.reason}
 		rec.Rule, rec.Basis, rec.Obligations = "", "", nil
 	}
-	return rec, personal
+	return rec, personal, nil
 }
 
 // evaluate fills rec from the envelope and the policy, and personal from the
@@ -238,7 +253,7 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 	if err := env.CheckTime(stored, b.cfg.ClockSkew); err != nil {
 		return reject(envelope.Code(err), "%v", err)
 	}
-	if rej := b.checkReplay(ctx, h.ID, rec.InboundSeq); rej != nil {
+	if rej := b.checkReplay(ctx, h.ID, rec.InboundSeq, rec.EnvelopeSHA256); rej != nil {
 		return rej
 	}
 	plain, err := env.OpenMeta(append([]age.Identity{b.cfg.Identity}, b.cfg.Identities...)...)
@@ -311,8 +326,10 @@ func verifySender(env *envelope.Envelope, sender *directory.Agency, at time.Time
 
 // checkReplay records the message id as seen. The same id from the same
 // stream message is a redelivery of a message whose outcome never reached the
-// audit log; the same id in another stream message is a replay.
-func (b *Broker) checkReplay(ctx context.Context, id string, seq uint64) *rejection {
+// audit log. The same id in another stream message is a resend when the
+// bytes are the very envelope recorded there (sum is their hash), and a
+// replay otherwise.
+func (b *Broker) checkReplay(ctx context.Context, id string, seq uint64, sum string) *rejection {
 	val := []byte(strconv.FormatUint(seq, 10))
 	err := b.markSeen(ctx, id, val)
 	if err == nil {
@@ -326,11 +343,78 @@ func (b *Broker) checkReplay(ctx context.Context, id string, seq uint64) *reject
 		first := "an earlier message"
 		if gerr == nil {
 			first = "inbound message " + string(e.Value())
+			if rej := b.resent(ctx, id, string(e.Value()), sum); rej != nil {
+				return rej
+			}
 		}
 		return reject(errcode.Replay, "message id %s was already used by %s; a replayed envelope is never delivered twice", id, first)
 	}
 	// The guard cannot answer: refuse rather than risk a replay.
 	return reject(errcode.Replay, "replay guard unavailable (%v); send the message again later", err)
+}
+
+// resent reports whether the envelope with hash sum is the one stored as
+// inbound message firstSeq: a resend, answered with that message's decision
+// (pending while it has none yet). It returns nil for a replay, and for a
+// first record it cannot read (then the replay refusal stands, as before).
+func (b *Broker) resent(ctx context.Context, id, firstSeq, sum string) *rejection {
+	seq, err := strconv.ParseUint(firstSeq, 10, 64)
+	if err != nil {
+		return nil
+	}
+	rec, err := b.cfg.Audit.BySeq(ctx, seq)
+	switch {
+	case err != nil:
+		return &rejection{pending: true, reason: fmt.Sprintf("the record of inbound message %d, which message %s was first sent as, cannot be read now: %v", seq, id, err)}
+	case rec == nil:
+		return &rejection{pending: true, reason: fmt.Sprintf("message %s was first sent as inbound message %d, which is not decided yet", id, seq)}
+	case rec.EnvelopeSHA256 != sum || rec.MessageID != id:
+		return nil
+	}
+	return &rejection{resend: rec}
+}
+
+// answerResend answers an envelope sent again with the receipt of its
+// recorded decision, under a message id of its own so that the receipt
+// stream stores it even when the first receipt is still in its duplicate
+// window. Nothing is delivered and nothing new is recorded: the decision,
+// and its delivery, are the first message's. A resend whose first message
+// is not decided yet waits for it.
+func (b *Broker) answerResend(ctx context.Context, m jetstream.Msg, r *rejection) {
+	if r.pending {
+		b.cfg.Logger.Info("broker: resent envelope waits for its first copy's decision", "why", r.reason)
+		_ = m.NakWithDelay(retryDelay)
+		return
+	}
+	rec := r.resend
+	if b.cfg.Metrics != nil {
+		b.cfg.Metrics.Redeliveries.Inc()
+	}
+	meta, err := m.Metadata()
+	if err != nil {
+		_ = m.NakWithDelay(retryDelay)
+		return
+	}
+	if _, known := b.cfg.Directory.Current().Lookup(rec.Sender); known {
+		body, sig, err := decision.Sign(b.cfg.SigningKey, rec)
+		if err != nil {
+			b.cfg.Logger.Error("broker: sign decision", "err", err)
+			_ = m.NakWithDelay(retryDelay)
+			return
+		}
+		out := nats.NewMsg(bus.Receipt(rec.Sender))
+		out.Data = body
+		out.Header.Set(bus.HeaderSignature, sig)
+		msgID := fmt.Sprintf("receipt-%s-resent-%d", rec.DecisionID, meta.Sequence.Stream)
+		if _, err := b.js.PublishMsg(ctx, out, jetstream.WithMsgID(msgID)); err != nil {
+			b.retry(m, "receipt of a resent envelope", err)
+			return
+		}
+	}
+	b.rate.settle(meta.Sequence.Stream)
+	if err := m.Ack(); err != nil {
+		b.cfg.Logger.Warn("broker: ack failed", "err", err)
+	}
 }
 
 // markSeen creates the replay guard's entry for id. A refusal is final, so a

@@ -256,18 +256,29 @@ func TestReplay(t *testing.T) {
 	w := newWorld(t, nil)
 	raw, id := w.seal(school, social, "concern_report", concern("elev-4711"), "Eleven berättar om våld i hemmet.")
 	w.publish(school, raw)
-	w.audit.nextAttempt(t)
+	first := w.audit.nextAttempt(t)
 	if r := w.receipt(school); !r.Allowed() || r.MessageID != id {
 		t.Fatalf("first copy: %+v", r)
 	}
+
+	// The very same envelope again is a resend: the first decision's
+	// receipt, nothing recorded or delivered again.
 	w.publish(school, raw)
+	if r := w.receipt(school); r.DecisionID != first.rec.DecisionID || !r.Allowed() {
+		t.Fatalf("resend: receipt %+v, want decision %s", r, first.rec.DecisionID)
+	}
+
+	// Another envelope under the same id is a replay.
+	other, _ := w.sealID(w.parties[school], school, social, "concern_report", concern("elev-4711"), "Något annat.", id)
+	w.publish(school, other)
 	a := w.audit.nextAttempt(t)
 	r := w.receipt(school)
 	if r.DecisionID != a.rec.DecisionID || r.Allowed() || r.ErrorCode != codeReplay || r.MessageID != id ||
 		!strings.Contains(r.Reasons[0], "already used") {
 		t.Fatalf("replay: receipt %+v", r)
 	}
-	// Both copies were recorded, under their own inbound sequences.
+	// The first copy and the replay were recorded, under their own inbound
+	// sequences; the resend was not.
 	recs := w.audit.records()
 	if len(recs) != 2 || recs[0].InboundSeq == recs[1].InboundSeq {
 		t.Fatalf("records = %+v", recs)

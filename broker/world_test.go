@@ -269,6 +269,12 @@ func newWorld(t *testing.T, prepare func(*fakeAudit)) *world {
 // the directory; its age recipient then comes from a fresh key.
 func (w *world) sealAs(from *party, fromID, to, kind string, claims map[string]any, payload string) (raw []byte, id string) {
 	w.t.Helper()
+	return w.sealID(from, fromID, to, kind, claims, payload, envelope.NewID())
+}
+
+// sealID is sealAs for a message id of the caller's choosing.
+func (w *world) sealID(from *party, fromID, to, kind string, claims map[string]any, payload, msgID string) (raw []byte, id string) {
+	w.t.Helper()
 	var rcpt age.Recipient = newParty(w.t).age.Recipient()
 	if a, ok := w.dir.Lookup(to); ok {
 		rcpt = a.Recipient()
@@ -277,7 +283,7 @@ func (w *world) sealAs(from *party, fromID, to, kind string, claims map[string]a
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	h := envelope.Header{ID: envelope.NewID(), From: fromID, To: to, Kind: kind, CreatedAt: time.Now()}
+	h := envelope.Header{ID: msgID, From: fromID, To: to, Kind: kind, CreatedAt: time.Now()}
 	raw, err = envelope.Seal(h, meta, w.dir.Broker.Recipient(), []byte(payload), rcpt, from.signing)
 	if err != nil {
 		w.t.Fatal(err)

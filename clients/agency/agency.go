@@ -114,6 +114,9 @@ type Client struct {
 	awaited map[string]bool             // ids of requests whose answers a Request waits for
 	sent    map[string]bool             // ids this client sent whose receipts it has not read
 	pending map[string]*decision.Record // receipts read for this client's messages, not yet asked for
+	// answered holds receipts already returned, so that a second receipt for
+	// the same message (a resend's) is known as this client's and dropped.
+	answered map[string]bool
 
 	// asyncErr is the last error the server reported asynchronously, such as a
 	// permission violation; it explains a fetch that otherwise just times out.
@@ -157,7 +160,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("agency: TLSCert and TLSKey: %w", err)
 	}
 	opts = append(opts, tlsOpts...)
-	c := &Client{cfg: cfg, self: self, awaited: map[string]bool{}, sent: map[string]bool{}, pending: map[string]*decision.Record{},
+	c := &Client{cfg: cfg, self: self, awaited: map[string]bool{}, sent: map[string]bool{}, pending: map[string]*decision.Record{}, answered: map[string]bool{},
 		closed: make(chan struct{})}
 	var closeOnce sync.Once
 	opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
@@ -287,8 +290,12 @@ func (c *Client) Seal(m Message) (raw []byte, id string, err error) {
 	return raw, h.ID, nil
 }
 
-// Publish sends a sealed envelope. Publishing the same id again within two
-// minutes is deduplicated, so a send may be retried safely.
+// Publish sends a sealed envelope. Sending the same envelope again is safe,
+// whenever it is done: the broker decides it once, delivers it at most once,
+// and answers every copy with the receipt of that one decision, so Receipt
+// returns it after a resend too (after a lost receipt, or a restart of this
+// program or of the broker). A new envelope with the same id is a replay,
+// and refused.
 func (c *Client) Publish(ctx context.Context, raw []byte, id string) error {
 	if len(raw) > envelope.DefaultMaxSize {
 		return fmt.Errorf("agency: the envelope is %d bytes and the broker accepts at most %d: %w",
@@ -304,11 +311,31 @@ func (c *Client) Publish(ctx context.Context, raw []byte, id string) error {
 		c.sent[id] = true
 		c.mu.Unlock()
 	}
-	if _, err := c.js.PublishMsg(ctx, msg, opts...); err != nil {
+	ack, err := c.js.PublishMsg(ctx, msg, opts...)
+	if err != nil {
 		return fmt.Errorf("agency: publish: %w: %w", ErrUnreachable, err)
+	}
+	if id != "" && ack.Duplicate {
+		// The inbound stream holds this id already, so it stored nothing and
+		// no receipt follows from this copy, while the first copy's receipt
+		// may have been read long ago. A copy under a msg id of its own is
+		// stored, and the broker answers it with the first copy's decision.
+		resend := nats.NewMsg(msg.Subject)
+		resend.Data = raw
+		if _, err := c.js.PublishMsg(ctx, resend, jetstream.WithMsgID(id+resentMsgID+envelope.NewID())); err != nil {
+			return fmt.Errorf("agency: publish: %w: %w", ErrUnreachable, err)
+		}
 	}
 	return nil
 }
+
+// resentMsgID joins a message id and a random part into the msg id of a
+// resent copy.
+const resentMsgID = "-resent-"
+
+// answeredLimit bounds Client.answered; past it the set is cleared, and a
+// late second receipt is left for other processes as any other one.
+const answeredLimit = 4096
 
 // RejectedError is returned by Deliver when the broker rejected a message.
 // Receipt holds the broker's signed record with every reason. It matches
@@ -379,7 +406,7 @@ func (c *Client) Receipt(ctx context.Context, messageID string) (*decision.Recor
 			return nil, err
 		}
 		c.mu.Lock()
-		mine := r.MessageID == messageID || c.sent[r.MessageID]
+		mine := r.MessageID == messageID || c.sent[r.MessageID] || c.answered[r.MessageID]
 		c.mu.Unlock()
 		if !mine {
 			// Another process of this agency sent it: leave it for that one,
@@ -393,9 +420,14 @@ func (c *Client) Receipt(ctx context.Context, messageID string) (*decision.Recor
 		}
 		c.mu.Lock()
 		delete(c.sent, r.MessageID)
-		if r.MessageID != messageID {
+		again := c.answered[r.MessageID]
+		if r.MessageID != messageID && !again {
 			c.pending[r.MessageID] = r
 		}
+		if len(c.answered) >= answeredLimit {
+			clear(c.answered)
+		}
+		c.answered[r.MessageID] = true
 		c.mu.Unlock()
 		if r.MessageID == messageID {
 			return receiptResult(r)
