@@ -70,13 +70,15 @@
 // a reply or forward that names no subject the message it is about) are
 // sealed with AES-256-GCM under a
 // data key per broker and calendar month, itself wrapped with age to the
-// auditors and kept in the KV bucket sekretess_audit_keys. Shred destroys the
-// keys of past periods: their personal fields become unreadable, while the
-// sealed bytes stay in the leaves, so every hash, checkpoint and proof still
-// verifies. It erases every stored copy of a key with JetStream's secure
-// delete (the bucket's stream allows deletes; see shred.go), refuses the
-// current period and later ones, whose keys still seal records, and
-// records each key it destroys as a signed key event record.
+// auditors and kept in a stream of the period's own,
+// SEKRETESS_AUDIT_KEYS_<period> (keystore.go). Shred destroys the keys of
+// past periods: their personal fields become unreadable, while the sealed
+// bytes stay in the leaves, so every hash, checkpoint and proof still
+// verifies. It deletes each period's key stream whole, which removes every
+// stored copy even on an encrypted store (see shred.go for the key bucket of
+// older deployments), refuses the current period and later ones, whose keys
+// still seal records, and records each key it destroys as a signed key
+// event record before destroying it.
 //
 // Auditors. The audit commands read the log as an auditor NATS user
 // (directory.Auditor, bus.AuditorPermissions), which may read the streams

@@ -29,7 +29,7 @@ import (
 type Config struct {
 	// JetStream is the connection's JetStream context.
 	JetStream jetstream.JetStream
-	// Replicas of the audit stream, checkpoint stream and key bucket: 3 on a
+	// Replicas of the audit stream, checkpoint stream and key streams: 3 on a
 	// cluster; zero means defaults.Replicas.
 	Replicas int
 	// Limits bound the audit stream, the checkpoint stream and the key
@@ -91,7 +91,6 @@ type Log struct {
 	js          jetstream.JetStream
 	stream      jetstream.Stream
 	checkpoints jetstream.Stream
-	keys        jetstream.KeyValue
 	sealer      *sealer
 	cc          jetstream.ConsumeContext
 	// recordKeys check that a record is the broker's before it is acted on.
@@ -124,7 +123,7 @@ type Log struct {
 	isClosed bool
 }
 
-// Open creates the audit streams and key bucket if needed, reads the whole
+// Open creates the audit streams if needed, reads the whole
 // log to build the tree and the indexes, and keeps following the stream, so
 // that records appended by other brokers are seen too.
 func Open(ctx context.Context, cfg Config) (*Log, error) {
@@ -138,12 +137,14 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		quit: make(chan struct{}), recordKeys: signerVerifiers{s: cfg.Signer, more: cfg.History},
 	}
 	var err error
-	if l.stream, l.checkpoints, l.keys, err = Setup(ctx, cfg.JetStream, cfg.Replicas, cfg.Limits); err != nil {
+	if l.stream, l.checkpoints, err = Setup(ctx, cfg.JetStream, cfg.Replicas, cfg.Limits); err != nil {
 		return nil, err
 	}
 	l.signedFrom = signedFrom(l.stream.CachedInfo())
 	if len(cfg.Auditors) > 0 {
-		l.sealer = &sealer{kv: l.keys, auditors: cfg.Auditors}
+		lim := cfg.Limits.Or(limits.Default(0))
+		l.sealer = &sealer{store: &keyStore{js: cfg.JetStream, replicas: defaults.ReplicaCount(cfg.Replicas), limit: lim.AuditKeys},
+			auditors: cfg.Auditors}
 	} else {
 		cfg.Logger.Warn("audit: no auditor recipients; personal fields are not recorded")
 	}
@@ -163,10 +164,11 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	return l, nil
 }
 
-// Setup creates or updates the audit stream, the checkpoint stream and the
-// key bucket with their limits, zero replicas meaning defaults.Replicas (zero fields take limits.Default(0)), and
-// returns them.
-func Setup(ctx context.Context, js jetstream.JetStream, replicas int, lim limits.Streams) (records, checkpoints jetstream.Stream, keys jetstream.KeyValue, err error) {
+// Setup creates or updates the audit stream and the checkpoint stream with
+// their limits, zero replicas meaning defaults.Replicas (zero fields take
+// limits.Default(0)), and returns them. The key streams are made as their
+// periods begin (keystore.go).
+func Setup(ctx context.Context, js jetstream.JetStream, replicas int, lim limits.Streams) (records, checkpoints jetstream.Stream, err error) {
 	replicas = defaults.ReplicaCount(replicas)
 	lim = lim.Or(limits.Default(0))
 	rc := jetstream.StreamConfig{
@@ -178,11 +180,11 @@ func Setup(ctx context.Context, js jetstream.JetStream, replicas int, lim limits
 	// Apply sets DiscardNew: a full log refuses a record, never drops one.
 	lim.Audit.Apply(&rc, false)
 	if rc.Metadata, err = signedFromMetadata(ctx, js); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	records, err = js.CreateOrUpdateStream(ctx, rc)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("audit: stream %s (check its limits against the disk and JetStream's max_file_store): %w", bus.StreamAudit, err)
+		return nil, nil, fmt.Errorf("audit: stream %s (check its limits against the disk and JetStream's max_file_store): %w", bus.StreamAudit, err)
 	}
 	cc := jetstream.StreamConfig{
 		Name: bus.StreamAuditCheckpoints, Subjects: []string{bus.AuditCheckpoint, bus.AuditCosignedPrefix + ">"},
@@ -193,13 +195,9 @@ func Setup(ctx context.Context, js jetstream.JetStream, replicas int, lim limits
 	lim.AuditCheckpoints.Apply(&cc, false)
 	checkpoints, err = js.CreateOrUpdateStream(ctx, cc)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("audit: stream %s: %w", bus.StreamAuditCheckpoints, err)
+		return nil, nil, fmt.Errorf("audit: stream %s: %w", bus.StreamAuditCheckpoints, err)
 	}
-	keys, err = setupKeys(ctx, js, replicas, lim.AuditKeys)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("audit: key bucket: %w", err)
-	}
-	return records, checkpoints, keys, nil
+	return records, checkpoints, nil
 }
 
 // receive adds one record of the stream to the tree and the indexes. The
@@ -553,9 +551,6 @@ func (l *Log) checkpointLoop() {
 		}
 	}
 }
-
-// Keys returns the key bucket, for auditors' Openers and Shred.
-func (l *Log) Keys() jetstream.KeyValue { return l.keys }
 
 // Close publishes a last checkpoint and stops following the stream.
 func (l *Log) Close() error {

@@ -285,7 +285,7 @@ func TestShredKeepsTheLogVerifiable(t *testing.T) {
 			t.Fatalf("record %d has no sealed fields", i+1)
 		}
 		// A fresh opener each time: nothing cached from before the shred.
-		return NewOpener(l.Keys(), auditor).Open(ctxT(t), e.Personal, e.DecisionID)
+		return NewOpener(js, auditor).Open(ctxT(t), e.Personal, e.DecisionID)
 	}
 	ex, err := ReadStream(ctxT(t), js)
 	if err != nil {
@@ -301,7 +301,7 @@ func TestShredKeepsTheLogVerifiable(t *testing.T) {
 		}
 	}
 	// Someone else's age identity cannot open them.
-	if _, err := NewOpener(l.Keys(), newAuditor(t)).Open(ctxT(t), mustEntry(t, ex, 0).Personal, mustEntry(t, ex, 0).DecisionID); err == nil {
+	if _, err := NewOpener(js, newAuditor(t)).Open(ctxT(t), mustEntry(t, ex, 0).Personal, mustEntry(t, ex, 0).DecisionID); err == nil {
 		t.Fatal("a non-auditor opened the personal fields")
 	}
 

@@ -19,8 +19,8 @@ import (
 )
 
 // Sealed is a record's personal fields, encrypted (AES-256-GCM) under the data
-// key of a retention period. The key is in the key bucket, wrapped with age to
-// the auditors, under "period.<Period>.<KeyID>"; once it is shredded the
+// key of a retention period. The key is in the period's key stream, wrapped
+// with age to the auditors (see keystore.go); once it is shredded the
 // ciphertext stays in the log, and in the tree, but cannot be opened.
 type Sealed struct {
 	Period string `json:"period"`
@@ -42,7 +42,7 @@ func keyName(period, id string) string { return "period." + period + "." + id }
 // key per period, so replicas never need to read each other's keys (which
 // are wrapped to the auditors, not to the broker).
 type sealer struct {
-	kv       jetstream.KeyValue
+	store    *keyStore
 	auditors []age.Recipient
 
 	mu     sync.Mutex
@@ -103,8 +103,8 @@ func (s *sealer) newKey(ctx context.Context, period string) error {
 		return fmt.Errorf("audit: wrap data key: %w", err)
 	}
 	id := hex.EncodeToString(idb)
-	if _, err := s.kv.Create(ctx, keyName(period, id), wrapped.Bytes()); err != nil {
-		return fmt.Errorf("audit: store data key of %s: %w", period, err)
+	if err := s.store.put(ctx, period, id, wrapped.Bytes()); err != nil {
+		return err
 	}
 	aead, err := newAEAD(key)
 	if err != nil {
@@ -116,15 +116,17 @@ func (s *sealer) newKey(ctx context.Context, period string) error {
 
 // Opener opens sealed personal fields with an auditor's identities.
 type Opener struct {
-	kv         jetstream.KeyValue
+	js         jetstream.JetStream
 	identities []age.Identity
 	mu         sync.Mutex
 	keys       map[string]cipher.AEAD
 }
 
-// NewOpener returns an Opener reading wrapped keys from the key bucket.
-func NewOpener(kv jetstream.KeyValue, identities ...age.Identity) *Opener {
-	return &Opener{kv: kv, identities: identities, keys: map[string]cipher.AEAD{}}
+// NewOpener returns an Opener reading wrapped keys over js: from the key
+// stream of each record's period, or the key bucket of older deployments.
+// An auditor's connection may read them; it needs no other permission.
+func NewOpener(js jetstream.JetStream, identities ...age.Identity) *Opener {
+	return &Opener{js: js, identities: identities, keys: map[string]cipher.AEAD{}}
 }
 
 // Open decrypts the personal fields of the record with the given decision id.
@@ -134,14 +136,14 @@ func (o *Opener) Open(ctx context.Context, s *Sealed, decisionID string) (*Perso
 	aead, ok := o.keys[name]
 	o.mu.Unlock()
 	if !ok {
-		e, err := o.kv.Get(ctx, name)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
+		wrapped, err := getKey(ctx, o.js, s.Period, s.KeyID)
+		if errors.Is(err, errNoKey) {
 			return nil, fmt.Errorf("%w (%s)", ErrShredded, s.Period)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("audit: data key %s: %w", name, err)
+			return nil, err
 		}
-		r, err := age.Decrypt(bytes.NewReader(e.Value()), o.identities...)
+		r, err := age.Decrypt(bytes.NewReader(wrapped), o.identities...)
 		if err != nil {
 			return nil, fmt.Errorf("audit: unwrap data key %s: %w", name, err)
 		}

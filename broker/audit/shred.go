@@ -15,57 +15,21 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
-	"github.com/sekretessbroker/sekretessbroker/broker/limits"
 )
 
-// Erasure. The key bucket's stream is made by Setup itself, not through the
-// key-value API, because a bucket made that way denies message deletes for
-// good (a stream's deny_delete can never be lifted): Shred erases every
-// stored copy of a wrapped key with JetStream's secure delete, which
-// overwrites the message in its block file with random bytes. A purge, or a
-// key-value delete, only hides the value and leaves its bytes on disk.
-//
-// A bucket made before this (deny_delete set) can only be purged; Shred
-// says so in its report (ShredReport.Erased false).
-//
-// JetStream skips the overwrite on an encrypted store (the embedded server's
-// default), where the bytes stay in the block, encrypted under the store's
-// key, until the block is compacted or removed.
+// Erasure. A period's keys are in a stream of its own, and Shred deletes
+// that stream whole (see keystore.go). Keys in the key-value bucket of
+// older deployments are erased with JetStream's secure delete, which
+// overwrites the message in its block file with random bytes where the store
+// is not encrypted; a bucket made through the key-value API denies deletes
+// for good, and its keys can only be purged (ShreddedKey.How says which).
 
-// keysStream is the stream behind the key bucket.
+// keysStream is the stream behind the key bucket of older deployments.
 const keysStream = "KV_" + bus.BucketAuditKeys
 
 // ShredMargin is how long after a period's end its key may be shredded: a
 // broker whose clock is behind may still seal records with it until then.
 const ShredMargin = time.Hour
-
-// setupKeys creates the key bucket's stream with message deletes allowed,
-// unless it exists, applies lim and returns the bucket.
-func setupKeys(ctx context.Context, js jetstream.JetStream, replicas int, lim limits.Stream) (jetstream.KeyValue, error) {
-	_, err := js.Stream(ctx, keysStream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		// The configuration the key-value API would make, but for DenyDelete.
-		_, err = js.CreateStream(ctx, jetstream.StreamConfig{
-			Name:              keysStream,
-			Description:       "Data keys of the audit log's personal fields, wrapped to the auditors; erased after retention.",
-			Subjects:          []string{"$KV." + bus.BucketAuditKeys + ".>"},
-			MaxMsgsPerSubject: 1, MaxMsgs: -1, MaxBytes: -1, MaxMsgSize: -1, MaxConsumers: -1,
-			Storage: jetstream.FileStorage, Replicas: replicas,
-			AllowRollup: true, AllowDirect: true, Discard: jetstream.DiscardNew,
-			Duplicates: 2 * time.Minute,
-		})
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			err = nil // another broker made it at the same time
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := lim.Bucket(ctx, js, bus.BucketAuditKeys); err != nil {
-		return nil, err
-	}
-	return js.KeyValue(ctx, bus.BucketAuditKeys)
-}
 
 // ShreddedKey is one data key Shred destroyed.
 type ShreddedKey struct {
@@ -73,15 +37,31 @@ type ShreddedKey struct {
 	KeyID  string `json:"key_id"`
 	// Copies is how many stored messages held it.
 	Copies int `json:"copies"`
+	// How says how it was destroyed: HowStreamDeleted, HowErased or
+	// HowPurged.
+	How string `json:"how"`
 }
+
+// How a key was destroyed.
+const (
+	// HowStreamDeleted: the period's key stream was deleted, with its files
+	// and, on an encrypted store, the keys those files are encrypted with.
+	HowStreamDeleted = "stream deleted"
+	// HowErased: securely deleted from the key bucket of an older
+	// deployment; on an encrypted store the bytes stay, encrypted under the
+	// store's key, until JetStream compacts the block.
+	HowErased = "erased from the key bucket"
+	// HowPurged: purged from a key bucket that denies deletes; the bytes stay
+	// in its files until JetStream compacts them.
+	HowPurged = "purged from the key bucket"
+)
 
 // ShredReport says what Shred destroyed.
 type ShredReport struct {
 	Before time.Time     `json:"before"`
 	Keys   []ShreddedKey `json:"keys"`
-	// Erased is false when the bucket predates secure erase: the keys were
-	// purged, and their bytes stay in the bucket's files until JetStream
-	// compacts them.
+	// Erased is false when some key could only be purged (HowPurged): its
+	// bytes stay in the bucket's files until JetStream compacts them.
 	Erased bool `json:"erased"`
 }
 
@@ -115,16 +95,68 @@ func Shred(ctx context.Context, js jetstream.JetStream, signer note.Signer, befo
 			"for their keys still seal new records, and an ended period only %s after its end", ErrShredTooLate,
 			before.UTC().Format(time.RFC3339), latest.UTC().Format(time.RFC3339), ShredMargin, Period(now), ShredMargin)
 	}
-	stream, err := js.Stream(ctx, keysStream)
+	rep := &ShredReport{Before: before.UTC(), Erased: true}
+	streams, err := keyStreams(ctx, js)
 	if err != nil {
-		return nil, fmt.Errorf("audit: shred: key bucket: %w", err)
+		return nil, fmt.Errorf("audit: shred: %w", err)
+	}
+	periods := make([]string, 0, len(streams))
+	for p := range streams {
+		periods = append(periods, p)
+	}
+	sort.Strings(periods)
+	for _, period := range periods {
+		if !periodEnded(period, before) {
+			continue
+		}
+		copies, err := periodKeys(ctx, js, streams[period], period)
+		if err != nil {
+			return rep, fmt.Errorf("audit: shred: %w", err)
+		}
+		ids := make([]string, 0, len(copies))
+		for id := range copies {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		// Every destruction is recorded before anything is destroyed, so a
+		// failure leaves keys and records, never a silent gap.
+		for _, id := range ids {
+			if err := recordShred(ctx, js, signer, period, id, now, HowStreamDeleted); err != nil {
+				return rep, err
+			}
+		}
+		if err := js.DeleteStream(ctx, streams[period]); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return rep, fmt.Errorf("audit: shred %s: delete key stream %s: %w", period, streams[period], err)
+		}
+		for _, id := range ids {
+			rep.Keys = append(rep.Keys, ShreddedKey{Period: period, KeyID: id, Copies: copies[id], How: HowStreamDeleted})
+		}
+	}
+	if err := shredBucket(ctx, js, signer, before, now, rep); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// shredBucket destroys the keys of ended periods in the key bucket of an
+// older deployment, if there is one.
+func shredBucket(ctx context.Context, js jetstream.JetStream, signer note.Signer, before, now time.Time, rep *ShredReport) error {
+	stream, err := js.Stream(ctx, keysStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("audit: shred: key bucket: %w", err)
 	}
 	prefix := "$KV." + bus.BucketAuditKeys + "."
 	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(prefix+"period.>"))
 	if err != nil {
-		return nil, fmt.Errorf("audit: shred: key bucket: %w", err)
+		return fmt.Errorf("audit: shred: key bucket: %w", err)
 	}
-	rep := &ShredReport{Before: before.UTC(), Erased: !info.Config.DenyDelete}
+	how := HowErased
+	if info.Config.DenyDelete {
+		how, rep.Erased = HowPurged, false
+	}
 	var names []string
 	for subj := range info.State.Subjects {
 		names = append(names, strings.TrimPrefix(subj, prefix))
@@ -132,32 +164,31 @@ func Shred(ctx context.Context, js jetstream.JetStream, signer note.Signer, befo
 	sort.Strings(names)
 	for _, name := range names {
 		period, id, ok := strings.Cut(strings.TrimPrefix(name, "period."), ".")
-		start, err := time.Parse("2006-01", period)
-		if !ok || err != nil || start.AddDate(0, 1, 0).After(before) {
+		if !ok || !periodEnded(period, before) {
 			continue
 		}
 		seqs, err := keyCopies(ctx, stream, prefix+name)
 		if err != nil {
-			return rep, err
+			return err
 		}
 		if len(seqs) == 0 {
 			continue // shredded before: only a purge marker is left
 		}
-		if err := recordShred(ctx, js, signer, period, id, now, rep.Erased); err != nil {
-			return rep, err
+		if err := recordShred(ctx, js, signer, period, id, now, how); err != nil {
+			return err
 		}
-		if rep.Erased {
+		if how == HowErased {
 			for _, seq := range seqs {
 				if err := stream.SecureDeleteMsg(ctx, seq); err != nil {
-					return rep, fmt.Errorf("audit: shred %s: erase message %d: %w", name, seq, err)
+					return fmt.Errorf("audit: shred %s: erase message %d: %w", name, seq, err)
 				}
 			}
 		} else if err := purgeKey(ctx, js, name); err != nil {
-			return rep, err
+			return err
 		}
-		rep.Keys = append(rep.Keys, ShreddedKey{Period: period, KeyID: id, Copies: len(seqs)})
+		rep.Keys = append(rep.Keys, ShreddedKey{Period: period, KeyID: id, Copies: len(seqs), How: how})
 	}
-	return rep, nil
+	return nil
 }
 
 // keyCopies returns the sequences of the stored values of subject: every
@@ -192,12 +223,8 @@ func purgeKey(ctx context.Context, js jetstream.JetStream, name string) error {
 // recordShred appends the record of the destruction of data key id. Its
 // decision id is derived from the key, so a shred run again after a failure
 // writes it once within the stream's dedupe window.
-func recordShred(ctx context.Context, js jetstream.JetStream, signer note.Signer, period, id string, now time.Time, erased bool) error {
+func recordShred(ctx context.Context, js jetstream.JetStream, signer note.Signer, period, id string, now time.Time, how string) error {
 	sum := sha256.Sum256([]byte(decision.KindDataKeyShredded + "\x00" + period + "\x00" + id))
-	how := "erased from the key bucket"
-	if !erased {
-		how = "purged from the key bucket (it predates secure erase; the bytes stay in its files until compacted)"
-	}
 	rec := &decision.Record{
 		DecisionID: hex.EncodeToString(sum[:16]),
 		DecidedAt:  now.UTC(),

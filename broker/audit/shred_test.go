@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,14 +18,20 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 )
 
-// startSyncedServer starts an unencrypted server that writes every message
-// to disk before acknowledging it, so the files can be read as they are.
-func startSyncedServer(t *testing.T, dir string) *server.Server {
+// startSyncedServer starts a server that writes every message to disk
+// before acknowledging it. With an empty key the store is not encrypted, so
+// the files can be read as they are; with a key it is encrypted as the
+// embedded server's store is by default.
+func startSyncedServer(t *testing.T, dir, key string) *server.Server {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{
+	opts := &server.Options{
 		ServerName: "shred-test", Host: "127.0.0.1", Port: -1,
 		JetStream: true, StoreDir: dir, SyncAlways: true, NoSigs: true, NoLog: true,
-	})
+	}
+	if key != "" {
+		opts.JetStreamKey, opts.JetStreamCipher = key, server.ChaCha
+	}
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,9 +71,21 @@ func filesHolding(t *testing.T, dir string, b []byte) []string {
 }
 
 // TestShredErasesTheKeyFromDisk is the regression test of shredded keys that
-// stayed in the bucket's block files: after a shred, no file of the
-// JetStream store holds the wrapped key, even after a restart.
+// stayed in the store's block files: after a shred, no file of the JetStream
+// store holds the wrapped key, even after a restart; on an encrypted store
+// (the embedded server's default, where JetStream's secure delete does not
+// overwrite) the period's stream, its blocks and their keys are gone, so the
+// store's key cannot bring it back.
 func TestShredErasesTheKeyFromDisk(t *testing.T) {
+	for _, tc := range []struct{ name, key string }{
+		{"plain store", ""},
+		{"encrypted store", "a store key of the broker's own, as in jetstream.key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testShredErases(t, tc.key) })
+	}
+}
+
+func testShredErases(t *testing.T, storeKey string) {
 	dir := t.TempDir()
 	k := newKeyPair(t)
 	auditor := newAuditor(t)
@@ -76,7 +93,7 @@ func TestShredErasesTheKeyFromDisk(t *testing.T) {
 	nov := time.Date(2026, 11, 15, 12, 0, 0, 0, time.UTC)
 	now := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 
-	ns := startSyncedServer(t, dir)
+	ns := startSyncedServer(t, dir, storeKey)
 	js := connect(t, ns.ClientURL())
 	l, err := Open(ctxT(t), Config{JetStream: js, Signer: k.signer, Auditors: []age.Recipient{auditor.Recipient()},
 		CheckpointInterval: time.Hour, Logger: slog.New(slog.DiscardHandler)})
@@ -86,16 +103,13 @@ func TestShredErasesTheKeyFromDisk(t *testing.T) {
 	appendN(t, l, 1, 2, oct)
 	appendN(t, l, 3, 2, nov)
 	wrapped := map[string][]byte{} // period → wrapped key
-	lister, err := l.Keys().ListKeys(ctxT(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name := range lister.Keys() {
-		e, err := l.Keys().Get(ctxT(t), name)
+	for _, i := range []int{0, 2} {
+		e := mustEntryOf(t, js, i)
+		b, err := getKey(ctxT(t), js, e.Personal.Period, e.Personal.KeyID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		wrapped[strings.Split(name, ".")[1]] = e.Value()
+		wrapped[e.Personal.Period] = b
 	}
 	if len(wrapped["2026-10"]) == 0 || len(wrapped["2026-11"]) == 0 {
 		t.Fatalf("keys stored: %v", wrapped)
@@ -104,12 +118,16 @@ func TestShredErasesTheKeyFromDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopServer(ns)
-	// Not vacuous: the store holds the wrapped key before the shred.
-	if got := filesHolding(t, dir, wrapped["2026-10"]); len(got) == 0 {
+	octStream := filepath.Join(dir, "jetstream", "$G", "streams", bus.AuditKeysStream("2026-10"))
+	if _, err := os.Stat(octStream); err != nil {
+		t.Fatalf("the key stream of 2026-10 is not where the check below looks: %v", err)
+	}
+	// Not vacuous: a plain store holds the wrapped key before the shred.
+	if got := filesHolding(t, dir, wrapped["2026-10"]); storeKey == "" && len(got) == 0 {
 		t.Fatal("the wrapped key of 2026-10 is in no file before the shred; the check below would prove nothing")
 	}
 
-	ns = startSyncedServer(t, dir)
+	ns = startSyncedServer(t, dir, storeKey)
 	js = connect(t, ns.ClientURL())
 	// The current period and later ones are refused, and nothing is destroyed.
 	for _, before := range []time.Time{now, now.AddDate(0, 2, 0), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)} {
@@ -121,7 +139,8 @@ func TestShredErasesTheKeyFromDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Keys) != 1 || rep.Keys[0].Period != "2026-10" || rep.Keys[0].KeyID == "" || rep.Keys[0].Copies != 1 || !rep.Erased {
+	if len(rep.Keys) != 1 || rep.Keys[0].Period != "2026-10" || rep.Keys[0].KeyID == "" || rep.Keys[0].Copies != 1 ||
+		rep.Keys[0].How != HowStreamDeleted || !rep.Erased {
 		t.Fatalf("report: %+v", rep)
 	}
 	// Run again, it finds nothing left to destroy.
@@ -130,6 +149,10 @@ func TestShredErasesTheKeyFromDisk(t *testing.T) {
 	}
 	stopServer(ns)
 
+	// The period's stream is gone from disk, blocks and block keys alike.
+	if _, err := os.Stat(octStream); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the shredded period's stream is still on disk: %v", err)
+	}
 	if got := filesHolding(t, dir, wrapped["2026-10"]); len(got) != 0 {
 		t.Fatalf("the shredded key is still on disk in %v", got)
 	}
@@ -138,13 +161,14 @@ func TestShredErasesTheKeyFromDisk(t *testing.T) {
 	if got := filesHolding(t, dir, wrapped["2026-10"][len(wrapped["2026-10"])-48:]); len(got) != 0 {
 		t.Fatalf("the shredded key's payload is still on disk in %v", got)
 	}
-	if got := filesHolding(t, dir, wrapped["2026-11"]); len(got) == 0 {
+	if got := filesHolding(t, dir, wrapped["2026-11"]); storeKey == "" && len(got) == 0 {
 		t.Fatal("the kept period's key is gone from disk")
 	}
 
-	// After a restart: the log verifies, the shred is its last record, signed
-	// by the broker, and the shredded period does not open.
-	ns = startSyncedServer(t, dir)
+	// After a restart with the store's key: the log verifies, the shred is
+	// its last record, signed by the broker, the shredded period does not
+	// open, and the kept one does.
+	ns = startSyncedServer(t, dir, storeKey)
 	t.Cleanup(func() { stopServer(ns) })
 	js = connect(t, ns.ClientURL())
 	ex, err := ReadStream(ctxT(t), js)
@@ -161,21 +185,28 @@ func TestShredErasesTheKeyFromDisk(t *testing.T) {
 	if d := last.Decision; d.Outcome != decision.KeyEvent || d.Kind != decision.KindDataKeyShredded || d.KeyID != rep.Keys[0].KeyID {
 		t.Fatalf("last record: %+v", d)
 	}
-	kv, err := js.KeyValue(ctxT(t), bus.BucketAuditKeys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := NewOpener(kv, auditor).Open(ctxT(t), mustEntry(t, ex, 0).Personal, mustEntry(t, ex, 0).DecisionID); !errors.Is(err, ErrShredded) {
+	if _, err := NewOpener(js, auditor).Open(ctxT(t), mustEntry(t, ex, 0).Personal, mustEntry(t, ex, 0).DecisionID); !errors.Is(err, ErrShredded) {
 		t.Fatalf("shredded record: %v", err)
 	}
-	if p, err := NewOpener(kv, auditor).Open(ctxT(t), mustEntry(t, ex, 2).Personal, mustEntry(t, ex, 2).DecisionID); err != nil || p.Pseudonym != "elev-3" {
+	if p, err := NewOpener(js, auditor).Open(ctxT(t), mustEntry(t, ex, 2).Personal, mustEntry(t, ex, 2).DecisionID); err != nil || p.Pseudonym != "elev-3" {
 		t.Fatalf("kept record: %+v %v", p, err)
 	}
 }
 
-// TestShredOfAnOldBucketPurges: a bucket made through the key-value API
-// before secure erase denies deletes for good; Shred purges its keys and
-// says they were not erased.
+// mustEntryOf reads the audit stream and returns its i-th record.
+func mustEntryOf(t *testing.T, js jetstream.JetStream, i int) *Entry {
+	t.Helper()
+	ex, err := ReadStream(ctxT(t), js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mustEntry(t, ex, i)
+}
+
+// TestShredOfAnOldBucketPurges: before per-period key streams, keys were in
+// a key-value bucket, which a bucket made through the key-value API lets
+// only purge. Its keys are still read, and Shred purges them and says they
+// were not erased.
 func TestShredOfAnOldBucketPurges(t *testing.T) {
 	ns := startServer(t, t.TempDir())
 	js := connect(t, ns.ClientURL())
@@ -188,8 +219,25 @@ func TestShredOfAnOldBucketPurges(t *testing.T) {
 	auditor := newAuditor(t)
 	l := openLog(t, js, k, auditor.Recipient())
 	appendN(t, l, 1, 1, time.Date(2026, 10, 15, 12, 0, 0, 0, time.UTC))
+
+	// Move the period's key where an older broker kept it.
+	e := mustEntryOf(t, js, 0)
+	wrapped, err := getKey(ctx, js, e.Personal.Period, e.Personal.KeyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Create(ctx, keyName(e.Personal.Period, e.Personal.KeyID), wrapped); err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(ctx, bus.AuditKeysStream(e.Personal.Period)); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := NewOpener(js, auditor).Open(ctx, e.Personal, e.DecisionID); err != nil || p.Pseudonym != "elev-1" {
+		t.Fatalf("record sealed under a key in the old bucket: %+v %v", p, err)
+	}
+
 	rep, err := Shred(ctx, js, k.signer, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC))
-	if err != nil || len(rep.Keys) != 1 || rep.Erased {
+	if err != nil || len(rep.Keys) != 1 || rep.Keys[0].How != HowPurged || rep.Erased {
 		t.Fatalf("shred: %+v %v", rep, err)
 	}
 	keys, err := kv.ListKeys(ctx)
@@ -200,5 +248,8 @@ func TestShredOfAnOldBucketPurges(t *testing.T) {
 		for name := range keys.Keys() {
 			t.Fatalf("key %s left after the shred", name)
 		}
+	}
+	if _, err := NewOpener(js, auditor).Open(ctx, e.Personal, e.DecisionID); !errors.Is(err, ErrShredded) {
+		t.Fatalf("after the shred: %v", err)
 	}
 }

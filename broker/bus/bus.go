@@ -8,7 +8,8 @@
 //	sekretess.audit.record       stream SEKRETESS_AUDIT     audit records, in log order (no delete, no purge)
 //	sekretess.audit.checkpoint   stream SEKRETESS_AUDIT_CHECKPOINTS  signed checkpoints of the audit log
 //	sekretess.audit.cosigned.<w> stream SEKRETESS_AUDIT_CHECKPOINTS  checkpoints cosigned by witness w
-//	KV sekretess_audit_keys      wrapped data keys of the audit log's personal fields (shredded after retention)
+//	sekretess.auditkeys.<period>.<key id>  stream SEKRETESS_AUDIT_KEYS_<period>  wrapped data keys of the audit log's personal fields, one stream per period (deleted whole when shredded)
+//	KV sekretess_audit_keys      the same, as stored before per-period streams (read, and shredded, for older periods)
 //
 // An agency may publish only on its own inbound subject, so the subject's last
 // token names the publisher even when the envelope inside is unreadable.
@@ -25,10 +26,23 @@ const (
 	StreamAudit = "SEKRETESS_AUDIT"
 	// StreamAuditCheckpoints holds the audit log's signed and cosigned checkpoints.
 	StreamAuditCheckpoints = "SEKRETESS_AUDIT_CHECKPOINTS"
-	// BucketAuditKeys holds the audit log's wrapped data keys, one per broker
-	// and retention period.
+	// BucketAuditKeys held the audit log's wrapped data keys, one per broker
+	// and retention period, before they moved to one stream per period
+	// (AuditKeysStream); it is still read for the periods it holds.
 	BucketAuditKeys = "sekretess_audit_keys"
+	// AuditKeysStreamPrefix is followed by a retention period ("2026-11") to
+	// name the stream of that period's wrapped data keys.
+	AuditKeysStreamPrefix = "SEKRETESS_AUDIT_KEYS_"
+	// AuditKeysPrefix is followed by "<period>.<key id>", the subject of one
+	// wrapped data key.
+	AuditKeysPrefix = "sekretess.auditkeys."
 )
+
+// AuditKeysStream names the stream of period's wrapped data keys.
+func AuditKeysStream(period string) string { return AuditKeysStreamPrefix + period }
+
+// AuditKey is the subject of the wrapped data key id of period.
+func AuditKey(period, id string) string { return AuditKeysPrefix + period + "." + id }
 
 // Audit subjects.
 const (
@@ -131,6 +145,9 @@ func AuditorPermissions() (publish, subscribe []string) {
 			"$JS.API.DIRECT.GET."+s+".>",
 		)
 	}
+	// A period's key by its subject, from whichever stream holds it: only the
+	// key streams have these subjects.
+	publish = append(publish, "$JS.API.DIRECT.GET.*."+AuditKeysPrefix+">")
 	for _, s := range []string{StreamAudit, StreamAuditCheckpoints} {
 		publish = append(publish,
 			"$JS.API.CONSUMER.CREATE."+s+".>",

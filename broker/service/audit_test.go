@@ -57,7 +57,7 @@ func TestAgencyCannotReadAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{bus.StreamAudit, bus.StreamAuditCheckpoints, "KV_" + bus.BucketAuditKeys} {
+	for _, s := range []string{bus.StreamAudit, bus.StreamAuditCheckpoints, "KV_" + bus.BucketAuditKeys, bus.AuditKeysStream(audit.Period(time.Now()))} {
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		_, err := js.Stream(ctx, s)
 		cancel()

@@ -223,10 +223,6 @@ func auditPersonal(t *testing.T, w *world, id string) *audit.Personal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := js.KeyValue(ctx, bus.BucketAuditKeys)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, r := range ex.Records {
 		e, err := audit.ParseEntry(r.Data)
 		if err != nil || e.Decision.MessageID != id {
@@ -235,7 +231,7 @@ func auditPersonal(t *testing.T, w *world, id string) *audit.Personal {
 		if e.Personal == nil || strings.Contains(string(r.Data), "elev-") {
 			t.Fatalf("record of %s: personal fields not sealed: %s", id, r.Data)
 		}
-		p, err := audit.NewOpener(kv, w.auditor).Open(ctx, e.Personal, e.DecisionID)
+		p, err := audit.NewOpener(js, w.auditor).Open(ctx, e.Personal, e.DecisionID)
 		if err != nil {
 			t.Fatal(err)
 		}

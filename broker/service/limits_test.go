@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sekretessbroker/sekretessbroker/broker"
+	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/consent"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
@@ -65,6 +66,10 @@ func TestStreamsCarryLimits(t *testing.T) {
 	js := brokerJetStream(t, w)
 	ctx, cancel := ctxT()
 	defer cancel()
+	// A decision seals its personal fields, which makes the period's key stream.
+	if _, err := w.dial(school, nil).Deliver(ctx, agency.Message{To: social, Kind: "concern_report", Metadata: concern("elev-1"), Payload: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		stream    string
 		want      limits.Stream
@@ -76,7 +81,7 @@ func TestStreamsCarryLimits(t *testing.T) {
 		{"KV_" + broker.SeenBucket, set.Seen, 1},
 		{bus.StreamAudit, set.Audit, -1},
 		{bus.StreamAuditCheckpoints, set.AuditCheckpoints, -1},
-		{"KV_" + bus.BucketAuditKeys, set.AuditKeys, 1},
+		{bus.AuditKeysStream(audit.Period(time.Now())), set.AuditKeys, 1},
 		{"KV_" + consent.Bucket, set.Consent, 16},
 	} {
 		st, err := js.Stream(ctx, c.stream)

@@ -530,11 +530,11 @@ func cmdAuditShred(ctx context.Context, args []string, out io.Writer) error {
 		}
 	} else if rep != nil {
 		for _, k := range rep.Keys {
-			fmt.Fprintf(out, "shredded data key %s of %s (%d stored copies)\n", k.KeyID, k.Period, k.Copies)
+			fmt.Fprintf(out, "shredded data key %s of %s (%d stored copies): %s\n", k.KeyID, k.Period, k.Copies, k.How)
 		}
 		how := "erased from disk"
 		if !rep.Erased {
-			how = "purged, not erased: the key bucket predates secure erase and its files keep the bytes until JetStream compacts them"
+			how = "some purged, not erased: an older deployment's key bucket denies deletes and its files keep the bytes until JetStream compacts them"
 		}
 		fmt.Fprintf(out, "shredded the personal fields of %d periods (%s): %s\n", len(rep.Periods()), how, strings.Join(rep.Periods(), " "))
 	}

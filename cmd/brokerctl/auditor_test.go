@@ -141,8 +141,8 @@ func TestAuditorCannotWrite(t *testing.T) {
 		_, err := js.UpdateStream(c, cfg)
 		return err
 	})
-	refused("delete of the key bucket", func(c context.Context) error {
-		return js.DeleteStream(c, "KV_"+bus.BucketAuditKeys)
+	refused("delete of a period's key stream", func(c context.Context) error {
+		return js.DeleteStream(c, bus.AuditKeysStream(audit.Period(time.Now())))
 	})
 	refused("delete of a record", func(c context.Context) error {
 		return stream.DeleteMsg(c, 1)

@@ -20,7 +20,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
-	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/clients/pseudonym"
 )
@@ -153,18 +152,13 @@ func (a *auditSource) opener(ctx context.Context, identity string) (*audit.Opene
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", identity, err)
 	}
-	// The wrapped data keys are in the key bucket, even when the records
-	// come from an export file.
+	// The wrapped data keys are at the broker, even when the records come
+	// from an export file.
 	nc, js, err := a.connect()
 	if err != nil {
-		return nil, nil, fmt.Errorf("the data keys are in the broker's key bucket: %w", err)
+		return nil, nil, fmt.Errorf("the data keys are in the broker's key streams: %w", err)
 	}
-	kv, err := js.KeyValue(ctx, bus.BucketAuditKeys)
-	if err != nil {
-		nc.Close()
-		return nil, nil, fmt.Errorf("audit key bucket: %w", err)
-	}
-	return audit.NewOpener(kv, ids...), nc, nil
+	return audit.NewOpener(js, ids...), nc, nil
 }
 
 // openAll decodes every record of ex and, with an opener, opens its sealed
