@@ -121,10 +121,12 @@ check-size:
 	@big=$$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 1048576 {print "  " $$2 " (" $$1 " bytes)"}'); \
 	if [ -n "$$big" ]; then echo "tracked files over 1 MB (build outputs or data do not belong in git):"; echo "$$big"; exit 1; fi
 
-## check-deploy: promtool checks the alert rules and runs their unit tests.
+## check-deploy: promtool checks the alert rules, runs their unit tests and checks the scrape config
+## (with the rule files it names, relative to it).
 check-deploy: tools
 	promtool check rules deploy/sekretessbroker.rules.yml
 	promtool test rules deploy/sekretessbroker.rules.test.yml
+	promtool check config deploy/prometheus.yml
 
 ## tools: the tests' tools that are not Go modules, from Debian's packages at pinned versions
 ## (apt-get update first; installed only when missing): promtool, and chromium for the browser tests.
