@@ -289,3 +289,32 @@ func TestPrometheusScrapesEveryBroker(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeNATSFiles: every node mounts each certificate and key that
+// node.conf names, and none of the CA's or the broker's private files.
+func TestComposeNATSFiles(t *testing.T) {
+	c := loadCompose(t)
+	b, err := os.ReadFile(filepath.Join("nats", "node.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := regexp.MustCompile(`(?m)^\s*(?:cert|key|ca)_file:\s*"([^"]+)"`).FindAllSubmatch(b, -1)
+	if len(files) == 0 {
+		t.Fatal("nats/node.conf names no certificate")
+	}
+	for _, name := range natsServices(c) {
+		targets := map[string]string{}
+		for _, m := range mounts(c.Services[name]) {
+			targets[m.target] = m.source
+			base := filepath.Base(m.source)
+			if base == "ca.key" || base == "broker.key" || strings.Contains(m.source, "agencies") {
+				t.Errorf("%s mounts %s, which no node needs", name, m.source)
+			}
+		}
+		for _, f := range files {
+			if _, ok := targets[string(f[1])]; !ok {
+				t.Errorf("%s does not mount %s, which node.conf reads", name, f[1])
+			}
+		}
+	}
+}
