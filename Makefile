@@ -64,7 +64,7 @@ run: build
 	@echo ""
 	exec $(BIN)/sekretessbroker --data $(DATA) --policies $(POLICIES)
 
-## test: every test: lint (size check, vet, gofmt, staticcheck, promtool), opa check --strict and opa test, each fuzz target for $(FUZZTIME), Go tests under the race detector (with the end-to-end broker tests).
+## test: every test: lint (size check, vet, gofmt, staticcheck, the deployment files with promtool and kubeconform), opa check --strict and opa test, each fuzz target for $(FUZZTIME), Go tests under the race detector (with the end-to-end broker tests).
 test: tools lint test-policies fuzz test-go
 
 # test-go ends with one line counting the packages that passed and failed.
@@ -111,7 +111,7 @@ loadgen:
 	$(GO) run ./cmd/loadgen -n 2000 -policies $(POLICIES)
 	$(GO) run ./cmd/loadgen -n 2000 -cpus 1 -no-fsync -policies $(POLICIES)
 
-## lint: no tracked file over 1 MB (build outputs stay out of git), the alert rules, go vet, gofmt and staticcheck.
+## lint: no tracked file over 1 MB (build outputs stay out of git), the deployment files (check-deploy), go vet, gofmt and staticcheck.
 lint: check-size check-deploy
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -160,7 +160,7 @@ $(K8S_SCHEMA_DIR)/.done: deploy/k8sschema/main.go
 
 ## tools: the tests' tools that are not Go modules, from Debian's packages at pinned versions
 ## (apt-get update first; installed only when missing): promtool, and chromium for the browser tests.
-## opa and staticcheck are `go tool`s in go.mod.
+## opa, staticcheck and kubeconform are `go tool`s in go.mod; kubeconform's schemas come from `make k8s-schemas`.
 PROMETHEUS_DEB := prometheus=2.42.0+ds-5+deb12u1
 CHROMIUM_DEB   := chromium=156.0.8078.108-1~deb12u1
 tools:
