@@ -38,7 +38,7 @@ FUZZ_TARGETS := \
 	./clients/pseudonym:FuzzParse \
 	./broker/keys:FuzzPseudonymKey
 
-.PHONY: run build test test-go test-policies fuzz bench loadgen lint check-size check-deploy tools clean demo
+.PHONY: run build test test-go test-policies fuzz bench loadgen lint check-size check-deploy k8s-schemas tools clean demo
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -64,7 +64,7 @@ run: build
 	@echo ""
 	exec $(BIN)/sekretessbroker --data $(DATA) --policies $(POLICIES)
 
-## test: every test: lint (size check, vet, gofmt, staticcheck, promtool), opa check --strict and opa test, each fuzz target for $(FUZZTIME), Go tests under the race detector (with the end-to-end broker tests).
+## test: every test: lint (size check, vet, gofmt, staticcheck, the deployment files with promtool and kubeconform), opa check --strict and opa test, each fuzz target for $(FUZZTIME), Go tests under the race detector (with the end-to-end broker tests).
 test: tools lint test-policies fuzz test-go
 
 # test-go ends with one line counting the packages that passed and failed.
@@ -111,7 +111,7 @@ loadgen:
 	$(GO) run ./cmd/loadgen -n 2000 -policies $(POLICIES)
 	$(GO) run ./cmd/loadgen -n 2000 -cpus 1 -no-fsync -policies $(POLICIES)
 
-## lint: no tracked file over 1 MB (build outputs stay out of git), the alert rules, go vet, gofmt and staticcheck.
+## lint: no tracked file over 1 MB (build outputs stay out of git), the deployment files (check-deploy), go vet, gofmt and staticcheck.
 lint: check-size check-deploy
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -121,14 +121,46 @@ check-size:
 	@big=$$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 1048576 {print "  " $$2 " (" $$1 " bytes)"}'); \
 	if [ -n "$$big" ]; then echo "tracked files over 1 MB (build outputs or data do not belong in git):"; echo "$$big"; exit 1; fi
 
-## check-deploy: promtool checks the alert rules and runs their unit tests.
-check-deploy: tools
+## check-deploy: the deployment files in deploy/: promtool checks the alert rules, runs their unit tests and
+## checks both scrape configs (with the rule files they name, relative to them); kubeconform validates the
+## Kubernetes manifests, strictly, against the API's schemas (k8s-schemas); and deploy/'s Go tests check the
+## compose file, the Grafana dashboard, the broker's data layout and the NATS chart's values.
+K8S_MANIFESTS := deploy/k8s/namespace.yaml deploy/k8s/broker.yaml deploy/k8s/networkpolicy.yaml
+check-deploy: tools k8s-schemas
 	promtool check rules deploy/sekretessbroker.rules.yml
 	promtool test rules deploy/sekretessbroker.rules.test.yml
+	promtool check config deploy/prometheus.yml
+	promtool check config deploy/k8s/prometheus.yml
+	$(GO) tool kubeconform -strict -summary -kubernetes-version $(K8S_VERSION) \
+		-schema-location '$(K8S_SCHEMAS)/{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json' \
+		$(K8S_MANIFESTS)
+	@if $(GO) tool kubeconform -strict -kubernetes-version $(K8S_VERSION) \
+		-schema-location '$(K8S_SCHEMAS)/{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json' \
+		deploy/testdata/k8s-invalid.yaml >/dev/null; then \
+		echo "kubeconform accepted deploy/testdata/k8s-invalid.yaml: the schemas in $(K8S_SCHEMA_DIR) are not strict"; exit 1; fi
+	$(GO) test -count=1 ./deploy/...
+
+## k8s-schemas: the Kubernetes API's JSON schemas for kubeconform, in $(K8S_SCHEMAS) (gitignored; made once per
+## K8S_VERSION). They are made by deploy/k8sschema from the OpenAPI document in the k8s.io/kubernetes module,
+## which the Go module proxy serves (checked against its go.sum hash below), so nothing comes from GitHub.
+K8S_VERSION    := 1.36.3
+K8S_MODULE_SUM := h1:qDQdoMiluAE2Eab6Fa52YV+WjiGz9mZFFoagEA6cI+o=
+K8S_SCHEMAS    := .cache/kubernetes-json-schema
+K8S_SCHEMA_DIR := $(K8S_SCHEMAS)/v$(K8S_VERSION)-standalone-strict
+k8s-schemas: $(K8S_SCHEMA_DIR)/.done
+$(K8S_SCHEMA_DIR)/.done: deploy/k8sschema/main.go
+	@set -eo pipefail; \
+	info=$$(cd "$$(mktemp -d)" && GOFLAGS= $(GO) mod download -json k8s.io/kubernetes@v$(K8S_VERSION)); \
+	dir=$$(echo "$$info" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
+	sum=$$(echo "$$info" | sed -n 's/^[[:space:]]*"Sum": "\(.*\)",\{0,1\}$$/\1/p'); \
+	if [ "$$sum" != "$(K8S_MODULE_SUM)" ]; then echo "k8s.io/kubernetes@v$(K8S_VERSION): hash $$sum, want $(K8S_MODULE_SUM)"; exit 1; fi; \
+	rm -rf $(K8S_SCHEMA_DIR); \
+	$(GO) run ./deploy/k8sschema -spec "$$dir/api/openapi-spec/swagger.json" -out $(K8S_SCHEMA_DIR); \
+	touch $@
 
 ## tools: the tests' tools that are not Go modules, from Debian's packages at pinned versions
 ## (apt-get update first; installed only when missing): promtool, and chromium for the browser tests.
-## opa and staticcheck are `go tool`s in go.mod.
+## opa, staticcheck and kubeconform are `go tool`s in go.mod; kubeconform's schemas come from `make k8s-schemas`.
 PROMETHEUS_DEB := prometheus=2.42.0+ds-5+deb12u1
 CHROMIUM_DEB   := chromium=156.0.8078.108-1~deb12u1
 tools:
