@@ -113,6 +113,9 @@ type Personal struct {
 	// SenderRole is claims.sender_role: the role of the official who sent
 	// the message (who asked, with Assessments' "by" naming who judged).
 	SenderRole string `json:"sender_role,omitempty"`
+	// SenderOfficial is claims.sender_official: the name of the official who
+	// sent or asked.
+	SenderOfficial string `json:"sender_official,omitempty"`
 	// SubjectOf lists the earlier messages (reply_to, forwarded_from) whose
 	// subject this message is about when its own claims name none. The
 	// broker cannot open earlier records' sealed fields, so it records the
@@ -123,11 +126,11 @@ type Personal struct {
 // Empty reports whether p holds nothing to seal.
 func (p *Personal) Empty() bool {
 	return p == nil || (p.Pseudonym == "" && len(p.Assessments) == 0 && p.Purpose == "" &&
-		p.PurposeCode == "" && p.SenderRole == "" && len(p.SubjectOf) == 0)
+		p.PurposeCode == "" && p.SenderRole == "" && p.SenderOfficial == "" && len(p.SubjectOf) == 0)
 }
 
 // PersonalFromClaims takes the personal fields out of a message's claims: the
-// subject's pseudonym, the purpose, the sender's role and every object that
+// subject's pseudonym, the purpose, the sender's role and name, and every object that
 // records a judgement by a person (it has "by" and "at", or a "reason" or
 // "text").
 func PersonalFromClaims(claims map[string]any) *Personal {
@@ -138,6 +141,7 @@ func PersonalFromClaims(claims map[string]any) *Personal {
 	p.Purpose, _ = claims["purpose"].(string)
 	p.PurposeCode, _ = claims["purpose_code"].(string)
 	p.SenderRole, _ = claims["sender_role"].(string)
+	p.SenderOfficial, _ = claims["sender_official"].(string)
 	var walk func(path string, v any)
 	walk = func(path string, v any) {
 		switch x := v.(type) {

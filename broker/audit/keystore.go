@@ -55,6 +55,7 @@ func (k *keyStore) ensure(ctx context.Context, period string) error {
 		Duplicates: 2 * time.Minute,
 	}
 	k.limit.Apply(&cfg, false)
+	cfg.MaxMsgsPerSubject = 1 // one key under each id, never replaced
 	_, err := k.js.CreateStream(ctx, cfg)
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		err = nil // made before, or by another broker just now

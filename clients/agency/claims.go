@@ -14,7 +14,11 @@ type Claims struct {
 	Purpose     string `json:"purpose,omitempty"`
 	PurposeCode string `json:"purpose_code,omitempty"`
 	// SenderRole is the official's role, e.g. "rector".
-	SenderRole        string `json:"sender_role,omitempty"`
+	SenderRole string `json:"sender_role,omitempty"`
+	// SenderOfficial names the official who sends (or asks), e.g. "Jonas
+	// Lind, områdespolis": with Purpose it answers "who asked, and why". The
+	// broker seals it in the audit log; no rule decides on it.
+	SenderOfficial    string `json:"sender_official,omitempty"`
 	LegalBasisClaimed string `json:"legal_basis_claimed,omitempty"`
 	// Secret says whether the data is covered by secrecy; nil when not stated.
 	Secret             *bool      `json:"secret,omitempty"`

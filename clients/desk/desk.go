@@ -295,6 +295,11 @@ func (s *session) judgement(outcome, reason string) (*agency.Judgement, error) {
 func (s *session) deliver(ctx context.Context, m agency.Message) (*decision.Record, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.receiptTimeout)
 	defer cancel()
+	// Who sent it, sealed in the audit log with the purpose.
+	if c, ok := m.Metadata.(agency.Claims); ok && c.SenderOfficial == "" {
+		c.SenderOfficial = strings.TrimSpace(s.name)
+		m.Metadata = c
+	}
 	id, err := s.cl.Send(ctx, m)
 	if err != nil {
 		return nil, err

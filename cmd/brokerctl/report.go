@@ -248,6 +248,8 @@ type reportRow struct {
 	Purpose     string `json:"purpose,omitempty"`
 	PurposeCode string `json:"purpose_code,omitempty"`
 	SenderRole  string `json:"sender_role,omitempty"`
+	// SenderOfficial names the official who sent or asked.
+	SenderOfficial string `json:"sender_official,omitempty"`
 	// AssessedBy names each documented judgement and who made it.
 	AssessedBy []string `json:"assessed_by,omitempty"`
 }
@@ -276,7 +278,7 @@ func newReportRow(r audit.Opened, s audit.Subject) reportRow {
 		Rule: d.Rule, Basis: d.Basis, ErrorCode: d.ErrorCode, Obligations: d.Obligations, Reasons: d.Reasons,
 		ReplyTo: d.ReplyTo, SubjectFrom: s.From}
 	if p := r.Personal; p != nil {
-		row.Purpose, row.PurposeCode, row.SenderRole = p.Purpose, p.PurposeCode, p.SenderRole
+		row.Purpose, row.PurposeCode, row.SenderRole, row.SenderOfficial = p.Purpose, p.PurposeCode, p.SenderRole, p.SenderOfficial
 		paths := make([]string, 0, len(p.Assessments))
 		for path := range p.Assessments {
 			paths = append(paths, path)
@@ -349,7 +351,7 @@ func cmdAuditReport(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "Decisions about %s (%d of %d records in %s)\n\n", ps, len(rep.Decisions), rep.Records, from)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DECIDED (UTC)\tFROM\tTO\tKIND\tCATEGORY\tOUTCOME\tRULE\tBASIS\tPURPOSE\tSENDER ROLE\tASSESSED BY\tLINK")
+	fmt.Fprintln(tw, "DECIDED (UTC)\tFROM\tTO\tKIND\tCATEGORY\tOUTCOME\tRULE\tBASIS\tPURPOSE\tSENT BY\tASSESSED BY\tLINK")
 	for _, r := range rep.Decisions {
 		rule := r.Rule
 		if rule == "" {
@@ -358,6 +360,10 @@ func cmdAuditReport(ctx context.Context, args []string, out io.Writer) error {
 		purpose := r.Purpose
 		if r.PurposeCode != "" {
 			purpose = strings.TrimSpace(purpose + " [" + r.PurposeCode + "]")
+		}
+		sentBy := r.SenderOfficial
+		if r.SenderRole != "" {
+			sentBy = strings.TrimSpace(sentBy + " (" + r.SenderRole + ")")
 		}
 		link := ""
 		switch {
@@ -370,7 +376,7 @@ func cmdAuditReport(ctx context.Context, args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			r.DecidedAt.Format("2006-01-02 15:04"), r.Sender, r.Recipient, r.Kind, dash(r.Category), r.Outcome,
-			dash(rule), dash(r.Basis), dash(purpose), dash(r.SenderRole), dash(strings.Join(r.AssessedBy, "; ")), dash(link))
+			dash(rule), dash(r.Basis), dash(purpose), dash(sentBy), dash(strings.Join(r.AssessedBy, "; ")), dash(link))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -125,7 +125,7 @@ func TestAuditReport(t *testing.T) {
 
 	concern, err := sch.ReportConcern(ctx, "soc-malmo", agency.Claims{
 		Subject: &agency.Subject{Pseudonym: ps, BirthDate: nr.BirthDate()},
-		Purpose: "orosanmälan", SenderRole: "mentor", FeedbackRequested: agency.Bool(true)},
+		Purpose: "orosanmälan", SenderRole: "mentor", SenderOfficial: "Lena Ek, mentor 7B", FeedbackRequested: agency.Bool(true)},
 		[]byte("Eleven berättar om bråk hemma."))
 	if err != nil || concern.Rule != "R-CONCERN" {
 		t.Fatalf("concern report: %+v %v", concern, err)
@@ -182,7 +182,7 @@ func TestAuditReport(t *testing.T) {
 		t.Fatalf("kinds %v", kinds)
 	}
 	c, fb, fw := rep.Decisions[0], rep.Decisions[1], rep.Decisions[2]
-	if c.Rule != "R-CONCERN" || c.Basis == "" || c.Purpose != "orosanmälan" || c.SenderRole != "mentor" ||
+	if c.Rule != "R-CONCERN" || c.Basis == "" || c.Purpose != "orosanmälan" || c.SenderRole != "mentor" || c.SenderOfficial != "Lena Ek, mentor 7B" ||
 		c.Sender != "rosengard-skola" || c.Recipient != "soc-malmo" || c.Outcome != "delivered" {
 		t.Fatalf("concern row %+v", c)
 	}
@@ -198,6 +198,7 @@ func TestAuditReport(t *testing.T) {
 	table := w.ctl(t, "audit", "report", "--personnummer", pnr, "--identity", w.auditor)
 	lines := strings.Split(strings.TrimSpace(table), "\n")
 	if len(lines) != 6 || !strings.Contains(lines[2], "DECIDED") || !strings.Contains(lines[3], "R-CONCERN") ||
+		!strings.Contains(lines[3], "Lena Ek, mentor 7B (mentor)") ||
 		!strings.Contains(lines[4], "reply to "+concern.MessageID) || !strings.Contains(lines[5], "forward of "+concern.MessageID) {
 		t.Fatalf("report table:\n%s", table)
 	}
