@@ -78,7 +78,9 @@ type dashboard struct {
 	sessionKey []byte            // HMAC key of session cookies, derived from the token
 	tmpl       *template.Template
 	assets     http.Handler
-	now        func() time.Time
+	// crossOrigin refuses forms posted from other sites.
+	crossOrigin *http.CrossOriginProtection
+	now         func() time.Time
 
 	mu      sync.Mutex // guards samples
 	samples []sample
@@ -123,7 +125,8 @@ func (s *Service) mountDashboard(mux *http.ServeMux) error {
 	key := sha256.Sum256([]byte("sekretessbroker ops session\x00" + tok))
 	d := &dashboard{
 		s: s, token: sha256.Sum256([]byte(tok)), sessionKey: key[:], tmpl: tmpl,
-		assets: http.StripPrefix("/ops/assets/", http.FileServerFS(static)), now: time.Now,
+		assets:      http.StripPrefix("/ops/assets/", http.FileServerFS(static)),
+		crossOrigin: http.NewCrossOriginProtection(), now: time.Now,
 	}
 	mux.Handle("GET /{$}", d.guard(d.page))
 	mux.Handle("GET /ops/panel", d.guard(d.requireAuth(d.panel)))
@@ -288,15 +291,15 @@ func (d *dashboard) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-// sameOrigin refuses a form posted from another site: a browser says where
-// a form came from in Origin (or Sec-Fetch-Site).
+// sameOrigin refuses a form posted from another site, as the standard
+// library's cross-origin protection judges it (Sec-Fetch-Site, or Origin
+// against Host).
 func (d *dashboard) sameOrigin(w http.ResponseWriter, r *http.Request) bool {
-	o, site := r.Header.Get("Origin"), r.Header.Get("Sec-Fetch-Site")
-	if (o == "" || o == "http://"+r.Host || o == "https://"+r.Host) && (site == "" || site == "same-origin" || site == "none") {
-		return true
+	if err := d.crossOrigin.Check(r); err != nil {
+		http.Error(w, "403 forbidden: the form was posted from another site: "+err.Error(), http.StatusForbidden)
+		return false
 	}
-	http.Error(w, "403 forbidden: the form was posted from another site", http.StatusForbidden)
-	return false
+	return true
 }
 
 // render executes template name into a buffer first, so that a failure is a
