@@ -513,7 +513,7 @@ const chartW, chartH = 600, 160
 
 // chart draws the rates between consecutive samples within the window.
 func chart(samples []sample, now time.Time) chartView {
-	c := chartView{Width: chartW, Height: chartH, Window: defaults.OpsWindow.String(), Max: 1}
+	c := chartView{Width: chartW, Height: chartH, Window: fmt.Sprintf("%g min", defaults.OpsWindow.Minutes()), Max: 1}
 	type point struct{ x, a, r float64 }
 	var pts []point
 	start := now.Add(-defaults.OpsWindow)
@@ -564,9 +564,10 @@ var templateFuncs = template.FuncMap{
 		}
 		return rev
 	},
-	"num":  formatNum,
-	"half": func(n int) int { return n / 2 },
-	"pct":  func(x float64) string { return strconv.FormatFloat(100*x, 'f', 0, 64) + " %" },
+	"num":   formatNum,
+	"half":  func(n int) int { return n / 2 },
+	"half2": func(x float64) string { return formatNum(x / 2) },
+	"pct":   func(x float64) string { return strconv.FormatFloat(100*x, 'f', 0, 64) + " %" },
 	"rate": func(x *float64) string {
 		if x == nil {
 			return "–"
