@@ -509,7 +509,7 @@ type chartView struct {
 }
 
 // Size of the chart's drawing area in SVG units.
-const chartW, chartH = 600, 160
+const chartW, chartH = 1000, 160
 
 // chart draws the rates between consecutive samples within the window.
 func chart(samples []sample, now time.Time) chartView {

@@ -49,7 +49,7 @@ func TestOpsChart(t *testing.T) {
 		t.Fatalf("chart = %+v, want 3 points scaled to 5/s", c)
 	}
 	// 0/s, 3/s allowed, then 0/s at the right edge.
-	if c.Allowed != "560.0,160.0 580.0,64.0 600.0,160.0" || c.Rejected != "560.0,160.0 580.0,128.0 600.0,160.0" {
+	if c.Allowed != "933.3,160.0 966.7,64.0 1000.0,160.0" || c.Rejected != "933.3,160.0 966.7,128.0 1000.0,160.0" {
 		t.Errorf("lines %q and %q", c.Allowed, c.Rejected)
 	}
 	for x, want := range map[float64]float64{0.3: 0.5, 1: 1, 1.5: 2, 3: 5, 7: 10, 10: 10, 11: 20} {
