@@ -26,28 +26,9 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/provision"
 )
 
-// The operators' dashboard: GET / on the broker's HTTP listener, for the
-// holder of the operators' token (layout.OpsToken). It shows counts, times,
-// agency ids and names, rule ids and error codes, read from the same
-// Prometheus registry /metrics serves and from the directory: never a
-// pseudonym, a payload or a claim.
+// dashboardFiles are the page's templates and, under assets/, its style
+// sheet and script.
 //
-// Paths:
-//
-//	GET  /                  the page (server-rendered; ?token=… signs in once)
-//	GET  /ops/panel         the page's numbers as an HTML fragment, which its script fetches every defaults.OpsRefresh
-//	GET  /ops/api/summary   the same as JSON
-//	POST /ops/login         the sign-in form: token=… sets the session cookie
-//	POST /ops/logout        ends the session
-//	GET  /ops/assets/…      the style sheet and the script (no token needed)
-//
-// A request proves it holds the token with "Authorization: Bearer <token>",
-// or with the session cookie a browser gets once it gave the token. The
-// cookie is HttpOnly and SameSite=Strict, holds an expiry and an HMAC under
-// a key derived from the token (never the token itself), and lasts
-// defaults.OpsSession; replacing the token file and restarting the broker
-// ends every session.
-
 //go:embed dashboard
 var dashboardFiles embed.FS
 
@@ -71,7 +52,27 @@ var securityHeaders = map[string]string{
 	"Referrer-Policy":        "no-referrer",
 }
 
-// dashboard serves the operators' pages.
+// dashboard serves the operators' dashboard: GET / on the broker's HTTP
+// listener, for the holder of the operators' token (layout.OpsToken). It
+// shows counts, times, agency ids and names, rule ids and error codes, read
+// from the same Prometheus registry /metrics serves and from the directory:
+// never a pseudonym, a payload or a claim.
+//
+// Paths:
+//
+//	GET  /                  the page (server-rendered; ?token=… signs in once)
+//	GET  /ops/panel         the page's numbers as an HTML fragment, which its script fetches every defaults.OpsRefresh
+//	GET  /ops/api/summary   the same as JSON
+//	POST /ops/login         the sign-in form: token=… sets the session cookie
+//	POST /ops/logout        ends the session
+//	GET  /ops/assets/…      the style sheet and the script (no token needed)
+//
+// A request proves it holds the token with "Authorization: Bearer <token>",
+// or with the session cookie a browser gets once it gave the token. The
+// cookie is HttpOnly and SameSite=Strict, holds an expiry and an HMAC under
+// a key derived from the token (never the token itself), and lasts
+// defaults.OpsSession; replacing the token file and restarting the broker
+// ends every session.
 type dashboard struct {
 	s          *Service
 	token      [sha256.Size]byte // SHA-256 of the operators' token
@@ -110,7 +111,7 @@ func (s *Service) mountDashboard(mux *http.ServeMux) error {
 	if err != nil {
 		return fmt.Errorf("service: dashboard: %w", err)
 	}
-	state := &opsState{s: s, js: js, verifiers: verifiers}
+	state := &opsState{s: s, nats: s.nats, js: js, verifiers: verifiers}
 	if err := s.Metrics.RegisterOps(state.ops); err != nil {
 		return fmt.Errorf("service: dashboard: %w", err)
 	}
@@ -133,7 +134,13 @@ func (s *Service) mountDashboard(mux *http.ServeMux) error {
 	mux.Handle("GET /ops/api/summary", d.guard(d.requireAuth(d.summary)))
 	mux.Handle("POST /ops/login", d.guard(d.login))
 	mux.Handle("POST /ops/logout", d.guard(d.logout))
-	mux.Handle("GET /ops/assets/", d.guard(d.assets.ServeHTTP))
+	mux.Handle("GET /ops/assets/", d.guard(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r) // no listing of the folder
+			return
+		}
+		d.assets.ServeHTTP(w, r)
+	}))
 	return nil
 }
 

@@ -195,6 +195,7 @@ func TestDashboardNeedsToken(t *testing.T) {
 		{"GET", "/ops/assets/../../service.go", http.StatusTemporaryRedirect}, // to /service.go, which is not found
 		{"GET", "/service.go", http.StatusNotFound},
 		{"GET", "/ops/assets/missing.js", http.StatusNotFound},
+		{"GET", "/ops/assets/", http.StatusNotFound},
 		{"GET", "/?" + strings.Repeat("x=1&", 200), http.StatusRequestURITooLong},
 	} {
 		resp, body := c.do(tc.method, tc.path, nil, bearer)

@@ -17,6 +17,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/metrics"
+	"github.com/sekretessbroker/sekretessbroker/broker/natsserver"
 )
 
 // maxWitnesses bounds the witnesses the dashboard and /metrics show: the
@@ -33,6 +34,7 @@ var witnessName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // checkpoints from JetStream at most once per defaults.OpsRefresh.
 type opsState struct {
 	s         *Service
+	nats      *natsserver.Server // nil with an external NATS
 	js        jetstream.JetStream
 	verifiers note.Verifiers // every audit key the broker has had
 
@@ -58,7 +60,7 @@ func (o *opsState) ops() metrics.Ops {
 	}
 	cp := o.checkpoints()
 	m.CheckpointRecords, m.CheckpointTime, m.Cosignatures = cp.records, cp.at, cp.cosigned
-	if s.nats != nil {
+	if o.nats != nil {
 		m.Agencies = o.agencies()
 	}
 	return m
@@ -83,7 +85,7 @@ func (o *opsState) agencies() []metrics.Agency {
 			}
 		}
 	}
-	clients, err := o.s.nats.Clients()
+	clients, err := o.nats.Clients()
 	if err != nil {
 		o.s.cfg.Logger.Warn("ops: NATS connections unreadable", "err", err)
 		return out
