@@ -48,6 +48,8 @@ run: build
 	@$(BIN)/brokerctl demo --data $(DATA) --agencies $(AGENCIES)
 	@echo ""
 	@echo "sekretessbroker: NATS on nats://127.0.0.1:4222, metrics on http://127.0.0.1:8080/metrics"
+	@echo "Operations dashboard: open http://127.0.0.1:8080/ and sign in with the token in $(DATA)/broker/ops.token, or:"
+	@echo "  curl -s -H \"Authorization: Bearer \$$(cat $(DATA)/broker/ops.token)\" http://127.0.0.1:8080/ops/api/summary"
 	@echo "In another terminal, send a report of concern from the school to social services:"
 	@echo ""
 	@echo "  $(BIN)/brokerctl send --from rosengard-skola --keys $(AGENCIES)/rosengard-skola --to soc-malmo --kind concern_report \\"

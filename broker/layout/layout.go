@@ -4,6 +4,7 @@
 //
 //	<data>/directory.yaml          the agency directory
 //	<data>/broker/                 the broker's keys
+//	<data>/broker/ops.token        the operators' bearer token for the dashboard (0600)
 //	<data>/broker/tls/             the private CA and certificates of "brokerctl init --tls"
 //	<data>/jetstream/              the embedded NATS server's files, the audit log among them
 //
@@ -38,6 +39,7 @@ const (
 	InboxDir         = "inbox"
 	JetStreamDir     = "jetstream"
 	TLSDir           = "tls"
+	OpsTokenFile     = "ops.token"
 )
 
 // Directory returns the path of the agency directory in data.
@@ -50,6 +52,10 @@ func PseudonymKey(data string) string { return filepath.Join(data, PseudonymKeyF
 
 // BrokerKeys returns the folder of the broker's keys in data.
 func BrokerKeys(data string) string { return filepath.Join(data, BrokerDir) }
+
+// OpsToken returns the path of the operators' bearer token in data, which
+// the broker's HTTP listener asks for before it shows the dashboard.
+func OpsToken(data string) string { return filepath.Join(data, BrokerDir, OpsTokenFile) }
 
 // AgencyKeys returns the folder of agency id's keys inside data, in the
 // older layout: the clients' default home when they are given none.

@@ -18,6 +18,7 @@ func TestPaths(t *testing.T) {
 		{layout.AgencyKeys(data, "polis-syd"), "srv/data/agencies/polis-syd"},
 		{layout.Inbox(data, "polis-syd"), "srv/data/agencies/polis-syd/inbox"},
 		{layout.JetStream(data), "srv/data/jetstream"},
+		{layout.OpsToken(data), "srv/data/broker/ops.token"},
 		{layout.AgencyHomes(data), "srv/agencies"},
 		{layout.AgencyHomes("data"), "agencies"},
 		{layout.AgencyHomes("."), "../agencies"},

@@ -11,6 +11,7 @@ package provision
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -23,11 +24,13 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/enroll"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
 )
 
 // Init creates the broker's keys (signing, age, NATS and the audit log's
-// checkpoint key), an auditor's NATS key (see EnsureAuditor) and an empty
-// agency directory in dataDir. It does nothing
+// checkpoint key), an auditor's NATS key (see EnsureAuditor), the operators'
+// dashboard token (see EnsureOpsToken) and an empty agency directory in
+// dataDir. It does nothing
 // when they already exist, and never replaces a key. The pseudonym secret
 // is the agencies' and is made with the first of them (see AddAgency).
 func Init(dataDir string) (created bool, err error) {
@@ -49,6 +52,9 @@ func Init(dataDir string) (created bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("init: auditor key: %w", err)
 	}
+	if _, _, err := EnsureOpsToken(dataDir); err != nil {
+		return false, fmt.Errorf("init: %w", err)
+	}
 	d := &directory.Directory{Broker: directory.Broker{
 		SigningKey: b.signing, AgeRecipient: b.recipient, NATS: directory.NATS{NKey: b.nkey},
 	}, Auditors: []directory.Auditor{{Name: AuditorName, NKey: auditor}}}
@@ -56,6 +62,57 @@ func Init(dataDir string) (created bool, err error) {
 		return false, fmt.Errorf("init: %w", err)
 	}
 	return true, nil
+}
+
+// opsTokenBytes is the length of the operators' token before encoding: 256
+// random bits, as long as the broker's other secrets.
+const opsTokenBytes = 32
+
+// EnsureOpsToken creates the operators' bearer token of the broker's HTTP
+// listener, layout.OpsToken(dataDir), unless it exists: 32 random bytes in
+// unpadded base64url on one line, mode 0600. It returns the file's path and
+// whether it made it. The daemon calls it at start too, so that data
+// directories from before the dashboard get a token; an existing token is
+// never replaced (remove the file and restart the broker to change it).
+func EnsureOpsToken(dataDir string) (path string, created bool, err error) {
+	path = layout.OpsToken(dataDir)
+	b := make([]byte, opsTokenBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", false, fmt.Errorf("ops token: %w", err)
+	}
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	// Creating it and accepting an existing one, rather than checking first,
+	// lets two starts race safely.
+	switch err := safefile.Create(path, []byte(tok+"\n"), 0o600); {
+	case err == nil:
+		return path, true, nil
+	case errors.Is(err, fs.ErrExist):
+		return path, false, nil
+	default:
+		return "", false, fmt.Errorf("ops token: %w", err)
+	}
+}
+
+// LoadOpsToken reads the operators' token at path. It refuses a file that
+// others than its owner may read, or a token shorter than 16 characters,
+// with an error that says how to fix it: the token opens the dashboard.
+func LoadOpsToken(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("ops token: %w (brokerctl init or a broker start creates it)", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("ops token: %s has mode %v; only its owner may read it (chmod 600 %s)", path, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("ops token: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < 16 || strings.ContainsAny(tok, " \t\r\n") {
+		return "", fmt.Errorf("ops token: %s holds no token of at least 16 characters on one line; remove it and restart the broker to make a new one", path)
+	}
+	return tok, nil
 }
 
 // AuditorName is the name of the auditor user Init makes.

@@ -67,6 +67,7 @@ func TestInitAndNewAgency(t *testing.T) {
 		"broker/audit.pub":                   0o644,
 		"broker/audit-keys.txt":              0o644,
 		"broker/auditor-nats.nk":             0o600,
+		"broker/ops.token":                   0o600,
 		"agencies":                           os.ModeDir | 0o700,
 		"agencies/polisen-syd":               os.ModeDir | 0o700,
 		"agencies/polisen-syd/signing.key":   0o600,
@@ -318,5 +319,60 @@ func TestAddAgencyRefusesHomesInsideData(t *testing.T) {
 	}
 	if _, err := provision.AddAgency(data, filepath.Join(root, "data-agencies"), spec); err != nil {
 		t.Errorf("a sibling whose name starts like the data directory's: %v", err)
+	}
+}
+
+func TestOpsToken(t *testing.T) {
+	data := t.TempDir()
+	if _, err := provision.Init(data); err != nil {
+		t.Fatal(err)
+	}
+	path := layout.OpsToken(data)
+	tok, err := provision.LoadOpsToken(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tok) != 43 {
+		t.Errorf("token %d characters long, want 43 (32 bytes in base64url)", len(tok))
+	}
+	// An existing token is never replaced.
+	if p, created, err := provision.EnsureOpsToken(data); err != nil || created || p != path {
+		t.Fatalf("EnsureOpsToken on an initialised directory = %s, %v, %v", p, created, err)
+	}
+	if again, err := provision.LoadOpsToken(path); err != nil || again != tok {
+		t.Fatalf("token changed: %q, %v", again, err)
+	}
+
+	// A data directory from before the dashboard gets one.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, created, err := provision.EnsureOpsToken(data); err != nil || !created {
+		t.Fatalf("EnsureOpsToken on a directory without a token: created %v, %v", created, err)
+	}
+	if fresh, err := provision.LoadOpsToken(path); err != nil || fresh == tok {
+		t.Fatalf("new token %q (%v) equals the removed one or does not load", fresh, err)
+	}
+
+	// Files others may read, and files without a token, are refused.
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provision.LoadOpsToken(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("a token readable by others loaded: %v", err)
+	}
+	for _, bad := range []string{"", "short\n", "two words of a token here\n"} {
+		if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := provision.LoadOpsToken(path); err == nil {
+			t.Errorf("token file %q loaded", bad)
+		}
+	}
+	if _, err := provision.LoadOpsToken(filepath.Join(data, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing token file: %v", err)
 	}
 }

@@ -328,6 +328,9 @@ func (s *Service) serveHTTP() error {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	if err := s.mountDashboard(mux); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("service: http: %w", err)
