@@ -47,6 +47,26 @@ func stopServer(ns *server.Server) {
 	ns.WaitForShutdown()
 }
 
+// waitGone waits until none of paths exists.
+func waitGone(t *testing.T, paths ...string) {
+	t.Helper()
+	ctx := ctxT(t)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for _, p := range paths {
+		for {
+			if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("%s is still on disk", p)
+			case <-tick.C:
+			}
+		}
+	}
+}
+
 // filesHolding returns the files under dir that contain b.
 func filesHolding(t *testing.T, dir string, b []byte) []string {
 	t.Helper()
@@ -147,12 +167,13 @@ func testShredErases(t *testing.T, storeKey string) {
 	if again, err := Shred(ctxT(t), js, k.signer, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), now); err != nil || len(again.Keys) != 0 {
 		t.Fatalf("second shred: %+v %v", again, err)
 	}
+	// The period's stream goes from disk, blocks and block keys alike.
+	// JetStream renames a deleted stream's folder with a "." in front and
+	// removes it in the background (a server stopped first removes it as it
+	// starts again), so wait for both names to go.
+	waitGone(t, octStream, filepath.Join(filepath.Dir(octStream), "."+filepath.Base(octStream)))
 	stopServer(ns)
 
-	// The period's stream is gone from disk, blocks and block keys alike.
-	if _, err := os.Stat(octStream); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("the shredded period's stream is still on disk: %v", err)
-	}
 	if got := filesHolding(t, dir, wrapped["2026-10"]); len(got) != 0 {
 		t.Fatalf("the shredded key is still on disk in %v", got)
 	}
