@@ -277,3 +277,65 @@ func TestConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestConsentAndWithhold: social services record a consent only with the
+// number of guardians needed and the maturity judgement, and withdraw it;
+// the rector answers a request for secret data only with an interest
+// assessment, and a decision to withhold sends nothing.
+func TestConsentAndWithhold(t *testing.T) {
+	w := newWorld(t, nil)
+	s := w.browser(t, brokertest.Social)
+	s.signIn(brokertest.Social)
+	consent := url.Values{"id": {"samtycke-2026-017"}, "personnummer": {pupil}, "categories": {"case_details"},
+		"to": {brokertest.School}, "purpose": {"samordnat stöd i skolan"}, "guardian": {"mamma", "pappa"},
+		"child-required": {"no"}, "how": {"written"}}
+	status, page := s.post("consents", "consents", consent)
+	if status != http.StatusUnprocessableEntity || !strings.Contains(page, "hur många vårdnadshavare") ||
+		!strings.Contains(page, `id="fel-guardians-needed"`) {
+		t.Fatalf("a consent without the number of guardians needed: %d\n%s", status, page)
+	}
+	consent.Set("guardians-needed", "2")
+	consent.Del("child-required")
+	status, page = s.post("consents", "consents", consent)
+	if status != http.StatusUnprocessableEntity || !strings.Contains(page, "ålder och mognad") {
+		t.Fatalf("a consent without the maturity judgement: %d\n%s", status, page)
+	}
+	consent.Set("child-required", "no")
+	status, page = s.post("consents", "consents", consent)
+	if status != http.StatusOK || !strings.Contains(page, "soc-malmo.samtycke-2026-017") || !strings.Contains(page, "Malin Ellström") {
+		t.Fatalf("recording a consent: %d\n%s", status, page)
+	}
+	status, page = s.post("consents", "consents/withdraw", url.Values{"ref": {"soc-malmo.samtycke-2026-017"}})
+	if status != http.StatusOK || !strings.Contains(page, "Återkallat") {
+		t.Fatalf("withdrawing a consent: %d\n%s", status, page)
+	}
+	status, page = s.post("consents", "consents/show", url.Values{"ref": {"rosengard-skola.x"}})
+	if status != http.StatusUnprocessableEntity || !strings.Contains(page, "ett av era samtycken") {
+		t.Fatalf("another agency's consent: %d\n%s", status, page)
+	}
+
+	p := w.browser(t, brokertest.Police)
+	p.signIn(brokertest.Police)
+	status, page = p.post("request", "request", url.Values{"to": {brokertest.School}, "category": {"contact_details"},
+		"personnummer": {pupil}, "purpose": {"utreda brott"}, "text": {"Telefonnummer?"}})
+	if status != http.StatusOK || !strings.Contains(page, "Begäran: levererat") {
+		t.Fatalf("the police's request: %d\n%s", status, page)
+	}
+	r := w.browser(t, brokertest.School)
+	r.signIn(brokertest.School)
+	id := r.awaitMessage("Begäran")
+	answer := url.Values{"category": {"contact_details"}, "text": {"070-123 45 67"}}
+	status, page = r.post("m/"+id, "m/"+id+"/answer", answer)
+	if status != http.StatusUnprocessableEntity || !strings.Contains(page, "intresseavvägning") {
+		t.Fatalf("secret data without an assessment: %d\n%s", status, page)
+	}
+	status, page = r.post("m/"+id, "m/"+id+"/answer", url.Values{"category": {"contact_details"}, "secret": {"yes"},
+		"assessment": {"withhold"}, "reason": {"Skyddade personuppgifter."}})
+	if status != http.StatusOK || !strings.Contains(page, "Inget skickades") || !strings.Contains(page, "Eva Berg, rektor") {
+		t.Fatalf("withholding: %d\n%s", status, page)
+	}
+	status, page = r.post("m/"+id, "m/"+id+"/answer", answer)
+	if status != http.StatusConflict {
+		t.Fatalf("answering a request already handled: %d\n%s", status, page)
+	}
+}
