@@ -9,8 +9,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/sekretessbroker/sekretessbroker/broker/browsertest"
 	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
+	"github.com/sekretessbroker/sekretessbroker/broker/browsertest"
 )
 
 // official is one official's browser tab, in a browser context of its own
