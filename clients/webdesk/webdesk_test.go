@@ -207,6 +207,16 @@ func TestHostileInput(t *testing.T) {
 	if status != http.StatusOK || strings.Contains(page, "<script>alert") || !strings.Contains(page, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 		t.Fatalf("the report's markup on social services' page: %d\n%s", status, page)
 	}
+	if !strings.Contains(page, "Markera som hanterat") {
+		t.Fatalf("an open report cannot be marked handled:\n%s", page)
+	}
+	if status, page := s.post("m/"+id, "m/"+id+"/handled", url.Values{}); status != http.StatusSeeOther {
+		t.Fatalf("marking the report handled: %d\n%s", status, page)
+	}
+	if status, page := s.do("GET", "", nil); status != http.StatusOK || !strings.Contains(page, "Öppna ärenden (0)") ||
+		!strings.Contains(page, "Hanterade meddelanden (1)") {
+		t.Fatalf("the inbox after the report was handled: %d\n%s", status, page)
+	}
 	if logs := w.logs.String(); strings.Contains(logs, pupil) || strings.Contains(logs, "20120304") || strings.Contains(logs, "alert(") {
 		t.Fatalf("a personnummer or a message's content is in the log:\n%s", logs)
 	}
