@@ -6,7 +6,9 @@
 // one place.
 //
 // A child is named by personnummer in a form only: the claims carry the
-// keyed pseudonym (package pseudonym).
+// keyed pseudonym (package pseudonym). A form whose step only one rule can
+// allow names that rule in claims.legal_basis_claimed, so that a refusal
+// gives that rule's reasons.
 package forms
 
 import (
@@ -178,7 +180,7 @@ func (f Concern) Message(o Official) (agency.Message, error) {
 		body += "\n\nÅterkoppling önskas."
 	}
 	claims := agency.Claims{Category: "concern", Subject: subj, Purpose: "orosanmälan",
-		SenderRole: f.Role, FeedbackRequested: agency.Bool(f.Feedback)}
+		SenderRole: f.Role, FeedbackRequested: agency.Bool(f.Feedback), LegalBasisClaimed: "R-CONCERN"}
 	return agency.Message{To: f.To, Kind: agency.KindConcernReport, Metadata: claims, Payload: []byte(body)}, nil
 }
 
@@ -319,13 +321,15 @@ func (f Feedback) Claims(o Official) (agency.Claims, string, error) {
 		return agency.Claims{}, "", err
 	}
 	claims := agency.Claims{Category: "investigation_status", InvestigationStatus: f.Status,
-		FeedbackRequested: agency.Bool(f.Asked), FeedbackAssessment: j, GuardianInformed: agency.Bool(f.GuardianInformed)}
+		FeedbackRequested: agency.Bool(f.Asked), FeedbackAssessment: j, GuardianInformed: agency.Bool(f.GuardianInformed),
+		LegalBasisClaimed: "R-FEEDBACK"}
 	if f.ConsentRef != "" {
 		// Beyond the status the consent is the basis (R-CONSENT).
 		if claims.Subject, err = o.Subject(f.Personnummer); err != nil {
 			return agency.Claims{}, "", err
 		}
 		claims.Category, claims.ConsentRef, claims.Purpose = f.Category, f.ConsentRef, f.Purpose
+		claims.LegalBasisClaimed = "R-CONSENT"
 		text += "\n\n" + f.Text
 	}
 	return claims, text, nil
@@ -493,7 +497,7 @@ func (f RequestFU) Message(o Official) (agency.Message, error) {
 		return agency.Message{}, err
 	}
 	claims := agency.Claims{Category: "preliminary_investigation", Subject: subj, Purpose: f.Purpose,
-		FU: &agency.FU{ConcernReportMade: true}}
+		FU: &agency.FU{ConcernReportMade: true}, LegalBasisClaimed: "R-FU"}
 	return agency.Message{To: f.To, Kind: agency.KindRequest, Metadata: claims, Payload: []byte(f.Text)}, nil
 }
 
@@ -514,6 +518,6 @@ func (f AnswerFU) Claims(o Official) (agency.Claims, error) {
 	if err != nil {
 		return agency.Claims{}, err
 	}
-	return agency.Claims{Category: "preliminary_investigation",
+	return agency.Claims{Category: "preliminary_investigation", LegalBasisClaimed: "R-FU",
 		FU: &agency.FU{ConcernReportMade: true, RelevanceAssessment: j}}, nil
 }

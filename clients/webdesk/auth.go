@@ -126,6 +126,9 @@ const (
 const (
 	loginFailures = 5
 	loginWindow   = 15 * time.Minute
+	// maxFailureNames is how many names' failures are kept before the
+	// stale ones are dropped.
+	maxFailureNames = 10000
 )
 
 // session is a signed-in official.
@@ -233,6 +236,14 @@ func (s *sessions) failed(name string, ok bool) {
 	if ok {
 		delete(s.failures, name)
 		return
+	}
+	// Names are whatever was typed: forget stale ones before the map grows.
+	if len(s.failures) >= maxFailureNames {
+		for n, f := range s.failures {
+			if s.now().Sub(f.last) >= loginWindow {
+				delete(s.failures, n)
+			}
+		}
 	}
 	f := s.failures[name]
 	if s.now().Sub(f.last) >= loginWindow {

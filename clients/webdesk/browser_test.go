@@ -133,11 +133,12 @@ func TestBrowserFirstScenario(t *testing.T) {
 	if decisive := social.text(".avgorande"); !strings.Contains(decisive, "Avgörande skäl") || len(decisive) < len("Avgörande skäl: R-") {
 		t.Fatalf("the refusal shows no decisive reason: %q", decisive)
 	}
+	browsertest.Screenshot(t, social.ctx, "desk-2-aterkoppling-avslag")
 	social.open("Orosanmälan")
 	social.do(chromedp.Click(chromedp.ID("status-opened")),
 		chromedp.Click(chromedp.ID("guardian-informed")),
 		chromedp.SendKeys(chromedp.ID("reason"), "Vårdnadshavarna är informerade; skolan behöver veta att ärendet tas om hand."))
-	browsertest.Screenshot(t, social.ctx, "desk-2-aterkoppling")
+	browsertest.Screenshot(t, social.ctx, "desk-3-aterkoppling")
 	social.submit("/feedback")
 	social.see("#utfall", "Återkoppling: levererat")
 	social.see("main", "R-FEEDBACK", "Endast status")
@@ -197,12 +198,12 @@ func TestBrowserFirstScenario(t *testing.T) {
 	if rest, err := chromedp.Run(social.ctx, chromedp.TextContent(chromedp.CSS("details"))); err != nil || !strings.Contains(rest, "R-FU") {
 		t.Fatalf("the folded reasons: %q, %v", rest, err)
 	}
-	browsertest.Screenshot(t, social.ctx, "desk-3-vidarebefordran-stoppad")
+	browsertest.Screenshot(t, social.ctx, "desk-4-vidarebefordran-stoppad")
 
 	// Nothing reached the school.
 	school.do(chromedp.Navigate(school.base), chromedp.WaitVisible(chromedp.CSS("main h1")))
 	if main := school.text("main"); strings.Contains(main, "Uppgiftslämnande") {
 		t.Fatalf("the school received the forwarded FU data:\n%s", main)
 	}
-	browsertest.Screenshot(t, school.ctx, "desk-4-inkorg")
+	browsertest.Screenshot(t, school.ctx, "desk-5-inkorg")
 }
