@@ -17,21 +17,22 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// User is an official who may sign in to the desk.
+// User is an official who may sign in to the desk. The JSON names are
+// those of a configuration file (YAML read through sigs.k8s.io/yaml too).
 type User struct {
 	// Name is the sign-in name (e.g. "anna.ek").
-	Name string
+	Name string `json:"name"`
 	// DisplayName is "Förnamn Efternamn, titel": it is recorded as who made
 	// each assessment, as the terminal clients' --name is.
-	DisplayName string
+	DisplayName string `json:"display_name"`
 	// Role is the official's role, sent as claims.sender_role where the law
 	// asks who acts (e.g. "rector", "rector_delegate", "mentor").
-	Role string
+	Role string `json:"role"`
 	// PasswordHash is an argon2id hash in the PHC string format
 	// ($argon2id$v=19$m=…,t=…,p=…$salt$hash, as HashPassword makes) or a
 	// bcrypt hash ($2a$, $2b$, $2y$). Empty: the user signs in only
 	// through the identity proxy (Config.IdentityHeader).
-	PasswordHash string
+	PasswordHash string `json:"password_hash,omitempty"`
 }
 
 // The argon2id parameters of HashPassword: OWASP's minimum for argon2id
