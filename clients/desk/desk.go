@@ -27,6 +27,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/tlsca"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
+	"github.com/sekretessbroker/sekretessbroker/clients/forms"
 	"github.com/sekretessbroker/sekretessbroker/clients/inbox"
 	"github.com/sekretessbroker/sekretessbroker/clients/pseudonym"
 )
@@ -274,21 +275,29 @@ func (s *session) connectReceived(ctx context.Context, id string) (*agency.Deliv
 	return d, nil
 }
 
+// official is who acts in this session, for the forms.
+func (s *session) official() forms.Official {
+	return forms.Official{Name: s.name, Key: s.key}
+}
+
+// formErr turns a form's FieldError into a usage error naming the flag.
+func formErr(err error) error {
+	if fe, ok := forms.AsFieldError(err); ok {
+		return fmt.Errorf("--%s: %w: %w", fe.Field, fe, ErrUsage)
+	}
+	return err
+}
+
 // subject turns a personnummer into the pseudonymous subject of a message.
 func (s *session) subject(pnr string) (*agency.Subject, error) {
-	p, err := pseudonym.Parse(pnr)
-	if err != nil {
-		return nil, err
-	}
-	return &agency.Subject{Pseudonym: s.key.Of(p), BirthDate: p.BirthDate()}, nil
+	subj, err := s.official().Subject(pnr)
+	return subj, formErr(err)
 }
 
 // judgement records an assessment made now by the official.
 func (s *session) judgement(outcome, reason string) (*agency.Judgement, error) {
-	if strings.TrimSpace(s.name) == "" {
-		return nil, fmt.Errorf("say who made the assessment with --name \"Förnamn Efternamn, titel\": %w", ErrUsage)
-	}
-	return &agency.Judgement{By: s.name, At: time.Now().UTC(), Outcome: outcome, Reason: reason}, nil
+	j, err := s.official().Judgement(outcome, reason)
+	return j, formErr(err)
 }
 
 // deliver sends m, waits for the receipt and prints it.

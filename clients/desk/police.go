@@ -10,6 +10,7 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
+	"github.com/sekretessbroker/sekretessbroker/clients/forms"
 )
 
 const categoriesHelp = `Data categories (--category):
@@ -68,12 +69,13 @@ func policeRequest(ctx context.Context, s *session, fs *flag.FlagSet, args []str
 	if err := parse(fs, args, "to", "category", "personnummer", "purpose", "text"); err != nil || helped(args) {
 		return err
 	}
-	subj, err := s.connectSubject(ctx, *pnr)
-	if err != nil {
+	if err := s.connect(ctx); err != nil {
 		return err
 	}
-	m := agency.Message{To: *to, Kind: agency.KindRequest, Payload: []byte(*text),
-		Metadata: agency.Claims{Category: *category, Subject: subj, Purpose: *purpose}}
+	m, err := forms.Request{To: *to, Category: *category, Personnummer: *pnr, Purpose: *purpose, Text: *text}.Message(s.official())
+	if err != nil {
+		return formErr(err)
+	}
 	r, err := s.deliver(ctx, m)
 	if err != nil || *wait <= 0 {
 		if err == nil {
@@ -111,12 +113,10 @@ func policeAnswerFU(ctx context.Context, s *session, fs *flag.FlagSet, args []st
 	if err != nil {
 		return err
 	}
-	j, err := s.judgement("relevant", *relevance)
+	claims, err := forms.AnswerFU{Relevance: *relevance, Text: *text}.Claims(s.official())
 	if err != nil {
-		return err
+		return formErr(err)
 	}
-	claims := agency.Claims{Category: "preliminary_investigation",
-		FU: &agency.FU{ConcernReportMade: true, RelevanceAssessment: j}}
 	return s.reply(ctx, req, agency.KindResponse, claims, *text)
 }
 
@@ -137,18 +137,14 @@ func concernCmd(who string) command {
 			if err := parse(fs, args, "to", "personnummer", "text"); err != nil || helped(args) {
 				return err
 			}
-			subj, err := s.connectSubject(ctx, *pnr)
-			if err != nil {
+			if err := s.connect(ctx); err != nil {
 				return err
 			}
-			body := *text
-			if *feedback {
-				body += "\n\nÅterkoppling önskas."
+			m, err := forms.Concern{To: *to, Personnummer: *pnr, Text: *text, Feedback: *feedback, Role: *role}.Message(s.official())
+			if err != nil {
+				return formErr(err)
 			}
-			claims := agency.Claims{Category: "concern", Subject: subj, Purpose: "orosanmälan",
-				SenderRole: *role, FeedbackRequested: agency.Bool(*feedback)}
-			_, err = s.deliver(ctx, agency.Message{To: *to, Kind: agency.KindConcernReport, Metadata: claims,
-				Payload: []byte(body)})
+			_, err = s.deliver(ctx, m)
 			return err
 		},
 	}

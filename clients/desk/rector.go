@@ -5,13 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
+	"github.com/sekretessbroker/sekretessbroker/clients/forms"
 )
-
-var publicSchoolData = []string{"enrolment", "class_list", "school_catalogue"}
 
 var rector = &client{
 	prog: "rektor", kind: directory.KindSchool,
@@ -77,39 +75,26 @@ func rectorAnswer(ctx context.Context, s *session, fs *flag.FlagSet, args []stri
 	if err := parse(fs, args, "request", "category"); err != nil || helped(args) {
 		return err
 	}
-	public := slices.Contains(publicSchoolData, *category) && !*secret
-	if !public && (*outcome != "disclose" && *outcome != "withhold" || *reason == "") {
-		what := fmt.Sprintf("%s is not public school data", *category)
-		if *secret {
-			what = "data covered by secrecy"
-		}
-		return fmt.Errorf("%s: record your interest assessment with --assessment disclose|withhold and --reason: %w", what, ErrUsage)
-	}
-	if *text == "" && (public || *outcome != "withhold") {
-		return fmt.Errorf("give the data with --text: %w", ErrUsage)
+	form := forms.Answer{Category: *category, Secret: *secret, Assessment: *outcome, Reason: *reason,
+		Personnummer: *pnr, Role: *role, Text: *text}
+	if err := form.Check(); err != nil {
+		return formErr(err)
 	}
 	req, err := s.connectReceived(ctx, *reqID)
 	if err != nil {
 		return err
 	}
-	claims := agency.Claims{Category: *category, SenderRole: *role, Secret: agency.Bool(!public)}
-	if !public {
-		if claims.InterestAssessment, err = s.judgement(*outcome, *reason); err != nil {
-			return err
-		}
-		if *outcome == "withhold" {
-			if err := s.box.RecordAssessment(req.ID, claims.InterestAssessment); err != nil {
-				return err
-			}
-			fmt.Fprintf(s.out, "  Nothing sent. Your assessment to withhold (%s, %s) is recorded here; tell\n"+
-				"  the police you decline, without giving the data.\n", s.name, claims.InterestAssessment.At.Format("2006-01-02 15:04"))
-			return s.box.MarkHandled(req.ID)
-		}
+	claims, err := form.Claims(s.official())
+	if err != nil {
+		return formErr(err)
 	}
-	if *pnr != "" {
-		if claims.Subject, err = s.subject(*pnr); err != nil {
+	if form.Withhold() {
+		if err := s.box.RecordAssessment(req.ID, claims.InterestAssessment); err != nil {
 			return err
 		}
+		fmt.Fprintf(s.out, "  Nothing sent. Your assessment to withhold (%s, %s) is recorded here; tell\n"+
+			"  the police you decline, without giving the data.\n", s.name, claims.InterestAssessment.At.Format("2006-01-02 15:04"))
+		return s.box.MarkHandled(req.ID)
 	}
 	return s.reply(ctx, req, agency.KindResponse, claims, *text)
 }

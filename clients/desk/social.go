@@ -10,6 +10,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/consent"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
+	"github.com/sekretessbroker/sekretessbroker/clients/forms"
 )
 
 var social = &client{
@@ -95,12 +96,6 @@ func SocialServices(ctx context.Context, args []string, out io.Writer) error {
 	return social.main(ctx, args, out)
 }
 
-var statusWords = map[string]string{
-	"opened":     "En utredning har inletts.",
-	"not_opened": "Ingen utredning har inletts.",
-	"ongoing":    "En utredning pågår redan.",
-}
-
 func socialFeedback(ctx context.Context, s *session, fs *flag.FlagSet, args []string) error {
 	reportID := fs.String("report", "", "the id of the report of concern (from your inbox)")
 	status := fs.String("status", "", "opened, not_opened or ongoing")
@@ -115,30 +110,15 @@ func socialFeedback(ctx context.Context, s *session, fs *flag.FlagSet, args []st
 	if err := parse(fs, args, "report", "status", "reason"); err != nil || helped(args) {
 		return err
 	}
-	text, ok := statusWords[*status]
-	if !ok {
-		return fmt.Errorf("--status must be opened, not_opened or ongoing: %w", ErrUsage)
-	}
-	if *ref != "" && (*category == "" || *purpose == "" || *more == "" || *pnr == "") {
-		return fmt.Errorf("feedback beyond the status needs --category, --purpose, --personnummer and --text with --consent: %w", ErrUsage)
-	}
+	form := forms.Feedback{Status: *status, Reason: *reason, Asked: *asked, GuardianInformed: *informed,
+		ConsentRef: *ref, Category: *category, Purpose: *purpose, Personnummer: *pnr, Text: *more}
 	rep, err := s.connectReceived(ctx, *reportID)
 	if err != nil {
 		return err
 	}
-	j, err := s.judgement("appropriate", *reason)
+	claims, text, err := form.Claims(s.official())
 	if err != nil {
-		return err
-	}
-	claims := agency.Claims{Category: "investigation_status", InvestigationStatus: *status,
-		FeedbackRequested: agency.Bool(*asked), FeedbackAssessment: j, GuardianInformed: agency.Bool(*informed)}
-	if *ref != "" {
-		// Beyond the status the consent is the basis (R-CONSENT).
-		if claims.Subject, err = s.subject(*pnr); err != nil {
-			return err
-		}
-		claims.Category, claims.ConsentRef, claims.Purpose = *category, *ref, *purpose
-		text += "\n\n" + *more
+		return formErr(err)
 	}
 	return s.reply(ctx, rep, agency.KindFeedback, claims, text)
 }
@@ -190,57 +170,16 @@ func socialConsent(ctx context.Context, s *session, fs *flag.FlagSet, args []str
 	if err := parse(fs, args, "id", "personnummer", "purpose", "how"); err != nil || helped(args) {
 		return err
 	}
-	if s.name == "" {
-		return fmt.Errorf("say who documented the consent with --name: %w", ErrUsage)
+	if s.key == nil {
+		if err := s.loadKey(); err != nil {
+			return err
+		}
 	}
-	subj, err := s.subjectOnly(*pnr)
+	r, err := forms.Consent{ID: *id, Personnummer: *pnr, Categories: categories, Recipients: to, Purpose: *purpose,
+		Guardians: guardians, GuardiansNeeded: *guardianCount, Child: *child, Person: *person,
+		ChildRequired: *childRequired, How: *how, ValidUntil: *until}.Record(s.official())
 	if err != nil {
-		return err
-	}
-	at := now()
-	r := consent.Record{ID: *id, Subject: consent.Subject{Pseudonym: subj.Pseudonym, BirthDate: subj.BirthDate},
-		Categories: categories, Recipients: to, Purpose: *purpose,
-		Documented: consent.Documentation{How: *how, By: s.name, At: at}, ValidFrom: at}
-	for _, g := range guardians {
-		r.GivenBy = append(r.GivenBy, consent.Giver{Role: consent.RoleGuardian, By: g, At: at})
-	}
-	if *child {
-		r.GivenBy = append(r.GivenBy, consent.Giver{Role: consent.RoleChild, At: at})
-	}
-	if *person {
-		r.GivenBy = append(r.GivenBy, consent.Giver{Role: consent.RolePerson, At: at})
-	}
-	// How many guardians must consent is a fact of the case, never assumed
-	// from how many did: one consent of two needed is no consent.
-	r.GuardianCount = *guardianCount
-	if len(guardians) > 0 && *guardianCount < 1 {
-		return fmt.Errorf("say how many guardians have custody and must consent: --guardians-needed 1|2: %w", ErrUsage)
-	}
-	switch *childRequired {
-	case "yes", "no":
-		outcome := consent.MaturityChildConsentNotRequired
-		if *childRequired == "yes" {
-			outcome = consent.MaturityChildConsentRequired
-		}
-		// The judgement is the official's own, made now.
-		r.MaturityAssessment = &consent.Judgement{By: s.name, At: at, Outcome: outcome}
-	case "":
-		if len(guardians) > 0 {
-			return fmt.Errorf("for a child, judge whether the child's own consent is needed: --child-required yes|no: %w", ErrUsage)
-		}
-	default:
-		return fmt.Errorf("--child-required must be yes or no: %w", ErrUsage)
-	}
-	if *until != "" {
-		u, err := time.ParseInLocation(time.DateOnly, *until, time.Local)
-		if err != nil {
-			return fmt.Errorf("--valid-until %q is not YYYY-MM-DD: %w", *until, ErrUsage)
-		}
-		u = u.Add(24*time.Hour - time.Second).UTC()
-		r.ValidUntil = &u
-	}
-	if err := r.Validate(); err != nil {
-		return err
+		return formErr(err)
 	}
 	if err := s.connect(ctx); err != nil {
 		return err
@@ -253,16 +192,6 @@ func socialConsent(ctx context.Context, s *session, fs *flag.FlagSet, args []str
 	printConsent(s.out, &r)
 	fmt.Fprintf(s.out, "  Cite it with --consent %s\n", ref)
 	return nil
-}
-
-// subjectOnly derives the pseudonym before connecting, from the agency's key.
-func (s *session) subjectOnly(pnr string) (*agency.Subject, error) {
-	if s.key == nil {
-		if err := s.loadKey(); err != nil {
-			return nil, err
-		}
-	}
-	return s.subject(pnr)
 }
 
 func printConsent(out io.Writer, r *consent.Record) {
@@ -334,13 +263,14 @@ func socialRequestFU(ctx context.Context, s *session, fs *flag.FlagSet, args []s
 	if err := parse(fs, args, "to", "personnummer", "purpose", "text"); err != nil || helped(args) {
 		return err
 	}
-	subj, err := s.connectSubject(ctx, *pnr)
-	if err != nil {
+	if err := s.connect(ctx); err != nil {
 		return err
 	}
-	claims := agency.Claims{Category: "preliminary_investigation", Subject: subj, Purpose: *purpose,
-		FU: &agency.FU{ConcernReportMade: true}}
-	_, err = s.deliver(ctx, agency.Message{To: *to, Kind: agency.KindRequest, Metadata: claims, Payload: []byte(*text)})
+	m, err := forms.RequestFU{To: *to, Personnummer: *pnr, Purpose: *purpose, Text: *text}.Message(s.official())
+	if err != nil {
+		return formErr(err)
+	}
+	_, err = s.deliver(ctx, m)
 	if err == nil {
 		s.answerInInbox()
 	}
@@ -363,12 +293,9 @@ func socialForward(ctx context.Context, s *session, fs *flag.FlagSet, args []str
 	if !d.MayForward() {
 		fmt.Fprintf(s.out, "  Note: %s came with %q; the broker will refuse to pass it on.\n", d.ID, agency.ObligationDoNotForward)
 	}
-	claims := agency.Claims{Category: d.Decision.Category, Purpose: *purpose, ConsentRef: *ref,
-		ForwardedFrom: []string{d.ID}}
-	if *pnr != "" {
-		if claims.Subject, err = s.subject(*pnr); err != nil {
-			return err
-		}
+	claims, err := forms.Forward{To: *to, Purpose: *purpose, ConsentRef: *ref, Personnummer: *pnr}.Claims(s.official(), d)
+	if err != nil {
+		return formErr(err)
 	}
 	_, err = s.deliver(ctx, agency.Message{To: *to, Kind: agency.KindDisclosure, Metadata: claims, Payload: d.Payload})
 	return err
