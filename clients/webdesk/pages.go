@@ -495,6 +495,14 @@ func (d *desk) invalid(w http.ResponseWriter, r *http.Request, page string, v *v
 func (d *desk) send(w http.ResponseWriter, r *http.Request, u *User, csrf, action string, m agency.Message, after func() error) {
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
+	// Who sent it, sealed in the audit log with the purpose.
+	if c, ok := m.Metadata.(agency.Claims); ok && c.SenderOfficial == "" {
+		c.SenderOfficial = u.DisplayName
+		if c.SenderOfficial == "" {
+			c.SenderOfficial = u.Name
+		}
+		m.Metadata = c
+	}
 	id, err := d.cfg.Client.Send(ctx, m)
 	if err != nil {
 		d.log.Error("desk action failed to send", "user", u.Name, "action", action, "err", err)
