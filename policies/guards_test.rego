@@ -7,7 +7,7 @@ package sekretess_test.guards
 import data.sekretess_test.fixtures as f
 
 parties := [
-	f.police, f.municipal_school, f.independent_school, f.social_services,
+	f.police, f.security_police, f.customs, f.municipal_school, f.independent_school, f.social_services,
 	{"id": "x", "authority": true}, {"id": "y", "kind": "other", "authority": true},
 ]
 

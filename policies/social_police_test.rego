@@ -62,6 +62,10 @@ test_feedback_without_assessment_denied if {
 
 # --- R-1018A ----------------------------------------------------------------
 
+sapo := f.security_police
+
+tull := f.customs
+
 conds := {
 	"by": "Handläggare Berg", "at": "2026-01-14T15:00:00+01:00",
 	"risk_of_crime": {"met": true, "text": "rör sig i kriminellt nätverk, beslag av narkotika"},
@@ -107,16 +111,68 @@ test_1018a_day_before_21st_birthday_allowed if {
 }
 
 test_1018a_missing_condition_names_it if {
-	c := json.patch(conds, [{"op": "replace", "path": "/helps_prevent/met", "value": false}])
+	c := json.patch(conds, [{"op": "replace", "path": "/not_inappropriate/met", "value": false}])
 	d := sekretess.decision with input as to_police({"conditions_1018a": c})
 	not d.allow
-	f.has_reason(d, "R-1018A: condition (2) the data can be assumed to help prevent it is not shown as met")
+	f.has_reason(d, "R-1018A: condition (2) not inappropriate given planned or ongoing interventions or for other special reasons is not shown as met")
 }
 
 test_1018a_missing_assessment_denied if {
 	d := sekretess.decision with input as to_police({})
 	not d.allow
-	f.has_reason(d, "R-1018A: the assessment of the three conditions is missing")
+	f.has_reason(d, "R-1018A: the documented assessment of the conditions of OSL 10 kap. 18 a § is missing (claims.conditions_1018a: by, at and not_inappropriate, risk_of_crime)")
+}
+
+# OSL 10 kap. 18 a § in the wording of Lag 2025:179, from 2025-04-01: two
+# conditions. The same disclosure with only those two documented is allowed
+# from that day and denied before it, when the third condition (the data can
+# be assumed to help prevent the crime) was still required.
+two_conds := {
+	"by": "Handläggare Berg", "at": "2025-03-19T15:00:00+01:00",
+	"risk_of_crime": {"met": true, "text": "rör sig i kriminellt nätverk"},
+	"not_inappropriate": {"met": true, "text": "stör inte pågående insats"},
+}
+
+at(i, t) := json.patch(i, [{"op": "replace", "path": "/message/created_at", "value": t}])
+
+test_1018a_two_conditions_from_2025_04_01 if {
+	i := to_police({"conditions_1018a": two_conds})
+	d := sekretess.decision with input as at(i, "2025-05-01T10:00:00+02:00")
+	d.allow
+	d.rule == "R-1018A"
+	d.basis == "OSL 10 kap. 18 a §"
+	on := sekretess.decision with input as at(i, "2025-04-01T00:00:00+02:00")
+	on.allow
+	d2 := sekretess.decision with input as at(i, "2025-03-20T10:00:00+01:00")
+	not d2.allow
+	f.has_reason(d2, "R-1018A: condition (2) the data can be assumed to help prevent it is not shown as met with a text (claims.conditions_1018a.helps_prevent)")
+	eve := sekretess.decision with input as at(i, "2025-03-31T23:59:59+02:00")
+	not eve.allow
+}
+
+test_1018a_three_conditions_still_allowed_before_2025_04_01 if {
+	d := sekretess.decision with input as at(to_police({"conditions_1018a": object.union(conds, {"at": "2025-03-19T15:00:00+01:00"})}), "2025-03-20T10:00:00+01:00")
+	d.allow
+	d.rule == "R-1018A"
+}
+
+test_1018a_security_police_and_customs_from_2025_04_01 if {
+	every p in [sapo, tull] {
+		i := object.union(to_police({"conditions_1018a": two_conds}), {"recipient": p})
+		d := sekretess.decision with input as at(i, "2025-05-01T10:00:00+02:00")
+		d.allow
+		d.rule == "R-1018A"
+		before := sekretess.decision with input as at(object.union(i, {"claims": {"conditions_1018a": conds}}), "2025-03-31T10:00:00+02:00")
+		not before.allow
+		f.has_reason(before, "R-1018A: recipient is not Polismyndigheten (Säkerhetspolisen and Tullverket only from 2025-04-01, Lag 2025:179)")
+	}
+}
+
+test_1018a_not_to_a_school_at_any_date if {
+	i := object.union(to_police({"conditions_1018a": two_conds}), {"recipient": f.municipal_school})
+	d := sekretess.decision with input as at(i, "2025-05-01T10:00:00+02:00")
+	not d.allow
+	f.has_reason(d, "R-1018A: recipient is not Polismyndigheten, Säkerhetspolisen or Tullverket")
 }
 
 test_1018a_not_for_committed_crime if {
