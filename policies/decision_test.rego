@@ -90,7 +90,7 @@ test_forwarding_data_without_no_forward_obligation_keeps_obligations if {
 	})
 	d := sekretess.decision with input as i
 	d.allow
-	d.obligations == ["status-only"]
+	d.obligations == ["secret at the reporter: OSL 40 kap. 7 g §", "status-only"]
 }
 
 test_forwarding_someone_elses_message_denied if {

@@ -223,6 +223,23 @@ osl_10_18a_from := 1356994800000000000 # 2013-01-01T00:00:00+01:00
 
 osl_10_18a_in_force if now_ns >= osl_10_18a_from
 
+# Whether SoL names a party of kind k among those obliged to report concern
+# for a child (SoL (2025:400) 19 kap. 1 § första stycket, before 2025-07-01
+# SoL (2001:453) 14 kap. 1 § första stycket) at time ns. Polismyndigheten,
+# Säkerhetspolisen and social services are named; schools as authorities
+# whose activity concerns children, independent schools as professional
+# private activities that do; from 2026-01-15 (SFS 2025:1501) also every
+# activity under skollagen and Tullverket by name. Before that Tullverket is
+# not named and reports as anyone may (19 kap. 4 §, before 2025-07-01
+# 14 kap. 1 c §).
+mandatory_reporter(k, _) if k in {"police", "security_police", "school", "social_services"}
+
+mandatory_reporter("customs", ns) if ns >= sol_2025_1501_from
+
+# Secrecy at the reporter from 2026-01-15: data about a report of concern
+# and social services' feedback on it (OSL 40 kap. 7 g §, SFS 2025:1495).
+secret_at_reporter_obligation := "secret at the reporter: OSL 40 kap. 7 g §"
+
 not_in_force_reason(date) := sprintf("not in force at the message's time %v: in force from %s", [object.get(input, ["message", "created_at"], null), date])
 
 # --- quoting claims in reasons -------------------------------------------

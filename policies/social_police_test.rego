@@ -19,11 +19,73 @@ feedback(reporter, t, extra) := f.reply(
 )
 
 test_feedback_status_to_school_q9 if {
-	d := sekretess.decision with input as feedback(f.municipal_school, f.t, {})
+	i := feedback(f.municipal_school, "2025-12-15T10:00:00+01:00", {"feedback_assessment": {"by": "H", "at": "2025-12-15T09:00:00+01:00", "outcome": "appropriate"}})
+	d := sekretess.decision with input as i
 	d.allow
 	d.rule == "R-FEEDBACK"
 	d.obligations == ["status-only"]
-	d.basis == "SoL (2025:400), motsvarande 14 kap. 1 b § SoL (2001:453)"
+	d.basis == "SoL (2025:400) 19 kap. 6 §"
+}
+
+# From 2026-01-15 (SFS 2025:1501, 2025:1495): the one-week deadline is
+# recorded, never refused for, and the feedback is secret at the reporter.
+deadline_kept := "feedback deadline: one week after the decision whether to open an investigation; kept (SoL (2025:400) 19 kap. 6 § andra stycket)"
+
+deadline_late := "feedback deadline: one week after the decision whether to open an investigation; passed, the feedback is late but still lawful (SoL (2025:400) 19 kap. 6 § andra stycket)"
+
+test_feedback_deadline_kept_from_2026_01_15 if {
+	d := sekretess.decision with input as feedback(f.municipal_school, f.t, {"investigation_decided_at": "2026-01-12T10:00:00+01:00"})
+	d.allow
+	d.rule == "R-FEEDBACK"
+	d.basis == "SoL (2025:400) 19 kap. 6 §"
+	d.obligations == [deadline_kept, "secret at the reporter: OSL 40 kap. 7 g §", "status-only"]
+}
+
+test_feedback_late_is_still_allowed if {
+	i := feedback(f.municipal_school, f.t, {"investigation_decided_at": "2026-01-05T10:00:00+01:00"})
+	d := sekretess.decision with input as i
+	d.allow
+	d.rule == "R-FEEDBACK"
+	deadline_late in d.obligations
+	d.reasons == []
+}
+
+test_feedback_asked_for_after_the_week_is_due_at_once if {
+	i := feedback(f.municipal_school, f.t, {"investigation_decided_at": "2025-12-01T10:00:00+01:00", "feedback_requested_at": "2026-01-14T10:00:00+01:00"})
+	d := sekretess.decision with input as i
+	d.allow
+	"feedback deadline: at once, asked for after the week following the decision whether to open an investigation (SoL (2025:400) 19 kap. 6 § andra stycket)" in d.obligations
+}
+
+test_feedback_ongoing_investigation_due_at_once if {
+	d := sekretess.decision with input as feedback(f.municipal_school, f.t, {"investigation_status": "ongoing"})
+	d.allow
+	"feedback deadline: at once, an investigation is already under way (SoL (2025:400) 19 kap. 6 § andra stycket)" in d.obligations
+}
+
+test_feedback_no_deadline_or_reporter_secrecy_before_2026_01_15 if {
+	i := feedback(f.municipal_school, "2026-01-14T23:59:59+01:00", {"investigation_decided_at": "2025-12-01T10:00:00+01:00", "feedback_assessment": {"by": "H", "at": "2026-01-14T09:00:00+01:00", "outcome": "appropriate"}})
+	d := sekretess.decision with input as i
+	d.allow
+	d.obligations == ["status-only"]
+	d2 := sekretess.decision with input as json.patch(i, [{"op": "replace", "path": "/message/created_at", "value": "2026-01-15T00:00:00+01:00"}])
+	d2.allow
+	deadline_late in d2.obligations
+	"secret at the reporter: OSL 40 kap. 7 g §" in d2.obligations
+}
+
+# SoL (2025:400) 19 kap. 6 §: feedback only to a reporter under 19 kap.
+# 1-3 §§. Tullverket is named in 19 kap. 1 § only from 2026-01-15.
+test_feedback_only_to_a_reporter_under_the_duty if {
+	rec := object.union(f.concern_record(f.customs, f.social_services), {"created_at": "2025-11-01T08:00:00+01:00"})
+	i := object.union(feedback(f.customs, f.t, {}), {"reply_to": rec})
+	d := sekretess.decision with input as i
+	not d.allow
+	f.has_reason(d, "R-FEEDBACK: the recipient did not report under a duty of SoL (2025:400) 19 kap. 1-3 §§")
+	later := object.union(i, {"reply_to": {"created_at": "2026-01-15T08:00:00+01:00"}})
+	d2 := sekretess.decision with input as later
+	d2.allow
+	d2.rule == "R-FEEDBACK"
 }
 
 test_feedback_basis_old_sol_before_2025_07_01 if {
@@ -396,7 +458,17 @@ test_fu_with_concern_report_and_request_q15 if {
 	d.allow
 	d.rule == "R-FU"
 	d.obligations == ["fu-secrecy: do not forward"]
-	d.basis == "SoL (2025:400), motsvarande 14 kap. 1 § tredje stycket SoL (2001:453); OSL 18 kap. 1 och 3 §§"
+	d.basis == "SoL (2025:400) 20 kap. 6 §; OSL 18 kap. 1 och 3 §§"
+}
+
+test_fu_basis_old_sol_before_2025_07_01 if {
+	i := json.patch(fu_answer({"fu": {"concern_report_made": true, "relevance_assessment": {"by": "F", "at": "2025-06-01T10:00:00+02:00", "outcome": "relevant"}}}), [{"op": "replace", "path": "/message/created_at", "value": "2025-06-30T23:59:59+02:00"}])
+	d := sekretess.decision with input as i
+	d.allow
+	d.rule == "R-FU"
+	d.basis == "SoL (2001:453) 14 kap. 1 § tredje stycket; OSL 18 kap. 1 och 3 §§"
+	on := sekretess.decision with input as json.patch(i, [{"op": "replace", "path": "/message/created_at", "value": "2025-07-01T00:00:00+02:00"}])
+	on.basis == "SoL (2025:400) 20 kap. 6 §; OSL 18 kap. 1 och 3 §§"
 }
 
 test_fu_without_concern_report_needs_case_assessment if {
