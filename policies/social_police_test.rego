@@ -621,16 +621,36 @@ police_to_school(extra) := f.msg(
 	object.union({"category": "risk_environment", "subject": {"pseudonym": "p-4", "age": 14}}, extra),
 )
 
+# The basis names the provision that permits the police to disclose (OSL
+# 10 kap. 2 §), not the secrecy that protects the data; it holds for an
+# independent school too, which the general clause (10 kap. 27 §) cannot reach.
 test_police_school_exceptional_q1 if {
 	d := sekretess.decision with input as police_to_school({"exceptional_assessment": f.judgement("exceptional_disclosure")})
 	d.allow
 	d.rule == "R-POLICE-SCHOOL"
+	d.basis == "OSL 10 kap. 2 §"
+}
+
+test_police_school_independent_school_under_10_2 if {
+	i := object.union(police_to_school({"exceptional_assessment": f.judgement("exceptional_disclosure")}), {"recipient": f.independent_school})
+	d := sekretess.decision with input as i
+	d.allow
+	d.rule == "R-POLICE-SCHOOL"
+	d.basis == "OSL 10 kap. 2 §"
+	g := sekretess.decision with input as json.remove(i, ["claims/exceptional_assessment"])
+	f.has_reason(g, "R-GENERAL: recipient is not an authority under OSL")
+}
+
+test_police_school_not_security_police if {
+	i := object.union(police_to_school({"exceptional_assessment": f.judgement("exceptional_disclosure")}), {"sender": f.security_police})
+	d := sekretess.decision with input as i
+	f.has_reason(d, "R-POLICE-SCHOOL: sender is not Polismyndigheten")
 }
 
 test_police_school_no_assessment_denied_q1 if {
 	d := sekretess.decision with input as police_to_school({})
 	not d.allow
-	f.has_reason(d, "R-POLICE-SCHOOL: documented case-by-case assessment marked exceptional (claims.exceptional_assessment) is missing")
+	f.has_reason(d, "R-POLICE-SCHOOL: documented case-by-case assessment that the disclosure is necessary for the police's work and exceptional (claims.exceptional_assessment) is missing")
 }
 
 test_police_school_assessment_not_exceptional_denied if {
@@ -659,6 +679,23 @@ test_confiscation_knife_q3 if {
 	d.allow
 	d.rule == "R-CONFISCATION"
 	d.basis == "skollagen (2010:800) 5 kap. 23 § andra stycket"
+}
+
+# From 2025-07-01 (SFS 2025:625) an item taken at a search of a pupil's
+# belongings is reported under skollagen 6 a kap. 8 § andra stycket; there
+# were no such searches before.
+test_confiscation_after_search_from_2025_07_01 if {
+	d := sekretess.decision with input as confiscation({"confiscation": {"search": true}})
+	d.allow
+	d.rule == "R-CONFISCATION"
+	d.basis == "skollagen (2010:800) 6 a kap. 8 § andra stycket"
+	i := json.patch(confiscation({"confiscation": {"search": true, "at": "2025-06-30T08:30:00+02:00"}}), [{"op": "replace", "path": "/message/created_at", "value": "2025-06-30T10:00:00+02:00"}])
+	before := sekretess.decision with input as i
+	not before.allow
+	f.has_reason(before, "R-CONFISCATION: claims.confiscation.search: searches of pupils' belongings under skollagen 6 a kap. 5 § exist only from 2025-07-01")
+	on := sekretess.decision with input as json.patch(i, [{"op": "replace", "path": "/message/created_at", "value": "2025-07-01T00:00:00+02:00"}])
+	on.allow
+	on.basis == "skollagen (2010:800) 6 a kap. 8 § andra stycket"
 }
 
 test_confiscation_delegate_spray_paint if {
