@@ -169,9 +169,9 @@ test_precedence_consent_over_general_clause if {
 }
 
 test_precedence_order_is_complete if {
-	count(data.sekretess.vocab.precedence) == 17
-	count(data.sekretess.vocab.rule_ids) == 17
-	count(sekretess.results) == 17
+	count(data.sekretess.vocab.precedence) == 20
+	count(data.sekretess.vocab.rule_ids) == 20
+	count(sekretess.results) == 20
 }
 
 # --- the 2027 switch: OSL for independent schools -------------------------

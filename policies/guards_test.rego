@@ -177,3 +177,42 @@ test_party_guard_school_public if {
 		}
 	}
 }
+
+test_party_guard_school_crime_report if {
+	every k in data.sekretess.rules.school_crime_report.kinds {
+		every s in parties {
+			every r in parties {
+				a := data.sekretess.rules.school_crime_report.allow with input as msg(k, s, r)
+					with data.sekretess.rules.school_crime_report.conditions as set()
+				scope := data.sekretess.rules.school_crime_report.scope with input as msg(k, s, r)
+				a == empty(scope)
+			}
+		}
+	}
+}
+
+test_party_guard_fb_school if {
+	every k in data.sekretess.rules.fb_school.kinds {
+		every s in parties {
+			every r in parties {
+				a := data.sekretess.rules.fb_school.allow with input as msg(k, s, r)
+					with data.sekretess.rules.fb_school.conditions as set()
+				scope := data.sekretess.rules.fb_school.scope with input as msg(k, s, r)
+				a == empty(scope)
+			}
+		}
+	}
+}
+
+test_party_guard_child_investigation if {
+	every k in data.sekretess.rules.child_investigation.kinds {
+		every s in parties {
+			every r in parties {
+				a := data.sekretess.rules.child_investigation.allow with input as msg(k, s, r)
+					with data.sekretess.rules.child_investigation.conditions as set()
+				scope := data.sekretess.rules.child_investigation.scope with input as msg(k, s, r)
+				a == empty(scope)
+			}
+		}
+	}
+}

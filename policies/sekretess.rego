@@ -150,7 +150,7 @@ input_well_formed if {
 		null, "R-CONFISCATION", "R-FEEDBACK", "R-FU", "R-CRIME-SUSPECT", "R-1018A",
 		"R-LUB-CONTACT", "R-LUB-REQUEST", "R-LUB-OWN", "R-SCHOOL-PUBLIC", "R-POLICE-SCHOOL",
 		"R-CONCERN", "R-JOINT-MEETING", "R-FOLLOWUP", "R-DEIDENTIFIED", "R-CONSENT",
-		"R-1015A", "R-GENERAL",
+		"R-1015A", "R-GENERAL", "R-SCHOOL-CRIME-REPORT", "R-CHILD-INVESTIGATION", "R-FB-SCHOOL",
 	}
 
 	# reply_to: both absent, or the broker's record of the message replied to.
