@@ -263,7 +263,83 @@ test_crime_suspect_10_23_serious if {
 test_crime_suspect_10_23_minor_offence_denied if {
 	d := sekretess.decision with input as suspect({"section": "10:23", "class": "serious_crime", "min_penalty_years": 0})
 	not d.allow
-	f.has_reason(d, "R-CRIME-SUSPECT: 10:23 requires a crime with a minimum penalty of one year")
+	f.has_reason(d, "R-CRIME-SUSPECT: 10:23 requires a crime with a minimum penalty of six months' imprisonment")
+}
+
+# OSL 10 kap. 23 § thresholds from 2025-04-01 (Lag 2025:179): six months, an
+# attempt one year; before: one year, an attempt two years.
+test_crime_suspect_10_23_thresholds_by_date if {
+	six_months := suspect({"section": "10:23", "class": "serious_crime", "min_penalty_years": 0.5})
+	d := sekretess.decision with input as at(six_months, "2025-04-01T00:00:00+02:00")
+	d.allow
+	d.basis == "OSL 10 kap. 23 §"
+	old := sekretess.decision with input as at(six_months, "2025-03-31T23:59:59+02:00")
+	not old.allow
+	f.has_reason(old, "R-CRIME-SUSPECT: 10:23 before 2025-04-01 requires a crime with a minimum penalty of one year's imprisonment")
+	attempt := suspect({"section": "10:23", "class": "serious_crime", "min_penalty_years": 1, "attempt": true})
+	a := sekretess.decision with input as at(attempt, "2025-04-01T00:00:00+02:00")
+	a.allow
+	a_old := sekretess.decision with input as at(attempt, "2025-03-31T23:59:59+02:00")
+	not a_old.allow
+}
+
+test_crime_suspect_10_23_to_security_police_and_customs if {
+	i := suspect({"section": "10:23", "class": "serious_crime", "min_penalty_years": 1})
+	s := sekretess.decision with input as object.union(i, {"recipient": sapo})
+	s.allow
+	s.rule == "R-CRIME-SUSPECT"
+	c := sekretess.decision with input as object.union(i, {"recipient": tull})
+	not c.allow
+	f.has_reason(c, "R-CRIME-SUSPECT: Tullverket gets data under OSL 10 kap. 23 § only for a crime it has the task of intervening against")
+	c2 := sekretess.decision with input as object.union(i, {"recipient": tull, "claims": {"offence": {"customs_task": true}}})
+	c2.allow
+	n := sekretess.decision with input as object.union(suspect({"section": "10:22", "class": "supply_to_young", "supply": "alcohol", "victim_under_18": true}), {"recipient": sapo})
+	not n.allow
+	f.has_reason(n, "R-CRIME-SUSPECT: OSL 10 kap. 22 § lets the data go to Polismyndigheten only")
+}
+
+test_crime_suspect_10_20_immediate_intervention if {
+	i := suspect({"section": "10:20", "class": "immediate_intervention", "found_by_staff": true, "situation": "committing_crime"})
+	d := sekretess.decision with input as object.union(i, {"claims": {"subject": {"pseudonym": "p-9", "age": 16}}})
+	d.allow
+	d.basis == "OSL 10 kap. 20 §"
+	adult := sekretess.decision with input as i
+	not adult.allow
+	f.has_reason(adult, "R-CRIME-SUSPECT: 10:20 requires that social services' staff found someone probably under 18")
+}
+
+# 10:21 in the wording of Lag 2025:965 covers a virginity intervention from
+# 2025-12-01.
+test_crime_suspect_10_21_virginity_intervention_from_2025_12_01 if {
+	i := suspect({"section": "10:21", "class": "crime_against_child", "victim_under_18": true, "virginity_intervention": true})
+	d := sekretess.decision with input as at(i, "2025-12-01T00:00:00+01:00")
+	d.allow
+	d.basis == "OSL 10 kap. 21 §"
+	old := sekretess.decision with input as at(i, "2025-11-30T23:59:59+01:00")
+	not old.allow
+	f.has_reason(old, "R-CRIME-SUSPECT: a virginity intervention (oskuldsingrepp) is covered by OSL 10 kap. 21 § only from 2025-12-01 (Lag 2025:965)")
+	fgm := sekretess.decision with input as at(suspect({"section": "10:21", "class": "crime_against_child", "victim_under_18": true, "fgm": true}), "2025-11-30T23:59:59+01:00")
+	fgm.allow
+}
+
+# 10:24: secrecy that 10:19-23 do not name, e.g. a municipal school's.
+test_crime_suspect_10_24_municipal_school if {
+	i := f.msg(f.municipal_school, f.police, "disclosure", f.t, {
+		"category": "crime_suspicion", "subject": {"pseudonym": "p-9", "age": 15},
+		"offence": {"section": "10:24", "class": "imprisonment_in_scale", "imprisonment_in_scale": true},
+	})
+	d := sekretess.decision with input as i
+	d.allow
+	d.rule == "R-CRIME-SUSPECT"
+	d.basis == "OSL 10 kap. 24 §"
+	indep := sekretess.decision with input as object.union(i, {"sender": f.independent_school})
+	not indep.allow
+	f.has_reason(indep, "R-CRIME-SUSPECT: OSL 10 kap. 24 § covers secrecy that 10 kap. 19-23 §§ do not name")
+	soc := sekretess.decision with input as object.union(i, {"sender": f.social_services})
+	not soc.allow
+	fine := sekretess.decision with input as json.patch(i, [{"op": "replace", "path": "/claims/offence/imprisonment_in_scale", "value": false}])
+	not fine.allow
+	f.has_reason(fine, "R-CRIME-SUSPECT: 10:24 requires a crime with imprisonment in its scale")
 }
 
 test_crime_suspect_10_21_against_child if {
@@ -292,7 +368,7 @@ test_crime_suspect_10_22_only_supply_to_young if {
 	}
 	d := sekretess.decision with input as suspect({"section": "10:20", "class": "serious_crime", "min_penalty_years": 2})
 	not d.allow
-	f.has_reason(d, "R-CRIME-SUSPECT: claims.offence.section must be one of 10:21, 10:22, 10:23, not 10:20 (10:20 is not encoded)")
+	f.has_reason(d, "R-CRIME-SUSPECT: claims.offence.class must be immediate_intervention for OSL 10:20, not serious_crime")
 }
 
 test_crime_suspect_class_mismatch_denied if {
@@ -307,7 +383,7 @@ test_crime_suspect_class_mismatch_denied if {
 test_crime_suspect_undeclared_section_denied if {
 	d := sekretess.decision with input as suspect({})
 	not d.allow
-	f.has_reason(d, "R-CRIME-SUSPECT: claims.offence.section must be one of 10:21, 10:22, 10:23, not (missing)")
+	f.has_reason(d, "R-CRIME-SUSPECT: claims.offence.section must be one of 10:20, 10:21, 10:22, 10:23, 10:24, not (missing)")
 }
 
 # --- R-1015A ----------------------------------------------------------------

@@ -63,7 +63,7 @@ conditions contains "subject age is missing (claims.subject.age or claims.subjec
 
 conditions contains "subject is 21 or older" if lib.claimed_age >= 21
 
-conditions contains "data about suspicion of an already committed crime is given only under OSL 10 kap. 20-23 §§ (R-CRIME-SUSPECT)" if {
+conditions contains "data about suspicion of an already committed crime is given only under OSL 10 kap. 20-24 §§ (R-CRIME-SUSPECT)" if {
 	lib.category == "crime_suspicion"
 }
 
