@@ -142,6 +142,7 @@ test_precedence_1018a_over_consent_and_1015a if {
 			"category": "risk_environment", "purpose": "samordnat stöd", "purpose_code": "prevent_crime",
 			"subject": {"pseudonym": "p-1", "age": 14},
 			"necessity_assessment": f.judgement("needed"),
+			"secrecy_weighing": f.judgement("secrecy_does_not_prevail"),
 			"conditions_1018a": {
 				"by": "H", "at": "2026-01-14T10:00:00+01:00",
 				"risk_of_crime": {"met": true, "text": "a"}, "helps_prevent": {"met": true, "text": "b"}, "not_inappropriate": {"met": true, "text": "c"},
@@ -215,6 +216,7 @@ test_switch_1015a_independent_school if {
 	i := f.msg(f.social_services, f.independent_school, "disclosure", "2027-03-01T10:00:00+01:00", {
 		"category": "case_details", "purpose_code": "prevent_crime",
 		"necessity_assessment": {"by": "E", "at": "2027-03-01T08:00:00+01:00", "outcome": "needed"},
+		"secrecy_weighing": {"by": "E", "at": "2027-03-01T08:00:00+01:00", "outcome": "secrecy_does_not_prevail"},
 	})
 	d_off := sekretess.decision with input as i
 	not d_off.allow

@@ -395,6 +395,7 @@ crime_purpose(t, extra) := f.msg(
 			"category": "case_details", "subject": {"pseudonym": "p-9", "age": 25},
 			"purpose_code": "prevent_crime",
 			"necessity_assessment": {"by": "Enhetschef", "at": "2025-12-01T08:00:00+01:00", "outcome": "needed"},
+			"secrecy_weighing": {"by": "Enhetschef", "at": "2025-12-01T08:00:00+01:00", "outcome": "secrecy_does_not_prevail"},
 		},
 		extra,
 	),
@@ -404,7 +405,45 @@ test_1015a_from_2025_12_01 if {
 	d := sekretess.decision with input as crime_purpose("2025-12-01T09:00:00+01:00", {})
 	d.allow
 	d.rule == "R-1015A"
-	d.basis == "OSL 10 kap. 15 a §"
+	d.basis == "OSL 10 kap. 15 a § första stycket 1"
+}
+
+# The five purposes of the first paragraph, each cited by its point.
+test_1015a_purposes_1_to_5 if {
+	every code, point in {"investigate_crime": 2, "prevent_wrong_payment": 3, "detect_wrong_payment": 4, "cheating_or_rule_breach": 5} {
+		d := sekretess.decision with input as crime_purpose(f.t, {"purpose_code": code})
+		d.allow
+		d.rule == "R-1015A"
+		d.basis == sprintf("OSL 10 kap. 15 a § första stycket %d", [point])
+	}
+}
+
+# Andra stycket: not when overriding reasons favour secrecy; the weighing is
+# a documented judgement.
+test_1015a_needs_the_weighing if {
+	d := sekretess.decision with input as json.remove(crime_purpose(f.t, {}), ["claims/secrecy_weighing"])
+	not d.allow
+	f.has_reason(d, "R-1015A: documented weighing that no overriding reasons (övervägande skäl) favour the secrecy, OSL 10 kap. 15 a § andra stycket (claims.secrecy_weighing) is missing")
+	w := sekretess.decision with input as crime_purpose(f.t, {"secrecy_weighing": {"by": "E", "at": "2025-12-01T08:00:00+01:00", "outcome": "secrecy_prevails"}})
+	not w.allow
+	f.has_reason(w, "outcome is not \"secrecy_does_not_prevail\"")
+}
+
+# Tredje stycket: health secrecy (25 kap.) is excluded; FU secrecy (18 kap.)
+# is outside 21-40 kap.
+test_1015a_excluded_secrecy if {
+	h := sekretess.decision with input as object.union(crime_purpose(f.t, {"category": "health"}), {"sender": f.municipal_school})
+	not h.allow
+	f.has_reason(h, "R-1015A: health data is under OSL 25 kap. 1-5 och 8 §§")
+	fu := sekretess.decision with input as object.union(crime_purpose(f.t, {"category": "preliminary_investigation"}), {"sender": f.police, "recipient": f.social_services})
+	f.has_reason(fu, "R-1015A: data from a preliminary investigation is under OSL 18 kap.")
+}
+
+test_1015a_to_security_police_and_customs if {
+	every p in [sapo, tull] {
+		d := sekretess.decision with input as object.union(crime_purpose(f.t, {"category": "risk_environment"}), {"recipient": p})
+		d.allow
+	}
 }
 
 test_1015a_before_2025_12_01_denied if {
@@ -423,7 +462,7 @@ test_1015a_not_for_followup_results_004 if {
 test_1015a_followup_purpose_denied if {
 	d := sekretess.decision with input as crime_purpose(f.t, {"purpose_code": "followup"})
 	not d.allow
-	f.has_reason(d, "R-1015A: claims.purpose_code followup is not to prevent")
+	f.has_reason(d, "R-1015A: claims.purpose_code followup is not a purpose of OSL 10 kap. 15 a § första stycket 1-5")
 }
 
 # The reason names the field the rule reads (claims.purpose_code), not the
@@ -597,16 +636,17 @@ test_fu_data_must_not_be_forwarded_q15 if {
 }
 
 # Q15: preliminary-investigation data stays under FU secrecy whichever rule
-# let it out, so the obligation comes with it under 10:15 a too, and a
+# let it out, so the obligation comes with it under the general clause too
+# (10 kap. 15 a § does not reach it: FU secrecy is 18 kap.), and a
 # forward of it is refused.
 test_fu_data_under_other_rules_keeps_its_secrecy_q15 if {
 	i := f.msg(f.police, f.social_services, "disclosure", f.t, {
 		"category": "preliminary_investigation", "subject": {"pseudonym": "p-3", "age": 13},
-		"purpose_code": "prevent_crime", "necessity_assessment": f.judgement("needed"),
+		"general_clause_weighing": f.judgement("manifestly_outweighs"),
 	})
 	d := sekretess.decision with input as i
 	d.allow
-	d.rule == "R-1015A"
+	d.rule == "R-GENERAL"
 	d.obligations == ["fu-secrecy: do not forward"]
 	fwd := object.union(
 		f.msg(f.social_services, f.municipal_school, "disclosure", f.t, {
@@ -618,7 +658,7 @@ test_fu_data_under_other_rules_keeps_its_secrecy_q15 if {
 	)
 	d2 := sekretess.decision with input as fwd
 	not d2.allow
-	f.has_reason(d2, "secrecy travels with data: message 11111111111111111111111111111111 was received under R-1015A with obligation \"fu-secrecy: do not forward\" and must not be passed on (OSL 18 kap. 1 och 3 §§)")
+	f.has_reason(d2, "secrecy travels with data: message 11111111111111111111111111111111 was received under R-GENERAL with obligation \"fu-secrecy: do not forward\" and must not be passed on (OSL 18 kap. 1 och 3 §§)")
 }
 
 # Data received under a consent is not passed on: the consent covered only
