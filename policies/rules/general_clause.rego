@@ -25,7 +25,7 @@ conditions contains "never for social services secrecy (OSL 10 kap. 27 § andra 
 	lib.sender_kind == "social_services"
 }
 
-conditions contains "never for health secrecy" if lib.category == "health"
+conditions contains "never for health secrecy (OSL 25 kap., excluded by 10 kap. 27 § andra stycket): health data needs consent (R-CONSENT)" if lib.category == "health"
 
 # Social services' case data stays under social services secrecy wherever it
 # has gone (OSL 26 kap.), so the clause never covers it.
