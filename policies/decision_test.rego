@@ -209,7 +209,7 @@ test_switch_changes_school_public_basis if {
 	d_off.basis == "skollagen (2010:800) 29 kap. 14 § (uppgiften omfattas inte av tystnadsplikt)"
 	d_on := sekretess.decision with input as i
 		with data.sekretess.config.independent_schools_under_osl as true
-	d_on.basis == "OSL 23 kap. (uppgiften omfattas inte av sekretess)"
+	d_on.basis == "OSL 23 kap. 2 § tredje stycket (uppgiften omfattas inte av sekretess)"
 }
 
 test_switch_1015a_independent_school if {

@@ -213,7 +213,7 @@ test_school_public_class_list_q4 if {
 	d := sekretess.decision with input as public(f.municipal_school, "class_list", {})
 	d.allow
 	d.rule == "R-SCHOOL-PUBLIC"
-	d.basis == "OSL 23 kap. (uppgiften omfattas inte av sekretess)"
+	d.basis == "OSL 23 kap. 2 § tredje stycket (uppgiften omfattas inte av sekretess)"
 }
 
 test_school_public_independent_school_basis_q6 if {

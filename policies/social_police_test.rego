@@ -601,7 +601,7 @@ test_fu_case_by_case_path_b if {
 	d := sekretess.decision with input as i
 	d.allow
 	d.rule == "R-FU"
-	d.basis == "OSL 18 kap. 1 och 3 §§ (prövning i det enskilda fallet)"
+	d.basis == "OSL 18 kap. 1 § första stycket (uppgiften kan röjas utan skada för förundersökningen, prövning i det enskilda fallet)"
 	d.obligations == ["fu-secrecy: do not forward"]
 }
 

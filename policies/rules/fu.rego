@@ -19,7 +19,7 @@ basis_a := lib.sol(
 	"SoL (2025:400) 20 kap. 6 §; OSL 18 kap. 1 och 3 §§",
 )
 
-basis_b := "OSL 18 kap. 1 och 3 §§ (prövning i det enskilda fallet)"
+basis_b := "OSL 18 kap. 1 § första stycket (uppgiften kan röjas utan skada för förundersökningen, prövning i det enskilda fallet)"
 
 basis := basis_b if {
 	lib.kind != "request"

@@ -10,7 +10,7 @@ import data.sekretess.vocab
 basis := "skollagen (2010:800) 29 kap. 14 § (uppgiften omfattas inte av tystnadsplikt)" if {
 	lib.is_independent_school(input.sender)
 	not lib.independent_schools_under_osl
-} else := "OSL 23 kap. (uppgiften omfattas inte av sekretess)"
+} else := "OSL 23 kap. 2 § tredje stycket (uppgiften omfattas inte av sekretess)"
 
 # Message kinds the rule covers.
 kinds := {"disclosure", "response"}
