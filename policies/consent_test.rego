@@ -362,7 +362,7 @@ test_deidentified_social_services_to_police_q3 if {
 
 followup(extra) := f.msg(f.municipal_school, f.social_services, "followup", f.t, object.union({"category": "followup_results", "subject": {"pseudonym": "p-1"}}, extra))
 
-test_followup_individual_denied_004 if {
+test_followup_individual_denied_no_basis if {
 	d := sekretess.decision with input as followup({})
 	not d.allow
 	f.has_reason(d, "R-FOLLOWUP: individual-level follow-up has no legal basis today")

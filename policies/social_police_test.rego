@@ -453,10 +453,10 @@ test_1015a_before_2025_12_01_denied if {
 	f.has_reason(d, "R-1015A: not in force at the message's time 2025-11-30T23:59:00+01:00: in force from 2025-12-01")
 }
 
-test_1015a_not_for_followup_results_004 if {
+test_1015a_not_for_followup_results if {
 	d := sekretess.decision with input as crime_purpose(f.t, {"category": "followup_results"})
 	not d.allow
-	f.has_reason(d, "R-1015A: individual follow-up of interventions is not covered (004)")
+	f.has_reason(d, "R-1015A: individual follow-up of interventions is not covered (it has no legal basis yet, 2026 terms of reference on follow-up)")
 }
 
 test_1015a_followup_purpose_denied if {
@@ -526,9 +526,9 @@ test_general_clause_never_social_services_data_q14 if {
 	}
 }
 
-# 004: individual follow-up has no legal basis; relabelling it a disclosure
+# Individual follow-up has no legal basis yet (the 2026 terms of reference); relabelling it a disclosure
 # does not find one.
-test_general_clause_not_for_followup_004 if {
+test_general_clause_not_for_followup if {
 	d := sekretess.decision with input as general(f.municipal_school, f.social_services, {"category": "followup_results"})
 	not d.allow
 	f.has_reason(d, "R-GENERAL: individual follow-up of interventions has no legal basis")

@@ -34,7 +34,7 @@ conditions contains sprintf("never for social services secrecy: %v is social ser
 	lib.category in {"case_details", "investigation_status"}
 }
 
-conditions contains "individual follow-up of interventions has no legal basis: only with consent (R-CONSENT) or de-identified (R-FOLLOWUP, 004)" if {
+conditions contains "individual follow-up of interventions has no legal basis: only with consent (R-CONSENT) or de-identified (R-FOLLOWUP; no legal basis yet, 2026 terms of reference on follow-up)" if {
 	lib.category == "followup_results"
 }
 

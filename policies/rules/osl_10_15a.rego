@@ -17,7 +17,7 @@
 # records, and 26 kap. 1 a § första stycket, 3, 4 och 6 §§; social services'
 # general secrecy (26 kap. 1 §) is not excluded, unlike under the general
 # clause. Förundersökningssekretess (18 kap.) is not under 21-40 kap. Not for
-# follow-up of interventions or general welfare (004). Independent schools
+# follow-up of interventions or general welfare (the 2026 terms of reference). Independent schools
 # are not authorities under OSL (unless the 2027 switch is on).
 package sekretess.rules.osl_10_15a
 
@@ -83,7 +83,7 @@ conditions contains r if {
 	)
 }
 
-conditions contains "individual follow-up of interventions is not covered (004): only with consent (R-CONSENT) or de-identified (R-FOLLOWUP)" if {
+conditions contains "individual follow-up of interventions is not covered (it has no legal basis yet, 2026 terms of reference on follow-up): only with consent (R-CONSENT) or de-identified (R-FOLLOWUP)" if {
 	lib.category == "followup_results"
 }
 
