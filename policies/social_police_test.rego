@@ -322,6 +322,30 @@ test_crime_suspect_10_21_virginity_intervention_from_2025_12_01 if {
 	fgm.allow
 }
 
+# 10:21 and 10:23 name health secrecy (OSL 25 kap. 1 §): a municipal
+# school's nurse may tell the police of injuries that suggest a crime against
+# a child; other school data goes under 10:24. An independent school is not
+# under OSL.
+test_crime_suspect_school_health_under_10_21 if {
+	i := f.msg(f.municipal_school, f.police, "disclosure", f.t, {
+		"category": "health", "subject": {"pseudonym": "p-9", "age": 9},
+		"offence": {"section": "10:21", "class": "crime_against_child", "victim_under_18": true, "brb_chapter": 3},
+	})
+	d := sekretess.decision with input as i
+	d.allow
+	d.rule == "R-CRIME-SUSPECT"
+	d.basis == "OSL 10 kap. 21 §"
+	other := sekretess.decision with input as object.union(i, {"claims": {"category": "attendance"}})
+	not other.allow
+	f.has_reason(other, "R-CRIME-SUSPECT: OSL 10 kap. 21 § reaches a school's data only under health secrecy")
+	indep := sekretess.decision with input as object.union(i, {"sender": f.independent_school})
+	not indep.allow
+	f.has_reason(indep, "R-CRIME-SUSPECT: OSL 10 kap. 21 § is encoded for social services' secrecy (OSL 26 kap. 1 §) and for elevhälsa's health records")
+	s24 := sekretess.decision with input as object.union(i, {"claims": {"offence": {"section": "10:24", "class": "imprisonment_in_scale", "imprisonment_in_scale": true}}})
+	not s24.allow
+	f.has_reason(s24, "R-CRIME-SUSPECT: health data is under OSL 25 kap., which 10 kap. 24 § does not cover")
+}
+
 # 10:24: secrecy that 10:19-23 do not name, e.g. a municipal school's.
 test_crime_suspect_10_24_municipal_school if {
 	i := f.msg(f.municipal_school, f.police, "disclosure", f.t, {

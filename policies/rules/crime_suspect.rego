@@ -27,9 +27,10 @@
 #         name, such as a municipal school's (OSL 23 kap.), a crime with
 #         imprisonment in its scale; to the same recipients as 10:23.
 #
-# 10:20-23 are encoded for social services' secrecy (OSL 26 kap. 1 §), 10:24
-# for a school that is an authority under OSL. Data under health secrecy
-# (OSL 25 kap., elevhälsa's medical records) is not encoded here.
+# 10:20-23 are encoded for social services' secrecy (OSL 26 kap. 1 §); 10:21
+# and 10:23 also for the health secrecy (OSL 25 kap. 1 §) of elevhälsa's
+# medical records at a school that is an authority under OSL (category
+# health); 10:24 for such a school's other data (OSL 23 kap.).
 package sekretess.rules.crime_suspect
 
 import data.sekretess.lib
@@ -68,7 +69,18 @@ scope contains "recipient is not Polismyndigheten, Säkerhetspolisen or Tullverk
 	not lib.recipient_kind in lib.law_enforcement_kinds
 }
 
-conditions contains sprintf("category must be crime_suspicion, not %s", [lib.category_shown]) if lib.category != "crime_suspicion"
+conditions contains sprintf("category must be crime_suspicion, not %s", [lib.category_shown]) if {
+	lib.category != "crime_suspicion"
+	not school_health
+}
+
+# Elevhälsa's medical records at a school that is an OSL authority, under
+# OSL 25 kap. 1 §, which 10 kap. 21 and 23 §§ name.
+school_health if {
+	lib.category == "health"
+	section in {"10:21", "10:23"}
+	school_authority
+}
 
 conditions contains sprintf("claims.offence.section must be one of 10:20, 10:21, 10:22, 10:23, 10:24, not %s", [lib.shown(section, sections)]) if {
 	not section in sections
@@ -80,8 +92,20 @@ conditions contains sprintf("claims.offence.class must be %v for OSL %v, not %s"
 
 # Who may send under each section.
 conditions contains sprintf("OSL 10 kap. %s § is encoded for social services' secrecy (OSL 26 kap. 1 §): the sender is not social services", [trim_prefix(section, "10:")]) if {
-	section in {"10:20", "10:21", "10:22", "10:23"}
+	section in {"10:20", "10:22"}
 	lib.sender_kind != "social_services"
+}
+
+conditions contains sprintf("OSL 10 kap. %s § is encoded for social services' secrecy (OSL 26 kap. 1 §) and for elevhälsa's health records (OSL 25 kap. 1 §, category health) at a school that is an authority under OSL: the sender is neither", [trim_prefix(section, "10:")]) if {
+	section in {"10:21", "10:23"}
+	lib.sender_kind != "social_services"
+	not school_authority
+}
+
+conditions contains sprintf("OSL 10 kap. %s § reaches a school's data only under health secrecy (OSL 25 kap. 1 §, category health); other school data goes under 10 kap. 24 §", [trim_prefix(section, "10:")]) if {
+	section in {"10:21", "10:23"}
+	school_authority
+	lib.category != "health"
 }
 
 conditions contains "OSL 10 kap. 24 § covers secrecy that 10 kap. 19-23 §§ do not name, such as a municipal school's (OSL 23 kap.): the sender is not a school that is an authority under OSL" if {
@@ -214,7 +238,7 @@ allow if {
 
 	# Quick exit for categories a condition excludes
 	# (contract_test.rego checks that one does).
-	lib.category in {"crime_suspicion", null}
+	lib.category in {"crime_suspicion", "health", null}
 
 	count(scope) == 0
 	count(conditions) == 0
