@@ -19,7 +19,34 @@ test_concern_basis_switches_to_new_sol_on_2025_07_01 if {
 	d := sekretess.decision with input as concern_from(f.municipal_school, "2025-07-01T00:00:00+02:00")
 	d.allow == true
 	d.rule == "R-CONCERN"
-	d.basis == "SoL (2025:400), motsvarande 14 kap. 1 § första stycket SoL (2001:453)"
+	d.basis == "SoL (2025:400) 19 kap. 1 §"
+	d.obligations == []
+}
+
+# From 2026-01-15 a report of concern is secret at the reporter (OSL 40 kap.
+# 7 g §, SFS 2025:1495): the decision carries that obligation.
+test_concern_secret_at_reporter_from_2026_01_15 if {
+	before := sekretess.decision with input as concern_from(f.municipal_school, "2026-01-14T23:59:59+01:00")
+	before.allow
+	before.obligations == []
+	d := sekretess.decision with input as concern_from(f.municipal_school, "2026-01-15T00:00:00+01:00")
+	d.allow
+	d.rule == "R-CONCERN"
+	d.obligations == ["secret at the reporter: OSL 40 kap. 7 g §"]
+}
+
+# Tullverket is named among those obliged to report only from 2026-01-15
+# (SFS 2025:1501); before, it reports as anyone may.
+test_concern_customs_basis_by_date if {
+	old := sekretess.decision with input as concern_from(f.customs, "2025-06-30T10:00:00+02:00")
+	old.basis == "SoL (2001:453) 14 kap. 1 c §"
+	mid := sekretess.decision with input as concern_from(f.customs, "2025-09-01T10:00:00+02:00")
+	mid.allow
+	mid.basis == "SoL (2025:400) 19 kap. 4 §"
+	new := sekretess.decision with input as concern_from(f.customs, "2026-01-15T10:00:00+01:00")
+	new.basis == "SoL (2025:400) 19 kap. 1 §"
+	sapo := sekretess.decision with input as concern_from(f.security_police, "2025-09-01T10:00:00+02:00")
+	sapo.basis == "SoL (2025:400) 19 kap. 1 §"
 }
 
 test_concern_police_and_independent_school_each_report_q7 if {

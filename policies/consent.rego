@@ -222,6 +222,22 @@ guardian_problems contains "consent.guardian_count is missing or not a number of
 
 guardian_problems contains sprintf("a child under 18 needs the guardians' consent: %d of %d given", [count(given("guardian")), guardians_needed]) if {
 	count(given("guardian")) < guardians_needed
+	count(given("child")) == 0
+}
+
+# The child consented but the guardians did not: the way forward is the
+# documented judgement that this child may consent alone (Q16), or the
+# guardians' consent.
+guardian_problems contains sprintf("the child consented alone, which counts only after a documented judgement that the child may consent alone (consent.child_alone_assessment, outcome may_consent_alone, Q16); otherwise a child under 18 needs the guardians' consent: %d of %d given", [count(given("guardian")), guardians_needed]) if {
+	count(given("guardian")) < guardians_needed
+	count(given("child")) > 0
+}
+
+guardian_problems contains r if {
+	count(given("child")) > 0
+	a := object.get(c, "child_alone_assessment", null)
+	a != null
+	some r in lib.judgement_problems(a, "the judgement that the child may consent alone (consent.child_alone_assessment, Q16)", "may_consent_alone")
 }
 
 # Q16: whether the child's age and maturity require the child's own consent

@@ -237,6 +237,22 @@ test_consent_guardian_cannot_consent_for_adult_q16 if {
 	f.has_reason(d, "R-CONSENT: from 18 the person consents alone")
 }
 
+# A child who consented alone without the documented judgement is told that
+# the judgement is the way forward, not only that the guardians are missing.
+test_consent_child_alone_needs_child_alone_assessment_q16 if {
+	c := object.union(good, {
+		"subject": {"pseudonym": "p-1", "birth_date": "2009-06-01"},
+		"given_by": [{"role": "child", "at": "2025-12-01T09:00:00+01:00"}],
+	})
+	d := sekretess.decision with input as with_consent(f.t, c)
+	not d.allow
+	f.has_reason(d, "R-CONSENT: the child consented alone, which counts only after a documented judgement that the child may consent alone (consent.child_alone_assessment, outcome may_consent_alone, Q16); otherwise a child under 18 needs the guardians' consent: 0 of 1 given")
+	bad := object.union(c, {"child_alone_assessment": {"by": "Kurator", "at": "2025-12-01T08:00:00+01:00", "outcome": "guardians_needed"}})
+	d2 := sekretess.decision with input as with_consent(f.t, bad)
+	not d2.allow
+	f.has_reason(d2, "R-CONSENT: the judgement that the child may consent alone (consent.child_alone_assessment, Q16) outcome is not \"may_consent_alone\"")
+}
+
 test_consent_child_alone_after_assessment_q16 if {
 	c := object.union(good, {
 		"subject": {"pseudonym": "p-1", "birth_date": "2009-06-01"},
@@ -346,7 +362,7 @@ test_deidentified_social_services_to_police_q3 if {
 
 followup(extra) := f.msg(f.municipal_school, f.social_services, "followup", f.t, object.union({"category": "followup_results", "subject": {"pseudonym": "p-1"}}, extra))
 
-test_followup_individual_denied_004 if {
+test_followup_individual_denied_no_basis if {
 	d := sekretess.decision with input as followup({})
 	not d.allow
 	f.has_reason(d, "R-FOLLOWUP: individual-level follow-up has no legal basis today")

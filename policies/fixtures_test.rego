@@ -3,6 +3,10 @@ package sekretess_test.fixtures
 
 police := {"id": "polisen-syd", "kind": "police", "authority": true, "name": "Polismyndigheten, region Syd"}
 
+security_police := {"id": "sakerhetspolisen", "kind": "security_police", "authority": true, "name": "Säkerhetspolisen"}
+
+customs := {"id": "tullverket", "kind": "customs", "authority": true, "name": "Tullverket"}
+
 municipal_school := {"id": "skola-ostra", "kind": "school", "operator": "municipal", "authority": true, "name": "Östra skolan"}
 
 independent_school := {"id": "skola-fri", "kind": "school", "operator": "independent", "authority": false, "name": "Friskolan Norr AB"}

@@ -7,7 +7,7 @@ package sekretess_test.guards
 import data.sekretess_test.fixtures as f
 
 parties := [
-	f.police, f.municipal_school, f.independent_school, f.social_services,
+	f.police, f.security_police, f.customs, f.municipal_school, f.independent_school, f.social_services,
 	{"id": "x", "authority": true}, {"id": "y", "kind": "other", "authority": true},
 ]
 
@@ -172,6 +172,45 @@ test_party_guard_school_public if {
 				a := data.sekretess.rules.school_public.allow with input as msg(k, s, r)
 					with data.sekretess.rules.school_public.conditions as set()
 				scope := data.sekretess.rules.school_public.scope with input as msg(k, s, r)
+				a == empty(scope)
+			}
+		}
+	}
+}
+
+test_party_guard_school_crime_report if {
+	every k in data.sekretess.rules.school_crime_report.kinds {
+		every s in parties {
+			every r in parties {
+				a := data.sekretess.rules.school_crime_report.allow with input as msg(k, s, r)
+					with data.sekretess.rules.school_crime_report.conditions as set()
+				scope := data.sekretess.rules.school_crime_report.scope with input as msg(k, s, r)
+				a == empty(scope)
+			}
+		}
+	}
+}
+
+test_party_guard_fb_school if {
+	every k in data.sekretess.rules.fb_school.kinds {
+		every s in parties {
+			every r in parties {
+				a := data.sekretess.rules.fb_school.allow with input as msg(k, s, r)
+					with data.sekretess.rules.fb_school.conditions as set()
+				scope := data.sekretess.rules.fb_school.scope with input as msg(k, s, r)
+				a == empty(scope)
+			}
+		}
+	}
+}
+
+test_party_guard_child_investigation if {
+	every k in data.sekretess.rules.child_investigation.kinds {
+		every s in parties {
+			every r in parties {
+				a := data.sekretess.rules.child_investigation.allow with input as msg(k, s, r)
+					with data.sekretess.rules.child_investigation.conditions as set()
+				scope := data.sekretess.rules.child_investigation.scope with input as msg(k, s, r)
 				a == empty(scope)
 			}
 		}

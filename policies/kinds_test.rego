@@ -176,6 +176,36 @@ test_kind_guard_school_public if {
 	}
 }
 
+test_kind_guard_school_crime_report if {
+	every k in vocab.kinds {
+		a := data.sekretess.rules.school_crime_report.allow with input.message.kind as k
+			with data.sekretess.rules.school_crime_report.scope as set()
+			with data.sekretess.rules.school_crime_report.conditions as set()
+		covered := k in data.sekretess.rules.school_crime_report.kinds
+		a == covered
+	}
+}
+
+test_kind_guard_fb_school if {
+	every k in vocab.kinds {
+		a := data.sekretess.rules.fb_school.allow with input.message.kind as k
+			with data.sekretess.rules.fb_school.scope as set()
+			with data.sekretess.rules.fb_school.conditions as set()
+		covered := k in data.sekretess.rules.fb_school.kinds
+		a == covered
+	}
+}
+
+test_kind_guard_child_investigation if {
+	every k in vocab.kinds {
+		a := data.sekretess.rules.child_investigation.allow with input.message.kind as k
+			with data.sekretess.rules.child_investigation.scope as set()
+			with data.sekretess.rules.child_investigation.conditions as set()
+		covered := k in data.sekretess.rules.child_investigation.kinds
+		a == covered
+	}
+}
+
 # vocab.rules_by_kind lists, for every kind, exactly the rules whose `kinds`
 # include it, in precedence order, with their packages.
 test_rules_by_kind if {

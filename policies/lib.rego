@@ -19,7 +19,21 @@ today := time.date([now_ns, tz])
 
 # --- parties ------------------------------------------------------------
 
-party_kinds := {"police", "school", "social_services"}
+party_kinds := {"police", "security_police", "customs", "school", "social_services"}
+
+# Polismyndigheten, Säkerhetspolisen and Tullverket: the authorities OSL
+# 10 kap. 18 a § names from 2025-04-01. Each is its own party kind; a rule
+# that names only Polismyndigheten checks for "police".
+law_enforcement_kinds := {"police", "security_police", "customs"}
+
+# The names of the party kinds in Swedish, for reasons.
+kind_names := {
+	"police": "Polismyndigheten",
+	"security_police": "Säkerhetspolisen",
+	"customs": "Tullverket",
+	"school": "a school",
+	"social_services": "social services",
+}
 
 school_operators := {"municipal", "independent"}
 
@@ -165,10 +179,66 @@ osl_10_15a_from := 1764543600000000000 # 2025-12-01T00:00:00+01:00
 
 osl_10_15a_in_force if now_ns >= osl_10_15a_from
 
+# OSL 10 kap. 18 a § in the wording of Lag (2025:179), from 2025-04-01: two
+# conditions instead of three, and Säkerhetspolisen and Tullverket beside
+# Polismyndigheten. The same law set the new thresholds of 10 kap. 23 §.
+osl_2025_179_from := 1743458400000000000 # 2025-04-01T00:00:00+02:00
+
+osl_2025_179_in_force if now_ns >= osl_2025_179_from
+
+# OSL 10 kap. 21 § in the wording of Lag (2025:965), from 2025-12-01: the
+# act it names is "lagen (1982:316) om förbud mot könsstympning av kvinnor
+# och oskuldsingrepp på kvinnor".
+osl_2025_965_from := 1764543600000000000 # 2025-12-01T00:00:00+01:00
+
+osl_2025_965_in_force if now_ns >= osl_2025_965_from
+
+# SoL (2025:400) 19 kap. 1 och 6 §§ in the wording of SFS 2025:1501, OSL
+# 40 kap. 7 g § (SFS 2025:1495) and föräldrabalken 6 kap. 20 c § (SFS
+# 2025:1490), all from 2026-01-15.
+sol_2025_1501_from := 1768431600000000000 # 2026-01-15T00:00:00+01:00
+
+sol_2025_1501_in_force if now_ns >= sol_2025_1501_from
+
+osl_40_7g_in_force if now_ns >= sol_2025_1501_from
+
+fb_6_20c_from := 1768431600000000000 # 2026-01-15T00:00:00+01:00
+
+fb_6_20c_in_force if now_ns >= fb_6_20c_from
+
+# Skollagen (2010:800) 6 a kap. (SFS 2025:625), from 2025-07-01: searches,
+# confiscation and the rector's duty to report a pupil's crime.
+skollagen_6a_from := 1751320800000000000 # 2025-07-01T00:00:00+02:00
+
+skollagen_6a_in_force if now_ns >= skollagen_6a_from
+
+# Skollagen 6 a kap. 5 och 10 §§ in the wording of SFS 2025:730, from
+# 2026-07-01: förskoleklassen is no longer listed.
+skollagen_2025_730_from := 1782856800000000000 # 2026-07-01T00:00:00+02:00
+
+skollagen_2025_730_in_force if now_ns >= skollagen_2025_730_from
+
 # OSL 10 kap. 18 a §, from 2013-01-01 (prop. 2011/12:171; Brå 2021: "infördes 2013").
 osl_10_18a_from := 1356994800000000000 # 2013-01-01T00:00:00+01:00
 
 osl_10_18a_in_force if now_ns >= osl_10_18a_from
+
+# Whether SoL names a party of kind k among those obliged to report concern
+# for a child (SoL (2025:400) 19 kap. 1 § första stycket, before 2025-07-01
+# SoL (2001:453) 14 kap. 1 § första stycket) at time ns. Polismyndigheten,
+# Säkerhetspolisen and social services are named; schools as authorities
+# whose activity concerns children, independent schools as professional
+# private activities that do; from 2026-01-15 (SFS 2025:1501) also every
+# activity under skollagen and Tullverket by name. Before that Tullverket is
+# not named and reports as anyone may (19 kap. 4 §, before 2025-07-01
+# 14 kap. 1 c §).
+mandatory_reporter(k, _) if k in {"police", "security_police", "school", "social_services"}
+
+mandatory_reporter("customs", ns) if ns >= sol_2025_1501_from
+
+# Secrecy at the reporter from 2026-01-15: data about a report of concern
+# and social services' feedback on it (OSL 40 kap. 7 g §, SFS 2025:1495).
+secret_at_reporter_obligation := "secret at the reporter: OSL 40 kap. 7 g §"
 
 not_in_force_reason(date) := sprintf("not in force at the message's time %v: in force from %s", [object.get(input, ["message", "created_at"], null), date])
 

@@ -11,12 +11,20 @@ test_effective_date_constants if {
 	lib.lub_from == time.parse_rfc3339_ns("2025-04-01T00:00:00+02:00")
 	lib.osl_10_15a_from == time.parse_rfc3339_ns("2025-12-01T00:00:00+01:00")
 	lib.osl_10_18a_from == time.parse_rfc3339_ns("2013-01-01T00:00:00+01:00")
+	lib.osl_2025_179_from == time.parse_rfc3339_ns("2025-04-01T00:00:00+02:00")
+	lib.osl_2025_965_from == time.parse_rfc3339_ns("2025-12-01T00:00:00+01:00")
+	lib.sol_2025_1501_from == time.parse_rfc3339_ns("2026-01-15T00:00:00+01:00")
+	lib.fb_6_20c_from == time.parse_rfc3339_ns("2026-01-15T00:00:00+01:00")
+	lib.skollagen_6a_from == time.parse_rfc3339_ns("2025-07-01T00:00:00+02:00")
+	lib.skollagen_2025_730_from == time.parse_rfc3339_ns("2026-07-01T00:00:00+02:00")
 }
 
 test_effective_dates_are_swedish_midnight if {
 	every ns in [
 		lib.osl_date_independent_schools, lib.sol_2025_from, lib.lub_from,
-		lib.osl_10_15a_from, lib.osl_10_18a_from,
+		lib.osl_10_15a_from, lib.osl_10_18a_from, lib.osl_2025_179_from,
+		lib.osl_2025_965_from, lib.sol_2025_1501_from, lib.fb_6_20c_from,
+		lib.skollagen_6a_from, lib.skollagen_2025_730_from,
 	] {
 		time.clock([ns, "Europe/Stockholm"]) == [0, 0, 0]
 	}

@@ -213,7 +213,7 @@ test_school_public_class_list_q4 if {
 	d := sekretess.decision with input as public(f.municipal_school, "class_list", {})
 	d.allow
 	d.rule == "R-SCHOOL-PUBLIC"
-	d.basis == "OSL 23 kap. (uppgiften omfattas inte av sekretess)"
+	d.basis == "OSL 23 kap. 2 § tredje stycket (uppgiften omfattas inte av sekretess)"
 }
 
 test_school_public_independent_school_basis_q6 if {
@@ -232,7 +232,17 @@ test_school_public_attendance_is_not_public if {
 test_school_public_protected_identity_denied if {
 	d := sekretess.decision with input as public(f.municipal_school, "enrolment", {"secret": true})
 	not d.allow
-	f.has_reason(d, "R-SCHOOL-PUBLIC: the sender marked the data secret")
+	f.has_reason(d, "R-SCHOOL-PUBLIC: the sender marked this pupil's enrolment, class list or catalogue data secret (claims.secret: a special reason to assume harm, OSL 23 kap. 2 § tredje stycket")
+}
+
+# For data that is not public school data anyway (ordinary pupil secrecy,
+# health), the secret mark is not given as a reason: it would mislead.
+test_school_public_secret_mark_only_for_public_categories if {
+	d := sekretess.decision with input as public(f.municipal_school, "health", {"secret": true})
+	not d.allow
+	f.has_reason(d, "R-SCHOOL-PUBLIC: category health is not public school data")
+	not f.has_reason(d, "claims.secret")
+	f.has_reason(d, "R-GENERAL: never for health secrecy (OSL 25 kap., excluded by 10 kap. 27 § andra stycket): health data needs consent (R-CONSENT)")
 }
 
 test_school_public_only_to_police if {

@@ -42,7 +42,7 @@ inherited_obligations contains o if {
 # Q15), not only under R-FU.
 inherited_obligations contains "fu-secrecy: do not forward" if {
 	lib.category == "preliminary_investigation"
-	lib.sender_kind == "police"
+	lib.sender_kind in lib.law_enforcement_kinds
 }
 
 decision := {
@@ -126,11 +126,11 @@ input_well_formed if {
 
 	# Sender and recipient as the broker's directory describes them.
 	[input.sender.kind, object.get(input, ["sender", "operator"], null)] in {
-		["police", null], ["social_services", null],
+		["police", null], ["security_police", null], ["customs", null], ["social_services", null],
 		["school", "municipal"], ["school", "independent"],
 	}
 	[input.recipient.kind, object.get(input, ["recipient", "operator"], null)] in {
-		["police", null], ["social_services", null],
+		["police", null], ["security_police", null], ["customs", null], ["social_services", null],
 		["school", "municipal"], ["school", "independent"],
 	}
 	is_string(input.sender.id)
@@ -150,7 +150,7 @@ input_well_formed if {
 		null, "R-CONFISCATION", "R-FEEDBACK", "R-FU", "R-CRIME-SUSPECT", "R-1018A",
 		"R-LUB-CONTACT", "R-LUB-REQUEST", "R-LUB-OWN", "R-SCHOOL-PUBLIC", "R-POLICE-SCHOOL",
 		"R-CONCERN", "R-JOINT-MEETING", "R-FOLLOWUP", "R-DEIDENTIFIED", "R-CONSENT",
-		"R-1015A", "R-GENERAL",
+		"R-1015A", "R-GENERAL", "R-SCHOOL-CRIME-REPORT", "R-CHILD-INVESTIGATION", "R-FB-SCHOOL",
 	}
 
 	# reply_to: both absent, or the broker's record of the message replied to.
@@ -195,7 +195,8 @@ input_problem_details contains sprintf("%s is a school with unknown operator %v 
 input_problem_details contains sprintf("%s of kind %v has operator %v: only schools have one", [role, k, op]) if {
 	some role in ["sender", "recipient"]
 	k := object.get(input, [role, "kind"], null)
-	k in {"police", "social_services"}
+	k in lib.party_kinds
+	k != "school"
 	op := object.get(input, [role, "operator"], null)
 	op != null
 }

@@ -54,8 +54,11 @@ school_categories := {
 # the general clause 10:27) last.
 precedence := [
 	"R-CONFISCATION",
+	"R-SCHOOL-CRIME-REPORT",
 	"R-FEEDBACK",
 	"R-FU",
+	"R-CHILD-INVESTIGATION",
+	"R-FB-SCHOOL",
 	"R-CRIME-SUSPECT",
 	"R-LUB-CONTACT",
 	"R-1018A",
@@ -77,8 +80,11 @@ rule_ids := {id | some id in precedence}
 # The package under data.sekretess.rules that defines each rule.
 packages := {
 	"R-CONFISCATION": "confiscation",
+	"R-SCHOOL-CRIME-REPORT": "school_crime_report",
 	"R-FEEDBACK": "feedback",
 	"R-FU": "fu",
+	"R-CHILD-INVESTIGATION": "child_investigation",
+	"R-FB-SCHOOL": "fb_school",
 	"R-CRIME-SUSPECT": "crime_suspect",
 	"R-1018A": "osl_10_18a",
 	"R-LUB-CONTACT": "lub_contact",
@@ -108,9 +114,13 @@ no_forward_obligations := {
 # decision evaluates the rules' `kinds`; kinds_test.rego checks it against
 # them.
 rules_by_kind := {
-	"request": [["R-FU", "fu"], ["R-LUB-CONTACT", "lub_contact"], ["R-LUB-REQUEST", "lub_request"]],
+	"request": [
+		["R-FU", "fu"], ["R-CHILD-INVESTIGATION", "child_investigation"], ["R-FB-SCHOOL", "fb_school"],
+		["R-LUB-CONTACT", "lub_contact"], ["R-LUB-REQUEST", "lub_request"],
+	],
 	"response": [
-		["R-FU", "fu"], ["R-CRIME-SUSPECT", "crime_suspect"], ["R-LUB-CONTACT", "lub_contact"],
+		["R-FU", "fu"], ["R-CHILD-INVESTIGATION", "child_investigation"], ["R-FB-SCHOOL", "fb_school"],
+		["R-CRIME-SUSPECT", "crime_suspect"], ["R-LUB-CONTACT", "lub_contact"],
 		["R-1018A", "osl_10_18a"], ["R-LUB-REQUEST", "lub_request"], ["R-SCHOOL-PUBLIC", "school_public"],
 		["R-CONSENT", "consent"], ["R-1015A", "osl_10_15a"], ["R-GENERAL", "general_clause"],
 	],
@@ -122,7 +132,7 @@ rules_by_kind := {
 	],
 	"concern_report": [["R-CONCERN", "concern"]],
 	"feedback": [["R-FEEDBACK", "feedback"], ["R-CONSENT", "consent"]],
-	"report": [["R-CONFISCATION", "confiscation"]],
+	"report": [["R-CONFISCATION", "confiscation"], ["R-SCHOOL-CRIME-REPORT", "school_crime_report"]],
 	"consultation": [["R-DEIDENTIFIED", "deidentified"]],
 	"meeting": [["R-JOINT-MEETING", "joint_meeting"]],
 	"followup": [["R-FOLLOWUP", "followup"], ["R-DEIDENTIFIED", "deidentified"], ["R-CONSENT", "consent"]],

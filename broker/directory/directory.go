@@ -18,6 +18,7 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"filippo.io/age"
@@ -28,10 +29,21 @@ import (
 
 // Agency kinds known to the law the policies encode.
 const (
-	KindPolice         = "police"
+	KindPolice         = "police" // Polismyndigheten
 	KindSchool         = "school"
 	KindSocialServices = "social_services"
+	// KindSecurityPolice is Säkerhetspolisen, an authority of its own that
+	// some secrecy-breaking provisions name beside Polismyndigheten (e.g.
+	// OSL 10 kap. 18 a § from 2025-04-01).
+	KindSecurityPolice = "security_police"
+	// KindCustoms is Tullverket, named by OSL 10 kap. 18 a § from 2025-04-01.
+	KindCustoms = "customs"
 )
+
+// Kinds returns every agency kind the directory accepts.
+func Kinds() []string {
+	return []string{KindPolice, KindSecurityPolice, KindCustoms, KindSchool, KindSocialServices}
+}
 
 // School operators (huvudman).
 const (
@@ -135,7 +147,7 @@ func CheckFacts(id, kind, operator, name string) error {
 		return fmt.Errorf("agency id %q: use 2-63 characters of a-z, 0-9 and '-', starting with a letter or digit", id)
 	}
 	switch kind {
-	case KindPolice, KindSocialServices:
+	case KindPolice, KindSecurityPolice, KindCustoms, KindSocialServices:
 		if operator != "" {
 			return fmt.Errorf("agency %s: operator is only for schools", id)
 		}
@@ -144,7 +156,7 @@ func CheckFacts(id, kind, operator, name string) error {
 			return fmt.Errorf("agency %s: a school needs operator %q or %q", id, OperatorMunicipal, OperatorIndependent)
 		}
 	default:
-		return fmt.Errorf("agency %s: kind %q is not one of %s, %s, %s", id, kind, KindPolice, KindSchool, KindSocialServices)
+		return fmt.Errorf("agency %s: kind %q is not one of %s", id, kind, strings.Join(Kinds(), ", "))
 	}
 	if name == "" {
 		return fmt.Errorf("agency %s: name is empty", id)

@@ -48,6 +48,8 @@ func TestWriteLoadAndFacts(t *testing.T) {
 		Agency{ID: "polisen-syd", Kind: KindPolice, Name: "Polisen"},
 		Agency{ID: "friskolan", Kind: KindSchool, Operator: OperatorIndependent, Name: "Friskolan"},
 		Agency{ID: "skolan", Kind: KindSchool, Operator: OperatorMunicipal, Name: "Skolan"},
+		Agency{ID: "sakerhetspolisen", Kind: KindSecurityPolice, Name: "Säkerhetspolisen"},
+		Agency{ID: "tullverket", Kind: KindCustoms, Name: "Tullverket"},
 	)
 	if err := Write(path, d); err != nil {
 		t.Fatal(err)
@@ -56,12 +58,12 @@ func TestWriteLoadAndFacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for id, authority := range map[string]bool{"polisen-syd": true, "friskolan": false, "skolan": true} {
+	for id, authority := range map[string]bool{"polisen-syd": true, "friskolan": false, "skolan": true, "sakerhetspolisen": true, "tullverket": true} {
 		a, ok := got.Lookup(id)
 		if !ok || a.Authority() != authority || a.SigningPublicKey() == nil || a.Recipient() == nil {
 			t.Fatalf("%s: %+v authority=%v", id, a, a.Authority())
 		}
-		if f := a.Facts(); f["authority"] != authority || f["id"] != id {
+		if f := a.Facts(); f["authority"] != authority || f["id"] != id || f["kind"] != a.Kind {
 			t.Fatalf("%s facts = %v", id, f)
 		}
 	}
@@ -80,6 +82,9 @@ func TestInvalidDirectories(t *testing.T) {
 		"school w/o operator": func(d *Directory) { d.Agencies[0].Operator = "" },
 		"police w/ operator": func(d *Directory) {
 			d.Agencies[0].Kind, d.Agencies[0].Operator = KindPolice, OperatorMunicipal
+		},
+		"customs w/ operator": func(d *Directory) {
+			d.Agencies[0].Kind, d.Agencies[0].Operator = KindCustoms, OperatorMunicipal
 		},
 		"no name":      func(d *Directory) { d.Agencies[0].Name = "" },
 		"bad key":      func(d *Directory) { d.Agencies[0].SigningKey = "ed25519:AAAA" },

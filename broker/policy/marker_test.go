@@ -211,6 +211,9 @@ func TestNoClaimTextInDecision(t *testing.T) {
 		{"general_clause_weighing", "outcome"}, {"feedback_assessment", "outcome"},
 		{"fu", "relevance_assessment", "outcome"}, {"fu", "case_assessment", "outcome"},
 		{"conditions_1018a", "by"}, {"conditions_1018a", "risk_of_crime", "text"},
+		{"offence", "situation"}, {"custody_case", "task"}, {"custody_case", "matter"},
+		{"feedback_requested_at"}, {"investigation_decided_at"}, {"secrecy_weighing", "outcome"},
+		{"school_crime", "school_form"}, {"child_investigation", "decided_at"},
 	} {
 		if !seen[p.String()] {
 			seen[p.String()] = true

@@ -74,7 +74,7 @@ func cmdAgencyNew(args []string, out io.Writer) error {
 	agencies := fs.String("agencies", "", "folder of the agencies' homes, beside --data and never in it (default: agencies beside --data)")
 	var s provision.AgencySpec
 	fs.StringVar(&s.ID, "id", "", "agency id: 2-63 characters of a-z, 0-9 and '-'")
-	fs.StringVar(&s.Kind, "kind", "", "police, school or social_services")
+	fs.StringVar(&s.Kind, "kind", "", "police, security_police, customs, school or social_services")
 	fs.StringVar(&s.Operator, "operator", "", "for schools: municipal or independent")
 	fs.StringVar(&s.Name, "name", "", "display name")
 	fs.BoolVar(&s.X25519, "x25519", false, "classic X25519 age key instead of the default hybrid post-quantum key")

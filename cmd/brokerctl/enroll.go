@@ -20,7 +20,7 @@ func cmdAgencyKeygen(args []string, out io.Writer) error {
 	fs := newFlags("agency keygen")
 	var f enroll.Facts
 	fs.StringVar(&f.ID, "id", "", "agency id: 2-63 characters of a-z, 0-9 and '-'")
-	fs.StringVar(&f.Kind, "kind", "", "police, school or social_services")
+	fs.StringVar(&f.Kind, "kind", "", "police, security_police, customs, school or social_services")
 	fs.StringVar(&f.Operator, "operator", "", "for schools: municipal or independent")
 	fs.StringVar(&f.Name, "name", "", "display name")
 	dir := fs.String("out", "", "new directory for the agency's keys and the request")

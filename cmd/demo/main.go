@@ -376,9 +376,8 @@ func (d *demo) criminalCircles(ctx context.Context) error {
 	}
 	c1018a := []string{"disclose-1018a", "--to", police, "--category", "risk_environment", "--personnummer", samir,
 		"--risk", "Samir umgås med personer i ett kriminellt nätverk och bär kniv.",
-		"--prevents", "Polisen kan genomföra ett orossamtal och sociala insatser samordnas.",
 		"--text", "Socialtjänsten har ett pågående ärende; Samir har setts med nätverket vid centrum."}
-	fmt.Fprintln(d.out, "\n# Social services document only two of the three conditions of 10 kap. 18 a §:")
+	fmt.Fprintln(d.out, "\n# Social services document only one of the two conditions of 10 kap. 18 a § (two since 2025-04-01, SFS 2025:179):")
 	if err := d.step(ctx, rejected, "socialtjanst", c1018a...); err != nil {
 		return err
 	}

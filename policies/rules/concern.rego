@@ -1,16 +1,23 @@
 # R-CONCERN: orosanmälan. Police, schools and social services must report to
-# social services when they learn of or suspect that a child is harmed. The
-# duty breaks secrecy. Every agency reports on its own even if another
+# social services when they learn of or suspect that a child is harmed
+# (SoL (2025:400) 19 kap. 1 § from 2025-07-01, SoL (2001:453) 14 kap. 1 §
+# första stycket before). The duty breaks secrecy. A reporter SoL does not
+# name reports as anyone may (19 kap. 4 §, before 14 kap. 1 c §). From
+# 2026-01-15 the report is secret at the reporter (OSL 40 kap. 7 g §). Every agency reports on its own even if another
 # already has (Q7) and a reporter reports again when the concern remains or
 # new facts arise (Q8): earlier reports never block a new one.
 package sekretess.rules.concern
 
 import data.sekretess.lib
 
-basis := lib.sol(
-	"SoL (2001:453) 14 kap. 1 § första stycket",
-	"SoL (2025:400), motsvarande 14 kap. 1 § första stycket SoL (2001:453)",
-)
+basis := "SoL (2025:400) 19 kap. 1 §" if {
+	lib.sol_2025_in_force
+	lib.mandatory_reporter(lib.sender_kind, lib.now_ns)
+} else := "SoL (2025:400) 19 kap. 4 §" if {
+	lib.sol_2025_in_force
+} else := "SoL (2001:453) 14 kap. 1 § första stycket" if {
+	lib.mandatory_reporter(lib.sender_kind, lib.now_ns)
+} else := "SoL (2001:453) 14 kap. 1 c §"
 
 # Message kinds the rule covers.
 kinds := {"concern_report"}
@@ -27,7 +34,9 @@ conditions contains "subject age is missing (claims.subject.age or claims.subjec
 
 conditions contains "subject is 18 or older: the duty to report concerns children under 18" if lib.claimed_age >= 18
 
-obligations := set()
+obligations := {lib.secret_at_reporter_obligation} if {
+	lib.osl_40_7g_in_force
+} else := set()
 
 # See "rules" in lib.rego. The kind comes first: for other kinds the rule
 # index skips the body, so neither scope nor conditions are evaluated.

@@ -1,11 +1,20 @@
 # R-CONFISCATION: the rector, or whom the rector has appointed, promptly
 # reports to the police that the school took a knife, another weapon, spray
-# paint or an object used as a tool for crime (Q3). It is a duty.
+# paint or an object used as a tool for crime (Q3). It is a duty: for an
+# item taken under skollagen 5 kap. 22 § by 5 kap. 23 § andra stycket; from
+# 2025-07-01 (SFS 2025:625) for an item taken at a search of bags and other
+# belongings (6 a kap. 5 och 7 §§, claims.confiscation.search) by 6 a kap.
+# 8 § andra stycket. Searches under 6 a kap. exist only from that day.
 package sekretess.rules.confiscation
 
 import data.sekretess.lib
 
-basis := "skollagen (2010:800) 5 kap. 23 § andra stycket"
+basis := "skollagen (2010:800) 6 a kap. 8 § andra stycket" if {
+	after_search
+	lib.skollagen_6a_in_force
+} else := "skollagen (2010:800) 5 kap. 23 § andra stycket"
+
+after_search if lib.claim(["confiscation", "search"]) == true
 
 # Q3: "bland annat" knives, other weapons, spray paint and objects used as a
 # tool for crime: the list is open, so another item carries its ground.
@@ -41,6 +50,11 @@ conditions contains "claims.confiscation.at is not a valid time at or before the
 taken_before_message if {
 	at := time.parse_rfc3339_ns(lib.claim(["confiscation", "at"]))
 	at <= lib.now_ns
+}
+
+conditions contains "claims.confiscation.search: searches of pupils' belongings under skollagen 6 a kap. 5 § exist only from 2025-07-01 (SFS 2025:625)" if {
+	after_search
+	not lib.skollagen_6a_in_force
 }
 
 conditions contains "the report is made by the rector or whom the rector appointed: claims.sender_role must be rector or rector_delegate" if {

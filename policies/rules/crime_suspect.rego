@@ -1,26 +1,58 @@
-# R-CRIME-SUSPECT: social services may give the police data about a suspected
-# committed crime, or a crime in progress, only within OSL 10 kap. 20-23 §§
-# (Q11). The sender declares the section and the offence class it requires;
-# the policy checks that the class is the one that section requires.
+# R-CRIME-SUSPECT: data about a suspected committed crime, or a crime in
+# progress, goes to the police only within OSL 10 kap. 20-24 §§ (Q11). The
+# sender declares the section and the offence class that section requires;
+# the policy checks the class, what the class must show, who may send and
+# who may receive under that section on the message's date. Each section is
+# read in the wording in force on that date:
+#
+#   10:20 immediate_intervention: someone probably under 18 found by social
+#         services' staff in conditions that obviously mean an imminent and
+#         serious risk to their health or development, or committing a crime;
+#         to Polismyndigheten, for an immediate intervention (Lag 2014:633).
+#   10:21 crime_against_child: a suspected crime under BrB 3, 4 or 6 kap. or
+#         the act (1982:316) against a person under 18, attempts, preparation
+#         and conspiracy included; to Polismyndigheten. From 2025-12-01 (Lag
+#         2025:965) the act is "om förbud mot könsstympning av kvinnor och
+#         oskuldsingrepp på kvinnor": a virginity intervention is covered
+#         from that day.
+#   10:22 supply_to_young: supplying narcotics or doping substances, or
+#         alcohol (not a minor case), to a person under 18; to
+#         Polismyndigheten (Lag 2017:1076).
+#   10:23 serious_crime: a committed crime with a minimum penalty of six
+#         months' imprisonment, or an attempt, preparation or conspiracy
+#         with a minimum of one year, from 2025-04-01 (Lag 2025:179); one
+#         and two years before; to Polismyndigheten, Säkerhetspolisen or
+#         another authority that intervenes against the crime (Tullverket).
+#   10:24 imprisonment_in_scale: for secrecy that 10 kap. 19-23 §§ do not
+#         name, such as a municipal school's (OSL 23 kap.), a crime with
+#         imprisonment in its scale; to the same recipients as 10:23.
+#
+# 10:20-23 are encoded for social services' secrecy (OSL 26 kap. 1 §); 10:21
+# and 10:23 also for the health secrecy (OSL 25 kap. 1 §) of elevhälsa's
+# medical records at a school that is an authority under OSL (category
+# health); 10:24 for such a school's other data (OSL 23 kap.).
 package sekretess.rules.crime_suspect
 
 import data.sekretess.lib
 
-# section -> offence class that section requires. 10:20 is not encoded: its
-# reach over social services secrecy is unverified, so it is refused.
+# section -> offence class that section requires.
 classes := {
+	"10:20": "immediate_intervention",
 	"10:21": "crime_against_child",
 	"10:22": "supply_to_young",
 	"10:23": "serious_crime",
+	"10:24": "imprisonment_in_scale",
 }
+
+sections := object.keys(classes)
 
 section := lib.claim(["offence", "section"])
 
 offence_class := lib.claim(["offence", "class"])
 
 basis := sprintf("OSL 10 kap. %s §", [trim_prefix(section, "10:")]) if {
-	section in object.keys(classes)
-} else := "OSL 10 kap. 20-23 §§"
+	section in sections
+} else := "OSL 10 kap. 20-24 §§"
 
 # Message kinds the rule covers.
 kinds := {"disclosure", "response"}
@@ -29,22 +61,93 @@ scope contains "message kind is not disclosure or response" if {
 	not lib.kind in {"disclosure", "response"} # = kinds, see kinds_test.rego
 }
 
-scope contains "sender is not social services" if lib.sender_kind != "social_services"
+scope contains "sender is not social services or a school" if {
+	not lib.sender_kind in {"social_services", "school"}
+}
 
-scope contains "recipient is not the police" if lib.recipient_kind != "police"
+scope contains "recipient is not Polismyndigheten, Säkerhetspolisen or Tullverket" if {
+	not lib.recipient_kind in lib.law_enforcement_kinds
+}
 
-conditions contains sprintf("category must be crime_suspicion, not %s", [lib.category_shown]) if lib.category != "crime_suspicion"
+conditions contains sprintf("category must be crime_suspicion, not %s", [lib.category_shown]) if {
+	lib.category != "crime_suspicion"
+	not school_health
+}
 
-conditions contains sprintf("claims.offence.section must be one of 10:21, 10:22, 10:23, not %s (10:20 is not encoded)", [lib.shown(section, object.keys(classes) | {"10:20"})]) if {
-	not section in object.keys(classes)
+# Elevhälsa's medical records at a school that is an OSL authority, under
+# OSL 25 kap. 1 §, which 10 kap. 21 and 23 §§ name.
+school_health if {
+	lib.category == "health"
+	section in {"10:21", "10:23"}
+	school_authority
+}
+
+conditions contains sprintf("claims.offence.section must be one of 10:20, 10:21, 10:22, 10:23, 10:24, not %s", [lib.shown(section, sections)]) if {
+	not section in sections
 }
 
 conditions contains sprintf("claims.offence.class must be %v for OSL %v, not %s", [classes[section], section, lib.shown(offence_class, {x | some x in classes})]) if {
 	offence_class != classes[section]
 }
 
+# Who may send under each section.
+conditions contains sprintf("OSL 10 kap. %s § is encoded for social services' secrecy (OSL 26 kap. 1 §): the sender is not social services", [trim_prefix(section, "10:")]) if {
+	section in {"10:20", "10:22"}
+	lib.sender_kind != "social_services"
+}
+
+conditions contains sprintf("OSL 10 kap. %s § is encoded for social services' secrecy (OSL 26 kap. 1 §) and for elevhälsa's health records (OSL 25 kap. 1 §, category health) at a school that is an authority under OSL: the sender is neither", [trim_prefix(section, "10:")]) if {
+	section in {"10:21", "10:23"}
+	lib.sender_kind != "social_services"
+	not school_authority
+}
+
+conditions contains sprintf("OSL 10 kap. %s § reaches a school's data only under health secrecy (OSL 25 kap. 1 §, category health); other school data goes under 10 kap. 24 §", [trim_prefix(section, "10:")]) if {
+	section in {"10:21", "10:23"}
+	school_authority
+	lib.category != "health"
+}
+
+conditions contains "OSL 10 kap. 24 § covers secrecy that 10 kap. 19-23 §§ do not name, such as a municipal school's (OSL 23 kap.): the sender is not a school that is an authority under OSL" if {
+	section == "10:24"
+	not school_authority
+}
+
+school_authority if {
+	lib.sender_kind == "school"
+	lib.osl_authority(input.sender)
+}
+
+conditions contains "health data is under OSL 25 kap., which 10 kap. 24 § does not cover" if {
+	section == "10:24"
+	lib.category == "health"
+}
+
+# Who may receive under each section.
+conditions contains sprintf("OSL 10 kap. %s § lets the data go to Polismyndigheten only", [trim_prefix(section, "10:")]) if {
+	section in {"10:20", "10:21", "10:22"}
+	lib.recipient_kind != "police"
+}
+
+conditions contains sprintf("Tullverket gets data under OSL 10 kap. %s § only for a crime it has the task of intervening against (claims.offence.customs_task)", [trim_prefix(section, "10:")]) if {
+	section in {"10:23", "10:24"}
+	lib.recipient_kind == "customs"
+	lib.claim(["offence", "customs_task"]) != true
+}
+
 # What each class must show.
-conditions contains "10:21 requires a crime under BrB 3, 4 or 6 kap. or the law against female genital mutilation against a person under 18 (claims.offence.victim_under_18, brb_chapter or fgm)" if {
+conditions contains "10:20 requires that social services' staff found someone probably under 18 in obvious imminent and serious risk to health or development, or committing a crime, and that the police are needed at once (claims.offence.found_by_staff, situation: serious_risk or committing_crime, subject under 18)" if {
+	section == "10:20"
+	not immediate
+}
+
+immediate if {
+	lib.claim(["offence", "found_by_staff"]) == true
+	lib.claim(["offence", "situation"]) in {"serious_risk", "committing_crime"}
+	lib.claimed_age < 18
+}
+
+conditions contains "10:21 requires a crime under BrB 3, 4 or 6 kap. or the act (1982:316) against a person under 18 (claims.offence.victim_under_18, brb_chapter or fgm)" if {
 	section == "10:21"
 	not against_child
 }
@@ -57,6 +160,18 @@ against_child if {
 against_child if {
 	lib.claim(["offence", "victim_under_18"]) == true
 	lib.claim(["offence", "fgm"]) == true
+}
+
+against_child if {
+	lib.claim(["offence", "victim_under_18"]) == true
+	lib.claim(["offence", "virginity_intervention"]) == true
+	lib.osl_2025_965_in_force
+}
+
+conditions contains "a virginity intervention (oskuldsingrepp) is covered by OSL 10 kap. 21 § only from 2025-12-01 (Lag 2025:965)" if {
+	section == "10:21"
+	lib.claim(["offence", "virginity_intervention"]) == true
+	not lib.osl_2025_965_in_force
 }
 
 # 10:22: giving or selling narcotics, doping substances or alcohol (not a
@@ -74,19 +189,36 @@ supply_to_young if {
 	lib.claim(["offence", "minor_case"]) != true
 }
 
-conditions contains "10:23 requires a crime with a minimum penalty of one year's imprisonment, or an attempt where the minimum is two years (claims.offence.min_penalty_years, attempt)" if {
+# 10:23: the minimum penalties in force on the message's date.
+min_years := {"crime": 0.5, "attempt": 1} if {
+	lib.osl_2025_179_in_force
+} else := {"crime": 1, "attempt": 2}
+
+conditions contains "10:23 requires a crime with a minimum penalty of six months' imprisonment, or an attempt, preparation or conspiracy where the minimum is one year (claims.offence.min_penalty_years, attempt)" if {
 	section == "10:23"
+	lib.osl_2025_179_in_force
+	not serious
+}
+
+conditions contains "10:23 before 2025-04-01 requires a crime with a minimum penalty of one year's imprisonment, or an attempt where the minimum is two years (claims.offence.min_penalty_years, attempt)" if {
+	section == "10:23"
+	not lib.osl_2025_179_in_force
 	not serious
 }
 
 serious if {
 	lib.claim(["offence", "attempt"]) != true
-	lib.claim(["offence", "min_penalty_years"]) >= 1
+	lib.claim(["offence", "min_penalty_years"]) >= min_years.crime
 }
 
 serious if {
 	lib.claim(["offence", "attempt"]) == true
-	lib.claim(["offence", "min_penalty_years"]) >= 2
+	lib.claim(["offence", "min_penalty_years"]) >= min_years.attempt
+}
+
+conditions contains "10:24 requires a crime with imprisonment in its scale (claims.offence.imprisonment_in_scale)" if {
+	section == "10:24"
+	lib.claim(["offence", "imprisonment_in_scale"]) != true
 }
 
 obligations := set()
@@ -101,13 +233,12 @@ allow if {
 	# Quick exit for parties of a known kind the scope excludes
 	# (guards_test.rego checks that the scope excludes them).
 	lib.sender_kind != "police"
-	lib.sender_kind != "school"
 	lib.recipient_kind != "school"
 	lib.recipient_kind != "social_services"
 
 	# Quick exit for categories a condition excludes
 	# (contract_test.rego checks that one does).
-	lib.category in {"crime_suspicion", null}
+	lib.category in {"crime_suspicion", "health", null}
 
 	count(scope) == 0
 	count(conditions) == 0

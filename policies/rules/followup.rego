@@ -1,5 +1,5 @@
 # R-FOLLOWUP: school and social services have no legal basis today for
-# individual-level follow-up of interventions (004: the inquiry reports on
+# individual-level follow-up of interventions (the 2026 terms of reference: the inquiry reports on
 # 2027-03-29). Individual data needs consent (R-CONSENT) or de-identification
 # (R-DEIDENTIFIED); aggregate statistics without identities are allowed.
 package sekretess.rules.followup

@@ -11,12 +11,15 @@ package sekretess.rules.fu
 
 import data.sekretess.lib
 
+# Path A rests on the duty to give social services what matters to a child
+# investigation: SoL (2001:453) 14 kap. 1 § tredje stycket until 2025-06-30,
+# SoL (2025:400) 20 kap. 6 § from 2025-07-01.
 basis_a := lib.sol(
 	"SoL (2001:453) 14 kap. 1 § tredje stycket; OSL 18 kap. 1 och 3 §§",
-	"SoL (2025:400), motsvarande 14 kap. 1 § tredje stycket SoL (2001:453); OSL 18 kap. 1 och 3 §§",
+	"SoL (2025:400) 20 kap. 6 §; OSL 18 kap. 1 och 3 §§",
 )
 
-basis_b := "OSL 18 kap. 1 och 3 §§ (prövning i det enskilda fallet)"
+basis_b := "OSL 18 kap. 1 § första stycket (uppgiften kan röjas utan skada för förundersökningen, prövning i det enskilda fallet)"
 
 basis := basis_b if {
 	lib.kind != "request"

@@ -25,7 +25,7 @@ conditions contains "never for social services secrecy (OSL 10 kap. 27 § andra 
 	lib.sender_kind == "social_services"
 }
 
-conditions contains "never for health secrecy" if lib.category == "health"
+conditions contains "never for health secrecy (OSL 25 kap., excluded by 10 kap. 27 § andra stycket): health data needs consent (R-CONSENT)" if lib.category == "health"
 
 # Social services' case data stays under social services secrecy wherever it
 # has gone (OSL 26 kap.), so the clause never covers it.
@@ -34,7 +34,7 @@ conditions contains sprintf("never for social services secrecy: %v is social ser
 	lib.category in {"case_details", "investigation_status"}
 }
 
-conditions contains "individual follow-up of interventions has no legal basis: only with consent (R-CONSENT) or de-identified (R-FOLLOWUP, 004)" if {
+conditions contains "individual follow-up of interventions has no legal basis: only with consent (R-CONSENT) or de-identified (R-FOLLOWUP; no legal basis yet, 2026 terms of reference on follow-up)" if {
 	lib.category == "followup_results"
 }
 

@@ -26,7 +26,7 @@ conditions contains "the duty lies with the rector: claims.sender_role must be r
 	lib.sender_role != "rector"
 }
 
-conditions contains sprintf("category %s is not data held in the rector's activity (health data needs consent)", [lib.category_shown]) if {
+conditions contains sprintf("category %s is not data held in the rector's activity under LUB 7 § (elevhälsa's medical and psychological records stay under health secrecy, OSL 25 kap., and need consent: R-CONSENT)", [lib.category_shown]) if {
 	not lib.category in vocab.school_categories
 }
 

@@ -1,15 +1,42 @@
-# R-1015A: from 2025-12-01 an authority may give another authority data
-# needed to prevent, hinder or detect criminal activity or to investigate
-# crime; unlike the general clause it also covers social services secrecy.
-# Not for follow-up of interventions or general welfare (004). Independent
-# schools are not authorities under OSL (unless the 2027 switch is on).
+# R-1015A, OSL 10 kap. 15 a § (SFS 2025:934), from 2025-12-01: secrecy
+# under OSL 21-40 kap. does not prevent an authority from giving data to
+# another authority when it is needed to
+#
+#   1. prevent, hinder or detect criminal activity,
+#   2. investigate crime,
+#   3. prevent or hinder that a benefit, support, tax or fee is decided, paid
+#      out or credited wrongly or with too high or too low an amount,
+#   4. detect or investigate what 3 describes, or
+#   5. prevent, hinder, detect or investigate cheating and breaches of rules,
+#      of conditions in decisions or of agreements;
+#
+# but not when overriding reasons (övervägande skäl) favour the interest
+# the secrecy protects: the authority's weighing is documented
+# (claims.secrecy_weighing). Excluded (third paragraph) are among others
+# 25 kap. 1-5 och 8 §§, health secrecy, which covers elevhälsa's medical
+# records, and 26 kap. 1 a § första stycket, 3, 4 och 6 §§; social services'
+# general secrecy (26 kap. 1 §) is not excluded, unlike under the general
+# clause. Förundersökningssekretess (18 kap.) is not under 21-40 kap. Not for
+# follow-up of interventions or general welfare (the 2026 terms of reference). Independent schools
+# are not authorities under OSL (unless the 2027 switch is on).
 package sekretess.rules.osl_10_15a
 
 import data.sekretess.lib
 
-basis := "OSL 10 kap. 15 a §"
+# The point of 10 kap. 15 a § första stycket each purpose code falls under.
+points := {
+	"prevent_crime": 1, "hinder_crime": 1, "detect_crime": 1,
+	"investigate_crime": 2,
+	"prevent_wrong_payment": 3,
+	"detect_wrong_payment": 4,
+	"cheating_or_rule_breach": 5,
+}
 
-purposes := {"prevent_crime", "hinder_crime", "detect_crime", "investigate_crime"}
+purposes := object.keys(points)
+
+basis := sprintf("OSL 10 kap. 15 a § första stycket %d", [points[code]]) if {
+	code in purposes
+} else := "OSL 10 kap. 15 a §"
 
 # The other codes of the input schema, which a reason may quote.
 other_codes := {"followup", "welfare", "needs_assessment", "other"}
@@ -23,26 +50,40 @@ scope contains "message kind is not disclosure or response" if {
 	not lib.kind in {"disclosure", "response"} # = kinds, see kinds_test.rego
 }
 
-scope contains sprintf("%s is not an authority under OSL", [role]) if {
-	some role in ["sender", "recipient"]
-	not lib.osl_authority(input[role])
+scope contains "sender is not an authority under OSL" if not lib.osl_authority(input.sender)
+
+scope contains "recipient is not an authority under OSL: 10 kap. 15 a § lets data go to another authority only" if {
+	not lib.osl_authority(input.recipient)
 }
 
 # The rule reads claims.purpose_code (a code), not the free-text claims.purpose.
 code := lib.claim(["purpose_code"])
 
-conditions contains "claims.purpose_code is missing: it must say the purpose is to prevent, hinder or detect criminal activity or to investigate crime (prevent_crime, hinder_crime, detect_crime, investigate_crime)" if {
+conditions contains "claims.purpose_code is missing: it must name a purpose of OSL 10 kap. 15 a § första stycket 1-5 (prevent_crime, hinder_crime, detect_crime, investigate_crime, prevent_wrong_payment, detect_wrong_payment, cheating_or_rule_breach)" if {
 	code == null
 }
 
-conditions contains sprintf("claims.purpose_code %s is not to prevent, hinder or detect criminal activity or investigate crime (follow-up and general welfare are not covered)", [lib.shown(code, other_codes)]) if {
+conditions contains sprintf("claims.purpose_code %s is not a purpose of OSL 10 kap. 15 a § första stycket 1-5 (follow-up and general welfare are not covered)", [lib.shown(code, other_codes)]) if {
 	code != null
 	not code in purposes
 }
 
-conditions contains "health data is not covered" if lib.category == "health"
+conditions contains "health data is under OSL 25 kap. 1-5 och 8 §§ (e.g. elevhälsa's medical records), which 10 kap. 15 a § tredje stycket excludes" if lib.category == "health"
 
-conditions contains "individual follow-up of interventions is not covered (004): only with consent (R-CONSENT) or de-identified (R-FOLLOWUP)" if {
+conditions contains "data from a preliminary investigation is under OSL 18 kap., outside the secrecy of 21-40 kap. that 10 kap. 15 a § covers" if {
+	lib.category == "preliminary_investigation"
+}
+
+# The second paragraph: no disclosure when overriding reasons favour secrecy.
+conditions contains r if {
+	some r in lib.judgement_problems(
+		lib.claim(["secrecy_weighing"]),
+		"documented weighing that no overriding reasons (övervägande skäl) favour the secrecy, OSL 10 kap. 15 a § andra stycket (claims.secrecy_weighing)",
+		"secrecy_does_not_prevail",
+	)
+}
+
+conditions contains "individual follow-up of interventions is not covered (it has no legal basis yet, 2026 terms of reference on follow-up): only with consent (R-CONSENT) or de-identified (R-FOLLOWUP)" if {
 	lib.category == "followup_results"
 }
 
@@ -66,6 +107,7 @@ allow if {
 	# Quick exit for categories a condition excludes
 	# (contract_test.rego checks that one does).
 	lib.category != "health"
+	lib.category != "preliminary_investigation"
 
 	count(scope) == 0
 	count(conditions) == 0

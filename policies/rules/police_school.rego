@@ -1,11 +1,21 @@
 # R-POLICE-SCHOOL: the police have no general duty to tell a school about a
 # child in a criminal risk environment; they are restrictive and share only
 # exceptionally, after a documented case-by-case assessment (Q1).
+#
+# What protects the data at the police are secrecy provisions (OSL 18 kap.
+# 1-2 §§, 35 kap. 1 §); what permits the disclosure is OSL 10 kap. 2 §: it
+# is necessary for the police's own work of preventing crime (polislagen
+# (1984:387) 2 § 1), also to an independent school. The other permitting
+# provisions are rules of their own and show in also_allowed_by when they
+# hold too: the general clause, OSL 10 kap. 27 §, only to an authority, that
+# is a municipal school (R-GENERAL, which also needs the exceptional
+# assessment); OSL 10 kap. 15 a § from 2025-12-01 to an authority
+# (R-1015A); consent, OSL 12 kap. (R-CONSENT).
 package sekretess.rules.police_school
 
 import data.sekretess.lib
 
-basis := "Ingen generell uppgiftsskyldighet; undantagsvis efter prövning i det enskilda fallet (OSL 18 kap. 1 § och 35 kap. 1 §)"
+basis := "OSL 10 kap. 2 §"
 
 # Message kinds the rule covers.
 kinds := {"disclosure"}
@@ -14,7 +24,7 @@ scope contains "message kind is not disclosure" if {
 	not lib.kind in {"disclosure"} # = kinds, see kinds_test.rego
 }
 
-scope contains "sender is not the police" if lib.sender_kind != "police"
+scope contains "sender is not Polismyndigheten" if lib.sender_kind != "police"
 
 scope contains "recipient is not a school" if lib.recipient_kind != "school"
 
@@ -23,7 +33,7 @@ conditions contains sprintf("category must be risk_environment, not %s", [lib.ca
 conditions contains r if {
 	some r in lib.judgement_problems(
 		lib.claim(["exceptional_assessment"]),
-		"documented case-by-case assessment marked exceptional (claims.exceptional_assessment)",
+		"documented case-by-case assessment that the disclosure is necessary for the police's work and exceptional (claims.exceptional_assessment)",
 		"exceptional_disclosure",
 	)
 }

@@ -10,7 +10,7 @@ import data.sekretess.vocab
 basis := "skollagen (2010:800) 29 kap. 14 § (uppgiften omfattas inte av tystnadsplikt)" if {
 	lib.is_independent_school(input.sender)
 	not lib.independent_schools_under_osl
-} else := "OSL 23 kap. (uppgiften omfattas inte av sekretess)"
+} else := "OSL 23 kap. 2 § tredje stycket (uppgiften omfattas inte av sekretess)"
 
 # Message kinds the rule covers.
 kinds := {"disclosure", "response"}
@@ -27,7 +27,13 @@ conditions contains sprintf("category %s is not public school data (enrolment, c
 	not lib.category in vocab.public_school_categories
 }
 
-conditions contains "the sender marked the data secret (claims.secret), e.g. protected personal data" if {
+# Enrolment, class lists and the catalogue are secret only where there is a
+# special reason to assume harm (OSL 23 kap. 2 § tredje stycket), e.g. a
+# pupil with protected personal data; the school says so with claims.secret.
+# The reason is given only for those categories: for any other the category
+# reason above is the one that matters.
+conditions contains "the sender marked this pupil's enrolment, class list or catalogue data secret (claims.secret: a special reason to assume harm, OSL 23 kap. 2 § tredje stycket, e.g. protected personal data), so it is not public: it needs a rule that breaks the secrecy, such as R-LUB-REQUEST after an interest assessment" if {
+	lib.category in vocab.public_school_categories
 	lib.claim(["secret"]) == true
 }
 

@@ -1,0 +1,109 @@
+# R-FB-SCHOOL: from 2026-01-15 everyone working in an activity under
+# skollagen (municipal or independent) must, when social services ask, give
+# information that can matter for a question of custody, residence or contact
+# (vårdnad, boende, umgänge), when social services are to give the court
+# information or investigate under föräldrabalken 6 kap. 19 or 20 §, or the
+# one they appointed to investigate under 19 § asks (föräldrabalken 6 kap.
+# 20 c §, SFS 2025:1490). Elevhälsa's school doctors, school nurses,
+# psychologists and counsellors are exempt (20 c § andra stycket): they and
+# elevhälsa's medical and psychological records need consent. Covers social
+# services' request and the school's answer.
+package sekretess.rules.fb_school
+
+import data.sekretess.lib
+import data.sekretess.vocab
+
+basis := "föräldrabalken 6 kap. 20 c §"
+
+scope contains lib.not_in_force_reason("2026-01-15") if not lib.fb_6_20c_in_force
+
+# Message kinds the rule covers.
+kinds := {"request", "response"}
+
+scope contains "message kind is not request or response" if {
+	not lib.kind in {"request", "response"} # = kinds, see kinds_test.rego
+}
+
+scope contains "a request comes from social services to a school" if {
+	lib.kind == "request"
+	not request_parties
+}
+
+request_parties if {
+	lib.sender_kind == "social_services"
+	lib.recipient_kind == "school"
+}
+
+scope contains "the answer goes from a school to social services" if {
+	lib.kind == "response"
+	not response_parties
+}
+
+response_parties if {
+	lib.sender_kind == "school"
+	lib.recipient_kind == "social_services"
+}
+
+# What social services are doing: giving the court information (föräldrabalken
+# 6 kap. 19 § andra stycket, 20 §) or investigating (19 § tredje stycket).
+tasks := {"information", "investigation"}
+
+matters := {"custody", "residence", "contact"}
+
+conditions contains sprintf("claims.custody_case.task must be information or investigation (föräldrabalken 6 kap. 19 or 20 §), not %s", [lib.shown(t, tasks)]) if {
+	lib.kind == "request"
+	t := lib.claim(["custody_case", "task"])
+	not t in tasks
+}
+
+conditions contains sprintf("claims.custody_case.matter must be custody, residence or contact, not %s", [lib.shown(m, matters)]) if {
+	lib.kind == "request"
+	m := lib.claim(["custody_case", "matter"])
+	not m in matters
+}
+
+conditions contains "must answer a request social services made to this sender under föräldrabalken 6 kap. 20 c § (message.reply_to, allowed under R-FB-SCHOOL)" if {
+	lib.kind == "response"
+	not answers_fb_request
+}
+
+answers_fb_request if {
+	lib.answers_request_from_recipient
+	input.reply_to.rule == "R-FB-SCHOOL"
+}
+
+conditions contains sprintf("category %s is not data held in the school's activity; elevhälsa's medical and psychological records are outside the duty (föräldrabalken 6 kap. 20 c § andra stycket) and need consent (R-CONSENT)", [lib.category_shown]) if {
+	lib.kind == "response"
+	not lib.category in vocab.school_categories
+}
+
+# 20 c § andra stycket: elevhälsa's medical, psychological and
+# psychosocial staff have no duty under the section.
+exempt_roles := {"school_doctor", "school_nurse", "psychologist", "counsellor"}
+
+conditions contains sprintf("the sender's role %s in elevhälsa is exempt from the duty (föräldrabalken 6 kap. 20 c § andra stycket): give the data with consent (R-CONSENT)", [lib.sender_role]) if {
+	lib.kind == "response"
+	lib.sender_role in exempt_roles
+}
+
+obligations := set()
+
+# See "rules" in lib.rego. The kind comes first: for other kinds the rule
+# index skips the body, so neither scope nor conditions are evaluated.
+default allow := false
+
+allow if {
+	input.message.kind in {"request", "response"} # = kinds, see kinds_test.rego
+
+	# Quick exit for parties of a known kind the scope excludes
+	# (guards_test.rego checks that the scope excludes them).
+	not [lib.kind, lib.sender_kind] in {["request", "school"], ["request", "police"], ["response", "social_services"], ["response", "police"]}
+	not [lib.kind, lib.recipient_kind] in {["request", "social_services"], ["request", "police"], ["response", "school"], ["response", "police"]}
+
+	count(scope) == 0
+	count(conditions) == 0
+}
+
+reasons := scope if {
+	count(scope) > 0
+} else := conditions
