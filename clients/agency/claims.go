@@ -59,14 +59,18 @@ type Judgement struct {
 	Reason  string    `json:"reason,omitempty"`
 }
 
-// Conditions1018a documents the three conditions of OSL 10 kap. 18 a §.
+// Conditions1018a documents the conditions of OSL 10 kap. 18 a §: from
+// 2025-04-01 (Lag 2025:179) the risk of criminal activity and that the
+// disclosure is not inappropriate; before, also that the data can be
+// assumed to help prevent it.
 type Conditions1018a struct {
 	By string    `json:"by"`
 	At time.Time `json:"at"`
-	// RiskOfCrime: special circumstances show a risk of criminal activity.
+	// RiskOfCrime: concrete circumstances show a risk of criminal activity.
 	RiskOfCrime Condition `json:"risk_of_crime"`
-	// HelpsPrevent: the data can be assumed to help prevent it.
-	HelpsPrevent Condition `json:"helps_prevent"`
+	// HelpsPrevent: the data can be assumed to help prevent it. Needed only
+	// for a message dated before 2025-04-01.
+	HelpsPrevent *Condition `json:"helps_prevent,omitempty"`
 	// NotInappropriate: not inappropriate given planned or ongoing interventions.
 	NotInappropriate Condition `json:"not_inappropriate"`
 }

@@ -45,8 +45,8 @@ carries a pseudonym, and the broker never learns who the child is.`,
 		{
 			name: "answer-fu", args: "--request ID --relevance WHY --text DATA",
 			help: "Answer social services' request for data from a preliminary investigation\n" +
-				"(förundersökning) connected to a report of concern (SoL 14 kap. 1 § tredje\n" +
-				"stycket). --relevance records your assessment of why the data can matter for\n" +
+				"(förundersökning) connected to a report of concern (SoL (2025:400) 20 kap. 6 §).\n" +
+				"--relevance records your assessment of why the data can matter for\n" +
 				"the child's needs assessment. The data stays under förundersökningssekretess\n" +
 				"at social services: the broker refuses any attempt to pass it on.",
 			run: policeAnswerFU,
@@ -120,7 +120,7 @@ func policeAnswerFU(ctx context.Context, s *session, fs *flag.FlagSet, args []st
 	return s.reply(ctx, req, agency.KindResponse, claims, *text)
 }
 
-// concernCmd reports concern for a child to social services (SoL 14 kap. 1 §).
+// concernCmd reports concern for a child to social services (SoL (2025:400) 19 kap. 1 §).
 func concernCmd(who string) command {
 	return command{
 		name: "concern", args: "--to SOCIAL-SERVICES --personnummer NR --text WHAT [--feedback]",

@@ -22,7 +22,7 @@ investigation was opened — the status only, unless there is consent. Record
 consents (samtycken) exactly: who gave them, for which data, to whom, for what
 purpose and for how long; withdraw them when the guardian or young person
 says so, which takes effect for every message from then on. Disclose to the
-police under OSL 10 kap. 18 a § with its three conditions documented, and ask
+police under OSL 10 kap. 18 a § with its conditions documented, and ask
 the police for data from a preliminary investigation (förundersökning).
 
 The child is named by personnummer on your command line only: messages and
@@ -32,7 +32,7 @@ consents carry a pseudonym, and the broker never learns who the child is.`,
 		{
 			name: "feedback", args: "--report ID --status opened|not_opened|ongoing --reason WHY [--asked] [--guardian-informed] [--consent REF --category C --purpose P --personnummer NR --text T]",
 			help: "Tell the reporter of a concern in your inbox whether an investigation was\n" +
-				"opened, not opened or is already ongoing (återkoppling, SoL 14 kap. 1 b §).\n" +
+				"opened, not opened or is already ongoing (återkoppling, SoL (2025:400) 19 kap. 6 §).\n" +
 				"Only the status is sent. --asked: the reporter asked for feedback;\n" +
 				"--guardian-informed: the guardian has been told (until then feedback is\n" +
 				"inappropriate); --reason: why feedback is appropriate now.\n" +
@@ -66,12 +66,13 @@ consents carry a pseudonym, and the broker never learns who the child is.`,
 			run: socialDisclose,
 		},
 		{
-			name: "disclose-1018a", args: "--to POLICE --category CATEGORY --personnummer NR --risk WHY --prevents WHY --not-inappropriate WHY --text DATA",
+			name: "disclose-1018a", args: "--to POLICE --category CATEGORY --personnummer NR --risk WHY --not-inappropriate WHY [--prevents WHY] --text DATA",
 			help: "Give the police data about a young person under 21 to prevent crime\n" +
-				"(OSL 10 kap. 18 a §). Document all three conditions:\n" +
-				"  --risk               special circumstances show a risk the young person will commit crime\n" +
-				"  --prevents           the data can be assumed to help prevent it\n" +
+				"(OSL 10 kap. 18 a §). Document its two conditions (Lag 2025:179, from 2025-04-01):\n" +
+				"  --risk               concrete circumstances show a risk the young person will engage in crime\n" +
 				"  --not-inappropriate  why it is not inappropriate given planned or ongoing interventions\n" +
+				"  --prevents           the data can be assumed to help prevent it (a third condition\n" +
+				"                       until 2025-03-31; give it for a message dated before then)\n" +
 				"Not for suspicion of a crime already committed (that is OSL 10 kap. 20-23 §§).",
 			run: socialDisclose1018a,
 		},
@@ -248,9 +249,13 @@ func socialDisclose1018a(ctx context.Context, s *session, fs *flag.FlagSet, args
 		return err
 	}
 	cond := func(text string) agency.Condition { return agency.Condition{Met: text != "", Text: text} }
+	c := &agency.Conditions1018a{By: s.name, At: now(), RiskOfCrime: cond(*risk), NotInappropriate: cond(*notInappropriate)}
+	if *prevents != "" {
+		p := cond(*prevents)
+		c.HelpsPrevent = &p
+	}
 	claims := agency.Claims{Category: *category, Subject: subj, Purpose: "förebygga brott (OSL 10 kap. 18 a §)",
-		Conditions1018a: &agency.Conditions1018a{By: s.name, At: now(),
-			RiskOfCrime: cond(*risk), HelpsPrevent: cond(*prevents), NotInappropriate: cond(*notInappropriate)}}
+		Conditions1018a: c}
 	_, err = s.deliver(ctx, agency.Message{To: *to, Kind: agency.KindDisclosure, Metadata: claims, Payload: []byte(*text)})
 	return err
 }

@@ -153,7 +153,7 @@ func category(field, c string) error {
 	return nil
 }
 
-// Concern is a report of concern (orosanmälan, SoL 14 kap. 1 §) to social
+// Concern is a report of concern (orosanmälan, SoL (2025:400) 19 kap. 1 §) to social
 // services.
 type Concern struct {
 	To           string
@@ -287,7 +287,7 @@ var FeedbackStatus = map[string]string{
 	"ongoing":    "En utredning pågår redan.",
 }
 
-// Feedback is social services' feedback (återkoppling, SoL 14 kap. 1 b §)
+// Feedback is social services' feedback (återkoppling, SoL (2025:400) 19 kap. 6 §)
 // to the reporter of a concern: the status only, unless a consent covers
 // more.
 type Feedback struct {
@@ -480,7 +480,7 @@ func Blocking(d *agency.Delivery) []string {
 
 // RequestFU is social services' request to the police for data from a
 // preliminary investigation (förundersökning) connected to a report of
-// concern, for the child's needs assessment (SoL 14 kap. 1 § tredje stycket).
+// concern, for the child's needs assessment (SoL (2025:400) 20 kap. 6 §).
 type RequestFU struct {
 	To, Personnummer, Purpose, Text string
 }

@@ -57,7 +57,7 @@ var (
 			"(OSL 18 kap. 1 och 3 §§). De får inte lämnas vidare.",
 		agency.ObligationWithinConsentScope: "uppgifterna lämnades med stöd av ett samtycke (OSL 12 kap. 2–3 §§), som bara " +
 			"omfattar det utlämnandet. De får inte lämnas vidare.",
-		"status-only":         "återkopplingen gäller bara om en utredning har inletts (SoL 14 kap. 1 b §).",
+		"status-only":         "återkopplingen gäller bara om en utredning har inletts (SoL (2025:400) 19 kap. 6 §).",
 		"no-identifying-data": "uppgifterna lämnades utan att barnet kan identifieras; lägg inte till något som identifierar.",
 		"aggregate-only":      "bara sammanställd statistik utan identiteter.",
 	}

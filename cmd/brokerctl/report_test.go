@@ -159,7 +159,7 @@ func TestAuditReport(t *testing.T) {
 	fwd, err := soc.Forward(ctx, got, "polisen-syd", agency.Claims{Category: "risk_environment", Purpose: "förebygga brott",
 		SenderRole: "socialsekreterare", Subject: &agency.Subject{BirthDate: nr.BirthDate()},
 		Conditions1018a: &agency.Conditions1018a{By: "Handläggare Berg", At: now,
-			RiskOfCrime: met("risk"), HelpsPrevent: met("orosamtal"), NotInappropriate: met("påverkar inte insatsen")}}, got.Payload)
+			RiskOfCrime: met("risk"), NotInappropriate: met("påverkar inte insatsen")}}, got.Payload)
 	if err != nil || fwd.Rule != "R-1018A" {
 		t.Fatalf("forward: %+v %v", fwd, err)
 	}
