@@ -162,7 +162,7 @@ func (s *Server) authenticated(api *http.ServeMux) http.Handler {
 				"give a calling system's token as \"Authorization: Bearer TOKEN\" (the default system's is in the agency's home, "+TokenFile+") or its client certificate")
 			return
 		}
-		h, p := api.Handler(r)
+		_, p := api.Handler(r)
 		pattern = p
 		if p == "" {
 			// The mux's own 404 and 405 answers are plain text; answer in JSON.
@@ -174,7 +174,7 @@ func (s *Server) authenticated(api *http.ServeMux) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.MaxBody)
-		h.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, name)))
+		api.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, name)))
 	})
 }
 
