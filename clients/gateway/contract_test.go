@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -88,6 +90,8 @@ type api struct {
 	base   string
 	token  string
 	client *http.Client
+	// certs is the client certificate the client presents, if any.
+	certs []*x509.Certificate
 }
 
 // reply is a validated response.
@@ -184,6 +188,9 @@ func (a *api) input(c call) (*openapi3filter.RequestValidationInput, error) {
 	}
 	for k, v := range c.header {
 		req.Header.Set(k, v)
+	}
+	if a.certs != nil {
+		req.TLS = &tls.ConnectionState{PeerCertificates: a.certs}
 	}
 	route, params, err := a.spec.router.FindRoute(req)
 	if err != nil {

@@ -35,7 +35,7 @@ type sendRequest struct {
 
 // sendResult is the answer 201 (delivered) or 422 (refused).
 type sendResult struct {
-	ID       string           `json:"id"`
+	ID       string           `json:"id,omitempty"`
 	Receipt  *decision.Record `json:"receipt,omitempty"`
 	Decision *Decision        `json:"decision,omitempty"`
 }
