@@ -38,7 +38,7 @@ FUZZ_TARGETS := \
 	./clients/pseudonym:FuzzParse \
 	./broker/keys:FuzzPseudonymKey
 
-.PHONY: run build test test-go test-policies fuzz bench loadgen lint check-size check-deploy tools clean demo
+.PHONY: run gateways build test test-go test-policies fuzz bench loadgen lint check-size check-deploy tools clean demo
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -62,7 +62,23 @@ run: build
 	@echo "  $(BIN)/brokerctl audit verify"
 	@echo "  $(BIN)/brokerctl audit show --identity $(AGENCIES)/auditor/age.key"
 	@echo ""
+	@echo "The agencies' gateways (HTTP JSON API for case-management systems; README: The agency gateway):"
+	@echo ""
+	@echo "  make gateways"
+	@echo ""
 	exec $(BIN)/sekretessbroker --data $(DATA) --policies $(POLICIES)
+
+# GATEWAYS are the demo agencies' gateways, as agency:port; each listens on 127.0.0.1:port
+# and reaches the broker at NATS_URL.
+GATEWAYS ?= rosengard-skola:8091 soc-malmo:8092 polisen-syd:8093
+NATS_URL ?= nats://127.0.0.1:4222
+
+## gateways: start a gateway for each demo agency of `make run` (rosengard-skola on 127.0.0.1:8091, soc-malmo on :8092, polisen-syd on :8093); each writes its token to $(AGENCIES)/<id>/gateway.token. Ctrl-C stops them.
+gateways: build
+	@pids=""; trap 'kill $$pids 2>/dev/null; wait' INT TERM EXIT; \
+	for g in $(GATEWAYS); do \
+		$(BIN)/gateway --data $(DATA) --keys $(AGENCIES)/$${g%%:*} --as $${g%%:*} --listen 127.0.0.1:$${g##*:} --nats-url $(NATS_URL) & pids="$$pids $$!"; \
+	done; wait
 
 ## test: every test: lint (size check, vet, gofmt, staticcheck, promtool), opa check --strict and opa test, each fuzz target for $(FUZZTIME), Go tests under the race detector (with the end-to-end broker tests).
 test: tools lint test-policies fuzz test-go
