@@ -60,6 +60,10 @@ type Config struct {
 	// authentication: it signs its officials in itself. It is given each
 	// request with its whole path (/desk/…).
 	Desk http.Handler
+	// NewDesk, when set and Desk is not, makes the desk once the gateway
+	// is connected, for a desk that acts through the gateway's connection
+	// (Server.Agency) and inbox (Server.Inbox).
+	NewDesk func(*Server) (http.Handler, error)
 	// ReceiptWait is how long POST /v1/messages waits for the broker's
 	// decision before it answers 202; zero means defaults.AckWait.
 	ReceiptWait time.Duration

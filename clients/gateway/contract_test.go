@@ -528,6 +528,7 @@ func TestHostileRequests(t *testing.T) {
 		{"unknown message", call{method: "GET", path: "/v1/inbox/0123456789abcdef0123456789abcdef"}, 404, "not_found"},
 		{"not a message id", call{method: "GET", path: "/v1/inbox/..%2f..%2fsigning.key"}, 404, "not_found"},
 		{"unknown path", call{method: "GET", path: "/v1/nothing", invalid: true}, 404, "not_found"},
+		{"wrong method", call{method: "DELETE", path: "/v1/inbox", invalid: true}, 405, "method_not_allowed"},
 		{"bad handled filter", call{method: "GET", path: "/v1/inbox?handled=maybe", invalid: true}, 400, "bad_request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

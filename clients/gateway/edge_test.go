@@ -161,6 +161,37 @@ func TestConsents(t *testing.T) {
 			t.Errorf("GET %s: %d %s", path, r.status, r.body)
 		}
 	}
+
+	// Social services disclose under the consent; the school may not pass
+	// on what it received under it.
+	school, _ := w.gateway(brokertest.School, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := school.events(ctx)
+	r = social.do(call{method: http.MethodPost, path: "/v1/messages", body: mustJSON(t, map[string]any{
+		"to": brokertest.School, "kind": "disclosure",
+		"claims": map[string]any{"category": "case_details", "subject": map[string]any{"personnummer": "20120304-2385"},
+			"purpose": "samordnat stöd i skolan", "consent_ref": res.Ref},
+		"text": "Familjen har stöd av socialtjänsten sedan i höstas.",
+	})})
+	var sent sendResult
+	if r.decode(t, &sent); r.status != http.StatusCreated || sent.Receipt.Rule != "R-CONSENT" ||
+		!slices.Contains(sent.Receipt.Obligations, agency.ObligationWithinConsentScope) {
+		t.Fatalf("disclosure under the consent: %d %s", r.status, r.body)
+	}
+	waitEvent(t, events, gateway.EventDelivery, sent.ID)
+	r = school.do(call{method: http.MethodPost, path: "/v1/messages", body: mustJSON(t, map[string]any{
+		"to": brokertest.Police, "kind": "disclosure",
+		"claims": map[string]any{"category": "case_details", "forwarded_from": []string{sent.ID}},
+		"text":   "Familjen har stöd av socialtjänsten sedan i höstas.",
+	})})
+	var refused struct{ Decision gateway.Decision }
+	if r.decode(t, &refused); r.status != http.StatusUnprocessableEntity || refused.Decision.DecidedBy != "gateway" ||
+		refused.Decision.ErrorCode != "forward_not_allowed" || !slices.Contains(refused.Decision.Obligations, agency.ObligationWithinConsentScope) ||
+		!strings.Contains(strings.Join(refused.Decision.Reasons, " "), "OSL 12 kap.") {
+		t.Fatalf("forward of data received under a consent: %d %s", r.status, r.body)
+	}
+
 	r = social.do(call{method: http.MethodPost, path: "/v1/consents/samtycke-17/withdraw"})
 	if r.decode(t, &res); r.status != http.StatusOK || res.Consent.WithdrawnAt == nil {
 		t.Fatalf("withdraw: %d %s", r.status, r.body)
@@ -168,6 +199,37 @@ func TestConsents(t *testing.T) {
 	r = social.do(call{method: http.MethodPost, path: "/v1/consents/samtycke-17/withdraw", body: []byte(`{"at":"` + at + `"}`)})
 	if r.status != http.StatusConflict || r.errorCode(t) != "consent_withdrawn" {
 		t.Errorf("withdraw again: %d %s", r.status, r.body)
+	}
+}
+
+// TestDesk: a desk given in the configuration is served under /desk/, with
+// the whole path and without the API's authentication, which it does
+// itself; it can act through the gateway's connection and inbox.
+func TestDesk(t *testing.T) {
+	w := newWorld(t)
+	var connected bool
+	_, srv := w.gateway(brokertest.Police, func(c *gateway.Config) {
+		c.NewDesk = func(s *gateway.Server) (http.Handler, error) {
+			connected = s.Agency() != nil && s.Inbox() != nil
+			return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				rw.Header().Set("Content-Type", "text/plain")
+				io.WriteString(rw, "desk "+r.URL.Path)
+			}), nil
+		}
+	})
+	if !connected {
+		t.Fatal("the desk was made without the gateway's connection and inbox")
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	resp, err := ts.Client().Get(ts.URL + "/desk/inkorg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || string(b) != "desk /desk/inkorg" {
+		t.Fatalf("GET /desk/inkorg: %s %q", resp.Status, b)
 	}
 }
 

@@ -150,6 +150,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		pkey: pkey, systems: list, ctx: sctx, cancel: cancel, done: make(chan struct{}),
 		waiters: map[string]chan struct{}{},
 	}
+	if cfg.Desk == nil && cfg.NewDesk != nil {
+		if s.cfg.Desk, err = cfg.NewDesk(s); err != nil {
+			client.Close()
+			cancel()
+			return nil, fmt.Errorf("gateway: the desk: %w", err)
+		}
+	}
 	s.handler = s.routes()
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.receive() }()
