@@ -472,3 +472,43 @@ func writeRecord(t *testing.T, home, key string, body []byte, id string, envelop
 		t.Fatal(err)
 	}
 }
+
+// TestDecisionLaterThanTheAnswer: when the decision takes longer than the
+// gateway waits, the answer is 202, and the decision is had afterwards from
+// the receipt event, GET /v1/messages/{id} and a repeat under the same key.
+func TestDecisionLaterThanTheAnswer(t *testing.T) {
+	w := newWorld(t)
+	school, _ := w.gateway(brokertest.School, func(c *gateway.Config) { c.ReceiptWait = time.Nanosecond })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := school.events(ctx)
+	key := map[string]string{"Idempotency-Key": "case-4711-later"}
+	r := school.do(call{method: http.MethodPost, path: "/v1/messages", body: concernReport(t), header: key})
+	var pending struct{ ID, State string }
+	if r.decode(t, &pending); r.status != http.StatusAccepted && r.status != http.StatusCreated {
+		t.Fatalf("POST /v1/messages: %d %s", r.status, r.body)
+	}
+	if r.status == http.StatusAccepted && pending.State != "sent" {
+		t.Fatalf("202: %s", r.body)
+	}
+	waitEvent(t, events, gateway.EventReceipt, pending.ID)
+	r = school.do(call{method: http.MethodGet, path: "/v1/messages/" + pending.ID})
+	var st struct {
+		State  string
+		Status int
+		Result sendResult
+	}
+	if r.decode(t, &st); st.State != "decided" || st.Status != http.StatusCreated || st.Result.Receipt.Rule != "R-CONCERN" {
+		t.Fatalf("GET /v1/messages/{id}: %d %s", r.status, r.body)
+	}
+	r = school.do(call{method: http.MethodPost, path: "/v1/messages", body: concernReport(t), header: key})
+	if r.status != http.StatusCreated || r.header.Get(gateway.HeaderReplayed) != "true" {
+		t.Fatalf("the same key once decided: %d %s", r.status, r.body)
+	}
+	// Another calling system does not see this system's messages.
+	other := *school
+	other.token = "0123456789abcdef0123456789abcdef"
+	if r := other.do(call{method: http.MethodGet, path: "/v1/messages/" + pending.ID}); r.status != http.StatusUnauthorized {
+		t.Errorf("GET /v1/messages/{id} with another token: %d %s", r.status, r.body)
+	}
+}

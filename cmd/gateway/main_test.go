@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -87,5 +88,22 @@ func TestUsage(t *testing.T) {
 	err := run(context.Background(), []string{"--data", t.TempDir()}, &out, &logs)
 	if err == nil || !strings.Contains(err.Error(), "--as") || !strings.Contains(logs.String(), "-listen") {
 		t.Fatalf("err %v, help %q", err, logs.String())
+	}
+}
+
+// TestLayering: the gateway runs at the agency and links none of the
+// broker's daemon: no NATS server, no policy engine, no metrics.
+func TestLayering(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, banned := range []string{"github.com/nats-io/nats-server", "github.com/open-policy-agent/opa", "github.com/prometheus/",
+			"github.com/sekretessbroker/sekretessbroker/broker/service", "github.com/getkin/kin-openapi"} {
+			if strings.HasPrefix(dep, banned) {
+				t.Errorf("cmd/gateway links %s", dep)
+			}
+		}
 	}
 }
