@@ -16,6 +16,8 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/service"
+	"github.com/sekretessbroker/sekretessbroker/broker/tlsca"
 	"github.com/sekretessbroker/sekretessbroker/clients/gateway"
 )
 
@@ -106,4 +108,40 @@ func TestLayering(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestBrokerWithTLS: with --tls-ca the gateway reaches a broker that
+// requires mutual TLS, with the client certificate in the agency's home.
+func TestBrokerWithTLS(t *testing.T) {
+	d := brokertest.NewDeployment(t, brokertest.Options{Agencies: brokertest.DemoAgencies(brokertest.School, brokertest.Social), TLS: true})
+	svc := d.Start(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	var logs bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--data", d.Data, "--as", brokertest.Social, "--listen", "127.0.0.1:0",
+			"--nats-url", svc.NATSURL(), "--tls-ca", service.TLSPath(d.Data, tlsca.CAFile)}, pw, &logs)
+		pw.Close()
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gateway: %v\n%s", err, logs.String())
+		}
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("the gateway printed no address: %v\n%s", err, logs.String())
+	}
+	go io.Copy(io.Discard, pr)
+	if !strings.HasPrefix(line, "gateway of soc-malmo: http://127.0.0.1:") {
+		t.Fatalf("first line: %q", line)
+	}
+	addr := strings.Fields(line)[3]
+	resp, err := http.Get(addr + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }
