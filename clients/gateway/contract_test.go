@@ -16,77 +16,40 @@ import (
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
-
 	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/clients/gateway"
+	"github.com/sekretessbroker/sekretessbroker/clients/gateway/gatewaytest"
 )
 
-// spec is the API's specification, loaded and validated once per test.
-type spec struct {
-	doc    *openapi3.T
-	router routers.Router
-}
-
-func loadSpec(t *testing.T) *spec {
+func loadSpec(t *testing.T) *gatewaytest.Spec {
 	t.Helper()
-	ctx := context.Background()
-	doc, err := openapi3.NewLoader().LoadFromData(gateway.OpenAPI)
-	if err != nil {
-		t.Fatalf("openapi.yaml does not load: %v", err)
-	}
-	if err := doc.Validate(ctx); err != nil {
-		t.Fatalf("openapi.yaml is not a valid OpenAPI document: %v", err)
-	}
-	// The tests' gateways listen on random ports; route by path alone.
-	doc.Servers = nil
-	router, err := gorillamux.NewRouter(doc)
+	s, err := gatewaytest.LoadSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &spec{doc: doc, router: router}
+	return s
 }
 
 // TestOpenAPIValid: the specification is a valid OpenAPI 3.1 document.
 func TestOpenAPIValid(t *testing.T) {
 	s := loadSpec(t)
-	if !s.doc.IsOpenAPI31OrLater() {
-		t.Fatalf("openapi.yaml is OpenAPI %s, want 3.1", s.doc.OpenAPI)
+	if !s.Doc.IsOpenAPI31OrLater() {
+		t.Fatalf("openapi.yaml is OpenAPI %s, want 3.1", s.Doc.OpenAPI)
 	}
 	for _, p := range []string{"/v1/messages", "/v1/inbox", "/v1/inbox/{id}", "/v1/inbox/{id}/handled", "/v1/events",
 		"/v1/consents", "/v1/consents/{id}", "/v1/consents/{id}/withdraw"} {
-		if s.doc.Paths.Find(p) == nil {
+		if s.Doc.Paths.Find(p) == nil {
 			t.Errorf("openapi.yaml has no path %s", p)
 		}
 	}
-}
-
-// authenticate accepts what the specification's security schemes ask for;
-// whether the credentials are right is the gateway's to say.
-func authenticate(_ context.Context, in *openapi3filter.AuthenticationInput) error {
-	r := in.RequestValidationInput.Request
-	switch in.SecuritySchemeName {
-	case "bearer":
-		if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
-			return nil
-		}
-	case "clientCertificate":
-		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-			return nil
-		}
-	}
-	return in.NewError(nil)
 }
 
 // api calls one gateway and validates every request and response against
 // the specification.
 type api struct {
 	t      *testing.T
-	spec   *spec
+	spec   *gatewaytest.Spec
 	base   string
 	token  string
 	client *http.Client
@@ -144,7 +107,7 @@ func (a *api) do(c call) reply {
 	if err != nil {
 		a.t.Fatalf("%s %s: %v", c.method, c.path, err)
 	}
-	a.validateResponse(c, resp.StatusCode, resp.Header, body, false)
+	a.validateResponse(c, req, resp.StatusCode, resp.Header, body, false)
 	return reply{status: resp.StatusCode, header: resp.Header, body: body}
 }
 
@@ -163,7 +126,7 @@ func (a *api) request(c call) *http.Request {
 	for k, v := range c.header {
 		req.Header.Set(k, v)
 	}
-	err = a.validateRequest(c, req)
+	err = a.spec.ValidateRequest(a.withCerts(req), c.body)
 	switch {
 	case c.invalid && err == nil:
 		a.t.Errorf("%s %s: the validator accepts a request meant to break the specification", c.method, c.path)
@@ -173,82 +136,23 @@ func (a *api) request(c call) *http.Request {
 	return req
 }
 
-// input returns the validation input of a request, or nil when the
-// specification has no route for it.
-func (a *api) input(c call) (*openapi3filter.RequestValidationInput, error) {
-	req, err := http.NewRequest(c.method, "http://gateway"+c.path, bytes.NewReader(c.body))
-	if err != nil {
-		return nil, err
+// withCerts returns req as the gateway sees it: with the client's
+// certificate, if any.
+func (a *api) withCerts(req *http.Request) *http.Request {
+	if a.certs == nil {
+		return req
 	}
-	if c.body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if !c.noAuth {
-		req.Header.Set("Authorization", "Bearer "+a.token)
-	}
-	for k, v := range c.header {
-		req.Header.Set(k, v)
-	}
-	if a.certs != nil {
-		req.TLS = &tls.ConnectionState{PeerCertificates: a.certs}
-	}
-	route, params, err := a.spec.router.FindRoute(req)
-	if err != nil {
-		return nil, err
-	}
-	return &openapi3filter.RequestValidationInput{
-		Request: req, PathParams: params, Route: route,
-		Options: &openapi3filter.Options{AuthenticationFunc: authenticate, MultiError: true},
-	}, nil
+	c := req.Clone(req.Context())
+	c.TLS = &tls.ConnectionState{PeerCertificates: a.certs}
+	return c
 }
 
-func (a *api) validateRequest(c call, _ *http.Request) error {
-	in, err := a.input(c)
-	if err != nil {
-		return err
-	}
-	return openapi3filter.ValidateRequest(context.Background(), in)
-}
-
-// validateResponse checks the response against the operation of the
-// request (every status must be documented); a request that matches no
-// route must be answered with the documented JSON error.
-func (a *api) validateResponse(c call, status int, header http.Header, body []byte, stream bool) {
+// validateResponse checks an answer against the specification.
+func (a *api) validateResponse(c call, req *http.Request, status int, header http.Header, body []byte, stream bool) {
 	a.t.Helper()
-	in, err := a.input(c)
-	if err != nil {
-		// No route: the answer is an error in the shape of every error.
-		if verr := a.schema("Error").VisitJSON(jsonValue(a.t, body), openapi3.EnableJSONSchema2020()); verr != nil {
-			a.t.Errorf("%s %s (no route in the spec): answer %d is not an Error: %v\n%s", c.method, c.path, status, verr, body)
-		}
-		return
-	}
-	in.Options.AuthenticationFunc = openapi3filter.NoopAuthenticationFunc
-	out := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: in, Status: status, Header: header,
-		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true, ExcludeResponseBody: stream},
-	}
-	out.SetBodyBytes(body)
-	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+	if err := a.spec.ValidateResponse(a.withCerts(req), c.body, status, header, body, stream); err != nil {
 		a.t.Errorf("%s %s: answer %d does not match the specification: %v\n%s", c.method, c.path, status, err, body)
 	}
-}
-
-func (a *api) schema(name string) *openapi3.Schema {
-	s, ok := a.spec.doc.Components.Schemas[name]
-	if !ok {
-		a.t.Fatalf("openapi.yaml has no schema %s", name)
-	}
-	return s.Value
-}
-
-func jsonValue(t *testing.T, b []byte) any {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, b)
-	}
-	return v
 }
 
 // events opens GET /v1/events and returns a channel of its events, each
@@ -261,13 +165,12 @@ func (a *api) events(ctx context.Context) <-chan gateway.Event {
 	if err != nil {
 		a.t.Fatalf("GET /v1/events: %v", err)
 	}
-	a.validateResponse(c, resp.StatusCode, resp.Header, nil, true)
+	a.validateResponse(c, req, resp.StatusCode, resp.Header, nil, true)
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		a.t.Fatalf("GET /v1/events: %s, %s", resp.Status, resp.Header.Get("Content-Type"))
 	}
 	out := make(chan gateway.Event, 16)
-	event := a.schema("Event")
-	t := a.t
+	spec, t := a.spec, a.t
 	go func() {
 		defer resp.Body.Close()
 		defer close(out)
@@ -277,7 +180,7 @@ func (a *api) events(ctx context.Context) <-chan gateway.Event {
 			if !ok {
 				continue
 			}
-			if err := event.VisitJSON(jsonValue(t, []byte(data)), openapi3.EnableJSONSchema2020()); err != nil {
+			if err := spec.ValidateEvent([]byte(data)); err != nil {
 				t.Errorf("event does not match the Event schema: %v\n%s", err, data)
 			}
 			var e gateway.Event
@@ -319,7 +222,7 @@ func waitEvent(t *testing.T, c <-chan gateway.Event, typ, id string) gateway.Eve
 type world struct {
 	t    *testing.T
 	d    *brokertest.Deployment
-	spec *spec
+	spec *gatewaytest.Spec
 	url  string
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/broker/tlsca"
 	"github.com/sekretessbroker/sekretessbroker/clients/gateway"
+	"github.com/sekretessbroker/sekretessbroker/clients/gateway/gatewaytest"
 )
 
 // TestStartAsTheREADMESays starts the command as the README does, on a data
@@ -69,19 +70,41 @@ func TestStartAsTheREADMESays(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, m[1]+"/v1/messages", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
 	req.Header.Set("Content-Type", "application/json")
+	status, answer := exchange(t, req, []byte(body))
+	var res struct {
+		ID      string
+		Receipt struct{ Outcome, Rule string }
+	}
+	if err := json.Unmarshal(answer, &res); err != nil || status != http.StatusCreated ||
+		res.Receipt.Outcome != "delivered" || res.Receipt.Rule != "R-CONCERN" {
+		t.Fatalf("POST /v1/messages: %d %s %v", status, answer, err)
+	}
+}
+
+// exchange sends req, whose body is body, and returns the answer, both
+// checked against the gateway's specification.
+func exchange(t *testing.T, req *http.Request, body []byte) (int, []byte) {
+	t.Helper()
+	spec, err := gatewaytest.LoadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := spec.ValidateRequest(req, body); err != nil {
+		t.Errorf("%s %s does not match the specification: %v", req.Method, req.URL.Path, err)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var res struct {
-		ID      string
-		Receipt struct{ Outcome, Rule string }
+	answer, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil || resp.StatusCode != http.StatusCreated ||
-		res.Receipt.Outcome != "delivered" || res.Receipt.Rule != "R-CONCERN" {
-		t.Fatalf("POST /v1/messages: %s %+v %v", resp.Status, res, err)
+	if err := spec.ValidateResponse(req, body, resp.StatusCode, resp.Header, answer, false); err != nil {
+		t.Errorf("the answer to %s %s does not match the specification: %v\n%s", req.Method, req.URL.Path, err, answer)
 	}
+	return resp.StatusCode, answer
 }
 
 // TestUsage: a command line without --as is refused with the help.
@@ -138,10 +161,8 @@ func TestBrokerWithTLS(t *testing.T) {
 	if !strings.HasPrefix(line, "gateway of soc-malmo: http://127.0.0.1:") {
 		t.Fatalf("first line: %q", line)
 	}
-	addr := strings.Fields(line)[3]
-	resp, err := http.Get(addr + "/healthz")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /healthz: %v %v", resp, err)
+	req, _ := http.NewRequest(http.MethodGet, strings.Fields(line)[3]+"/healthz", nil)
+	if status, answer := exchange(t, req, nil); status != http.StatusOK {
+		t.Fatalf("GET /healthz: %d %s", status, answer)
 	}
-	resp.Body.Close()
 }
