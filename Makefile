@@ -38,7 +38,7 @@ FUZZ_TARGETS := \
 	./clients/pseudonym:FuzzParse \
 	./broker/keys:FuzzPseudonymKey
 
-.PHONY: run gateways build test test-go test-policies fuzz bench loadgen lint check-size check-deploy tools clean demo
+.PHONY: run build test test-go test-policies fuzz bench loadgen lint check-size check-deploy tools clean demo
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -74,6 +74,7 @@ GATEWAYS ?= rosengard-skola:8091 soc-malmo:8092 polisen-syd:8093
 NATS_URL ?= nats://127.0.0.1:4222
 
 ## gateways: start a gateway for each demo agency of `make run` (rosengard-skola on 127.0.0.1:8091, soc-malmo on :8092, polisen-syd on :8093); each writes its token to $(AGENCIES)/<id>/gateway.token. Ctrl-C stops them.
+.PHONY: gateways
 gateways: build
 	@pids=""; trap 'kill $$pids 2>/dev/null; wait' INT TERM EXIT; \
 	for g in $(GATEWAYS); do \
