@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -27,12 +28,12 @@ import (
 const (
 	// TokenFile holds the bearer token of the default calling system,
 	// written (mode 0600) on the gateway's first start.
-	TokenFile = "gateway.token"
+	TokenFile = layout.GatewayTokenFile
 	// ConfigFile is the gateway's configuration file, read when present.
-	ConfigFile = "gateway.yaml"
+	ConfigFile = layout.GatewayConfigFile
 	// StateDir holds the gateway's own records: the messages it sent and
 	// the idempotency keys they were sent under.
-	StateDir = "gateway"
+	StateDir = layout.GatewayDir
 )
 
 // DefaultSystem is the name of the calling system whose token is TokenFile.
@@ -100,6 +101,10 @@ type FileConfig struct {
 	Systems []SystemConfig `json:"systems,omitempty"`
 	HTTPS   *HTTPSConfig   `json:"https,omitempty"`
 	Webhook *WebhookConfig `json:"webhook,omitempty"`
+	// Users and Desk are the web desk's settings (its officials, and how
+	// they sign in), kept as they are for the desk to read.
+	Users json.RawMessage `json:"users,omitempty"`
+	Desk  json.RawMessage `json:"desk,omitempty"`
 }
 
 // SystemConfig is one calling system: a case-management system that may
@@ -215,7 +220,7 @@ func exists(path string) bool {
 // EnsureToken returns the default system's bearer token from home's
 // TokenFile, writing a new random one (mode 0600) on the first start.
 func EnsureToken(home string) (token string, created bool, err error) {
-	path := filepath.Join(home, TokenFile)
+	path := layout.HomeGatewayToken(home)
 	b, err := os.ReadFile(path)
 	if err == nil {
 		t := strings.TrimSpace(string(b))

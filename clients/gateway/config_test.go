@@ -70,6 +70,11 @@ func TestLoadFileConfig(t *testing.T) {
 	if fc, err := gateway.LoadFileConfig(js); err != nil || fc.Systems[0].Name != "skolsystem" {
 		t.Fatalf("JSON: %+v %v", fc, err)
 	}
+	desk := filepath.Join(dir, "desk.yaml")
+	os.WriteFile(desk, []byte("users:\n  - name: Malin Ellström\n    password_hash: $argon2id$...\ndesk:\n  user_header: X-Remote-User\n"), 0o600)
+	if fc, err := gateway.LoadFileConfig(desk); err != nil || !strings.Contains(string(fc.Users), "Malin") || !strings.Contains(string(fc.Desk), "X-Remote-User") {
+		t.Fatalf("the desk's settings: %+v %v", fc, err)
+	}
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("systems:\n  - name: x\n    tokn: abc\n"), 0o600)
 	if _, err := gateway.LoadFileConfig(bad); err == nil || !strings.Contains(err.Error(), "tokn") {

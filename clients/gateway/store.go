@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/safefile"
 )
 
@@ -71,7 +72,7 @@ type store struct {
 var messageID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 func openStore(home string) (*store, error) {
-	dir := filepath.Join(home, StateDir)
+	dir := layout.HomeGateway(home)
 	for _, d := range []string{filepath.Join(dir, "messages"), filepath.Join(dir, "keys")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("gateway: %w", err)

@@ -24,10 +24,10 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/clients/gateway"
 )
 
@@ -76,7 +76,7 @@ func run(ctx context.Context, args []string, out, logOut io.Writer) error {
 	var fc gateway.FileConfig
 	cfgPath := *config
 	if cfgPath == "" {
-		if p := filepath.Join(h, gateway.ConfigFile); fileExists(p) {
+		if p := layout.HomeGatewayConfig(h); fileExists(p) {
 			cfgPath = p
 		}
 	}
@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, out, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tokenFile := filepath.Join(h, gateway.TokenFile)
+	tokenFile := layout.HomeGatewayToken(h)
 	if created {
 		log.Info("wrote the default calling system's token (mode 0600)", "file", tokenFile)
 	}
