@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -157,9 +158,15 @@ func (a *api) validateResponse(c call, req *http.Request, status int, header htt
 
 // events opens GET /v1/events and returns a channel of its events, each
 // validated against the Event schema.
-func (a *api) events(ctx context.Context) <-chan gateway.Event {
+func (a *api) events(ctx context.Context) <-chan gateway.Event { return a.eventsAfter(ctx, "") }
+
+// eventsAfter is events resumed after the event numbered lastID.
+func (a *api) eventsAfter(ctx context.Context, lastID string) <-chan gateway.Event {
 	a.t.Helper()
 	c := call{method: http.MethodGet, path: "/v1/events"}
+	if lastID != "" {
+		c.header = map[string]string{"Last-Event-ID": lastID}
+	}
 	req := a.request(c).WithContext(ctx)
 	resp, err := a.client.Do(req)
 	if err != nil {
@@ -316,8 +323,14 @@ func TestConcernReportDelivered(t *testing.T) {
 	if e := waitEvent(t, schoolEvents, gateway.EventReceipt, sent.ID); !e.Allow || e.Rule != "R-CONCERN" {
 		t.Errorf("receipt event: %+v", e)
 	}
-	if e := waitEvent(t, socialEvents, gateway.EventDelivery, sent.ID); e.From != brokertest.School || e.Kind != "concern_report" {
+	e := waitEvent(t, socialEvents, gateway.EventDelivery, sent.ID)
+	if e.From != brokertest.School || e.Kind != "concern_report" {
 		t.Errorf("delivery event: %+v", e)
+	}
+	// A client that lost the stream resumes after the last event it saw.
+	resumed := social.eventsAfter(ctx, strconv.FormatUint(e.Seq-1, 10))
+	if again := waitEvent(t, resumed, gateway.EventDelivery, sent.ID); again.Seq != e.Seq {
+		t.Errorf("resumed with the event %d, want %d", again.Seq, e.Seq)
 	}
 
 	r = social.do(call{method: http.MethodGet, path: "/v1/inbox"})

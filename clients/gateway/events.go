@@ -28,7 +28,8 @@ const (
 // holds a payload or a claim: a calling system reads the message itself
 // from the inbox.
 type Event struct {
-	// Seq numbers the events of one run of the gateway; SSE's id.
+	// Seq numbers the events, increasing also across restarts of the
+	// gateway; SSE's id.
 	Seq  uint64    `json:"seq"`
 	Type string    `json:"type"`
 	At   time.Time `json:"at"`
@@ -56,7 +57,12 @@ type hub struct {
 	subs   map[chan Event]struct{}
 }
 
-func newHub() *hub { return &hub{subs: map[chan Event]struct{}{}} }
+// newHub numbers events on from the clock in microseconds, so that the
+// numbers keep increasing across restarts of the gateway and a client that
+// resumes with a number from before a restart gets every event kept since.
+func newHub() *hub {
+	return &hub{subs: map[chan Event]struct{}{}, seq: uint64(time.Now().UnixMicro())}
+}
 
 // publish numbers e and hands it to every subscriber. A subscriber too slow
 // to keep up loses the event and is told so by a gap in the ids; the inbox
@@ -82,15 +88,15 @@ func (h *hub) publish(e Event) Event {
 	return e
 }
 
-// subscribe returns a channel of the events after seq after (0: only new
-// ones), and a function that ends the subscription.
-func (h *hub) subscribe(after uint64) (<-chan Event, []Event, func()) {
+// subscribe returns a channel of new events and a function that ends the
+// subscription; with resume, also the events kept that came after seq after.
+func (h *hub) subscribe(after uint64, resume bool) (<-chan Event, []Event, func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c := make(chan Event, 64)
 	h.subs[c] = struct{}{}
 	var backlog []Event
-	if after > 0 {
+	if resume {
 		for _, e := range h.recent {
 			if e.Seq > after {
 				backlog = append(backlog, e)
@@ -116,7 +122,8 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var after uint64
-	if v := r.Header.Get("Last-Event-ID"); v != "" {
+	v := r.Header.Get("Last-Event-ID")
+	if v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, codeBadRequest, "Last-Event-ID must be the number of an event this gateway sent")
@@ -124,7 +131,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		after = n
 	}
-	c, backlog, stop := s.hub.subscribe(after)
+	c, backlog, stop := s.hub.subscribe(after, v != "")
 	defer stop()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -195,7 +202,7 @@ const webhookRetries = 8
 // runWebhook posts every event to url until ctx is done, in order, each
 // retried with a growing pause while the receiver fails.
 func (s *Server) runWebhook(ctx context.Context, url string, secret []byte) {
-	c, _, stop := s.hub.subscribe(0)
+	c, _, stop := s.hub.subscribe(0, false)
 	defer stop()
 	client := &http.Client{Timeout: 10 * time.Second}
 	for {
