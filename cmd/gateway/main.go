@@ -22,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -117,6 +118,8 @@ func run(ctx context.Context, args []string, out, logOut io.Writer) error {
 	scheme := "http"
 	if fc.HTTPS != nil {
 		scheme = "https"
+	} else if ap, err := netip.ParseAddrPort(ln.Addr().String()); err != nil || !ap.Addr().IsLoopback() {
+		log.Warn("listening beyond this machine without HTTPS: the calling systems' tokens and the messages cross the network in clear; set https: in the configuration file", "addr", ln.Addr().String())
 	}
 	fmt.Fprintf(out, "gateway of %s: %s://%s (token: %s)\n", *as, scheme, ln.Addr(), tokenFile)
 	return srv.Serve(ctx, ln)
