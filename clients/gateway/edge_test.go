@@ -208,7 +208,8 @@ func TestDesk(t *testing.T) {
 	var connected bool
 	_, srv := w.gateway(brokertest.Police, func(c *gateway.Config) {
 		c.NewDesk = func(s *gateway.Server) (http.Handler, error) {
-			connected = s.Agency() != nil && s.Inbox() != nil
+			connected = s.Agency() != nil && s.Inbox() != nil && s.AgencyID() == brokertest.Police &&
+				s.Directory() != nil && s.PseudonymKey() != nil && s.File().Listen == ""
 			return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 				rw.Header().Set("Content-Type", "text/plain")
 				io.WriteString(rw, "desk "+r.URL.Path)

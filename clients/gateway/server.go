@@ -239,8 +239,23 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // beside the API.
 func (s *Server) Agency() *agency.Client { return s.client }
 
-// Inbox returns the agency's inbox, which the gateway fills.
+// Inbox returns the agency's inbox, which the gateway fills: it takes every
+// delivery into it as it comes, so a desk beside it need not fetch.
 func (s *Server) Inbox() *inbox.Box { return s.box }
+
+// AgencyID returns the id of the agency the gateway acts for.
+func (s *Server) AgencyID() string { return s.self.ID }
+
+// Directory returns the agency directory the gateway connected with.
+func (s *Server) Directory() *directory.Directory { return s.dir }
+
+// PseudonymKey returns the agency's copy of the pseudonym key, or nil when
+// its home has none.
+func (s *Server) PseudonymKey() *pseudonym.Key { return s.pkey }
+
+// File returns the gateway's configuration file as read, whose Users and
+// Desk settings are the desk's.
+func (s *Server) File() FileConfig { return s.cfg.File }
 
 // Close stops taking deliveries, ends the event streams and closes the
 // connection to the broker. Decisions still awaited are awaited again on
