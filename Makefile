@@ -64,6 +64,10 @@ run: build
 	@echo "  $(BIN)/brokerctl audit verify"
 	@echo "  $(BIN)/brokerctl audit show --identity $(AGENCIES)/auditor/age.key"
 	@echo ""
+	@echo "The agencies' gateways (HTTP JSON API for case-management systems; README: The agency gateway):"
+	@echo ""
+	@echo "  make gateways"
+	@echo ""
 	exec $(BIN)/sekretessbroker --data $(DATA) --policies $(POLICIES)
 
 ## test: every test: lint (size check, vet, gofmt, staticcheck, the deployment files with promtool and kubeconform), opa check --strict and opa test, each fuzz target for $(FUZZTIME), Go tests under the race detector (with the end-to-end broker tests).
@@ -173,6 +177,19 @@ tools:
 		sudo=""; if [ "$$(id -u)" != 0 ]; then sudo=sudo; fi; \
 		$$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends $$missing; \
 	fi
+
+# GATEWAYS are the demo agencies' gateways, as agency:port; each listens on 127.0.0.1:port
+# and reaches the broker at NATS_URL.
+GATEWAYS ?= rosengard-skola:8091 soc-malmo:8092 polisen-syd:8093
+NATS_URL ?= nats://127.0.0.1:4222
+
+## gateways: start a gateway for each demo agency of `make run` (rosengard-skola on 127.0.0.1:8091, soc-malmo on :8092, polisen-syd on :8093); each writes its token to $(AGENCIES)/<id>/gateway.token. Ctrl-C stops them.
+.PHONY: gateways
+gateways: build
+	@pids=""; trap 'kill $$pids 2>/dev/null; wait' INT TERM EXIT; \
+	for g in $(GATEWAYS); do \
+		$(BIN)/gateway --data $(DATA) --keys $(AGENCIES)/$${g%%:*} --as $${g%%:*} --listen 127.0.0.1:$${g##*:} --nats-url $(NATS_URL) & pids="$$pids $$!"; \
+	done; wait
 
 ## demo: the three scenarios of the joint guidance (seed 002) end to end through a real broker on loopback, with the officials' clients.
 demo:

@@ -74,6 +74,16 @@ const (
 	PolicyDir = "./policies"
 )
 
+// The agency gateway (cmd/gateway).
+const (
+	// GatewayListen is the gateway's HTTP address: loopback, so that only
+	// programs on the agency's own machine reach it unless told otherwise.
+	GatewayListen = "127.0.0.1:8090"
+	// GatewayMaxBody bounds one request body to the gateway: room for the
+	// largest envelope's payload in base64 and its claims.
+	GatewayMaxBody = 2 << 20
+)
+
 // Workers returns the default number of messages processed at once:
 // WorkersPerCPU for each CPU the Go runtime may use.
 func Workers() int { return WorkersPerCPU * runtime.GOMAXPROCS(0) }

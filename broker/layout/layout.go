@@ -17,6 +17,9 @@
 //	<agencies>/<id>/pseudonym.key  its copy of the deployment's pseudonym secret
 //	<agencies>/<id>/inbox/         the messages its clients received
 //	<agencies>/<id>/tls.crt, .key  its TLS client certificate, when the broker requires TLS
+//	<agencies>/<id>/gateway.token  the token of its gateway's default calling system (0600)
+//	<agencies>/<id>/gateway.yaml   its gateway's configuration, when it has one
+//	<agencies>/<id>/gateway/       its gateway's records of the messages it sent
 //	<agencies>/pseudonym.key       the deployment's pseudonym secret the copies come from
 //
 // Data directories made before agencies had homes keep theirs inside, in
@@ -87,3 +90,22 @@ func JetStream(data string) string { return filepath.Join(data, JetStreamDir) }
 // TLS returns the folder of the private CA and the certificates that
 // "brokerctl init --tls" creates, inside the broker's key folder.
 func TLS(data string) string { return filepath.Join(data, BrokerDir, TLSDir) }
+
+// Names in an agency's home that its gateway (cmd/gateway) uses.
+const (
+	GatewayTokenFile  = "gateway.token"
+	GatewayConfigFile = "gateway.yaml"
+	GatewayDir        = "gateway"
+)
+
+// HomeGatewayToken returns the file in an agency's home that holds the
+// bearer token of its gateway's default calling system.
+func HomeGatewayToken(home string) string { return filepath.Join(home, GatewayTokenFile) }
+
+// HomeGatewayConfig returns the default configuration file of an agency's
+// gateway.
+func HomeGatewayConfig(home string) string { return filepath.Join(home, GatewayConfigFile) }
+
+// HomeGateway returns the folder where an agency's gateway keeps its
+// records of the messages it sent and the idempotency keys they came with.
+func HomeGateway(home string) string { return filepath.Join(home, GatewayDir) }
