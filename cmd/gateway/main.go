@@ -4,6 +4,7 @@
 // with the agency's own keys, never at the broker.
 //
 //	gateway --data DIR --as AGENCY --listen HOST:PORT --nats-url URL [--tls-ca FILE]
+//	gateway hash-password < password   (an argon2id hash for a web desk user)
 //
 // DIR is the data folder "brokerctl demo" or "make run" creates (./data);
 // the agency's home is found in DIR/agencies/AGENCY or, as "brokerctl demo"
@@ -47,6 +48,9 @@ func main() {
 // run starts the gateway the command line describes and serves until ctx
 // is done. It prints the address it listens on, once it does, to out.
 func run(ctx context.Context, args []string, out, logOut io.Writer) error {
+	if len(args) > 0 && args[0] == "hash-password" {
+		return hashPassword(os.Stdin, out)
+	}
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(logOut)
 	data := fs.String("data", defaults.DataDir, "the data folder brokerctl demo or make run created: where the agency's home and the directory are found")
@@ -109,6 +113,7 @@ func run(ctx context.Context, args []string, out, logOut io.Writer) error {
 	srv, err := gateway.New(ctx, gateway.Config{
 		Agency: *as, Home: h, DirectoryFile: d, NATSURL: *natsURL,
 		TLSCA: *tlsCA, TLSCert: *tlsCert, TLSKey: *tlsKey, File: fc, Logger: log,
+		NewDesk: newDesk(log),
 	})
 	if err != nil {
 		ln.Close()

@@ -166,3 +166,57 @@ func TestBrokerWithTLS(t *testing.T) {
 		t.Fatalf("GET /healthz: %d %s", status, answer)
 	}
 }
+
+// TestDeskServedWithUsers: with users in the agency's gateway.yaml (their
+// hashes from "gateway hash-password"), the gateway serves the web desk at
+// /desk/, which asks an official to sign in.
+func TestDeskServedWithUsers(t *testing.T) {
+	var hash bytes.Buffer
+	if err := hashPassword(strings.NewReader("ett långt lösenord\n"), &hash); err != nil {
+		t.Fatal(err)
+	}
+	if err := hashPassword(strings.NewReader("\n"), io.Discard); err == nil {
+		t.Fatal("hash-password of an empty password succeeded")
+	}
+	d := brokertest.NewDeployment(t, brokertest.Options{})
+	svc := d.Start(t, nil)
+	home := layout.AgencyHome(layout.AgencyHomes(d.Data), brokertest.School)
+	conf := "users:\n  - name: eva\n    display_name: Eva Berg, rektor\n    role: rector\n    password_hash: '" +
+		strings.TrimSpace(hash.String()) + "'\n"
+	if err := os.WriteFile(layout.HomeGatewayConfig(home), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	var logs bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--data", d.Data, "--as", brokertest.School, "--listen", "127.0.0.1:0",
+			"--nats-url", svc.NATSURL()}, pw, &logs)
+		pw.Close()
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gateway: %v\n%s", err, logs.String())
+		}
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("the gateway printed no address: %v\n%s", err, logs.String())
+	}
+	go io.Copy(io.Discard, pr)
+	m := regexp.MustCompile(`(http://127\.0\.0\.1:[0-9]+)`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("first line: %q", line)
+	}
+	resp, err := http.Get(m[1] + "/desk/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), `lang="sv"`) || !strings.Contains(string(page), "password") {
+		t.Fatalf("GET /desk/: %d\n%s", resp.StatusCode, page)
+	}
+}
