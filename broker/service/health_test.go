@@ -15,8 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
+	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
+	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
@@ -201,5 +203,51 @@ func TestPolicyPatienceRejects(t *testing.T) {
 	nothingArrives(t, soc)
 	if testutil.ToFloat64(svc.Metrics.PolicyHeld) != 0 {
 		t.Fatal("a rejected message is still counted as held")
+	}
+}
+
+// TestReadyzNamesFailingPart: /readyz names the part that fails: a
+// directory file that no longer loads (the broker keeps the previous one,
+// so /healthz stays 200), and a stream of the broker that is gone.
+func TestReadyzNamesFailingPart(t *testing.T) {
+	dep := brokertest.NewDeployment(t, brokertest.Options{})
+	svc := dep.Start(t, func(c *service.Config) { c.HTTPAddr = "127.0.0.1:0" })
+	if code, rep := readyz(t, svc); code != http.StatusOK || !rep.Ready {
+		t.Fatalf("/readyz of a fresh broker = %d %+v", code, rep)
+	}
+
+	file := layout.Directory(dep.Data)
+	good, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, append(append([]byte(nil), good...), "\nagencies: [oops\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, rep := readyz(t, svc)
+	if code != http.StatusServiceUnavailable || strings.Join(rep.Failing(), ",") != service.PartDirectory {
+		t.Fatalf("/readyz with a broken directory file = %d %+v, want only the directory failing", code, rep)
+	}
+	if code, body := get(t, svc, "/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz with the previous directory in force = %d %q", code, body)
+	}
+	if err := os.WriteFile(file, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := ctxT()
+	defer cancel()
+	nc, js, err := service.ConnectAsBroker(dep.Data, svc.NATSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := js.DeleteStream(ctx, bus.StreamReceipts); err != nil {
+		t.Fatal(err)
+	}
+	code, rep = readyz(t, svc)
+	if code != http.StatusServiceUnavailable || strings.Join(rep.Failing(), ",") != service.PartStreams ||
+		!strings.Contains(rep.Parts[1].Error, bus.StreamReceipts) {
+		t.Fatalf("/readyz without the receipt stream = %d %+v, want the streams failing and naming it", code, rep)
 	}
 }
