@@ -173,6 +173,10 @@ func (e *Engine) Reload(ctx context.Context) (bool, error) {
 	// A revision that failed is compiled again: the files may have been
 	// read half-written, with a hash taken before or after.
 	c := e.compile(ctx, rev)
+	if ctx.Err() != nil {
+		// Cut short by the caller: keep the revision in force.
+		return false, cur.health()
+	}
 	if rev == cur.revision && c.err != nil && cur.err != nil && c.err.Error() == cur.err.Error() {
 		return false, c.err // still failing as reported
 	}

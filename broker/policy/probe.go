@@ -67,6 +67,11 @@ func (e *Engine) Probe(ctx context.Context) error {
 		return cur.err // does not compile: nothing to probe
 	}
 	err := e.probe(ctx, cur)
+	if ctx.Err() != nil {
+		// Cut short by the caller (the broker is stopping): that says
+		// nothing about the policy.
+		return cur.health()
+	}
 	if sameError(err, cur.probeErr) {
 		return cur.health()
 	}

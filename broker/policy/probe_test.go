@@ -154,3 +154,23 @@ func TestProbeNoticesAChangeWithoutNewFiles(t *testing.T) {
 		t.Fatalf("Healthy() after a failed probe = %v, want ErrContract", err)
 	}
 }
+
+// TestProbeCutShortChangesNothing: a probe or reload whose context ends (the
+// broker stopping) does not mark a good policy unhealthy.
+func TestProbeCutShortChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	writePolicy(t, dir, "p.rego", allowPolice)
+	e := open(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := e.Probe(ctx); err != nil || e.Healthy() != nil {
+		t.Fatalf("Probe with an ended context = %v, Healthy() = %v", err, e.Healthy())
+	}
+	writePolicy(t, dir, "p.rego", allowPolice+"\n# changed\n")
+	if _, err := e.Reload(ctx); err != nil || e.Healthy() != nil {
+		t.Fatalf("Reload with an ended context = %v, Healthy() = %v", err, e.Healthy())
+	}
+	if changed, err := e.Reload(context.Background()); !changed || err != nil || e.Healthy() != nil {
+		t.Fatalf("Reload after = %v, %v", changed, err)
+	}
+}
