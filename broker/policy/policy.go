@@ -2,9 +2,10 @@
 //
 // The query is prepared once per policy revision and shared by every worker;
 // an evaluation never compiles anything. When the policy files change they are
-// recompiled in the background; if the new version does not compile, the
-// engine denies every message until it does (fail closed), because a broker
-// that kept allowing under a policy nobody can read any more would be worse.
+// recompiled in the background; if the new version does not compile, every
+// evaluation fails (a denial wrapping ErrEvaluation) until it does: fail
+// closed, because a broker that kept allowing under a policy nobody can read
+// any more would be worse. The pipeline holds such messages undecided.
 //
 // A revision that compiles must also answer fixed probe inputs with a
 // decision of the contract's shape (see Probe); one that does not is

@@ -81,9 +81,9 @@ type Config struct {
 	// defaults.PolicyPatience.
 	PolicyPatience time.Duration
 	// NATSDebug passes the embedded server's debug output to the log at
-	// debug level, and NATSTrace its protocol trace as well, which quotes
-	// message headers and so must stay off in production (see
-	// natsserver.Config.Trace).
+	// debug level, and NATSTrace its protocol trace as well: every client
+	// operation with its subject, never the message bytes (see
+	// natsserver.Config.Trace). For finding faults, not for production.
 	NATSDebug, NATSTrace bool
 	// AuditorsFile lists the age recipients the audit log's personal fields
 	// are sealed to, one per line; empty means DataDir/broker/auditors.txt.
