@@ -61,6 +61,11 @@ const (
 	// ReloadInterval is how often the agency directory and the policies are
 	// checked for changes.
 	ReloadInterval = 2 * time.Second
+	// PolicyProbeInterval is how often a healthy policy whose files did not
+	// change is probed again (see policy.Engine.Probe): its answer can only
+	// change with the clock, so seldom is enough. An unhealthy one is probed
+	// on every check, so that it is trusted again at once.
+	PolicyProbeInterval = time.Minute
 	// ShutdownTimeout is how long the daemon waits for the messages in flight
 	// when it is told to stop.
 	ShutdownTimeout = 60 * time.Second

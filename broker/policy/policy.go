@@ -68,13 +68,19 @@ type Config struct {
 	Dir string
 	// Timeout bounds one evaluation; zero means defaults.PolicyTimeout.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// ProbeInterval is how often Watch probes a healthy policy whose files
+	// did not change; zero means defaults.PolicyProbeInterval.
+	ProbeInterval time.Duration
+	Logger        *slog.Logger
 }
 
 // withDefaults returns c with every unset field that has a default filled in.
 func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = defaults.PolicyTimeout
+	}
+	if c.ProbeInterval <= 0 {
+		c.ProbeInterval = defaults.PolicyProbeInterval
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -199,21 +205,27 @@ func (e *Engine) logHealth(c *compiled) {
 	}
 }
 
-// Watch reloads the policies every interval until ctx is done, and probes
-// the revision in force when the files did not change. After each check it
-// calls report, if not nil, with the health of the revision in force (nil
-// when it compiles and answers the probe), so that the caller can export it.
+// Watch reloads the policies every interval until ctx is done. When the
+// files did not change it probes the revision in force again: on every check
+// while it is unhealthy, every Config.ProbeInterval while it is healthy.
+// After each check it calls report, if not nil, with the health of the
+// revision in force (nil when it compiles and answers the probe), so that
+// the caller can export it.
 func (e *Engine) Watch(ctx context.Context, interval time.Duration, report func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	probed := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			changed, err := e.Reload(ctx) // logged by Reload
-			if !changed {
+			if changed {
+				probed = time.Now() // the new revision was probed
+			} else if err != nil || time.Since(probed) >= e.cfg.ProbeInterval {
 				err = e.Probe(ctx)
+				probed = time.Now()
 			}
 			if report != nil {
 				report(err)
