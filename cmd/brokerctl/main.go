@@ -45,8 +45,9 @@ Usage:
   brokerctl recv   --as ID [--keys HOME] [--wait 5s] [--max N] [--out DIR]
   brokerctl receipts --as ID [--keys HOME] [--wait 5s]
   brokerctl decide --input FILE [--policies DIR]
-  brokerctl audit verify [--file EXPORT] [--key audit.pub] [--witnesses FILE] [--witness-state FILE]
-                                                              recompute the tree, check every checkpoint and what witnesses saw
+  brokerctl audit verify [--file EXPORT] [--key audit.pub] [--witnesses FILE] [--witness-state FILE] [--checkpoint-interval 10s]
+                                                              recompute the tree, check every checkpoint and what witnesses saw;
+                                                              say when the newest records will be signed
   brokerctl audit export --out FILE                            the log and its checkpoints, for an auditor
   brokerctl audit prove DECISION-ID [--file EXPORT] > proof.json
   brokerctl audit check-proof proof.json --key audit-keys.txt [--witness-key FILE]  offline, with the public keys alone
