@@ -251,3 +251,61 @@ func TestReadyzNamesFailingPart(t *testing.T) {
 		t.Fatalf("/readyz without the receipt stream = %d %+v, want the streams failing and naming it", code, rep)
 	}
 }
+
+// TestEvaluationErrorOfOneMessageIsHeld: under a policy that passes its
+// probe, a message whose own evaluation fails (here two rules give its
+// decision conflicting values) is held like any other the policy cannot
+// decide, while /healthz stays 200 and other messages are decided; mending
+// the policy decides it.
+func TestEvaluationErrorOfOneMessageIsHeld(t *testing.T) {
+	dir, main, good := brokenPolicy(t)
+	conflict := string(good) + "\nboom_decision := {\"allow\": false, \"rule\": null, \"basis\": null, \"obligations\": [], \"reasons\": [\"boom\"], \"also_allowed_by\": []}\n\n" +
+		"decision := boom_decision if input.claims.purpose == \"boom\"\n"
+	if err := os.WriteFile(main, []byte(conflict), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dep := brokertest.NewDeployment(t, brokertest.Options{})
+	svc := dep.Start(t, func(c *service.Config) {
+		c.PolicyDir, c.HTTPAddr, c.ReloadInterval = dir, "127.0.0.1:0", 100*time.Millisecond
+	})
+	if err := svc.Health(); err != nil {
+		t.Fatalf("the policy fails its probe: %v", err)
+	}
+	sch, soc := dep.Dial(t, brokertest.School), dep.Dial(t, brokertest.Social)
+	ctx, cancel := ctxT()
+	defer cancel()
+	boom := concern("elev-1")
+	boom["purpose"] = "boom"
+	held, err := sch.Send(ctx, agency.Message{To: brokertest.Social, Kind: "concern_report", Metadata: boom, Payload: []byte("1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if waitFor(ctx, func() bool { return testutil.ToFloat64(svc.Metrics.PolicyHeld) == 1 }) != nil {
+		t.Fatal("the message whose evaluation fails was not held")
+	}
+	// Another message is decided meanwhile, and the broker stays healthy.
+	other, err := sch.Deliver(ctx, agency.Message{To: brokertest.Social, Kind: "concern_report", Metadata: concern("elev-2"), Payload: []byte("2")})
+	if err != nil || !other.Allowed() {
+		t.Fatalf("another message while one is held: %+v %v", other, err)
+	}
+	if d, err := soc.Next(ctx); err != nil || d.ID != other.MessageID {
+		t.Fatalf("delivery of the other message: %+v %v", d, err)
+	} else {
+		d.Ack()
+	}
+	if code, body := get(t, svc, "/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz = %d %q", code, body)
+	}
+	if r, err := svc.Audit.ByMessage(ctx, held); err != nil || r != nil {
+		t.Fatalf("audit record of the held message: %+v %v", r, err)
+	}
+
+	if err := os.WriteFile(main, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := soc.Next(ctx)
+	if err != nil || d.ID != held || d.Decision == nil || d.Decision.Rule != "R-CONCERN" {
+		t.Fatalf("after mending: %+v %v", d, err)
+	}
+	d.Ack()
+}
