@@ -99,6 +99,10 @@ type Config struct {
 	// AgencyBurst is how many messages an agency may send at once above
 	// AgencyRate; zero means limits.DefaultAgencyBurst.
 	AgencyBurst int
+	// PolicyPatience is how long a message the policy cannot decide is held
+	// undecided before it is rejected with errcode.PolicyError; zero means
+	// defaults.PolicyPatience.
+	PolicyPatience time.Duration
 	// Metrics, if set, are updated as messages are decided.
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
@@ -121,6 +125,9 @@ func (c Config) withDefaults() Config {
 	c.Limits = c.Limits.Or(limits.Default(c.MaxEnvelope))
 	if c.AgencyBurst <= 0 {
 		c.AgencyBurst = limits.DefaultAgencyBurst
+	}
+	if c.PolicyPatience <= 0 {
+		c.PolicyPatience = defaults.PolicyPatience
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -157,6 +164,7 @@ type Broker struct {
 	js   jetstream.JetStream
 	seen jetstream.KeyValue
 	rate *rateLimiter // nil without a rate limit
+	held *policyHold
 
 	mu      sync.Mutex // guards cc and stopped
 	cc      jetstream.ConsumeContext
@@ -202,7 +210,11 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	b := &Broker{cfg: cfg, js: js, rate: newRateLimiter(cfg.AgencyRate, cfg.AgencyBurst)}
+	var held func(int)
+	if cfg.Metrics != nil {
+		held = func(n int) { cfg.Metrics.PolicyHeld.Set(float64(n)) }
+	}
+	b := &Broker{cfg: cfg, js: js, rate: newRateLimiter(cfg.AgencyRate, cfg.AgencyBurst), held: newPolicyHold(cfg.PolicyPatience, held)}
 	if err := b.setup(ctx); err != nil {
 		return nil, err
 	}

@@ -56,6 +56,9 @@ type rejection struct {
 	// refusal; pending means that decision is not recorded yet.
 	resend  *decision.Record
 	pending bool
+	// held, when set, means the message is not refused but held undecided:
+	// the policy could not decide it, and its patience is not over.
+	held error
 }
 
 func reject(code string, format string, args ...any) *rejection {
@@ -106,9 +109,15 @@ func (b *Broker) handle(m jetstream.Msg) {
 		b.finish(ctx, m, rec, m.Data())
 		return
 	}
-	rec, personal, resend := b.decide(ctx, m, seq, meta.Timestamp)
-	if resend != nil {
-		b.answerResend(ctx, m, resend)
+	rec, personal, undecided := b.decide(ctx, m, seq, meta.Timestamp)
+	if undecided != nil && undecided.held != nil {
+		// Neither recorded nor acknowledged: JetStream hands the message out
+		// again, and a mended policy decides it.
+		_ = m.NakWithDelay(defaults.PolicyHoldRetry)
+		return
+	}
+	if undecided != nil {
+		b.answerResend(ctx, m, undecided)
 		return
 	}
 	recorded, err := b.appendAudit(ctx, rec, personal)
@@ -120,6 +129,7 @@ func (b *Broker) handle(m jetstream.Msg) {
 		return
 	}
 	b.rate.settle(seq)
+	b.held.forget(seq)
 	if recorded.EnvelopeSHA256 != rec.EnvelopeSHA256 {
 		// Never act on another envelope's decision (the dedupe key names
 		// the envelope, so this is a broken log, not a race).
@@ -181,7 +191,9 @@ func (b *Broker) count(rec *decision.Record) {
 
 // decide turns one inbound message into a decision record and the personal
 // fields the audit log seals. Every failure is a rejection with a code and a
-// reason; nothing here is retried.
+// reason; nothing here is retried, except a message the policy could not
+// decide (then the rejection it returns is held, and the message is held
+// undecided) and a resend of an envelope already stored (resend or pending).
 //
 // The clock window is checked against when JetStream stored the message, not
 // against now: a message that waited out a broker outage or back-pressure is
@@ -201,7 +213,7 @@ func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64, stored
 	rec.Sender = publisher
 	personal := &audit.Personal{}
 	rej := b.evaluate(ctx, raw, publisher, stored, rec, personal)
-	if rej != nil && (rej.resend != nil || rej.pending) {
+	if rej != nil && (rej.resend != nil || rej.pending || rej.held != nil) {
 		return nil, nil, rej
 	}
 	if rej != nil {
@@ -295,14 +307,39 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 	rec.PolicyRevision = d.Revision
 	rec.Reasons = d.Reasons
 	if err != nil {
-		b.cfg.Logger.Error("broker: policy failed closed", "message_id", h.ID, "err", err)
-		rec.ErrorCode = errcode.PolicyError
-		return nil
+		return b.policyFailed(h.ID, rec, err)
 	}
 	if d.Allow {
 		rec.Outcome = decision.Delivered
 		rec.Rule, rec.Basis, rec.Obligations = d.Rule, d.Basis, d.Obligations
 	}
+	return nil
+}
+
+// policyFailed handles a message the policy could not decide: it is held
+// undecided (the returned rejection's held) until the policy decides it or
+// the patience is over, and then rejected with errcode.PolicyError.
+//
+// An evaluation error of one message under a policy that passes its probe is
+// held the same way. The contract is that the policy decides every input, so
+// such an error is a defect of the policy or a timeout of a starved machine,
+// never the sender's fault; holding it costs nothing but time, while a
+// rejection would make the sender send again what a mended policy might
+// allow.
+func (b *Broker) policyFailed(id string, rec *decision.Record, err error) *rejection {
+	keep, waited, first := b.held.hold(rec.InboundSeq, b.cfg.Now())
+	if keep {
+		if first {
+			b.cfg.Logger.Warn("broker: the policy cannot decide a message; it is held undecided until the policy is fixed",
+				"message_id", id, "seq", rec.InboundSeq, "patience", b.cfg.PolicyPatience, "err", err)
+		}
+		return &rejection{held: err}
+	}
+	b.cfg.Logger.Error("broker: the policy could not decide a message within the patience; rejecting it with policy_error",
+		"message_id", id, "seq", rec.InboundSeq, "waited", waited.Round(time.Second), "err", err)
+	rec.ErrorCode = errcode.PolicyError
+	rec.Reasons = append(rec.Reasons, fmt.Sprintf("the message waited %s for a policy that could decide it; send it again once the broker reports the policy healthy",
+		waited.Round(time.Second)))
 	return nil
 }
 

@@ -29,6 +29,17 @@ const (
 	// denied rather than left waiting. It is generous because a denial for
 	// time is final: a starved machine must not turn a lawful message away.
 	PolicyTimeout = 10 * time.Second
+	// PolicyPatience is how long a message waits, undecided and
+	// unacknowledged, for a policy that can decide it (one that compiles and
+	// answers with a decision of the contract's shape) before it is
+	// rejected with policy_error. Long enough for an operator to mend a
+	// broken policy file; short enough that a sender learns of it the same
+	// working hour.
+	PolicyPatience = 15 * time.Minute
+	// PolicyHoldRetry is how long a message held for the policy waits before
+	// it is tried again. The watch sees a mended policy within
+	// ReloadInterval, so a held message is decided at most this much later.
+	PolicyHoldRetry = 5 * time.Second
 )
 
 // Concurrency and storage.
@@ -50,6 +61,11 @@ const (
 	// ReloadInterval is how often the agency directory and the policies are
 	// checked for changes.
 	ReloadInterval = 2 * time.Second
+	// PolicyProbeInterval is how often a healthy policy whose files did not
+	// change is probed again (see policy.Engine.Probe): its answer can only
+	// change with the clock, so seldom is enough. An unhealthy one is probed
+	// on every check, so that it is trusted again at once.
+	PolicyProbeInterval = time.Minute
 	// ShutdownTimeout is how long the daemon waits for the messages in flight
 	// when it is told to stop.
 	ShutdownTimeout = 60 * time.Second

@@ -79,8 +79,9 @@ const (
 	// BadMetadata: the policy metadata is not a JSON object, or one of its
 	// fields the broker reads itself (forwarded_from) is invalid.
 	BadMetadata = "bad_metadata"
-	// PolicyError: the policy could not be evaluated, so the message was
-	// denied (fail closed).
+	// PolicyError: the policy could not decide the message, which was held
+	// undecided for the broker's policy patience (--policy-patience) and
+	// then denied (fail closed). Send it again once the policy is fixed.
 	PolicyError = "policy_error"
 	// ConsentUnavailable: the consent record a message cites could not be read.
 	ConsentUnavailable = "consent_unavailable"

@@ -37,9 +37,14 @@ type Metrics struct {
 	AuditFailures prometheus.Counter
 	// InFlight is the number of messages being processed.
 	InFlight prometheus.Gauge
-	// PolicyHealthy is 1 while the policy in force compiles, 0 while every
-	// message is denied because a reload failed.
+	// PolicyHealthy is 1 while the policy in force compiles and answers the
+	// probe inputs with a decision of the contract's shape, 0 while it does
+	// not and messages are held undecided (see package policy).
 	PolicyHealthy prometheus.Gauge
+	// PolicyHeld is the number of inbound messages held undecided because
+	// the policy could not decide them; each is rejected with policy_error
+	// once the daemon's --policy-patience is over.
+	PolicyHeld prometheus.Gauge
 }
 
 // Kinds of SecurityEvents.
@@ -88,14 +93,17 @@ func New() *Metrics {
 			Name: "sekretess_in_flight", Help: "Messages being processed.",
 		}),
 		PolicyHealthy: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "sekretess_policy_healthy", Help: "1 if the policy in force compiles, 0 if every message is denied.",
+			Name: "sekretess_policy_healthy", Help: "1 if the policy in force compiles and decides the probe input, 0 if messages are held undecided.",
+		}),
+		PolicyHeld: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sekretess_policy_held", Help: "Inbound messages held undecided because the policy could not decide them.",
 		}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Decisions, m.Rejections, m.SecurityEvents, m.Redeliveries,
-		m.PipelineSeconds, m.PolicySeconds, m.AuditSeconds, m.AuditBlocked, m.AuditFailures, m.InFlight, m.PolicyHealthy,
+		m.PipelineSeconds, m.PolicySeconds, m.AuditSeconds, m.AuditBlocked, m.AuditFailures, m.InFlight, m.PolicyHealthy, m.PolicyHeld,
 	)
 	return m
 }

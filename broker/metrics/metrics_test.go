@@ -32,6 +32,7 @@ var labels = map[string]map[string]*regexp.Regexp{
 	"sekretess_audit_append_failures_total": {},
 	"sekretess_in_flight":                   {},
 	"sekretess_policy_healthy":              {},
+	"sekretess_policy_held":                 {},
 }
 
 // TestNewRegistersEverything: each New has its own registry, so two brokers
@@ -90,6 +91,7 @@ func TestCounters(t *testing.T) {
 	m.InFlight.Inc()
 	m.InFlight.Dec()
 	m.PolicyHealthy.Set(1)
+	m.PolicyHeld.Set(2)
 	m.PipelineSeconds.Observe(0.01)
 	m.PolicySeconds.Observe(0.001)
 	m.AuditSeconds.Observe(0.002)
@@ -104,6 +106,7 @@ func TestCounters(t *testing.T) {
 		"audit blocked":          {testutil.ToFloat64(m.AuditBlocked), 1},
 		"in flight":              {testutil.ToFloat64(m.InFlight), 1},
 		"policy healthy":         {testutil.ToFloat64(m.PolicyHealthy), 1},
+		"policy held":            {testutil.ToFloat64(m.PolicyHeld), 2},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s = %v, want %v", name, tc.got, tc.want)

@@ -6,18 +6,24 @@ import (
 	"regexp"
 	"strings"
 	"sync/atomic"
+	"unicode"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/metrics"
 )
 
-// serverLog is the embedded server's logger (server.Logger). It turns the
-// server's permission violations and authentication failures into security
-// events — a log record naming the agency, and a count in
-// sekretess_security_events_total — and passes its warnings and errors
-// (JetStream's among them) to the broker's log. Notices go to debug; the
-// server's debug and trace output is switched off, since it can carry
-// message payloads.
+// serverLog is the embedded server's logger (server.Logger): the server's
+// log goes to the broker's slog, each record marked source=nats-server. It
+// turns the server's permission violations and authentication failures into
+// security events — a log record naming the agency, and a count in
+// sekretess_security_events_total — and passes its notices, warnings and
+// errors (JetStream's among them) on at the matching level.
+//
+// The server's debug output reaches it only with Config.Debug and its
+// protocol trace only with Config.Trace (both at debug level). A trace line
+// that quotes a message's bytes (MSG_PAYLOAD) is dropped even then: the
+// bytes of a message are an envelope, a decision or a consent record, and
+// never belong in a log.
 type serverLog struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics // nil: events are only logged
@@ -89,16 +95,32 @@ func (l *serverLog) event(line string) bool {
 	return true
 }
 
-// Noticef logs the server's notices (start-up, JetStream recovery) at debug.
+// source marks the records that come from the embedded server.
+const source = "nats-server"
+
+// Noticef logs the server's notices (start-up, JetStream recovery, client
+// connections it closed) at info. The lines of the JetStream banner, which
+// say nothing in a log, go to debug.
 func (l *serverLog) Noticef(format string, v ...any) {
-	l.log.Debug(fmt.Sprintf(format, v...), "source", "nats-server")
+	line := strings.TrimSpace(fmt.Sprintf(format, v...))
+	if isBanner(line) {
+		l.log.Debug(line, "source", source)
+		return
+	}
+	l.log.Info(line, "source", source)
+}
+
+// isBanner reports a line of the server's ASCII-art banner: no letter or
+// digit in it.
+func isBanner(line string) bool {
+	return !strings.ContainsFunc(line, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) })
 }
 
 // Warnf logs a warning of the server.
 func (l *serverLog) Warnf(format string, v ...any) {
 	line := fmt.Sprintf(format, v...)
 	if !l.event(line) {
-		l.log.Warn(line, "source", "nats-server")
+		l.log.Warn(line, "source", source)
 	}
 }
 
@@ -106,17 +128,27 @@ func (l *serverLog) Warnf(format string, v ...any) {
 func (l *serverLog) Errorf(format string, v ...any) {
 	line := fmt.Sprintf(format, v...)
 	if !l.event(line) {
-		l.log.Error(line, "source", "nats-server")
+		l.log.Error(line, "source", source)
 	}
 }
 
 // Fatalf logs a fatal error of the server (which then stops).
 func (l *serverLog) Fatalf(format string, v ...any) {
-	l.log.Error(fmt.Sprintf(format, v...), "source", "nats-server", "fatal", true)
+	l.log.Error(fmt.Sprintf(format, v...), "source", source, "fatal", true)
 }
 
-// Debugf drops the server's debug output, which is switched off.
-func (l *serverLog) Debugf(string, ...any) {}
+// Debugf logs the server's debug output at debug. The server calls it only
+// with Config.Debug.
+func (l *serverLog) Debugf(format string, v ...any) {
+	l.log.Debug(fmt.Sprintf(format, v...), "source", source)
+}
 
-// Tracef drops the server's trace output, which is switched off.
-func (l *serverLog) Tracef(string, ...any) {}
+// Tracef logs the server's protocol trace at debug, except the lines that
+// quote a message's bytes. The server calls it only with Config.Trace.
+func (l *serverLog) Tracef(format string, v ...any) {
+	line := fmt.Sprintf(format, v...)
+	if strings.Contains(line, "MSG_PAYLOAD") {
+		return
+	}
+	l.log.Debug(line, "source", source, "trace", true)
+}

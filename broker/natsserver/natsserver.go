@@ -39,9 +39,17 @@ type Config struct {
 	// Directory supplies the agencies' nkeys. The broker's own nkey comes from
 	// Directory.Broker.NATS.NKey.
 	Directory *directory.Directory
-	// Logger receives the server's warnings and errors and its security
-	// events (permission violations, failed authentications).
+	// Logger receives the server's log (notices at info, warnings, errors)
+	// and its security events (permission violations, failed
+	// authentications).
 	Logger *slog.Logger
+	// Debug passes the server's debug output to Logger at debug level.
+	Debug bool
+	// Trace passes the server's protocol trace to Logger at debug level:
+	// every operation of every client with its subject, but never the
+	// message bytes (see serverLog.Tracef). For finding faults only: the
+	// subjects name agencies and message ids, and it is voluminous.
+	Trace bool
 	// Metrics, if set, count the security events.
 	Metrics *metrics.Metrics
 	// NoSync trades durability for throughput: JetStream acknowledges a
@@ -106,8 +114,9 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsserver: %w", err)
 	}
-	// Debug and trace stay off: they would log message payloads.
-	ns.SetLoggerV2(s.log, false, false, false)
+	// Debug and trace only when asked for; the system account's trace
+	// never (it is JetStream's internal traffic, message bytes included).
+	ns.SetLoggerV2(s.log, cfg.Debug, cfg.Trace, false)
 	ns.Start()
 	if !ns.ReadyForConnections(defaults.ServerReadyTimeout) {
 		ns.Shutdown()
@@ -133,7 +142,9 @@ func (s *Server) options(d *directory.Directory) *server.Options {
 		SyncAlways: !s.cfg.NoSync,
 		Nkeys:      users,
 		NoSigs:     true,
-		NoLog:      true,
+		// The server does not configure a logger of its own: its log goes
+		// to the broker's, set with SetLoggerV2 in Start.
+		NoLog: true,
 	}
 	if s.cfg.EncryptionKey != "" {
 		opts.JetStreamKey = s.cfg.EncryptionKey

@@ -16,7 +16,7 @@ func TestConfigDefaultsAndValidate(t *testing.T) {
 		t.Errorf("validate changed the Config: %+v", empty)
 	}
 	d := empty.withDefaults()
-	if d.Timeout != defaults.PolicyTimeout || d.Logger == nil {
+	if d.Timeout != defaults.PolicyTimeout || d.ProbeInterval != defaults.PolicyProbeInterval || d.Logger == nil {
 		t.Errorf("withDefaults left a default unset: %+v", d)
 	}
 	if empty.Timeout != 0 || empty.Logger != nil {

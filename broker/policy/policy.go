@@ -2,9 +2,15 @@
 //
 // The query is prepared once per policy revision and shared by every worker;
 // an evaluation never compiles anything. When the policy files change they are
-// recompiled in the background; if the new version does not compile, the
-// engine denies every message until it does (fail closed), because a broker
-// that kept allowing under a policy nobody can read any more would be worse.
+// recompiled in the background; if the new version does not compile, every
+// evaluation fails (a denial wrapping ErrEvaluation) until it does: fail
+// closed, because a broker that kept allowing under a policy nobody can read
+// any more would be worse. The pipeline holds such messages undecided.
+//
+// A revision that compiles must also answer fixed probe inputs with a
+// decision of the contract's shape (see Probe); one that does not is
+// unhealthy, and every evaluation under it fails with ErrEvaluation, so that
+// the broker holds its messages instead of deciding them.
 package policy
 
 import (
@@ -62,13 +68,19 @@ type Config struct {
 	Dir string
 	// Timeout bounds one evaluation; zero means defaults.PolicyTimeout.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// ProbeInterval is how often Watch probes a healthy policy whose files
+	// did not change; zero means defaults.PolicyProbeInterval.
+	ProbeInterval time.Duration
+	Logger        *slog.Logger
 }
 
 // withDefaults returns c with every unset field that has a default filled in.
 func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = defaults.PolicyTimeout
+	}
+	if c.ProbeInterval <= 0 {
+		c.ProbeInterval = defaults.PolicyProbeInterval
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -90,6 +102,17 @@ type compiled struct {
 	categories map[string]bool
 	revision   string
 	err        error // non-nil: this revision does not compile, deny everything
+	// probeErr is non-nil while this revision does not answer the probe
+	// inputs with a decision (ErrContract): every evaluation fails.
+	probeErr error
+}
+
+// health reports why c cannot decide messages, or nil.
+func (c *compiled) health() error {
+	if c.err != nil {
+		return c.err
+	}
+	return c.probeErr
 }
 
 // Engine evaluates decisions. It is safe for concurrent use.
@@ -101,6 +124,9 @@ type Engine struct {
 
 // Open compiles the policies in cfg.Dir. Unlike a reload, a first load that
 // does not compile is an error: the broker must not start without a policy.
+// A revision that compiles but fails the probe opens unhealthy (see
+// Healthy), so that the broker can start, report it and hold messages until
+// the files are fixed.
 func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -111,11 +137,14 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := compile(ctx, cfg.Dir, rev)
+	c := e.compile(ctx, rev)
 	if c.err != nil {
 		return nil, c.err
 	}
 	e.cur.Store(c)
+	if c.probeErr != nil {
+		e.logHealth(c)
+	}
 	return e, nil
 }
 
@@ -128,12 +157,14 @@ func (e *Engine) KnowsCategory(c string) bool { return e.cur.Load().categories[c
 // Revision returns the revision of the policy files currently in force.
 func (e *Engine) Revision() string { return e.cur.Load().revision }
 
-// Healthy reports the compile error of the revision in force, or nil.
-func (e *Engine) Healthy() error { return e.cur.Load().err }
+// Healthy reports why the revision in force cannot decide messages, or nil:
+// its compile error, or its failure to answer the probe inputs (ErrContract).
+func (e *Engine) Healthy() error { return e.cur.Load().health() }
 
-// Reload recompiles the policies if the files changed. It reports whether the
-// revision changed and any compile error; after a compile error every decision
-// is a denial until a good revision loads.
+// Reload recompiles the policies if the files changed, and probes the new
+// revision. It reports whether the revision changed and its health (a
+// compile error, or ErrContract); while unhealthy, every evaluation fails
+// with ErrEvaluation until a good revision loads.
 func (e *Engine) Reload(ctx context.Context) (bool, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -144,35 +175,58 @@ func (e *Engine) Reload(ctx context.Context) (bool, error) {
 	}
 	cur := e.cur.Load()
 	if rev == cur.revision && cur.err == nil {
-		return false, nil
+		return false, cur.health()
 	}
 	// A revision that failed is compiled again: the files may have been
 	// read half-written, with a hash taken before or after.
-	c := compile(ctx, e.cfg.Dir, rev)
+	c := e.compile(ctx, rev)
+	if ctx.Err() != nil {
+		// Cut short by the caller: keep the revision in force.
+		return false, cur.health()
+	}
 	if rev == cur.revision && c.err != nil && cur.err != nil && c.err.Error() == cur.err.Error() {
 		return false, c.err // still failing as reported
 	}
 	e.cur.Store(c)
-	if c.err != nil {
-		e.cfg.Logger.Error("policy reload failed: denying every message until it compiles", "revision", rev, "err", c.err)
-	} else {
-		e.cfg.Logger.Info("policy loaded", "revision", rev)
-	}
-	return true, c.err
+	e.logHealth(c)
+	return true, c.health()
 }
 
-// Watch reloads the policies every interval until ctx is done. After each
-// check it calls report, if not nil, with the error of the revision in force
-// (nil when it compiles), so that the caller can export the engine's health.
+// logHealth logs the state of a revision that was just put in force.
+func (e *Engine) logHealth(c *compiled) {
+	switch {
+	case c.err != nil:
+		e.cfg.Logger.Error("policy does not compile: denying every message until it does", "revision", c.revision, "err", c.err)
+	case c.probeErr != nil:
+		e.cfg.Logger.Error("policy does not decide the probe input: holding every message undecided until it is fixed",
+			"revision", c.revision, "err", c.probeErr)
+	default:
+		e.cfg.Logger.Info("policy loaded", "revision", c.revision)
+	}
+}
+
+// Watch reloads the policies every interval until ctx is done. When the
+// files did not change it probes the revision in force again: on every check
+// while it is unhealthy, every Config.ProbeInterval while it is healthy.
+// After each check it calls report, if not nil, with the health of the
+// revision in force (nil when it compiles and answers the probe), so that
+// the caller can export it.
 func (e *Engine) Watch(ctx context.Context, interval time.Duration, report func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	probed := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			_, err := e.Reload(ctx) // logged by Reload
+			changed, err := e.Reload(ctx) // logged by Reload
+			if changed {
+				probed = time.Now() // the new revision was probed
+			} else if err != nil || time.Since(probed) >= e.cfg.ProbeInterval {
+				err = e.Probe(ctx)
+				probed = time.Now()
+			}
 			if report != nil {
 				report(err)
 			}
@@ -189,6 +243,15 @@ func (e *Engine) Eval(ctx context.Context, input map[string]any) (Decision, erro
 		return denied(c.revision, "policy does not compile; every message is denied until it is fixed"),
 			fmt.Errorf("%w: %v", ErrEvaluation, c.err)
 	}
+	if c.probeErr != nil {
+		return denied(c.revision, "policy does not answer with a decision of the contract's shape; no message is decided until it is fixed"),
+			fmt.Errorf("%w: %w", ErrEvaluation, c.probeErr)
+	}
+	return e.eval(ctx, c, input)
+}
+
+// eval evaluates input under c, which compiles.
+func (e *Engine) eval(ctx context.Context, c *compiled, input map[string]any) (Decision, error) {
 	v, err := ast.InterfaceToValue(input)
 	if err != nil {
 		return denied(c.revision, "policy input could not be encoded"), fmt.Errorf("%w: input: %v", ErrEvaluation, err)
@@ -285,6 +348,15 @@ func strings_(m map[string]any, k string) ([]string, error) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// compile compiles the policy files of revision and probes the result.
+func (e *Engine) compile(ctx context.Context, revision string) *compiled {
+	c := compile(ctx, e.cfg.Dir, revision)
+	if c.err == nil {
+		c.probeErr = e.probe(ctx, c)
+	}
+	return c
 }
 
 func compile(ctx context.Context, dir, revision string) *compiled {

@@ -62,7 +62,7 @@ type Config struct {
 	// a server that requires one; with the embedded server they default to
 	// those "brokerctl init --tls" wrote (see TLSPath).
 	TLSClientCert, TLSClientKey string
-	// HTTPAddr serves /metrics and /healthz; empty disables it.
+	// HTTPAddr serves /metrics, /healthz and /readyz; empty disables it.
 	HTTPAddr string
 	// Workers, ClockSkew, MaxEnvelope and Replicas are passed to the pipeline.
 	Workers     int
@@ -76,6 +76,15 @@ type Config struct {
 	// broker.Config); a zero AgencyRate means no limit.
 	AgencyRate  float64
 	AgencyBurst int
+	// PolicyPatience is how long a message the policy cannot decide is held
+	// undecided before it is rejected with policy_error; zero means
+	// defaults.PolicyPatience.
+	PolicyPatience time.Duration
+	// NATSDebug passes the embedded server's debug output to the log at
+	// debug level, and NATSTrace its protocol trace as well: every client
+	// operation with its subject, never the message bytes (see
+	// natsserver.Config.Trace). For finding faults, not for production.
+	NATSDebug, NATSTrace bool
 	// AuditorsFile lists the age recipients the audit log's personal fields
 	// are sealed to, one per line; empty means DataDir/broker/auditors.txt.
 	AuditorsFile string
@@ -130,6 +139,7 @@ type Service struct {
 
 	nats   *natsserver.Server // nil with an external NATS
 	nc     *nats.Conn
+	js     jetstream.JetStream
 	broker *broker.Broker
 	http   *http.Server
 	httpLn net.Listener
@@ -184,7 +194,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	if s.Policy, err = policy.Open(ctx, policy.Config{Dir: cfg.PolicyDir, Logger: log}); err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
-	s.Metrics.PolicyHealthy.Set(1)
+	s.reportPolicy(s.Policy.Healthy())
 
 	maxEnv := cfg.MaxEnvelope
 	bcfg := broker.Config{
@@ -192,7 +202,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		SigningKey: bk.signing, Identity: bk.identity, Identities: bk.others,
 		Workers: cfg.Workers, MaxEnvelope: maxEnv, ClockSkew: cfg.ClockSkew, Replicas: cfg.Replicas,
 		Limits: cfg.Limits, AgencyRate: cfg.AgencyRate, AgencyBurst: cfg.AgencyBurst,
-		Metrics: s.Metrics, Logger: log, Now: cfg.Now,
+		PolicyPatience: cfg.PolicyPatience, Metrics: s.Metrics, Logger: log, Now: cfg.Now,
 	}
 	url := cfg.NATSURL
 	connURL := url
@@ -214,7 +224,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		s.nats, err = natsserver.Start(natsserver.Config{
 			DataDir: cfg.DataDir, Host: host, Port: port,
 			MaxPayload: bcfg.MaxMsgSize(), Directory: s.Dir.Current(), Logger: log, Metrics: s.Metrics, NoSync: cfg.NoSync,
-			TLS: serverTLS, EncryptionKey: jsKey,
+			TLS: serverTLS, EncryptionKey: jsKey, Debug: cfg.NATSDebug, Trace: cfg.NATSTrace,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("service: %w", err)
@@ -241,6 +251,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		return nil, err
 	}
 	bcfg.NATS = s.nc
+	s.js = js
 	if s.Audit, err = audit.Open(ctx, audit.Config{
 		JetStream: js, Replicas: cfg.Replicas, Limits: cfg.Limits.Or(limits.Default(maxEnv)), Signer: auditKey, History: auditHistory, Auditors: auditors,
 		CheckpointInterval: cfg.CheckpointInterval, Logger: log,
@@ -277,15 +288,20 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	return s, nil
 }
 
-// ReloadPolicy recompiles the policies if they changed and updates the
-// health metric; a reload that fails leaves the broker denying everything.
+// ReloadPolicy recompiles the policies if they changed, probes them, and
+// updates the health metric; while the policy cannot decide, messages are
+// held undecided.
 func (s *Service) ReloadPolicy(ctx context.Context) {
-	_, err := s.Policy.Reload(ctx)
+	changed, err := s.Policy.Reload(ctx)
+	if !changed {
+		err = s.Policy.Probe(ctx)
+	}
 	s.reportPolicy(err)
 }
 
 // reportPolicy sets the health metric from the result of a policy check: err
-// is the error of the revision in force, nil when it compiles.
+// is the health of the revision in force, nil when it compiles and decides
+// the probe input.
 func (s *Service) reportPolicy(err error) {
 	if err != nil {
 		s.Metrics.PolicyHealthy.Set(0)
@@ -321,13 +337,8 @@ func (s *Service) HTTPAddr() string {
 func (s *Service) serveHTTP() error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := s.Health(); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	if err := s.mountDashboard(mux); err != nil {
 		return err
 	}
@@ -344,22 +355,6 @@ func (s *Service) serveHTTP() error {
 			s.cfg.Logger.Error("service: http", "err", err)
 		}
 	}()
-	return nil
-}
-
-// Health reports why the broker cannot decide messages correctly, or nil.
-func (s *Service) Health() error {
-	if s.nc == nil || !s.nc.IsConnected() {
-		return errors.New("not connected to NATS")
-	}
-	if err := s.Policy.Healthy(); err != nil {
-		return fmt.Errorf("policy does not compile, every message is denied: %w", err)
-	}
-	if s.Audit != nil {
-		if err := s.Audit.Err(); err != nil {
-			return fmt.Errorf("audit log does not take records, nothing is delivered: %w", err)
-		}
-	}
 	return nil
 }
 

@@ -25,7 +25,7 @@ import (
 )
 
 func cmdInit(args []string, out io.Writer) error {
-	fs := newFlags("init")
+	fs := newFlags("init", out)
 	data := fs.String("data", defaults.DataDir, "data directory")
 	withTLS := fs.Bool("tls", false, "also create a private CA in <data>/broker/tls/ with the NATS server's and the broker's certificates, and client certificates for the agencies whose homes are in --agencies")
 	var hosts hostList
@@ -69,7 +69,7 @@ func cmdInit(args []string, out io.Writer) error {
 // cmdAgencyNew does keygen and add in one step, with the agency's home
 // beside the broker's data directory, not in it.
 func cmdAgencyNew(args []string, out io.Writer) error {
-	fs := newFlags("agency new")
+	fs := newFlags("agency new", out)
 	data := fs.String("data", defaults.DataDir, "data directory")
 	agencies := fs.String("agencies", "", "folder of the agencies' homes, beside --data and never in it (default: agencies beside --data)")
 	var s provision.AgencySpec
@@ -99,7 +99,7 @@ func cmdAgencyNew(args []string, out io.Writer) error {
 }
 
 func cmdAgencyList(args []string, out io.Writer) error {
-	fs := newFlags("agency list")
+	fs := newFlags("agency list", out)
 	data := fs.String("data", defaults.DataDir, "data directory")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -130,7 +130,7 @@ var demoAgencies = []provision.AgencySpec{
 // their homes and the demo auditor's key in a folder beside the data
 // directory: the broker's folder holds only the broker's own keys.
 func cmdDemo(args []string, out io.Writer) error {
-	fs := newFlags("demo")
+	fs := newFlags("demo", out)
 	data := fs.String("data", defaults.DataDir, "data directory: the broker's keys and the directory")
 	agencies := fs.String("agencies", "", "folder of the demo agencies' homes and the demo auditor's key, beside --data and never in it (default: agencies beside --data)")
 	if err := parse(fs, args); err != nil {
@@ -221,7 +221,7 @@ func ageRecipient(path string) (string, error) {
 }
 
 func cmdNATSConfig(args []string, out io.Writer) error {
-	fs := newFlags("nats-config")
+	fs := newFlags("nats-config", out)
 	data := fs.String("data", defaults.DataDir, "data directory")
 	file := fs.String("out", "", "write to this file (default: standard output)")
 	if err := parse(fs, args); err != nil {
@@ -244,7 +244,7 @@ func cmdNATSConfig(args []string, out io.Writer) error {
 }
 
 func cmdDecide(args []string, out io.Writer) error {
-	fs := newFlags("decide")
+	fs := newFlags("decide", out)
 	input := fs.String("input", "", "policy input JSON file (see policies/README.md)")
 	dir := fs.String("policies", defaults.PolicyDir, "policy directory")
 	if err := parse(fs, args); err != nil {

@@ -81,7 +81,7 @@ func readArg(s string) ([]byte, error) {
 }
 
 func cmdSend(args []string, out io.Writer) error {
-	fs := newFlags("send")
+	fs := newFlags("send", out)
 	var c conn
 	c.flags(fs, "from")
 	to := fs.String("to", "", "recipient agency id")
@@ -155,7 +155,7 @@ func printReceipt(out io.Writer, r *decision.Record) {
 }
 
 func cmdRecv(args []string, out io.Writer) error {
-	fs := newFlags("recv")
+	fs := newFlags("recv", out)
 	var c conn
 	c.flags(fs, "as")
 	wait := fs.Duration("wait", 5*time.Second, "how long to wait for a message")
@@ -216,7 +216,7 @@ func each[T any](out io.Writer, wait time.Duration, limit int, none string,
 }
 
 func cmdReceipts(args []string, out io.Writer) error {
-	fs := newFlags("receipts")
+	fs := newFlags("receipts", out)
 	var c conn
 	c.flags(fs, "as")
 	wait := fs.Duration("wait", 5*time.Second, "how long to wait for a receipt")

@@ -128,52 +128,43 @@ func positional(fs *flag.FlagSet, args []string) (string, error) {
 	return "", nil
 }
 
-func cmdAudit(args []string, out io.Writer) error {
-	if len(args) == 0 {
-		return errUsage
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(out, "Usage: brokerctl audit COMMAND [flags and arguments, in any order]\n\n"+
-			"Commands: verify, export, prove, check-proof, show, report, shred, witness-key, witness, rotate-key.\n"+
-			"Run \"brokerctl audit COMMAND -h\" for what one does and its flags.\n")
-		return nil
-	}
+// runAudit runs audit command cmd.
+func runAudit(cmd string, args []string, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	rest := args[1:]
-	switch args[0] {
+	switch cmd {
 	case "verify":
-		return cmdAuditVerify(ctx, rest, out)
+		return cmdAuditVerify(ctx, args, out)
 	case "export":
-		return cmdAuditExport(ctx, rest, out)
+		return cmdAuditExport(ctx, args, out)
 	case "prove":
-		return cmdAuditProve(ctx, rest, out)
+		return cmdAuditProve(ctx, args, out)
 	case "check-proof":
-		return cmdAuditCheckProof(rest, out)
+		return cmdAuditCheckProof(args, out)
 	case "show":
-		return cmdAuditShow(ctx, rest, out)
+		return cmdAuditShow(ctx, args, out)
 	case "report":
-		return cmdAuditReport(ctx, rest, out)
+		return cmdAuditReport(ctx, args, out)
 	case "shred":
-		return cmdAuditShred(ctx, rest, out)
+		return cmdAuditShred(ctx, args, out)
 	case "witness":
-		return cmdAuditWitness(ctx, rest, out)
+		return cmdAuditWitness(ctx, args, out)
 	case "witness-key":
-		return cmdAuditWitnessKey(rest, out)
+		return cmdAuditWitnessKey(args, out)
 	case "rotate-key":
-		return cmdAuditRotateKey(rest, out)
+		return cmdAuditRotateKey(args, out)
 	}
-	return errUsage
+	return unknown("audit", cmd)
 }
 
 func cmdAuditVerify(ctx context.Context, args []string, out io.Writer) error {
-	fs := newFlags("audit verify")
+	fs := newFlags("audit verify", out)
 	var a auditSource
 	a.flags(fs)
 	var witnesses, states fileList
 	fs.Var(&witnesses, "witnesses", "file of witness public keys, one a line: report what each cosigned (repeatable)")
 	fs.Var(&states, "witness-state", "a witness's state file (audit witness --state): fail unless the log holds\nwhat that witness cosigned (repeatable)")
+	interval := fs.Duration("checkpoint-interval", defaults.CheckpointInterval, "the broker's --checkpoint-interval: when the newest records will be covered by a checkpoint")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -212,13 +203,11 @@ func cmdAuditVerify(ctx context.Context, args []string, out io.Writer) error {
 	if rep.Checkpoints > 0 {
 		fmt.Fprintf(out, ", %d checkpoints verify (latest: %d records at %s)",
 			rep.Checkpoints, rep.Latest.Size, rep.Latest.Time.Format(time.RFC3339))
-	} else {
-		fmt.Fprint(out, ", no checkpoint yet (one is published every --checkpoint-interval and on shutdown)")
-	}
-	if rep.Uncovered > 0 {
-		fmt.Fprintf(out, "; the last %d records are not yet covered by a checkpoint", rep.Uncovered)
 	}
 	fmt.Fprintln(out)
+	if rep.Uncovered > 0 {
+		fmt.Fprintln(out, waitingForCheckpoint(rep, oldestUncovered(ex, rep), *interval, time.Now()))
+	}
 	// Every checkpoint verified against the tree above, so a cosigned size
 	// at or below the log's size is history the witness has seen too.
 	for _, wv := range wvs {
@@ -237,6 +226,52 @@ func cmdAuditVerify(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "witness state %s: the log holds the %d records the witness cosigned\n", states[i], st.Size)
 	}
 	return checkRecordSignatures(ex, v, from, out)
+}
+
+// oldestUncovered returns when the oldest record after the latest checkpoint
+// was decided, or the zero time when it cannot be read.
+func oldestUncovered(ex *audit.Export, rep *audit.Report) time.Time {
+	i := rep.Records - rep.Uncovered
+	if rep.Uncovered <= 0 || i < 0 || i >= int64(len(ex.Records)) {
+		return time.Time{}
+	}
+	e, err := audit.ParseEntry(ex.Records[i].Data)
+	if err != nil {
+		return time.Time{}
+	}
+	return e.Decision.DecidedAt
+}
+
+// waitingForCheckpoint says that the newest records are not signed yet, and
+// by when the checkpoint that signs them is due: the broker publishes one
+// every interval while the log grows, so at the latest one interval after
+// the oldest of them was recorded (oldest; zero when not known). A
+// checkpoint overdue by more than another interval means the broker is not
+// publishing them.
+func waitingForCheckpoint(rep *audit.Report, oldest time.Time, interval time.Duration, now time.Time) string {
+	what := fmt.Sprintf("The newest %d records wait", rep.Uncovered)
+	switch {
+	case rep.Checkpoints == 0 && rep.Uncovered == 1:
+		what = "The log's one record waits"
+	case rep.Checkpoints == 0:
+		what = fmt.Sprintf("All %d records wait", rep.Uncovered)
+	case rep.Uncovered == 1:
+		what = "The newest record waits"
+	}
+	if oldest.IsZero() {
+		return fmt.Sprintf("%s for the next checkpoint, due within %s of being recorded (the broker's --checkpoint-interval), and when the broker stops; verify again then to see them signed.",
+			what, interval)
+	}
+	// The broker's ticker runs every interval: the record is covered at
+	// the latest one interval after it was recorded (rounded up).
+	due := oldest.Add(interval).Truncate(time.Second).Add(time.Second)
+	at := due.Local().Format("2006-01-02 15:04:05 MST")
+	if now.Before(due.Add(interval)) {
+		return fmt.Sprintf("%s for the next checkpoint, due by %s (one every %s, the broker's --checkpoint-interval); verify again then to see them signed.",
+			what, at, interval)
+	}
+	return fmt.Sprintf("%s for a checkpoint that was due by %s (one every %s, the broker's --checkpoint-interval): is the broker running? It publishes one every interval while the log grows, and when it stops.",
+		what, at, interval)
 }
 
 // checkRecordSignatures reports every record the broker did not sign: one
@@ -258,7 +293,7 @@ func checkRecordSignatures(ex *audit.Export, v note.Verifiers, from string, out 
 }
 
 func cmdAuditExport(ctx context.Context, args []string, out io.Writer) error {
-	fs := newFlags("audit export")
+	fs := newFlags("audit export", out)
 	var a auditSource
 	a.flags(fs)
 	path := fs.String("out", "", "write the export here (default stdout)")
@@ -287,7 +322,7 @@ func cmdAuditExport(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func cmdAuditProve(ctx context.Context, args []string, out io.Writer) error {
-	fs := newFlags("audit prove")
+	fs := newFlags("audit prove", out)
 	var a auditSource
 	a.flags(fs)
 	id, err := positional(fs, args)
@@ -315,7 +350,7 @@ func cmdAuditProve(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func cmdAuditCheckProof(args []string, out io.Writer) error {
-	fs := newFlags("audit check-proof")
+	fs := newFlags("audit check-proof", out)
 	key := fs.String("key", "", "the audit log's public key file: audit.pub, or "+keys.AuditKeyHistoryFile+" (every key it has had, one a line)")
 	var witnesses fileList
 	fs.Var(&witnesses, "witness-key", "file of witness public keys, one a line: each must have cosigned the proof's checkpoint (repeatable)")
@@ -365,7 +400,7 @@ func cmdAuditCheckProof(args []string, out io.Writer) error {
 }
 
 func cmdAuditShow(ctx context.Context, args []string, out io.Writer) error {
-	fs := newFlags("audit show")
+	fs := newFlags("audit show", out)
 	var a auditSource
 	a.flags(fs)
 	from := fs.String("from", "", "only decisions at or after this time (RFC 3339 or YYYY-MM-DD)")
@@ -495,7 +530,7 @@ func parseTime(s string) (time.Time, error) {
 // and appends the record of their destruction, signed with the broker's
 // audit key, so it runs where the broker's data directory is.
 func cmdAuditShred(ctx context.Context, args []string, out io.Writer) error {
-	fs := newFlags("audit shred")
+	fs := newFlags("audit shred", out)
 	var a auditSource
 	a.flags(fs)
 	before := fs.String("before", "", "destroy the data keys of every month that ended on or before this date (YYYY-MM-DD);\n"+
@@ -542,7 +577,7 @@ func cmdAuditShred(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func cmdAuditWitnessKey(args []string, out io.Writer) error {
-	fs := newFlags("audit witness-key")
+	fs := newFlags("audit witness-key", out)
 	name := fs.String("name", "", "witness name, e.g. jo.se/witness")
 	path := fs.String("out", "", "write the private key here (mode 0600)")
 	if err := parse(fs, args); err != nil {
@@ -563,7 +598,7 @@ func cmdAuditWitnessKey(args []string, out io.Writer) error {
 }
 
 func cmdAuditWitness(ctx context.Context, args []string, out io.Writer) error {
-	fs := newFlags("audit witness")
+	fs := newFlags("audit witness", out)
 	var a auditSource
 	a.flags(fs)
 	wkey := fs.String("witness-key", "", "the witness's private key file (brokerctl audit witness-key)")
@@ -628,7 +663,7 @@ func cmdAuditWitness(ctx context.Context, args []string, out io.Writer) error {
 // cmdAuditRotateKey replaces the broker's audit checkpoint key. The history
 // file keeps every public key, so checkpoints signed before stay verifiable.
 func cmdAuditRotateKey(args []string, out io.Writer) error {
-	fs := newFlags("audit rotate-key")
+	fs := newFlags("audit rotate-key", out)
 	data := fs.String("data", defaults.DataDir, "data directory")
 	if err := parse(fs, args); err != nil {
 		return err

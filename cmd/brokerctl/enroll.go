@@ -17,7 +17,7 @@ import (
 // cmdAgencyKeygen runs on the agency's machine: its private keys never
 // reach the broker's.
 func cmdAgencyKeygen(args []string, out io.Writer) error {
-	fs := newFlags("agency keygen")
+	fs := newFlags("agency keygen", out)
 	var f enroll.Facts
 	fs.StringVar(&f.ID, "id", "", "agency id: 2-63 characters of a-z, 0-9 and '-'")
 	fs.StringVar(&f.Kind, "kind", "", "police, security_police, customs, school or social_services")
@@ -42,7 +42,7 @@ func cmdAgencyKeygen(args []string, out io.Writer) error {
 }
 
 func cmdAgencyAdd(args []string, out io.Writer) error {
-	fs := newFlags("agency add")
+	fs := newFlags("agency add", out)
 	data := fs.String("data", defaults.DataDir, "data directory")
 	file := fs.String("request", "", "request file written by brokerctl agency keygen or rotate")
 	if err := parse(fs, args); err != nil {
@@ -72,7 +72,7 @@ func cmdAgencyAdd(args []string, out io.Writer) error {
 
 // cmdAgencyRotate runs on the agency's machine, like keygen.
 func cmdAgencyRotate(args []string, out io.Writer) error {
-	fs := newFlags("agency rotate")
+	fs := newFlags("agency rotate", out)
 	id := fs.String("id", "", "agency id")
 	old := fs.String("keys", "", "directory of the agency's current keys")
 	dir := fs.String("out", "", "new directory for the new keys and the request")
@@ -94,7 +94,7 @@ func cmdAgencyRotate(args []string, out io.Writer) error {
 }
 
 func cmdAgencyRevoke(args []string, out io.Writer) error {
-	fs := newFlags("agency revoke")
+	fs := newFlags("agency revoke", out)
 	data := fs.String("data", defaults.DataDir, "data directory")
 	id := fs.String("id", "", "agency id")
 	kid := fs.String("key", "", "id of the key to revoke (k-…)")
@@ -115,7 +115,7 @@ func cmdAgencyRevoke(args []string, out io.Writer) error {
 }
 
 func cmdBrokerRotate(args []string, out io.Writer) error {
-	fs := newFlags("broker rotate")
+	fs := newFlags("broker rotate", out)
 	data := fs.String("data", defaults.DataDir, "data directory")
 	x25519 := fs.Bool("x25519", false, "classic X25519 age key instead of the default hybrid post-quantum key")
 	if err := parse(fs, args); err != nil {
@@ -132,7 +132,7 @@ func cmdBrokerRotate(args []string, out io.Writer) error {
 }
 
 func cmdBrokerRevoke(args []string, out io.Writer) error {
-	fs := newFlags("broker revoke")
+	fs := newFlags("broker revoke", out)
 	data := fs.String("data", defaults.DataDir, "data directory")
 	kid := fs.String("key", "", "id of the broker key to revoke (k-…)")
 	reason := fs.String("reason", "", "why, kept in the directory")
@@ -152,7 +152,7 @@ func cmdBrokerRevoke(args []string, out io.Writer) error {
 // cmdAgencyKeys lists the keys of one agency, or of the broker, with their
 // state now: the ids revoke takes.
 func cmdAgencyKeys(args []string, out io.Writer) error {
-	fs := newFlags("agency keys")
+	fs := newFlags("agency keys", out)
 	data := fs.String("data", defaults.DataDir, "data directory")
 	id := fs.String("id", "", `agency id, or "broker"`)
 	if err := parse(fs, args); err != nil {

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 )
@@ -44,8 +45,9 @@ Usage:
   brokerctl recv   --as ID [--keys HOME] [--wait 5s] [--max N] [--out DIR]
   brokerctl receipts --as ID [--keys HOME] [--wait 5s]
   brokerctl decide --input FILE [--policies DIR]
-  brokerctl audit verify [--file EXPORT] [--key audit.pub] [--witnesses FILE] [--witness-state FILE]
-                                                              recompute the tree, check every checkpoint and what witnesses saw
+  brokerctl audit verify [--file EXPORT] [--key audit.pub] [--witnesses FILE] [--witness-state FILE] [--checkpoint-interval 10s]
+                                                              recompute the tree, check every checkpoint and what witnesses saw;
+                                                              say when the newest records will be signed
   brokerctl audit export --out FILE                            the log and its checkpoints, for an auditor
   brokerctl audit prove DECISION-ID [--file EXPORT] > proof.json
   brokerctl audit check-proof proof.json --key audit-keys.txt [--witness-key FILE]  offline, with the public keys alone
@@ -76,59 +78,107 @@ Run "brokerctl COMMAND -h" for the flags of one command.
 `
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			// -h printed the command's help: asked for, not a failure.
-			return
-		}
-		fmt.Fprintln(os.Stderr, "brokerctl:", err)
-		os.Exit(1)
-	}
+	os.Exit(exitCode(run(os.Args[1:], os.Stdout), os.Stderr))
 }
 
-var errUsage = errors.New("unknown command; run brokerctl -h")
+// exitCode prints err, if it is a failure, and returns the process's exit
+// status: 0 for success and for help asked for (-h, --help, help), 1
+// otherwise.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintln(stderr, "brokerctl:", err)
+	return 1
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
+// unknown is the error for a command brokerctl does not have.
+func unknown(words ...string) error {
+	return fmt.Errorf("unknown command %q; run brokerctl -h", strings.Join(words, " "))
+}
+
+// group is a command with commands of its own: agency, broker, audit.
+type group struct {
+	name     string
+	summary  string
+	commands []string
+	run      func(cmd string, args []string, out io.Writer) error
+}
+
+var groups = []group{
+	{"agency", "enrol and inspect agencies: agencies make their own keys, the broker adds their public halves",
+		[]string{"new", "list", "keygen", "add", "rotate", "revoke", "keys"}, runAgency},
+	{"broker", "the broker's own keys", []string{"rotate", "revoke"}, runBroker},
+	{"audit", "verify, export, prove and read the audit log",
+		[]string{"verify", "export", "prove", "check-proof", "show", "report", "shred", "witness-key", "witness", "rotate-key"}, runAudit},
+}
+
+// groupHelp is what "brokerctl GROUP -h" prints: the group's lines of the
+// usage, and where to find more.
+func groupHelp(g group) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "brokerctl %s: %s.\n\nUsage:\n", g.name, g.summary)
+	for _, c := range g.commands {
+		for _, l := range usageLines(g.name + " " + c) {
+			fmt.Fprintln(&b, l)
+		}
+	}
+	fmt.Fprintf(&b, "\nRun \"brokerctl %s COMMAND -h\" for what one does and its flags.\n", g.name)
+	return b.String()
+}
+
+// usageLines returns the lines of the usage text that show command name,
+// with their continuation lines.
+func usageLines(name string) []string {
+	var out []string
+	in := false
+	for _, l := range strings.Split(usage, "\n") {
+		t := strings.TrimSpace(l)
+		switch {
+		case t == "brokerctl "+name || strings.HasPrefix(t, "brokerctl "+name+" "):
+			in = true
+			out = append(out, l)
+		case in && t != "" && strings.HasPrefix(l, "      ") && !strings.HasPrefix(t, "brokerctl "):
+			out = append(out, l)
+		default:
+			in = false
+		}
+	}
+	return out
+}
 
 func run(args []string, out io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || isHelp(args[0]) {
 		fmt.Fprintf(out, usage, defaults.DataDir, defaults.NATSURL)
 		return nil
 	}
 	cmd, rest := args[0], args[1:]
+	for _, g := range groups {
+		if g.name != cmd {
+			continue
+		}
+		if len(rest) == 0 {
+			fmt.Fprint(out, groupHelp(g))
+			return fmt.Errorf("brokerctl %s needs a command", g.name)
+		}
+		if isHelp(rest[0]) {
+			fmt.Fprint(out, groupHelp(g))
+			return nil
+		}
+		return g.run(rest[0], rest[1:], out)
+	}
 	switch cmd {
 	case "init":
 		return cmdInit(rest, out)
-	case "agency":
-		if len(rest) == 0 {
-			return errUsage
-		}
-		switch rest[0] {
-		case "new":
-			return cmdAgencyNew(rest[1:], out)
-		case "list":
-			return cmdAgencyList(rest[1:], out)
-		case "keygen":
-			return cmdAgencyKeygen(rest[1:], out)
-		case "add":
-			return cmdAgencyAdd(rest[1:], out)
-		case "rotate":
-			return cmdAgencyRotate(rest[1:], out)
-		case "revoke":
-			return cmdAgencyRevoke(rest[1:], out)
-		case "keys":
-			return cmdAgencyKeys(rest[1:], out)
-		}
-		return errUsage
-	case "broker":
-		if len(rest) == 0 {
-			return errUsage
-		}
-		switch rest[0] {
-		case "rotate":
-			return cmdBrokerRotate(rest[1:], out)
-		case "revoke":
-			return cmdBrokerRevoke(rest[1:], out)
-		}
-		return errUsage
 	case "demo":
 		return cmdDemo(rest, out)
 	case "nats-config":
@@ -141,21 +191,71 @@ func run(args []string, out io.Writer) error {
 		return cmdReceipts(rest, out)
 	case "decide":
 		return cmdDecide(rest, out)
-	case "audit":
-		return cmdAudit(rest, out)
 	}
-	return errUsage
+	return unknown(cmd)
 }
 
-func newFlags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("brokerctl "+name, flag.ContinueOnError)
-	if text := commandHelp(name); text != "" {
-		fs.Usage = func() {
-			fmt.Fprintf(fs.Output(), "%s\nFlags:\n", text)
-			fs.PrintDefaults()
-		}
+func runAgency(cmd string, args []string, out io.Writer) error {
+	switch cmd {
+	case "new":
+		return cmdAgencyNew(args, out)
+	case "list":
+		return cmdAgencyList(args, out)
+	case "keygen":
+		return cmdAgencyKeygen(args, out)
+	case "add":
+		return cmdAgencyAdd(args, out)
+	case "rotate":
+		return cmdAgencyRotate(args, out)
+	case "revoke":
+		return cmdAgencyRevoke(args, out)
+	case "keys":
+		return cmdAgencyKeys(args, out)
 	}
+	return unknown("agency", cmd)
+}
+
+func runBroker(cmd string, args []string, out io.Writer) error {
+	switch cmd {
+	case "rotate":
+		return cmdBrokerRotate(args, out)
+	case "revoke":
+		return cmdBrokerRevoke(args, out)
+	}
+	return unknown("broker", cmd)
+}
+
+// helpOutput is the output of every command's flag set. The flag package's
+// own messages are dropped: Parse returns the error, which main prints once.
+// The help asked for goes to out (see parseArgs).
+type helpOutput struct{ out io.Writer }
+
+func (helpOutput) Write(p []byte) (int, error) { return len(p), nil }
+
+func newFlags(name string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("brokerctl "+name, flag.ContinueOnError)
+	fs.SetOutput(helpOutput{out})
+	fs.Usage = func() {} // parseArgs prints the help when it is asked for
 	return fs
+}
+
+// printHelp writes the help of the command of fs to the writer newFlags was
+// given: its own text, or its lines of the usage, then its flags.
+func printHelp(fs *flag.FlagSet) {
+	h, ok := fs.Output().(helpOutput)
+	if !ok {
+		fs.PrintDefaults()
+		return
+	}
+	name := strings.TrimPrefix(fs.Name(), "brokerctl ")
+	text := commandHelp(name)
+	if text == "" {
+		text = "Usage:\n" + strings.Join(usageLines(name), "\n") + "\n"
+	}
+	fmt.Fprintf(h.out, "%s\nFlags:\n", text)
+	fs.SetOutput(h.out)
+	defer fs.SetOutput(h)
+	fs.PrintDefaults()
 }
 
 // parse parses a command's flags, which may come in any order, and refuses
@@ -183,9 +283,17 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 			break
 		}
 	}
+	if len(args) == 1 && len(tail) == 0 && isHelp(args[0]) {
+		// "brokerctl send help" asks for help as "-h" does.
+		args = []string{"-h"}
+	}
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			if errors.Is(err, flag.ErrHelp) {
+				printHelp(fs)
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w; run %s -h", err, fs.Name())
 		}
 		args = fs.Args()
 		if len(args) == 0 {

@@ -29,7 +29,7 @@ import (
 func commandHelp(name string) string {
 	switch name {
 	case "audit verify":
-		return `Usage: brokerctl audit verify [--file EXPORT] [--key KEYS] [--witnesses FILE] [--witness-state FILE]...
+		return `Usage: brokerctl audit verify [--file EXPORT] [--key KEYS] [--witnesses FILE] [--witness-state FILE]... [--checkpoint-interval D]
 
 Recomputes the Merkle tree over every record of the log (the stream, or an
 export with --file), checks each checkpoint's signature with the audit keys and
@@ -38,6 +38,11 @@ that it matches the tree at its size, and names the first bad record.
 of a witness's state file, makes verify fail when the log is shorter than, or
 differs from, what that witness cosigned: the one truncation the checkpoints in
 the log cannot show, because they were cut off with it.
+
+Records after the latest checkpoint are in the tree but not yet signed: verify
+says so, and by when the next checkpoint is due (the broker publishes one every
+--checkpoint-interval while the log grows, and when it stops; give the
+broker's value if it is not the default).
 `
 	case "audit export":
 		return `Usage: brokerctl audit export [--out FILE]
@@ -308,7 +313,7 @@ func unreadableOf(recs []audit.Opened) []unreadable {
 }
 
 func cmdAuditReport(ctx context.Context, args []string, out io.Writer) error {
-	fs := newFlags("audit report")
+	fs := newFlags("audit report", out)
 	var a auditSource
 	a.flags(fs)
 	var who subjectFlags

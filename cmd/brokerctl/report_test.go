@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -347,10 +348,9 @@ func TestAuditHelp(t *testing.T) {
 		if text := commandHelp("audit " + sub); !strings.Contains(text, "brokerctl audit "+sub) {
 			t.Errorf("audit %s has no help text", sub)
 		}
-		fs := newFlags("audit " + sub)
-		fs.String("data", "", "data directory")
 		var help bytes.Buffer
-		fs.SetOutput(&help)
+		fs := newFlags("audit "+sub, &help)
+		fs.String("data", "", "data directory")
 		if err := parse(fs, []string{"--data", "x", "-h"}); !errors.Is(err, flag.ErrHelp) ||
 			!strings.Contains(help.String(), "Usage: brokerctl audit "+sub) || !strings.Contains(help.String(), "-data") {
 			t.Errorf("audit %s -h: %v\n%s", sub, err, help.String())
@@ -363,7 +363,7 @@ func TestAuditHelp(t *testing.T) {
 
 // TestParseArgs: flags before, between and after positional arguments.
 func TestParseArgs(t *testing.T) {
-	fs := newFlags("x")
+	fs := newFlags("x", io.Discard)
 	a := fs.String("a", "", "")
 	b := fs.Bool("b", false, "")
 	pos, err := parseArgs(fs, []string{"one", "--a", "v", "two", "-b", "--", "--three"})

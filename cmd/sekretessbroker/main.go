@@ -48,7 +48,7 @@ func run() error {
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "connect to this NATS deployment instead of embedding a server")
 	fs.StringVar(&cfg.NATSListen, "listen", defaults.NATSListen, "embedded NATS server address")
 	fs.BoolVar(&cfg.NoSync, "no-fsync", false, "let the embedded server acknowledge writes before they reach the disk: faster, but a power loss can lose acknowledged messages and audit records")
-	fs.StringVar(&cfg.HTTPAddr, "http", defaults.HTTPAddr, "address for /metrics and /healthz (empty: off)")
+	fs.StringVar(&cfg.HTTPAddr, "http", defaults.HTTPAddr, "address for /metrics, /healthz and /readyz (empty: off)")
 	fs.IntVar(&cfg.Workers, "workers", 0, fmt.Sprintf("messages processed at once (0: %d per CPU)", defaults.WorkersPerCPU))
 	fs.DurationVar(&cfg.ClockSkew, "clock-skew", defaults.ClockSkew, "accepted difference between a message's time and when the broker's inbound stream accepted it")
 	fs.IntVar(&cfg.Replicas, "replicas", defaults.Replicas, "JetStream replicas of the broker's streams (3 on a cluster)")
@@ -69,6 +69,9 @@ func run() error {
 	fs.Int64Var(&cfg.Limits.Audit.MaxMsgs, "audit-max-msgs", def.Audit.MaxMsgs, "records the audit log may hold, as --audit-max-bytes (-1: none)")
 	fs.Float64Var(&cfg.AgencyRate, "agency-rate", limits.DefaultAgencyRate, "messages per second one agency may send, sustained; beyond it (and its burst) its messages are refused with code rate_limited and must be sent again later (0: no limit)")
 	fs.IntVar(&cfg.AgencyBurst, "agency-burst", limits.DefaultAgencyBurst, "messages one agency may send at once above --agency-rate")
+	fs.DurationVar(&cfg.PolicyPatience, "policy-patience", defaults.PolicyPatience, "how long a message waits, undecided, for a policy that can decide it (while /healthz reports the policy broken) before it is rejected with policy_error")
+	fs.BoolVar(&cfg.NATSDebug, "nats-debug", false, "log the embedded NATS server's debug output (and the broker's) at debug level")
+	fs.BoolVar(&cfg.NATSTrace, "nats-trace", false, "also log the embedded NATS server's protocol trace: every client operation with its subject, never message bytes; for finding faults, not for production")
 	doInit := fs.Bool("init", false, "create the broker's keys and an empty directory in --data if missing")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -79,7 +82,11 @@ func run() error {
 	for _, l := range []*limits.Stream{&cfg.Limits.In, &cfg.Limits.Out, &cfg.Limits.Receipts} {
 		l.MaxBytes, l.MaxMsgs = work.MaxBytes, work.MaxMsgs
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	level := slog.LevelInfo
+	if cfg.NATSDebug || cfg.NATSTrace {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Logger = logger
 	if *doInit {
 		if _, err := provision.Init(cfg.DataDir); err != nil {
