@@ -94,15 +94,16 @@ func EnsureOpsToken(dataDir string) (path string, created bool, err error) {
 }
 
 // LoadOpsToken reads the operators' token at path. It refuses a file that
-// others than its owner may read, or a token shorter than 16 characters,
-// with an error that says how to fix it: the token opens the dashboard.
+// every user may read, or a token shorter than 16 characters, with an error
+// that says how to fix it: the token opens the dashboard. Read by its group
+// is allowed, as Kubernetes mounts a Secret for a non-root broker (fsGroup).
 func LoadOpsToken(path string) (string, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return "", fmt.Errorf("ops token: %w (brokerctl init or a broker start creates it)", err)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("ops token: %s has mode %v; only its owner may read it (chmod 600 %s)", path, fi.Mode().Perm(), path)
+	if fi.Mode().Perm()&0o007 != 0 {
+		return "", fmt.Errorf("ops token: %s has mode %v; every user may read it, and it opens the dashboard (chmod 600 %s)", path, fi.Mode().Perm(), path)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
