@@ -60,7 +60,7 @@ decision := {
 	"rule": null,
 	"basis": null,
 	"obligations": [],
-	"reasons": sort(generic_reasons | rule_reasons),
+	"reasons": ordered_reasons,
 	"also_allowed_by": [],
 }
 
@@ -75,10 +75,55 @@ reported := {
 }
 
 # Every rule's failure reasons, prefixed with its id.
-rule_reasons contains sprintf("%s: %s", [id, r]) if {
-	some id in vocab.precedence
-	some r in data.sekretess.rules[vocab.packages[id]].reasons
+rule_reasons contains r if {
+	some g in rule_groups
+	some r in g[3]
 }
+
+# --- the order of a denial's reasons -----------------------------------------
+
+# An official reads a denial from the top, so the reasons that decide it come
+# first (policies/README.md, "The decision"):
+#
+#   1. problems with the input itself and other generic reasons, which block
+#      every rule, sorted;
+#   2. the reasons of the rule the sender relies on
+#      (claims.legal_basis_claimed), whatever they are;
+#   3. the failed conditions of the rules whose scope fits the message,
+#      closest (fewest failed conditions) first;
+#   4. the scope mismatches of the rules that do not concern the message,
+#      closest first;
+#   5. "no rule allows this message", which sums up the rest.
+#
+# Ties go by precedence; the reasons of one rule stay together, sorted. The
+# list stays complete: it holds exactly generic_reasons | rule_reasons.
+no_rule_allows := "no rule allows this message"
+
+ordered_reasons := array.concat(
+	array.concat(sort(generic_reasons - {no_rule_allows}), [r | some g in rule_groups; some r in g[3]]),
+	[r | some r in [no_rule_allows]; generic_reasons[r]],
+)
+
+# The rule the sender says it relies on, or null.
+claimed_rule := object.get(input, ["claims", "legal_basis_claimed"], null)
+
+# One entry per rule that gives reasons, as [tier, number of reasons,
+# precedence, reasons prefixed with the rule id]; sorted, this is the order
+# above. A rule's reasons are its scope when the message is outside it, and
+# otherwise its failed conditions (see "rules" in lib.rego).
+rule_groups := sort([[tier, count(rs), i, rs] |
+	some i, id in vocab.precedence
+	pkg := vocab.packages[id]
+	rs := sort([sprintf("%s: %s", [id, r]) | some r in data.sekretess.rules[pkg].reasons])
+	count(rs) > 0
+	tier := reason_tier(id, data.sekretess.rules[pkg].scope)
+])
+
+reason_tier(id, scope) := 0 if {
+	id == claimed_rule
+} else := 1 if {
+	count(scope) == 0
+} else := 2
 
 # --- generic reasons: malformed or unknown input blocks every rule ---------
 
