@@ -38,7 +38,7 @@ FUZZ_TARGETS := \
 	./clients/pseudonym:FuzzParse \
 	./broker/keys:FuzzPseudonymKey
 
-.PHONY: run build test test-go test-policies fuzz bench loadgen lint check-size check-deploy tools clean demo
+.PHONY: run build test test-go test-policies fuzz bench bench-policy loadgen lint check-size check-deploy tools clean demo
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -100,11 +100,15 @@ fuzz:
 		echo "$$out" | grep '^fuzz: elapsed' | tail -1; \
 	done
 
-## bench: Go benchmarks of each stage, then the load generator (pipeline vs raw NATS, one core and all cores).
+## bench: Go benchmarks of each stage, the cost of a decision (bench-policy), then the load generator (pipeline vs raw NATS, one core and all cores).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./broker/...
-	$(GO) tool opa bench -d $(POLICIES) -i $(POLICIES)/examples/r-concern/r-concern.input.json 'data.sekretess.decision'
+	$(MAKE) bench-policy
 	$(MAKE) loadgen
+
+## bench-policy: what an allowed decision and a denial cost as a multiple of a trivial policy, with opa bench in one run (targets 5x and 10x); BEFORE=<git rev> also measures that revision's policies.
+bench-policy:
+	BEFORE=$(BEFORE) COUNT=$(or $(COUNT),3) sh $(POLICIES)/bench.sh
 
 loadgen:
 	$(GO) run ./cmd/loadgen -n 2000 -cpus 1 -policies $(POLICIES)

@@ -77,7 +77,7 @@ reported := {
 # Every rule's failure reasons, prefixed with its id.
 rule_reasons contains r if {
 	some g in rule_groups
-	some r in g[3]
+	some r in g[4]
 }
 
 # --- the order of a denial's reasons -----------------------------------------
@@ -100,30 +100,31 @@ rule_reasons contains r if {
 no_rule_allows := "no rule allows this message"
 
 ordered_reasons := array.concat(
-	array.concat(sort(generic_reasons - {no_rule_allows}), [r | some g in rule_groups; some r in g[3]]),
+	array.concat(sort(generic_reasons - {no_rule_allows}), [r | some g in rule_groups; some r in g[4]]),
 	[r | some r in [no_rule_allows]; generic_reasons[r]],
 )
 
 # The rule the sender says it relies on, or null.
 claimed_rule := object.get(input, ["claims", "legal_basis_claimed"], null)
 
-# One entry per rule that gives reasons, as [tier, number of reasons,
-# precedence, reasons prefixed with the rule id]; sorted, this is the order
-# above. A rule's reasons are its scope when the message is outside it, and
-# otherwise its failed conditions (see "rules" in lib.rego).
-rule_groups := sort([[tier, count(rs), i, rs] |
+# One entry per rule that gives reasons, sorted into the order above by
+#
+#   [not the claimed rule, number of scope mismatches, number of reasons,
+#    precedence, the reasons prefixed with the rule id]
+#
+# false sorts before true, so the claimed rule comes first; a rule in scope
+# has no scope mismatch, so the rules in scope come next, fewest failed
+# conditions first; then the rules out of scope, fewest mismatches first.
+# A rule's reasons are its scope when the message is outside it, and
+# otherwise its failed conditions (see "rules" in lib.rego); a rule that
+# allows has none and adds nothing. A set is iterated in sorted order, so
+# each rule's reasons come out sorted. (Every expression here is evaluated
+# for every rule on every denial, so there are as few as can be.)
+rule_groups := sort([[id != claimed_rule, count(data.sekretess.rules[pkg].scope), count(rs), i, rs] |
 	some i, id in vocab.precedence
 	pkg := vocab.packages[id]
-	rs := sort([sprintf("%s: %s", [id, r]) | some r in data.sekretess.rules[pkg].reasons])
-	count(rs) > 0
-	tier := reason_tier(id, data.sekretess.rules[pkg].scope)
+	rs := [concat("", [id, ": ", r]) | some r in data.sekretess.rules[pkg].reasons]
 ])
-
-reason_tier(id, scope) := 0 if {
-	id == claimed_rule
-} else := 1 if {
-	count(scope) == 0
-} else := 2
 
 # --- generic reasons: malformed or unknown input blocks every rule ---------
 
