@@ -55,7 +55,7 @@ run: build
 	@echo "    --text 'Eleven berättar om våld i hemmet.'"
 	@echo "  $(BIN)/brokerctl recv --as soc-malmo --keys $(AGENCIES)/soc-malmo"
 	@echo ""
-	@echo "and a disclosure the law does not allow (rejected, with every reason):"
+	@echo "and a disclosure the law does not allow (rejected: the decisive reasons first, --all for every one):"
 	@echo ""
 	@echo "  $(BIN)/brokerctl send --from rosengard-skola --keys $(AGENCIES)/rosengard-skola --to polisen-syd --kind disclosure \\"
 	@echo "    --meta '{\"category\":\"health\",\"subject\":{\"pseudonym\":\"elev-4711\",\"age\":13}}' --text 'Elevhälsans journal'"
