@@ -8,6 +8,7 @@ package inputschema
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -97,10 +98,14 @@ func (s *Schema) Enum(name string) []string {
 }
 
 // CheckDecision checks an input against the schema together with the
-// decision the policy made on it: an input that breaks the schema must be
-// denied with a reason about the input itself (a reason that names no rule,
-// other than "no rule allows this message"). It returns nil for an input
-// that matches, and for one that breaks the schema and is denied so.
+// decision the policy made on it. An input that breaks the schema must be
+// denied; where it breaks it outside claims (the broker's facts, or a
+// message kind the policy does not know), the denial must give a reason
+// about the input itself: a reason that names no rule, other than "no rule
+// allows this message". Claims are the sender's text and may hold anything:
+// a claim field the policy does not read is ignored, and the message is
+// decided on the rest. CheckDecision returns nil for an input that matches,
+// and for one that breaks the schema and is denied so.
 func (s *Schema) CheckDecision(input any, allow bool, reasons []string) error {
 	err := s.Validate(input)
 	if err == nil {
@@ -109,12 +114,29 @@ func (s *Schema) CheckDecision(input any, allow bool, reasons []string) error {
 	if allow {
 		return fmt.Errorf("the policy allowed an input that breaks the schema: %w", err)
 	}
+	var verr *jsonschema.ValidationError
+	if errors.As(err, &verr) && onlyClaims(verr) {
+		return nil
+	}
 	for _, r := range reasons {
 		if r != "no rule allows this message" && !namesRule(r) {
 			return nil
 		}
 	}
 	return fmt.Errorf("the policy denied an input that breaks the schema, but for no reason about the input (%q): %w", reasons, err)
+}
+
+// onlyClaims reports whether every failure in e lies inside input.claims.
+func onlyClaims(e *jsonschema.ValidationError) bool {
+	if len(e.Causes) == 0 {
+		return len(e.InstanceLocation) > 0 && e.InstanceLocation[0] == "claims"
+	}
+	for _, c := range e.Causes {
+		if !onlyClaims(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // namesRule reports whether a reason is a rule's, prefixed "R-…: ".
