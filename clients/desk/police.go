@@ -74,8 +74,14 @@ func policeRequest(ctx context.Context, s *session, fs *flag.FlagSet, args []str
 	if err != nil {
 		return err
 	}
+	// The request relies on LUB 4 § for contact details and on 7 § for the
+	// rest (--basis overrides it): if refused, that rule's reasons come first.
+	basis := "R-LUB-REQUEST"
+	if *category == "contact_details" {
+		basis = "R-LUB-CONTACT"
+	}
 	m := agency.Message{To: *to, Kind: agency.KindRequest, Payload: []byte(*text),
-		Metadata: agency.Claims{Category: *category, Subject: subj, Purpose: *purpose}}
+		Metadata: agency.Claims{Category: *category, Subject: subj, Purpose: *purpose, LegalBasisClaimed: basis}}
 	r, err := s.deliver(ctx, m)
 	if err != nil || *wait <= 0 {
 		if err == nil {
