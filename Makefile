@@ -38,7 +38,7 @@ FUZZ_TARGETS := \
 	./clients/pseudonym:FuzzParse \
 	./broker/keys:FuzzPseudonymKey
 
-.PHONY: run build test test-go test-policies fuzz bench loadgen lint check-size check-deploy k8s-schemas tools clean demo
+.PHONY: run build test test-go test-policies fuzz bench bench-policy loadgen lint check-size check-deploy k8s-schemas tools clean demo
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -57,7 +57,7 @@ run: build
 	@echo "    --text 'Eleven berättar om våld i hemmet.'"
 	@echo "  $(BIN)/brokerctl recv --as soc-malmo --keys $(AGENCIES)/soc-malmo"
 	@echo ""
-	@echo "and a disclosure the law does not allow (rejected, with every reason):"
+	@echo "and a disclosure the law does not allow (rejected: the decisive reasons first, --all for every one):"
 	@echo ""
 	@echo "  $(BIN)/brokerctl send --from rosengard-skola --keys $(AGENCIES)/rosengard-skola --to polisen-syd --kind disclosure \\"
 	@echo "    --meta '{\"category\":\"health\",\"subject\":{\"pseudonym\":\"elev-4711\",\"age\":13}}' --text 'Elevhälsans journal'"
@@ -106,11 +106,15 @@ fuzz:
 		echo "$$out" | grep '^fuzz: elapsed' | tail -1; \
 	done
 
-## bench: Go benchmarks of each stage, then the load generator (pipeline vs raw NATS, one core and all cores).
+## bench: Go benchmarks of each stage, the cost of a decision (bench-policy), then the load generator (pipeline vs raw NATS, one core and all cores).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./broker/...
-	$(GO) tool opa bench -d $(POLICIES) -i $(POLICIES)/examples/r-concern/r-concern.input.json 'data.sekretess.decision'
+	$(MAKE) bench-policy
 	$(MAKE) loadgen
+
+## bench-policy: what an allowed decision and a denial cost as a multiple of a trivial policy, with opa bench in one run (targets 5x and 10x); BEFORE=<git rev> also measures that revision's policies.
+bench-policy:
+	BEFORE=$(BEFORE) COUNT=$(or $(COUNT),3) sh $(POLICIES)/bench.sh
 
 loadgen:
 	$(GO) run ./cmd/loadgen -n 2000 -cpus 1 -policies $(POLICIES)

@@ -31,6 +31,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/metrics"
 	"github.com/sekretessbroker/sekretessbroker/broker/natsserver"
 	"github.com/sekretessbroker/sekretessbroker/broker/policy"
+	"github.com/sekretessbroker/sekretessbroker/broker/policy/inputschema"
 )
 
 const (
@@ -240,7 +241,8 @@ func newWorld(t *testing.T, prepare func(*fakeAudit)) *world {
 
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	pol, err := policy.Open(ctx, policy.Config{Dir: filepath.Join("..", "policies"), Logger: log})
+	pol, err := policy.Open(ctx, policy.Config{Dir: filepath.Join("..", "policies"), Logger: log,
+		Observe: checkInputs(t, filepath.Join("..", "policies"))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,3 +401,35 @@ func sha256Hex(b []byte) string {
 }
 
 var errAuditDown = errors.New("audit stream refuses records")
+
+// checkInputs returns a policy.Config.Observe that checks every input the
+// broker builds against policies/input.schema.json: it must match, or be
+// denied for a problem with the input itself. The checks run when the
+// test ends, since Observe is called from the broker's workers.
+func checkInputs(t *testing.T, policies string) func(map[string]any, policy.Decision) {
+	t.Helper()
+	schema, err := inputschema.Load(policies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var errs []error
+	n := 0
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, err := range errs {
+			t.Errorf("an input the broker built: %v", err)
+		}
+		t.Logf("%d policy inputs checked against %s", n, inputschema.File)
+	})
+	return func(input map[string]any, d policy.Decision) {
+		err := schema.CheckDecision(input, d.Allow, d.Reasons)
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+}

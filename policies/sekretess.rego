@@ -60,7 +60,7 @@ decision := {
 	"rule": null,
 	"basis": null,
 	"obligations": [],
-	"reasons": sort(generic_reasons | rule_reasons),
+	"reasons": ordered_reasons,
 	"also_allowed_by": [],
 }
 
@@ -75,10 +75,56 @@ reported := {
 }
 
 # Every rule's failure reasons, prefixed with its id.
-rule_reasons contains sprintf("%s: %s", [id, r]) if {
-	some id in vocab.precedence
-	some r in data.sekretess.rules[vocab.packages[id]].reasons
+rule_reasons contains r if {
+	some g in rule_groups
+	some r in g[4]
 }
+
+# --- the order of a denial's reasons -----------------------------------------
+
+# An official reads a denial from the top, so the reasons that decide it come
+# first (policies/README.md, "The decision"):
+#
+#   1. problems with the input itself and other generic reasons, which block
+#      every rule, sorted;
+#   2. the reasons of the rule the sender relies on
+#      (claims.legal_basis_claimed), whatever they are;
+#   3. the failed conditions of the rules whose scope fits the message,
+#      closest (fewest failed conditions) first;
+#   4. the scope mismatches of the rules that do not concern the message,
+#      closest first;
+#   5. "no rule allows this message", which sums up the rest.
+#
+# Ties go by precedence; the reasons of one rule stay together, sorted. The
+# list stays complete: it holds exactly generic_reasons | rule_reasons.
+no_rule_allows := "no rule allows this message"
+
+ordered_reasons := array.concat(
+	array.concat(sort(generic_reasons - {no_rule_allows}), [r | some g in rule_groups; some r in g[4]]),
+	[r | some r in [no_rule_allows]; generic_reasons[r]],
+)
+
+# The rule the sender says it relies on, or null.
+claimed_rule := object.get(input, ["claims", "legal_basis_claimed"], null)
+
+# One entry per rule that gives reasons, sorted into the order above by
+#
+#   [not the claimed rule, number of scope mismatches, number of reasons,
+#    precedence, the reasons prefixed with the rule id]
+#
+# false sorts before true, so the claimed rule comes first; a rule in scope
+# has no scope mismatch, so the rules in scope come next, fewest failed
+# conditions first; then the rules out of scope, fewest mismatches first.
+# A rule's reasons are its scope when the message is outside it, and
+# otherwise its failed conditions (see "rules" in lib.rego); a rule that
+# allows has none and adds nothing. A set is iterated in sorted order, so
+# each rule's reasons come out sorted. (Every expression here is evaluated
+# for every rule on every denial, so there are as few as can be.)
+rule_groups := sort([[id != claimed_rule, count(data.sekretess.rules[pkg].scope), count(rs), i, rs] |
+	some i, id in vocab.precedence
+	pkg := vocab.packages[id]
+	rs := [concat("", [id, ": ", r]) | some r in data.sekretess.rules[pkg].reasons]
+])
 
 # --- generic reasons: malformed or unknown input blocks every rule ---------
 

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 
 	"filippo.io/age"
@@ -28,6 +29,8 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/keys"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/policy"
+	"github.com/sekretessbroker/sekretessbroker/broker/policy/inputschema"
 	"github.com/sekretessbroker/sekretessbroker/broker/provision"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/broker/tlsca"
@@ -200,7 +203,8 @@ type Deployment struct {
 	// CA is the private CA, when Options.TLS asked for one.
 	CA *tlsca.CA
 
-	url string // the NATS URL of the last broker Start started
+	url    string      // the NATS URL of the last broker Start started
+	inputs *inputCheck // with NewDeployment: checks the policy inputs
 }
 
 // NewDeployment provisions a broker data folder and its agencies in
@@ -211,7 +215,61 @@ func NewDeployment(t testing.TB, opts Options) *Deployment {
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.inputs = newInputCheck(t)
 	return d
+}
+
+// inputCheck checks every input the broker builds against
+// policies/input.schema.json: it must match, or be denied for a problem with
+// the input itself (inputschema.CheckDecision). The broker's workers call
+// observe; the errors are reported when the test ends.
+type inputCheck struct {
+	schema *inputschema.Schema
+	mu     sync.Mutex
+	n      int
+	errs   []error
+}
+
+func newInputCheck(t testing.TB) *inputCheck {
+	t.Helper()
+	dir, err := PolicyDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := inputschema.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &inputCheck{schema: s}
+	t.Cleanup(func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, err := range c.errs {
+			t.Errorf("brokertest: an input the broker built: %v", err)
+		}
+	})
+	return c
+}
+
+func (c *inputCheck) observe(input map[string]any, d policy.Decision) {
+	err := c.schema.CheckDecision(input, d.Allow, d.Reasons)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	if err != nil {
+		c.errs = append(c.errs, err)
+	}
+}
+
+// InputsChecked returns how many policy inputs of the brokers started on d
+// have been checked against the input schema so far.
+func (d *Deployment) InputsChecked() int {
+	if d.inputs == nil {
+		return 0
+	}
+	d.inputs.mu.Lock()
+	defer d.inputs.mu.Unlock()
+	return d.inputs.n
 }
 
 // Provision is NewDeployment for examples, which have no testing.TB: it
@@ -311,6 +369,9 @@ func (d *Deployment) config() (service.Config, error) {
 	cfg := service.Config{
 		DataDir: d.Data, PolicyDir: policies, NATSListen: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	if d.inputs != nil {
+		cfg.PolicyObserve = d.inputs.observe
 	}
 	if d.CA != nil {
 		cfg.TLSCert = service.TLSPath(d.Data, tlsca.ServerCertFile)

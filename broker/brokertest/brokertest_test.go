@@ -1,15 +1,19 @@
 package brokertest_test
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/tlsca"
+	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
 
 // TestRunJetStream: the server accepts a connection with JetStream enabled.
@@ -44,5 +48,28 @@ func TestDeployment(t *testing.T) {
 			t.Fatal(err)
 		}
 		d.Dial(t, s.ID)
+	}
+}
+
+// TestInputsChecked: the inputs the broker builds are checked against the
+// input schema, a refused one as well as a delivered one.
+func TestInputsChecked(t *testing.T) {
+	d := brokertest.NewDeployment(t, brokertest.Options{})
+	d.Start(t, nil)
+	cl := d.Dial(t, "rosengard-skola")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	age := 13
+	subject := &agency.Subject{Pseudonym: "elev-4711", Age: &age}
+	if _, err := cl.Deliver(ctx, agency.Message{To: "soc-malmo", Kind: agency.KindConcernReport,
+		Metadata: agency.Claims{Category: "concern", Subject: subject}, Payload: []byte("oro")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Deliver(ctx, agency.Message{To: "polisen-syd", Kind: agency.KindDisclosure,
+		Metadata: agency.Claims{Category: "health", Subject: subject, LegalBasisClaimed: "R-CONSENT"}, Payload: []byte("journal")}); !errors.Is(err, agency.ErrDenied) {
+		t.Fatalf("a health disclosure to the police: %v, want a denial", err)
+	}
+	if n := d.InputsChecked(); n != 2 {
+		t.Fatalf("%d inputs checked, want 2", n)
 	}
 }

@@ -72,6 +72,12 @@ type Config struct {
 	// did not change; zero means defaults.PolicyProbeInterval.
 	ProbeInterval time.Duration
 	Logger        *slog.Logger
+	// Observe, if set, is called with every input the engine evaluates and
+	// the decision it made, from any goroutine. The tests use it to check
+	// the inputs the broker builds against policies/input.schema.json
+	// (package inputschema). The input holds the sender's claims: Observe
+	// must not log or keep it beyond the test.
+	Observe func(input map[string]any, d Decision)
 }
 
 // withDefaults returns c with every unset field that has a default filled in.
@@ -274,6 +280,9 @@ func (e *Engine) eval(ctx context.Context, c *compiled, input map[string]any) (D
 		return denied(c.revision, "policy returned a malformed decision"), fmt.Errorf("%w: %v", ErrEvaluation, err)
 	}
 	d.Revision = c.revision
+	if e.cfg.Observe != nil {
+		e.cfg.Observe(input, d)
+	}
 	return d, nil
 }
 

@@ -41,6 +41,9 @@ type Config struct {
 	DirectoryPath string
 	// PolicyDir is the directory of Rego policies.
 	PolicyDir string
+	// PolicyObserve, if set, sees every policy input and decision (see
+	// policy.Config.Observe); the tests check the inputs against the schema.
+	PolicyObserve func(input map[string]any, d policy.Decision)
 	// NATSURL connects to an existing NATS deployment; empty embeds a server.
 	NATSURL string
 	// NATSListen is the embedded server's address, host:port; port 0 picks a
@@ -191,7 +194,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.Policy, err = policy.Open(ctx, policy.Config{Dir: cfg.PolicyDir, Logger: log}); err != nil {
+	if s.Policy, err = policy.Open(ctx, policy.Config{Dir: cfg.PolicyDir, Logger: log, Observe: cfg.PolicyObserve}); err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
 	s.reportPolicy(s.Policy.Healthy())

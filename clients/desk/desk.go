@@ -2,7 +2,8 @@
 // officer (cmd/polis), the school's rector (cmd/rektor) and social services
 // (cmd/socialtjanst). Each command does one step of an exchange the law
 // allows, asks for exactly what the law requires to be documented, and
-// prints the broker's decision with its basis, or every reason it refused.
+// prints the broker's decision with its basis, or the decisive reasons it
+// refused (--basis RULE names the rule relied on, --all prints every reason).
 //
 // Children are named by personnummer on the command line only: messages
 // carry the keyed pseudonym (package pseudonym), the personnummer itself
@@ -43,7 +44,9 @@ var ErrUsage = errors.New("see the help above")
 // command is one subcommand of a client.
 type command struct {
 	name, args, help string
-	run              func(ctx context.Context, s *session, fs *flag.FlagSet, args []string) error
+	// sends: the command sends a message, so it takes --basis and --all.
+	sends bool
+	run   func(ctx context.Context, s *session, fs *flag.FlagSet, args []string) error
 }
 
 // client is one official's program.
@@ -69,6 +72,8 @@ type session struct {
 	key            *pseudonym.Key
 	connectTimeout time.Duration
 	receiptTimeout time.Duration
+	basis          string // --basis: claims.legal_basis_claimed of what the command sends
+	all            bool   // --all: print every reason of a refusal
 }
 
 func (c *client) usage(out io.Writer) {
@@ -124,6 +129,10 @@ func (c *client) main(ctx context.Context, args []string, out io.Writer) error {
 		fs.StringVar(&s.tlsCA, "tls-ca", "", "CA file of the broker's TLS certificate, when it requires TLS")
 		fs.StringVar(&s.tlsCert, "tls-cert", "", "your agency's TLS client certificate (default with --tls-ca: "+tlsca.ClientCertFile+" beside your keys, if present)")
 		fs.StringVar(&s.tlsKey, "tls-key", "", "key of --tls-cert")
+		if cmd.sends {
+			fs.StringVar(&s.basis, "basis", "", agency.BasisHelp)
+			fs.BoolVar(&s.all, "all", false, agency.AllHelp)
+		}
 		fs.Usage = func() {
 			fmt.Fprintf(out, "%s %s %s\n\n%s\n\n", c.prog, cmd.name, cmd.args, cmd.help)
 			fs.PrintDefaults()
@@ -302,6 +311,17 @@ func (s *session) judgement(outcome, reason string) (*agency.Judgement, error) {
 
 // deliver sends m, waits for the receipt and prints it.
 func (s *session) deliver(ctx context.Context, m agency.Message) (*decision.Record, error) {
+	if s.basis != "" {
+		if err := agency.CheckBasis(s.basis); err != nil {
+			return nil, fmt.Errorf("%w: %w", err, ErrUsage)
+		}
+		c, ok := m.Metadata.(agency.Claims)
+		if !ok {
+			return nil, fmt.Errorf("internal: %T carries no claims for --basis", m.Metadata)
+		}
+		c.LegalBasisClaimed = s.basis
+		m.Metadata = c
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.receiptTimeout)
 	defer cancel()
 	// Who sent it, sealed in the audit log with the purpose.
@@ -315,7 +335,7 @@ func (s *session) deliver(ctx context.Context, m agency.Message) (*decision.Reco
 	}
 	r, err := s.cl.Receipt(ctx, id)
 	if r != nil {
-		printReceipt(s.out, r)
+		printReceipt(s.out, r, s.all)
 	} else if errors.Is(err, agency.ErrUnreachable) {
 		fmt.Fprintf(s.out, "  SENT as message %s, but the broker's decision has not arrived yet. Do not send it\n"+
 			"  again: the decision is kept at the broker (brokerctl receipts --as %s).\n", id, s.as)
@@ -341,7 +361,10 @@ func (s *session) answerInInbox() {
 	fmt.Fprintf(s.out, "  The answer will be in your inbox: %s inbox --as %s\n", s.prog, s.as)
 }
 
-func printReceipt(out io.Writer, r *decision.Record) {
+// printReceipt prints the broker's decision. A refusal shows its decisive
+// reasons (agency.Decisive) and counts the rest, unless all asks for every
+// one; the signed receipt keeps every reason.
+func printReceipt(out io.Writer, r *decision.Record, all bool) {
 	if r.Allowed() {
 		fmt.Fprintf(out, "  DELIVERED (levererat) to %s, message %s\n    rule %s: %s\n", r.Recipient, r.MessageID, r.Rule, r.Basis)
 		if len(r.Obligations) > 0 {
@@ -354,30 +377,16 @@ func printReceipt(out io.Writer, r *decision.Record) {
 	} else {
 		fmt.Fprintf(out, "  REJECTED (avslag): the law as encoded does not allow this message, message %s\n", r.MessageID)
 	}
-	for _, reason := range relevant(r.Reasons) {
+	shown, rest := r.Reasons, 0
+	if !all {
+		shown, rest = agency.Decisive(r.Reasons)
+	}
+	for _, reason := range shown {
 		fmt.Fprintf(out, "    - %s\n", reason)
 	}
-}
-
-// relevant drops the reasons of rules that do not concern this kind of
-// message at all (wrong kind or parties), which would bury the ones that
-// matter; the signed receipt keeps every reason.
-func relevant(reasons []string) []string {
-	var out []string
-	for _, r := range reasons {
-		if strings.Contains(r, "message kind is not") || strings.Contains(r, "sender is not") ||
-			strings.Contains(r, "recipient is not") || strings.Contains(r, "goes to social services") ||
-			strings.Contains(r, "comes from the police") || strings.Contains(r, "goes from") ||
-			strings.Contains(r, "feedback is given by") || strings.Contains(r, "a request comes from") ||
-			strings.Contains(r, "is between") {
-			continue
-		}
-		out = append(out, r)
+	if rest > 0 {
+		fmt.Fprintf(out, "    %s\n", agency.MoreReasons(rest))
 	}
-	if len(out) == 0 {
-		return reasons
-	}
-	return out
 }
 
 // fetch moves every new delivery from the broker into the local inbox. A

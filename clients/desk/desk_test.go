@@ -45,6 +45,12 @@ func TestHelp(t *testing.T) {
 			if err := p.run(context.Background(), []string{c, "-h"}, &out); err != nil || !strings.Contains(out.String(), "-as") {
 				t.Errorf("%s %s -h: %v\n%s", prog, c, err, out.String())
 			}
+			// Every command that sends a message takes --basis and --all.
+			sends := c != "inbox" && c != "consent"
+			if got := strings.Contains(out.String(), "-basis") && strings.Contains(out.String(), "legal_basis_claimed") &&
+				strings.Contains(out.String(), "-all"); got != sends {
+				t.Errorf("%s %s -h: --basis and --all documented: %v, want %v\n%s", prog, c, got, sends, out.String())
+			}
 		}
 		out.Reset()
 		if err := p.run(context.Background(), []string{"fly"}, &out); !errors.Is(err, desk.ErrUsage) {
@@ -174,15 +180,31 @@ func TestFeedbackWithinConsent(t *testing.T) {
 	feedback := []string{"feedback", "--report", open[0].ID, "--status", "opened", "--reason", "Bedömt lämpligt.",
 		"--asked", "--guardian-informed", "--consent", "soc-malmo.s-2", "--category", "case_details",
 		"--purpose", "stöd i skolan", "--personnummer", pnr, "--text", "Familjen får stöd i hemmet."}
-	if got, err := as("socialtjanst", social, feedback...); !errors.Is(err, desk.ErrRejected) || !strings.Contains(got, "R-CONSENT: no consent record") {
+	// With --consent the feedback relies on R-CONSENT: its reason is the
+	// decisive one, and the rest are counted.
+	got, err := as("socialtjanst", social, feedback...)
+	if !errors.Is(err, desk.ErrRejected) || !strings.Contains(got, "    - R-CONSENT: no consent record") ||
+		strings.Contains(got, "R-FEEDBACK") || !strings.Contains(got, "more reasons; --all shows them") {
 		t.Fatalf("feedback beyond the status without consent: %v\n%s", err, got)
+	}
+	// --basis names another rule, whose reasons then come first; --all
+	// prints every reason.
+	got, err = as("socialtjanst", social, append(feedback, "--basis", "R-FEEDBACK", "--all")...)
+	first, _, _ := strings.Cut(got[strings.Index(got, "    - "):], "\n")
+	if !errors.Is(err, desk.ErrRejected) || !strings.HasPrefix(first, "    - R-FEEDBACK: ") ||
+		!strings.Contains(got, "R-CONSENT: no consent record") || !strings.Contains(got, "no rule allows this message") ||
+		strings.Contains(got, "--all shows them") {
+		t.Fatalf("feedback with --basis R-FEEDBACK --all: %v\n%s", err, got)
+	}
+	if _, err := as("socialtjanst", social, append(feedback, "--basis", "1018a")...); !errors.Is(err, desk.ErrUsage) {
+		t.Fatalf("--basis that is no rule id: %v", err)
 	}
 	if got, err := as("socialtjanst", social, "consent", "record", "--id", "s-2", "--personnummer", pnr,
 		"--categories", "case_details", "--to", school, "--purpose", "stöd i skolan", "--guardian", "mamma", "--guardians-needed", "1",
 		"--child-required", "no", "--how", "oral"); err != nil {
 		t.Fatalf("%v\n%s", err, got)
 	}
-	got, err := as("socialtjanst", social, feedback...)
+	got, err = as("socialtjanst", social, feedback...)
 	if err != nil || !strings.Contains(got, "rule R-CONSENT") {
 		t.Fatalf("feedback within consent: %v\n%s", err, got)
 	}

@@ -35,6 +35,7 @@ carries a pseudonym, and the broker never learns who the child is.`,
 	cmds: []command{
 		{
 			name: "request", args: "--to AGENCY --category CATEGORY --personnummer NR --purpose WHY --text QUESTION [--wait 0]",
+			sends: true,
 			help: "Ask a school or social services for data (begäran, LUB 2025:170). State in\n" +
 				"--purpose why the police need it in crime fighting. The broker checks the\n" +
 				"request at once; the answer arrives in your inbox (or wait for it with --wait 2m).\n\n" + categoriesHelp,
@@ -44,6 +45,7 @@ carries a pseudonym, and the broker never learns who the child is.`,
 		concernCmd("the police"),
 		{
 			name: "answer-fu", args: "--request ID --relevance WHY --text DATA",
+			sends: true,
 			help: "Answer social services' request for data from a preliminary investigation\n" +
 				"(förundersökning) connected to a report of concern (SoL (2025:400) 20 kap. 6 §).\n" +
 				"--relevance records your assessment of why the data can matter for\n" +
@@ -124,6 +126,7 @@ func policeAnswerFU(ctx context.Context, s *session, fs *flag.FlagSet, args []st
 func concernCmd(who string) command {
 	return command{
 		name: "concern", args: "--to SOCIAL-SERVICES --personnummer NR --text WHAT [--feedback]",
+		sends: true,
 		help: "Report concern that a child is being harmed (orosanmälan) to social services.\n" +
 			who + " must report on its own even if others already have; repeated reports\n" +
 			"are fine. With --feedback you ask to be told whether an investigation was\n" +

@@ -29,6 +29,7 @@ a pseudonym, and the broker never learns who the pupil is.`,
 		inboxCmd("requests from the police, feedback from social services"),
 		{
 			name: "answer", args: "--request ID --category CATEGORY [--text DATA] [--secret --assessment disclose|withhold --reason WHY]",
+			sends: true,
 			help: "Answer a request from the police in your inbox. Enrolment, class lists and\n" +
 				"the school catalogue are public: just answer. Anything else, or anything\n" +
 				"covered by secrecy (e.g. protected personal data), needs --secret and your\n" +
@@ -40,6 +41,7 @@ a pseudonym, and the broker never learns who the pupil is.`,
 		concernCmd("The school"),
 		{
 			name: "confiscation", args: "--to POLICE --item knife|weapon|spray_paint|crime_tool|other [--ground WHY] --place WHERE --personnummer NR --text WHAT",
+			sends: true,
 			help: "Report to the police that the school took a knife, another weapon, spray\n" +
 				"paint or a crime tool from a pupil (skollagen 5 kap. 23 §): a duty of the\n" +
 				"rector, or of whom the rector appointed (--role rector_delegate). For\n" +
@@ -48,6 +50,7 @@ a pseudonym, and the broker never learns who the pupil is.`,
 		},
 		{
 			name: "disclose", args: "--to POLICE --category CATEGORY --personnummer NR --purpose WHY --reason ASSESSMENT --text DATA",
+			sends: true,
 			help: "Tell the police on your own initiative what they need in crime fighting, e.g.\n" +
 				"that a pupil is believed to be in a criminal risk environment (category\n" +
 				"risk_environment; LUB 2025:170 7 § andra stycket). Only the rector may, and\n" +

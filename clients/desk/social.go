@@ -31,6 +31,7 @@ consents carry a pseudonym, and the broker never learns who the child is.`,
 		inboxCmd("reports of concern, answers from the police"),
 		{
 			name: "feedback", args: "--report ID --status opened|not_opened|ongoing --reason WHY [--asked] [--guardian-informed] [--consent REF --category C --purpose P --personnummer NR --text T]",
+			sends: true,
 			help: "Tell the reporter of a concern in your inbox whether an investigation was\n" +
 				"opened, not opened or is already ongoing (återkoppling, SoL (2025:400) 19 kap. 6 §).\n" +
 				"Only the status is sent. --asked: the reporter asked for feedback;\n" +
@@ -61,12 +62,14 @@ consents carry a pseudonym, and the broker never learns who the child is.`,
 		},
 		{
 			name: "disclose", args: "--to AGENCY --consent REF --category CATEGORY --personnummer NR --purpose WHY --text DATA",
+			sends: true,
 			help: "Disclose data within a consent (OSL 12 kap. 2-3 §§). The purpose must be the\n" +
 				"one consented to; the broker reads the consent itself from the registry.",
 			run: socialDisclose,
 		},
 		{
 			name: "disclose-1018a", args: "--to POLICE --category CATEGORY --personnummer NR --risk WHY --not-inappropriate WHY [--prevents WHY] --text DATA",
+			sends: true,
 			help: "Give the police data about a young person under 21 to prevent crime\n" +
 				"(OSL 10 kap. 18 a §). Document its two conditions (Lag 2025:179, from 2025-04-01):\n" +
 				"  --risk               concrete circumstances show a risk the young person will engage in crime\n" +
@@ -78,6 +81,7 @@ consents carry a pseudonym, and the broker never learns who the child is.`,
 		},
 		{
 			name: "request-fu", args: "--to POLICE --personnummer NR --purpose WHY --text QUESTION",
+			sends: true,
 			help: "Ask the police for data from a preliminary investigation (förundersökning)\n" +
 				"connected to a report of concern, for the child's needs assessment. The answer\n" +
 				"stays under förundersökningssekretess: it must not be passed on.",
@@ -85,6 +89,7 @@ consents carry a pseudonym, and the broker never learns who the child is.`,
 		},
 		{
 			name: "forward", args: "--message ID --to AGENCY --purpose WHY [--consent REF] [--personnummer NR]",
+			sends: true,
 			help: "Pass data you received on to another agency. The broker applies the\n" +
 				"obligations it came with: data from a preliminary investigation is refused.",
 			run: socialForward,

@@ -206,8 +206,14 @@ func (f Request) Message(o Official) (agency.Message, error) {
 	if err != nil {
 		return agency.Message{}, err
 	}
+	// The request relies on LUB 4 § for contact details and on 7 § for the
+	// rest: if it is refused, that rule's reasons come first.
+	basis := "R-LUB-REQUEST"
+	if f.Category == "contact_details" {
+		basis = "R-LUB-CONTACT"
+	}
 	return agency.Message{To: f.To, Kind: agency.KindRequest, Payload: []byte(f.Text),
-		Metadata: agency.Claims{Category: f.Category, Subject: subj, Purpose: f.Purpose}}, nil
+		Metadata: agency.Claims{Category: f.Category, Subject: subj, Purpose: f.Purpose, LegalBasisClaimed: basis}}, nil
 }
 
 // Answer is the school's answer to a police request (LUB 2025:170 7 §):

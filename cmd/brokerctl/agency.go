@@ -91,11 +91,18 @@ func cmdSend(args []string, out io.Writer) error {
 	text := fs.String("text", "", "payload text (instead of --payload)")
 	replyTo := fs.String("reply-to", "", "id of the message this answers")
 	wait := fs.Duration("wait", 10*time.Second, "how long to wait for the receipt")
+	basis := fs.String("basis", "", agency.BasisHelp)
+	all := fs.Bool("all", false, agency.AllHelp)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *to == "" || *kind == "" || *meta == "" {
 		return errors.New("send needs --from, --to, --kind and --meta")
+	}
+	if *basis != "" {
+		if err := agency.CheckBasis(*basis); err != nil {
+			return err
+		}
 	}
 	mb, err := readArg(*meta)
 	if err != nil {
@@ -104,6 +111,12 @@ func cmdSend(args []string, out io.Writer) error {
 	var md map[string]any
 	if err := json.Unmarshal(mb, &md); err != nil {
 		return fmt.Errorf("--meta is not a JSON object: %w", err)
+	}
+	if *basis != "" {
+		if b, ok := md["legal_basis_claimed"]; ok && b != *basis {
+			return fmt.Errorf("--meta names legal_basis_claimed %v and --basis %s: give one", b, *basis)
+		}
+		md["legal_basis_claimed"] = *basis
 	}
 	payload := []byte(*text)
 	if *payloadFile != "" {
@@ -125,16 +138,18 @@ func cmdSend(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "sent %s %s → %s, waiting for the broker's receipt…\n", id, c.as, *to)
 	r, err := cl.Receipt(ctx, id)
 	if r != nil {
-		printReceipt(out, r)
+		printReceipt(out, r, *all)
 	}
 	var rej *agency.RejectedError
 	if errors.As(err, &rej) {
-		return errors.New("the message was rejected; the receipt above lists every reason")
+		return errors.New("the message was rejected; the reasons are above, and the signed receipt lists every one")
 	}
 	return err
 }
 
-func printReceipt(out io.Writer, r *decision.Record) {
+// printReceipt prints a receipt and its signed text. A rejection shows its
+// decisive reasons (agency.Decisive) and counts the rest unless all is set.
+func printReceipt(out io.Writer, r *decision.Record, all bool) {
 	if r.Allowed() {
 		fmt.Fprintf(out, "DELIVERED under %s (%s)\n", r.Rule, r.Basis)
 		if len(r.Obligations) > 0 {
@@ -146,8 +161,15 @@ func printReceipt(out io.Writer, r *decision.Record) {
 			code = " [" + r.ErrorCode + "]"
 		}
 		fmt.Fprintf(out, "REJECTED%s\n", code)
-		for _, reason := range r.Reasons {
+		shown, rest := r.Reasons, 0
+		if !all {
+			shown, rest = agency.Decisive(r.Reasons)
+		}
+		for _, reason := range shown {
 			fmt.Fprintf(out, "  - %s\n", reason)
+		}
+		if rest > 0 {
+			fmt.Fprintf(out, "  %s\n", agency.MoreReasons(rest))
 		}
 	}
 	b, _ := json.Marshal(r)
@@ -230,7 +252,7 @@ func cmdReceipts(args []string, out io.Writer) error {
 	defer cl.Close()
 	return each(out, *wait, 0, "no receipts", cl.NextReceipt, func(r *decision.Record) error {
 		fmt.Fprintf(out, "message %s → %s: ", r.MessageID, r.Recipient)
-		printReceipt(out, r)
+		printReceipt(out, r, true)
 		return nil
 	})
 }

@@ -138,4 +138,23 @@ func TestKeygenAddExchange(t *testing.T) {
 	if err != nil || !strings.Contains(out, "from skolan (concern_report)") || !strings.Contains(out, "oro för eleven") {
 		t.Fatalf("recv: %q %v", out, err)
 	}
+
+	// A refusal shows the reasons of the rule named with --basis first and
+	// counts the rest; --all shows every one.
+	health := []string{"send", "--nats-url", svc.NATSURL(), "--from", "skolan", "--to", "soc", "--kind", "disclosure",
+		"--meta", `{"category":"health","subject":{"pseudonym":"p","age":13}}`, "--text", "journal", "--wait", "30s",
+		"--keys", school, "--directory", filepath.Join(school, "directory.yaml"), "--basis", "R-CONSENT"}
+	out, err = runCtl(t, health...)
+	if err == nil || !strings.Contains(out, "REJECTED\n  - R-CONSENT: no consent record") ||
+		!strings.Contains(out, "more reasons; --all shows them") || strings.Contains(out, "  - R-GENERAL") {
+		t.Fatalf("send --basis R-CONSENT: %q %v", out, err)
+	}
+	out, err = runCtl(t, append(health, "--all")...)
+	if err == nil || !strings.Contains(out, "REJECTED\n  - R-CONSENT: no consent record") ||
+		!strings.Contains(out, "  - R-GENERAL") || !strings.Contains(out, "  - no rule allows this message") {
+		t.Fatalf("send --basis R-CONSENT --all: %q %v", out, err)
+	}
+	if _, err := runCtl(t, append(health, "--basis", "consent")...); err == nil || !strings.Contains(err.Error(), "not a rule id") {
+		t.Fatalf("send --basis consent: %v", err)
+	}
 }

@@ -42,6 +42,8 @@ Usage:
   brokerctl demo   [--data DIR] [--agencies DIR]                the demo agencies, homes in DIR (default: agencies beside --data)
   brokerctl nats-config [--data DIR] [--out FILE]
   brokerctl send   --from ID [--keys HOME] --to ID --kind KIND --meta FILE|JSON [--payload FILE|-] [--text TEXT] [--reply-to ID] [--wait 10s]
+                   [--basis RULE] [--all]                     RULE: the rule relied on (claims.legal_basis_claimed), whose reasons a
+                                                              refusal shows first; --all: every reason, not only the decisive ones
   brokerctl recv   --as ID [--keys HOME] [--wait 5s] [--max N] [--out DIR]
   brokerctl receipts --as ID [--keys HOME] [--wait 5s]
   brokerctl decide --input FILE [--policies DIR]
