@@ -50,6 +50,13 @@ type Config struct {
 	// CheckpointInterval is how often a checkpoint is published when the log
 	// grew; zero means defaults.CheckpointInterval.
 	CheckpointInterval time.Duration
+	// HealthInterval is how often the log checks that its stream answers
+	// and has room for records; zero means defaults.AuditHealthInterval.
+	HealthInterval time.Duration
+	// HealthWindow is how long a failed append or check keeps Err reporting
+	// it when nothing begun after it has succeeded; zero means
+	// defaults.AuditHealthWindow.
+	HealthWindow time.Duration
 	// Logger receives the log's warnings and errors; nil discards them.
 	Logger *slog.Logger
 	// Now is the checkpoints' clock; nil means time.Now.
@@ -61,6 +68,12 @@ func (c Config) withDefaults() Config {
 	c.Replicas = defaults.ReplicaCount(c.Replicas)
 	if c.CheckpointInterval <= 0 {
 		c.CheckpointInterval = defaults.CheckpointInterval
+	}
+	if c.HealthInterval <= 0 {
+		c.HealthInterval = defaults.AuditHealthInterval
+	}
+	if c.HealthWindow <= 0 {
+		c.HealthWindow = defaults.AuditHealthWindow
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -115,7 +128,7 @@ type Log struct {
 	// and are trusted as before; unsigned ones from it on are not the
 	// broker's.
 	signedFrom uint64
-	appendErr  error // the last append failed: back-pressure
+	health     health
 	published  int64 // size of this Log's last checkpoint
 
 	quit     chan struct{}
@@ -137,8 +150,23 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		bySeq: map[uint64]uint64{}, byMessage: map[string]uint64{},
 		quit: make(chan struct{}), recordKeys: signerVerifiers{s: cfg.Signer, more: cfg.History},
 	}
-	var err error
-	if l.stream, l.checkpoints, l.keys, err = Setup(ctx, cfg.JetStream, cfg.Replicas, cfg.Limits); err != nil {
+	// While a cluster forms, or another broker creates the same streams at
+	// the same moment, a step fails or gets no answer: it is tried again.
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaults.StartTimeout)
+		defer cancel()
+	}
+	retry := func(what string, f func(context.Context) error) error {
+		return bus.Retry(ctx, defaults.SetupCallTimeout, f, func(err error) {
+			cfg.Logger.Warn("audit: "+what+" not ready yet; trying again", "err", err)
+		})
+	}
+	err := retry("streams", func(ctx context.Context) (err error) {
+		l.stream, l.checkpoints, l.keys, err = Setup(ctx, cfg.JetStream, cfg.Replicas, cfg.Limits)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	l.signedFrom = signedFrom(l.stream.CachedInfo())
@@ -147,8 +175,11 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	} else {
 		cfg.Logger.Warn("audit: no auditor recipients; personal fields are not recorded")
 	}
-	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
-	if err != nil {
+	var cons jetstream.Consumer
+	if err := retry("reader", func(ctx context.Context) (err error) {
+		cons, err = l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+		return err
+	}); err != nil {
 		return nil, fmt.Errorf("audit: follow %s: %w", bus.StreamAudit, err)
 	}
 	if l.cc, err = cons.Consume(l.receive); err != nil {
@@ -158,8 +189,9 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		l.cc.Stop()
 		return nil, err
 	}
-	l.wg.Add(1)
+	l.wg.Add(2)
 	go l.checkpointLoop()
+	go l.healthLoop()
 	return l, nil
 }
 
@@ -320,12 +352,12 @@ func (l *Log) index(k indexKey, seq uint64) {
 // stream has stored it (PubAck). If the inbound message was already recorded,
 // by this broker or another, nothing new is written and the recorded decision
 // is returned instead: the caller must act on the returned record.
+//
+// A publish that gets no answer within defaults.CallTimeout (the stream's
+// leader died) is made again, under the same message id, until ctx ends:
+// the stream's dedupe window (defaults.DedupWindow) keeps it one record.
 func (l *Log) Append(ctx context.Context, rec *decision.Record, p *Personal) (*decision.Record, error) {
-	out, err := l.append(ctx, rec, p)
-	l.mu.Lock()
-	l.appendErr = err
-	l.mu.Unlock()
-	return out, err
+	return l.append(ctx, rec, p)
 }
 
 func (l *Log) append(ctx context.Context, rec *decision.Record, p *Personal) (*decision.Record, error) {
@@ -340,7 +372,14 @@ func (l *Log) append(ctx context.Context, rec *decision.Record, p *Personal) (*d
 		}
 		e.Personal = s
 	}
-	ack, key, err := publishEntry(ctx, l.js, l.cfg.Signer, e)
+	var ack *jetstream.PubAck
+	var key indexKey
+	err := bus.Retry(ctx, defaults.CallTimeout, func(ctx context.Context) (err error) {
+		start := l.cfg.Now()
+		ack, key, err = publishEntry(ctx, l.js, l.cfg.Signer, e)
+		l.note(start, err)
+		return err
+	}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -463,15 +502,92 @@ func (l *Log) Head() (int64, tlog.Hash) {
 	return l.tree.n, h
 }
 
-// Err reports why the log cannot take records now (the last append failed,
-// which clears itself with the next one that succeeds) or cannot be followed.
+// Err reports why the log cannot take records now, or cannot be followed.
+// It follows the stream, not the last append to finish: an append or a
+// check of the stream (every HealthInterval) that failed counts for
+// HealthWindow, unless one begun after it has succeeded since. A call that
+// timed out late, after later ones succeeded, says nothing about the stream
+// now; an idle broker is judged by its checks.
 func (l *Log) Err() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.readErr != nil {
 		return l.readErr
 	}
-	return l.appendErr
+	return l.health.err(l.cfg.Now(), l.cfg.HealthWindow)
+}
+
+// health is what the log knows of whether its stream takes records: the
+// outcomes of appends and checks, ordered by when each began.
+type health struct {
+	okStart   time.Time // start of the latest-begun call that succeeded
+	failStart time.Time // start of the latest-begun call that failed
+	failEnd   time.Time // when a call last failed
+	failErr   error
+}
+
+// note records the outcome of a call begun at start. A call the caller gave
+// up on (context.Canceled: the broker stops) says nothing of the stream.
+func (l *Log) note(start time.Time, err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := &l.health
+	if err == nil {
+		if start.After(h.okStart) {
+			h.okStart = start
+		}
+		return
+	}
+	if !start.Before(h.failStart) {
+		h.failStart, h.failErr = start, err
+	}
+	h.failEnd = l.cfg.Now()
+}
+
+func (h *health) err(now time.Time, window time.Duration) error {
+	if h.failErr == nil || !h.failStart.After(h.okStart) || now.Sub(h.failEnd) >= window {
+		return nil
+	}
+	return h.failErr
+}
+
+// healthLoop checks the audit stream every HealthInterval: that it answers
+// (it has a leader) and has room for a record.
+func (l *Log) healthLoop() {
+	defer l.wg.Done()
+	t := time.NewTicker(l.cfg.HealthInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.quit:
+			return
+		case <-t.C:
+		}
+		start := l.cfg.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), defaults.CallTimeout)
+		err := l.check(ctx)
+		cancel()
+		l.note(start, err)
+	}
+}
+
+// check asks the audit stream for its state.
+func (l *Log) check(ctx context.Context) error {
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("audit: stream %s does not answer (no leader?): %w", bus.StreamAudit, err)
+	}
+	if info.Cluster != nil && info.Cluster.Leader == "" {
+		return fmt.Errorf("audit: stream %s has no leader", bus.StreamAudit)
+	}
+	c, st := info.Config, info.State
+	if (c.MaxMsgs > 0 && st.Msgs >= uint64(c.MaxMsgs)) || (c.MaxBytes > 0 && st.Bytes >= uint64(c.MaxBytes)) {
+		return fmt.Errorf("audit: stream %s is full (%d records, %d bytes); raise --audit-max-msgs or --audit-max-bytes", bus.StreamAudit, st.Msgs, st.Bytes)
+	}
+	return nil
 }
 
 // Sync waits until this Log has read every record the stream held when Sync
