@@ -111,12 +111,12 @@ func TestFailover(t *testing.T) {
 	}{
 		{"consumer_leader", func() func() {
 			i := waitLeader(t, cl, func() int { return cl.ConsumerLeader(bus.StreamIn, bus.BrokerConsumer) })
-			cl.Stop(i)
+			cl.Kill(i)
 			return func() { cl.Restart(i) }
 		}},
 		{"audit_leader", func() func() {
 			i := waitLeader(t, cl, func() int { return cl.StreamLeader(bus.StreamAudit) })
-			cl.Stop(i)
+			cl.Kill(i)
 			return func() { cl.Restart(i) }
 		}},
 		{"broker", func() func() {
