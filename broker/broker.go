@@ -296,15 +296,13 @@ func (b *Broker) setup(ctx context.Context) error {
 			return fmt.Errorf("broker: %w", err)
 		}
 	}
-	if err := b.ensure(ctx, "agency consumers", func(ctx context.Context) error {
-		return b.ensureAgencies(ctx, c.Directory.Current())
-	}); err != nil {
+	if err := b.ensureAgencies(ctx, c.Directory.Current()); err != nil {
 		return err
 	}
 	c.Directory.OnChange(func(d *directory.Directory) {
 		ctx, cancel := context.WithTimeout(context.Background(), defaults.StartTimeout)
 		defer cancel()
-		if err := b.ensure(ctx, "agency consumers", func(ctx context.Context) error { return b.ensureAgencies(ctx, d) }); err != nil {
+		if err := b.ensureAgencies(ctx, d); err != nil {
 			c.Logger.Error("broker: agency consumers", "err", err)
 		}
 	})
@@ -321,7 +319,8 @@ func (b *Broker) ensure(ctx context.Context, what string, f func(context.Context
 }
 
 // ensureAgencies creates each agency's inbox and receipt consumers, so that
-// deliveries wait in JetStream even before the agency first connects.
+// deliveries wait in JetStream even before the agency first connects; each
+// is tried again while it fails, until ctx ends.
 func (b *Broker) ensureAgencies(ctx context.Context, d *directory.Directory) error {
 	for i := range d.Agencies {
 		id := d.Agencies[i].ID
@@ -329,9 +328,12 @@ func (b *Broker) ensureAgencies(ctx context.Context, d *directory.Directory) err
 			{bus.StreamOut, bus.InboxConsumer(id), bus.Out(id)},
 			{bus.StreamReceipts, bus.ReceiptConsumer(id), bus.Receipt(id)},
 		} {
-			_, err := b.js.CreateOrUpdateConsumer(ctx, cc.stream, jetstream.ConsumerConfig{
-				Durable: cc.name, FilterSubject: cc.subject,
-				AckPolicy: jetstream.AckExplicitPolicy, AckWait: defaults.DeliveryAckWait, MaxDeliver: -1,
+			err := b.ensure(ctx, "consumer "+cc.name, func(ctx context.Context) error {
+				_, err := b.js.CreateOrUpdateConsumer(ctx, cc.stream, jetstream.ConsumerConfig{
+					Durable: cc.name, FilterSubject: cc.subject,
+					AckPolicy: jetstream.AckExplicitPolicy, AckWait: defaults.DeliveryAckWait, MaxDeliver: -1,
+				})
+				return err
 			})
 			if err != nil {
 				return fmt.Errorf("broker: consumer %s: %w", cc.name, err)

@@ -162,9 +162,9 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 			cfg.Logger.Warn("audit: "+what+" not ready yet; trying again", "err", err)
 		})
 	}
-	err := retry("streams", func(ctx context.Context) (err error) {
-		l.stream, l.checkpoints, l.keys, err = Setup(ctx, cfg.JetStream, cfg.Replicas, cfg.Limits)
-		return err
+	var err error
+	l.stream, l.checkpoints, l.keys, err = setup(ctx, cfg.JetStream, cfg.Replicas, cfg.Limits, func(what string, err error) {
+		cfg.Logger.Warn("audit: "+what+" not ready yet; trying again", "err", err)
 	})
 	if err != nil {
 		return nil, err
@@ -199,6 +199,21 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 // key bucket with their limits, zero replicas meaning defaults.Replicas (zero fields take limits.Default(0)), and
 // returns them.
 func Setup(ctx context.Context, js jetstream.JetStream, replicas int, lim limits.Streams) (records, checkpoints jetstream.Stream, keys jetstream.KeyValue, err error) {
+	return setup(ctx, js, replicas, lim, nil)
+}
+
+// setup is Setup, each step tried again while it fails (a cluster forming,
+// another broker creating the same stream at the same moment) until ctx
+// ends, each attempt bounded by defaults.SetupCallTimeout; onErr, if not
+// nil, is told of each failed attempt.
+func setup(ctx context.Context, js jetstream.JetStream, replicas int, lim limits.Streams, onErr func(string, error)) (records, checkpoints jetstream.Stream, keys jetstream.KeyValue, err error) {
+	step := func(what string, f func(context.Context) error) error {
+		return bus.Retry(ctx, defaults.SetupCallTimeout, f, func(err error) {
+			if onErr != nil {
+				onErr(what, err)
+			}
+		})
+	}
 	replicas = defaults.ReplicaCount(replicas)
 	lim = lim.Or(limits.Default(0))
 	rc := jetstream.StreamConfig{
@@ -209,10 +224,15 @@ func Setup(ctx context.Context, js jetstream.JetStream, replicas int, lim limits
 	}
 	// Apply sets DiscardNew: a full log refuses a record, never drops one.
 	lim.Audit.Apply(&rc, false)
-	if rc.Metadata, err = signedFromMetadata(ctx, js); err != nil {
-		return nil, nil, nil, err
-	}
-	records, err = js.CreateOrUpdateStream(ctx, rc)
+	err = step("stream "+bus.StreamAudit, func(ctx context.Context) (err error) {
+		// Read again on each attempt: a broker that created the stream
+		// meanwhile has set where signed records begin.
+		if rc.Metadata, err = signedFromMetadata(ctx, js); err != nil {
+			return err
+		}
+		records, err = js.CreateOrUpdateStream(ctx, rc)
+		return err
+	})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("audit: stream %s (check its limits against the disk and JetStream's max_file_store): %w", bus.StreamAudit, err)
 	}
@@ -223,11 +243,17 @@ func Setup(ctx context.Context, js jetstream.JetStream, replicas int, lim limits
 		DenyDelete: true, DenyPurge: true,
 	}
 	lim.AuditCheckpoints.Apply(&cc, false)
-	checkpoints, err = js.CreateOrUpdateStream(ctx, cc)
+	err = step("stream "+bus.StreamAuditCheckpoints, func(ctx context.Context) (err error) {
+		checkpoints, err = js.CreateOrUpdateStream(ctx, cc)
+		return err
+	})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("audit: stream %s: %w", bus.StreamAuditCheckpoints, err)
 	}
-	keys, err = setupKeys(ctx, js, replicas, lim.AuditKeys)
+	err = step("bucket "+bus.BucketAuditKeys, func(ctx context.Context) (err error) {
+		keys, err = setupKeys(ctx, js, replicas, lim.AuditKeys)
+		return err
+	})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("audit: key bucket: %w", err)
 	}

@@ -2,6 +2,8 @@ package bus
 
 import (
 	"context"
+	"errors"
+	"math/rand/v2"
 	"time"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
@@ -11,8 +13,8 @@ import (
 // if it never succeeded. Each call gets its own deadline of at most per (no
 // deadline of its own when per is zero), so that a call whose stream or
 // consumer leader died is made again, to the new leader, instead of waiting
-// out ctx. Between calls it waits from defaults.RetryMin, doubling up to
-// defaults.RetryMax. onErr, if not nil, is told of each failed call.
+// out ctx. Between calls it waits about defaults.RetryMin, doubling up to
+// about defaults.RetryMax, at random within half of that either way. onErr, if not nil, is told of each failed call.
 //
 // f must be safe to repeat: a publish carries a message id the stream
 // dedupes by, a creation is a create-or-update.
@@ -24,6 +26,7 @@ func Retry(ctx context.Context, per time.Duration, f func(context.Context) error
 			cctx, cancel = context.WithTimeout(ctx, per)
 		}
 		err := f(cctx)
+		cctxErr := cctx.Err()
 		cancel()
 		if err == nil {
 			return nil
@@ -31,7 +34,16 @@ func Retry(ctx context.Context, per time.Duration, f func(context.Context) error
 		if onErr != nil {
 			onErr(err)
 		}
-		t := time.NewTimer(wait)
+		// Jittered, so that brokers that failed together do not try again
+		// together. A call that timed out waits up to a quarter of its
+		// deadline more: two brokers creating the same stream through the
+		// same node at the same moment may both get no answer, and must
+		// not meet again on the next one.
+		d := wait/2 + rand.N(wait)
+		if per > 0 && errors.Is(cctxErr, context.DeadlineExceeded) && ctx.Err() == nil {
+			d += rand.N(per / 4)
+		}
+		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
 			t.Stop()

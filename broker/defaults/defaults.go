@@ -53,7 +53,7 @@ const (
 	// read, a key-value write). A call whose stream leader died gets no
 	// answer; it is made again, to the new leader, after CallTimeout. It is
 	// well below AckWait, and generous for a PubAck on a busy machine.
-	CallTimeout = 3 * time.Second
+	CallTimeout = 2 * time.Second
 	// PullExpiry is how long one pull request of the brokers' consumer
 	// waits for messages before it is renewed.
 	PullExpiry = 5 * time.Second
@@ -64,7 +64,7 @@ const (
 	// RetryMin and RetryMax bound the wait between two attempts of a
 	// JetStream call that failed; it doubles from one to the other.
 	RetryMin = 100 * time.Millisecond
-	RetryMax = 2 * time.Second
+	RetryMax = time.Second
 	// StartTimeout is how long a starting broker keeps trying to connect to
 	// NATS and to create its streams, consumers and buckets, which fails
 	// while the cluster is still forming: brokers and nodes start in any
@@ -72,7 +72,7 @@ const (
 	StartTimeout = 2 * time.Minute
 	// SetupCallTimeout bounds one attempt at creating or updating a stream,
 	// consumer or bucket; an R3 stream's creation waits for its peers.
-	SetupCallTimeout = 10 * time.Second
+	SetupCallTimeout = 5 * time.Second
 	// AuditHealthInterval is how often a broker checks that the audit
 	// stream has a leader and room for records.
 	AuditHealthInterval = 2 * time.Second

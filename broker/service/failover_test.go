@@ -104,6 +104,7 @@ func TestFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	var traffic *load
 	faults := []struct {
 		name string
 		// inject causes the fault and returns what puts things right again.
@@ -120,6 +121,9 @@ func TestFailover(t *testing.T) {
 			return func() { cl.Restart(i) }
 		}},
 		{"broker", func() func() {
+			// A burst, so that the broker dies with messages in hand:
+			// pulled, some decided, none acknowledged.
+			traffic.burst(senders[0], 40)
 			brokers[0].Crash()
 			brokers[0] = nil
 			return func() {
@@ -137,13 +141,13 @@ func TestFailover(t *testing.T) {
 			t.Fatalf("%s: cluster not current before the fault: %v", f.name, err)
 		}
 		first := lastSeq(ctx, t, auditStream) + 1
-		load := startLoad(senders, 50*time.Millisecond)
+		traffic = startLoad(senders, 50*time.Millisecond)
 		// Some decisions first, so that the fault strikes a broker at work.
 		waitSeq(ctx, t, auditStream, first+30, f.name+": decisions before the fault")
 		faultAt := time.Now()
 		restore := f.inject()
 		waitSeq(ctx, t, auditStream, lastSeq(ctx, t, auditStream)+100, f.name+": decisions after the fault")
-		sent := load.stop(t)
+		sent := traffic.stop(t)
 		if err := rcv.await(ctx, sent); err != nil {
 			t.Errorf("%s: %v", f.name, err)
 		}
@@ -209,6 +213,23 @@ func startLoad(senders []*agency.Client, every time.Duration) *load {
 		})
 	}
 	return l
+}
+
+// burst sends n messages from c at once, and returns once they are stored.
+func (l *load) burst(c *agency.Client, n int) {
+	var wg sync.WaitGroup
+	for k := range n {
+		wg.Go(func() {
+			raw, id, err := c.Seal(agency.Message{To: social, Kind: agency.KindConcernReport,
+				Metadata: concern(fmt.Sprintf("burst-%d", k)), Payload: []byte("x")})
+			if err != nil {
+				l.fail(err)
+				return
+			}
+			l.publish(c, raw, id)
+		})
+	}
+	wg.Wait()
 }
 
 // publish sends raw until it is stored; it gives up only when the load stops
