@@ -490,7 +490,7 @@ func (b *Broker) input(ctx context.Context, env *envelope.Envelope, sender, reci
 	// Only a reference is taken from the sender; consent data inline in the
 	// claims is never read. Without a record the policy finds no consent.
 	if ref, ok := claims["consent_ref"].(string); ok && ref != "" {
-		c, err := b.cfg.Consent.Resolve(ctx, ref)
+		c, err := b.resolveConsent(ctx, ref)
 		switch {
 		case err == nil:
 			in["consent"] = c
@@ -523,6 +523,28 @@ func (b *Broker) byMessage(ctx context.Context, id string) (*decision.Record, er
 		return err
 	})
 	return r, err
+}
+
+// resolveConsent is Consent.Resolve, asked again while the registry does
+// not answer, for up to replayGuardPatience. That no record exists, or that
+// it is unusable, is an answer.
+func (b *Broker) resolveConsent(ctx context.Context, ref string) (map[string]any, error) {
+	patience, cancel := context.WithTimeout(ctx, replayGuardPatience)
+	defer cancel()
+	var c map[string]any
+	var final error
+	err := b.call(patience, func(ctx context.Context) (err error) {
+		c, err = b.cfg.Consent.Resolve(ctx, ref)
+		if errors.Is(err, consent.ErrNotFound) || errors.Is(err, consent.ErrInvalid) {
+			final = err
+			return nil
+		}
+		return err
+	})
+	if final != nil {
+		return nil, final
+	}
+	return c, err
 }
 
 // subjectLinks lists the messages a reply or forward is about: the one it

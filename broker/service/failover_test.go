@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
@@ -22,6 +24,10 @@ import (
 // It is a backstop against a broker that never recovers, far above what a
 // failover takes: the measured figure is printed, not asserted.
 const failoverBackstop = 60 * time.Second
+
+// publishPatience bounds how long a sender sends one message again: within
+// the inbound stream's dedupe window (two minutes), so that it is stored once.
+const publishPatience = 90 * time.Second
 
 // failoverPatience bounds each wait of TestFailover: for the load to run,
 // for decisions to resume, for every message to arrive. Generous, as the
@@ -147,6 +153,11 @@ func TestFailover(t *testing.T) {
 		faultAt := time.Now()
 		restore := f.inject()
 		waitSeq(ctx, t, auditStream, lastSeq(ctx, t, auditStream)+100, f.name+": decisions after the fault")
+		// Under load until everything sent so far has arrived, so that a
+		// pause in decisions is one of the broker, not of the load.
+		if err := rcv.await(ctx, traffic.sentSoFar()); err != nil {
+			t.Errorf("%s: %v", f.name, err)
+		}
 		sent := traffic.stop(t)
 		if err := rcv.await(ctx, sent); err != nil {
 			t.Errorf("%s: %v", f.name, err)
@@ -235,9 +246,9 @@ func (l *load) burst(c *agency.Client, n int) {
 // publish sends raw until it is stored; it gives up only when the load stops
 // with it unsent, which is then not counted as sent.
 func (l *load) publish(c *agency.Client, raw []byte, id string) bool {
-	deadline := time.Now().Add(failoverPatience)
+	deadline := time.Now().Add(publishPatience)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), defaults.CallTimeout)
 		err := c.Publish(ctx, raw, id)
 		cancel()
 		if err == nil {
@@ -247,16 +258,13 @@ func (l *load) publish(c *agency.Client, raw []byte, id string) bool {
 			return true
 		}
 		if time.Now().After(deadline) {
-			l.fail(fmt.Errorf("message %s not stored in %v: %w", id, failoverPatience, err))
+			l.fail(fmt.Errorf("message %s not stored in %v: %w", id, publishPatience, err))
 			return false
 		}
-		select {
-		case <-l.quit:
-			// Maybe stored after all: the message is sent, or deduplicated
-			// when sent again; the load is over, so it waits here.
-			continue
-		default:
-		}
+		// Maybe stored after all: it is sent again, and deduplicated if so,
+		// even once the load is over.
+		pause := time.NewTimer(defaults.RetryMin)
+		<-pause.C
 	}
 }
 
@@ -264,6 +272,13 @@ func (l *load) fail(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.err = errors.Join(l.err, err)
+}
+
+// sentSoFar returns the messages stored so far.
+func (l *load) sentSoFar() map[string]time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.sent)
 }
 
 // stop ends the load and returns what was sent.
