@@ -621,9 +621,11 @@ type outbound struct {
 
 // publishAll publishes every message at once and waits for their PubAcks,
 // each at most defaults.CallTimeout; those without one are published again,
-// under the same id, until ctx ends. It returns what failed last and why.
+// under the same id, until ctx ends. A refusal (a full stream) ends it at
+// once. It returns what failed last and why.
 func (b *Broker) publishAll(ctx context.Context, out []outbound) (string, error) {
 	what := ""
+	var refused error // an answer, such as a full stream: the message is held back
 	err := b.call(ctx, func(ctx context.Context) error {
 		futures := make([]jetstream.PubAckFuture, 0, len(out))
 		for _, o := range out {
@@ -648,13 +650,23 @@ func (b *Broker) publishAll(ctx context.Context, out []outbound) (string, error)
 			failed = append(failed, out[i])
 			what = out[i].what
 		}
-		if len(failed) > 0 {
-			out = failed
-			b.cfg.Logger.Warn("broker: "+what+" not stored yet; publishing it again", "err", errors.Join(errs...))
-			return errors.Join(errs...)
+		if len(failed) == 0 {
+			return nil
 		}
-		return nil
+		out = failed
+		err := errors.Join(errs...)
+		for _, e := range errs {
+			if !bus.NoAnswer(e) {
+				refused = err
+				return nil
+			}
+		}
+		b.cfg.Logger.Warn("broker: "+what+" not stored yet; publishing it again", "err", err)
+		return err
 	})
+	if refused != nil {
+		err = refused
+	}
 	return what, err
 }
 

@@ -381,7 +381,9 @@ func (l *Log) index(k indexKey, seq uint64) {
 //
 // A publish that gets no answer within defaults.CallTimeout (the stream's
 // leader died) is made again, under the same message id, until ctx ends:
-// the stream's dedupe window (defaults.DedupWindow) keeps it one record.
+// the stream's dedupe window (defaults.DedupWindow) keeps it one record. A
+// refusal (a full stream) is returned at once, for the caller to hold the
+// message back.
 func (l *Log) Append(ctx context.Context, rec *decision.Record, p *Personal) (*decision.Record, error) {
 	return l.append(ctx, rec, p)
 }
@@ -400,12 +402,20 @@ func (l *Log) append(ctx context.Context, rec *decision.Record, p *Personal) (*d
 	}
 	var ack *jetstream.PubAck
 	var key indexKey
+	var refused error // the stream answered no: back-pressure, not retried here
 	err := bus.Retry(ctx, defaults.CallTimeout, func(ctx context.Context) (err error) {
 		start := l.cfg.Now()
 		ack, key, err = publishEntry(ctx, l.js, l.cfg.Signer, e)
 		l.note(start, err)
+		if err != nil && !bus.NoAnswer(err) {
+			refused = err
+			return nil
+		}
 		return err
 	}, nil)
+	if refused != nil {
+		err = refused
+	}
 	if err != nil {
 		return nil, err
 	}

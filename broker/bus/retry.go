@@ -6,6 +6,9 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 )
 
@@ -52,4 +55,15 @@ func Retry(ctx context.Context, per time.Duration, f func(context.Context) error
 		}
 		wait = min(2*wait, defaults.RetryMax)
 	}
+}
+
+// NoAnswer reports whether err means that JetStream did not answer (the
+// call timed out, nobody listened, the connection is reconnecting), as when
+// a stream's leader died and the next one is being elected; such a call is
+// worth making again. Any other error is an answer, such as a full stream
+// refusing a message.
+func NoAnswer(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, jetstream.ErrAsyncPublishTimeout)
 }

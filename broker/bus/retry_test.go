@@ -3,8 +3,12 @@ package bus_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 )
@@ -35,5 +39,20 @@ func TestRetry(t *testing.T) {
 	err = bus.Retry(ctx, 0, func(context.Context) error { calls++; return never }, nil)
 	if !errors.Is(err, never) || calls < 2 {
 		t.Fatalf("Retry = %v after %d calls, want the last error after several", err, calls)
+	}
+}
+
+// TestNoAnswer: silence is worth another call, a refusal is not.
+func TestNoAnswer(t *testing.T) {
+	for _, err := range []error{context.DeadlineExceeded, nats.ErrTimeout, nats.ErrNoResponders, jetstream.ErrNoStreamResponse,
+		fmt.Errorf("audit: append: %w", jetstream.ErrAsyncPublishTimeout)} {
+		if !bus.NoAnswer(err) {
+			t.Errorf("NoAnswer(%v) = false", err)
+		}
+	}
+	for _, err := range []error{errors.New("nats: maximum messages exceeded"), context.Canceled, jetstream.ErrStreamNotFound} {
+		if bus.NoAnswer(err) {
+			t.Errorf("NoAnswer(%v) = true", err)
+		}
 	}
 }
