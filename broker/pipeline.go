@@ -35,8 +35,9 @@ const maxForwardedSources = 64
 const retryDelay = 2 * time.Second
 
 // replayGuardPatience is how long a message waits for an unavailable replay
-// guard before it is refused: long enough for the bucket's stream to elect
-// a new leader and for a call to it to time out (defaults.CallTimeout).
+// guard, audit log or consent registry before it is refused or handed back:
+// long enough for a stream to elect a new leader and for a call to it to
+// time out (defaults.CallTimeout).
 const replayGuardPatience = 15 * time.Second
 
 // envelopeHash is the hex SHA-256 of an inbound message's bytes, as
@@ -88,10 +89,12 @@ func (b *Broker) handle(m jetstream.Msg) {
 	}
 	seq := meta.Sequence.Stream
 	var rec *decision.Record
-	err = b.call(ctx, func(ctx context.Context) (err error) {
+	patience, cancelPatience := context.WithTimeout(ctx, replayGuardPatience)
+	err = b.call(patience, func(ctx context.Context) (err error) {
 		rec, err = b.cfg.Audit.BySeq(ctx, seq)
 		return err
 	})
+	cancelPatience()
 	if err != nil {
 		// Decided before, but the record cannot be read now: deciding again
 		// could contradict it, so wait for the log.
