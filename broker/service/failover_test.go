@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
@@ -127,10 +128,18 @@ func TestFailover(t *testing.T) {
 			return func() { cl.Restart(i) }
 		}},
 		{"broker", func() func() {
-			// A burst, so that the broker dies with messages in hand:
-			// pulled, some decided, none acknowledged.
-			traffic.burst(senders[0], 40)
+			// A burst, and the broker dies with messages in hand: pulled,
+			// some decided, none acknowledged. The others wait for the ack
+			// wait to pass, and for another broker to take them over.
+			burst := make(chan struct{})
+			go func() { traffic.burst(senders[0], 40); close(burst) }()
+			ctx, cancel := context.WithTimeout(context.Background(), failoverPatience)
+			defer cancel()
+			if waitFor(ctx, func() bool { return testutil.ToFloat64(brokers[0].Metrics.InFlight) > 0 }) != nil {
+				t.Log("broker: the broker held no message when it died")
+			}
 			brokers[0].Crash()
+			<-burst
 			brokers[0] = nil
 			return func() {
 				b, err := startBroker(0)
