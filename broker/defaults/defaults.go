@@ -35,7 +35,8 @@ const (
 	DeliveryAckWait = 30 * time.Second
 	// DedupWindow is how long JetStream remembers delivered message ids and
 	// audit record ids. A redelivery after a crash re-publishes with the same
-	// id within it.
+	// id within it, and so does a publish retried for want of an answer
+	// (for at most MessageTimeout).
 	DedupWindow = time.Hour
 	// PolicyTimeout bounds one policy evaluation. The policies decide in
 	// milliseconds; anything this slow is a bug in a rule, and the message is
