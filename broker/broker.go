@@ -206,7 +206,9 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	js, err := jetstream.New(cfg.NATS)
+	// A PubAck that never comes (its stream's leader died) ends the future
+	// after CallTimeout, so that finish publishes again instead of waiting.
+	js, err := jetstream.New(cfg.NATS, jetstream.WithPublishAsyncTimeout(defaults.CallTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
@@ -225,7 +227,18 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 // (see limits.EnvelopeMsgSize), and so the least NATS payload limit.
 func (c *Config) MaxMsgSize() int32 { return limits.EnvelopeMsgSize(c.MaxEnvelope) }
 
+// setup creates or updates the streams, the brokers' consumer, the replay
+// guard and the consent bucket. Each step is tried again while it fails
+// (a cluster still forming, a leader being elected, another broker creating
+// the same thing at the same moment) until ctx ends, or
+// defaults.StartTimeout when ctx has no deadline: every step is a
+// create-or-update, so brokers may run it together.
 func (b *Broker) setup(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaults.StartTimeout)
+		defer cancel()
+	}
 	c := &b.cfg
 	streams := []struct {
 		cfg jetstream.StreamConfig
@@ -254,13 +267,19 @@ func (b *Broker) setup(ctx context.Context) error {
 		// Full, a stream refuses new messages: a publisher's PubAck fails,
 		// or the broker retries a delivery or receipt until there is room.
 		st.lim.Apply(&st.cfg, true)
-		if _, err := b.js.CreateOrUpdateStream(ctx, st.cfg); err != nil {
+		if err := b.ensure(ctx, "stream "+st.cfg.Name, func(ctx context.Context) error {
+			_, err := b.js.CreateOrUpdateStream(ctx, st.cfg)
+			return err
+		}); err != nil {
 			return fmt.Errorf("broker: stream %s (check its limits against the disk and JetStream's max_file_store): %w", st.cfg.Name, err)
 		}
 	}
-	if _, err := b.js.CreateOrUpdateConsumer(ctx, bus.StreamIn, jetstream.ConsumerConfig{
-		Durable: bus.BrokerConsumer, AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait: defaults.AckWait, MaxAckPending: 8192, MaxDeliver: -1,
+	if err := b.ensure(ctx, "consumer "+bus.BrokerConsumer, func(ctx context.Context) error {
+		_, err := b.js.CreateOrUpdateConsumer(ctx, bus.StreamIn, jetstream.ConsumerConfig{
+			Durable: bus.BrokerConsumer, AckPolicy: jetstream.AckExplicitPolicy,
+			AckWait: defaults.AckWait, MaxAckPending: 8192, MaxDeliver: -1,
+		})
+		return err
 	}); err != nil {
 		return fmt.Errorf("broker: consumer %s: %w", bus.BrokerConsumer, err)
 	}
@@ -271,16 +290,21 @@ func (b *Broker) setup(ctx context.Context) error {
 		TTL: 2*c.ClockSkew + time.Minute, Storage: jetstream.FileStorage, Replicas: c.Replicas,
 	}
 	c.Limits.Seen.ApplyKV(&seenCfg)
-	seen, err := b.js.CreateOrUpdateKeyValue(ctx, seenCfg)
-	if err == nil {
-		err = c.Limits.Seen.Bucket(ctx, b.js, SeenBucket)
-	}
-	if err != nil {
+	if err := b.ensure(ctx, "bucket "+SeenBucket, func(ctx context.Context) error {
+		seen, err := b.js.CreateOrUpdateKeyValue(ctx, seenCfg)
+		if err == nil {
+			err = c.Limits.Seen.Bucket(ctx, b.js, SeenBucket)
+		}
+		b.seen = seen
+		return err
+	}); err != nil {
 		return fmt.Errorf("broker: replay guard: %w", err)
 	}
-	b.seen = seen
 	if c.Consent == nil {
-		if c.Consent, err = consent.Open(ctx, b.js, c.Replicas, c.Limits.Consent); err != nil {
+		if err := b.ensure(ctx, "bucket "+bus.ConsentBucket, func(ctx context.Context) (err error) {
+			c.Consent, err = consent.Open(ctx, b.js, c.Replicas, c.Limits.Consent)
+			return err
+		}); err != nil {
 			return fmt.Errorf("broker: %w", err)
 		}
 	}
@@ -288,7 +312,7 @@ func (b *Broker) setup(ctx context.Context) error {
 		return err
 	}
 	c.Directory.OnChange(func(d *directory.Directory) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), defaults.StartTimeout)
 		defer cancel()
 		if err := b.ensureAgencies(ctx, d); err != nil {
 			c.Logger.Error("broker: agency consumers", "err", err)
@@ -297,8 +321,18 @@ func (b *Broker) setup(ctx context.Context) error {
 	return nil
 }
 
+// ensure runs one step of setup until it succeeds or ctx ends, each attempt
+// bounded by defaults.SetupCallTimeout, and logs each failed attempt so that
+// an operator sees at once why a broker is not up yet.
+func (b *Broker) ensure(ctx context.Context, what string, f func(context.Context) error) error {
+	return bus.Retry(ctx, defaults.SetupCallTimeout, f, func(err error) {
+		b.cfg.Logger.Warn("broker: "+what+" not ready yet; trying again", "err", err)
+	})
+}
+
 // ensureAgencies creates each agency's inbox and receipt consumers, so that
-// deliveries wait in JetStream even before the agency first connects.
+// deliveries wait in JetStream even before the agency first connects; each
+// is tried again while it fails, until ctx ends.
 func (b *Broker) ensureAgencies(ctx context.Context, d *directory.Directory) error {
 	for i := range d.Agencies {
 		id := d.Agencies[i].ID
@@ -306,9 +340,12 @@ func (b *Broker) ensureAgencies(ctx context.Context, d *directory.Directory) err
 			{bus.StreamOut, bus.InboxConsumer(id), bus.Out(id)},
 			{bus.StreamReceipts, bus.ReceiptConsumer(id), bus.Receipt(id)},
 		} {
-			_, err := b.js.CreateOrUpdateConsumer(ctx, cc.stream, jetstream.ConsumerConfig{
-				Durable: cc.name, FilterSubject: cc.subject,
-				AckPolicy: jetstream.AckExplicitPolicy, AckWait: defaults.AckWait, MaxDeliver: -1,
+			err := b.ensure(ctx, "consumer "+cc.name, func(ctx context.Context) error {
+				_, err := b.js.CreateOrUpdateConsumer(ctx, cc.stream, jetstream.ConsumerConfig{
+					Durable: cc.name, FilterSubject: cc.subject,
+					AckPolicy: jetstream.AckExplicitPolicy, AckWait: defaults.DeliveryAckWait, MaxDeliver: -1,
+				})
+				return err
 			})
 			if err != nil {
 				return fmt.Errorf("broker: consumer %s: %w", cc.name, err)
@@ -320,8 +357,13 @@ func (b *Broker) ensureAgencies(ctx context.Context, d *directory.Directory) err
 
 // Start begins consuming inbound envelopes.
 func (b *Broker) Start(ctx context.Context) error {
-	cons, err := b.js.Consumer(ctx, bus.StreamIn, bus.BrokerConsumer)
-	if err != nil {
+	var cons jetstream.Consumer
+	sctx, cancel := context.WithTimeout(ctx, defaults.StartTimeout)
+	defer cancel()
+	if err := b.ensure(sctx, "consumer "+bus.BrokerConsumer, func(ctx context.Context) (err error) {
+		cons, err = b.js.Consumer(ctx, bus.StreamIn, bus.BrokerConsumer)
+		return err
+	}); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
 	b.work = make(chan jetstream.Msg, b.cfg.Workers)
@@ -339,6 +381,11 @@ func (b *Broker) Start(ctx context.Context) error {
 		}
 	},
 		jetstream.PullMaxMessages(2*b.cfg.Workers),
+		// A pull request waits at the consumer's leader: when that node
+		// dies, two missed heartbeats tell the broker to pull again from
+		// the new leader, within seconds rather than the 30 s default.
+		jetstream.PullExpiry(defaults.PullExpiry),
+		jetstream.PullHeartbeat(defaults.PullHeartbeat),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			b.cfg.Logger.Warn("broker: consume", "err", err)
 		}))

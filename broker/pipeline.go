@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"filippo.io/age"
@@ -32,11 +33,10 @@ const maxForwardedSources = 64
 const retryDelay = 2 * time.Second
 
 // replayGuardPatience is how long a message waits for an unavailable replay
-// guard before it is refused, trying again every replayGuardRetry.
-const (
-	replayGuardPatience = 5 * time.Second
-	replayGuardRetry    = 100 * time.Millisecond
-)
+// guard, audit log or consent registry before it is refused or handed back:
+// long enough for a stream to elect a new leader and for a call to it to
+// time out (defaults.CallTimeout).
+const replayGuardPatience = 15 * time.Second
 
 // auditUnavailable refuses a message whose earlier message's record exists
 // but cannot be read: the policy must not decide without it.
@@ -75,8 +75,12 @@ func (b *Broker) handle(m jetstream.Msg) {
 			mt.PipelineSeconds.Observe(time.Since(start).Seconds())
 		}()
 	}
-	ctx, cancel := context.WithTimeout(b.base, defaults.AckWait)
+	ctx, cancel := context.WithTimeout(b.base, defaults.MessageTimeout)
 	defer cancel()
+	// JetStream hands the message to another broker after AckWait unless
+	// told that this one is still at it: a dead broker's messages are taken
+	// over after AckWait, a live one's are not, however long a step takes.
+	defer keepInProgress(m)()
 
 	meta, err := m.Metadata()
 	if err != nil {
@@ -86,7 +90,13 @@ func (b *Broker) handle(m jetstream.Msg) {
 		return
 	}
 	seq := meta.Sequence.Stream
-	rec, err := b.cfg.Audit.BySeq(ctx, seq)
+	var rec *decision.Record
+	patience, cancelPatience := context.WithTimeout(ctx, replayGuardPatience)
+	err = b.call(patience, func(ctx context.Context) (err error) {
+		rec, err = b.cfg.Audit.BySeq(ctx, seq)
+		return err
+	})
+	cancelPatience()
 	if err != nil {
 		// Decided before, but the record cannot be read now: deciding again
 		// could contradict it, so wait for the log.
@@ -156,6 +166,10 @@ func (b *Broker) appendAudit(ctx context.Context, rec *decision.Record, p *audit
 		mt.AuditSeconds.Observe(time.Since(t).Seconds())
 		if err != nil {
 			mt.AuditFailures.Inc()
+		}
+		// The log's health, not this append's result: an append that
+		// timed out late says nothing about the ones that succeeded since.
+		if b.cfg.Audit.Err() != nil {
 			mt.AuditBlocked.Set(1)
 		} else {
 			mt.AuditBlocked.Set(0)
@@ -373,7 +387,13 @@ func (b *Broker) checkReplay(ctx context.Context, id string, seq uint64, sum str
 		return nil
 	}
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		e, gerr := b.seen.Get(ctx, id)
+		var e jetstream.KeyValueEntry
+		patience, cancel := context.WithTimeout(ctx, replayGuardPatience)
+		defer cancel()
+		gerr := b.call(patience, func(ctx context.Context) (err error) {
+			e, err = b.seen.Get(ctx, id)
+			return err
+		})
 		if gerr == nil && string(e.Value()) == string(val) {
 			return nil
 		}
@@ -439,12 +459,14 @@ func (b *Broker) answerResend(ctx context.Context, m jetstream.Msg, r *rejection
 			_ = m.NakWithDelay(retryDelay)
 			return
 		}
-		out := nats.NewMsg(bus.Receipt(rec.Sender))
-		out.Data = body
-		out.Header.Set(bus.HeaderSignature, sig)
-		msgID := fmt.Sprintf("receipt-%s-resent-%d", rec.DecisionID, meta.Sequence.Stream)
-		if _, err := b.js.PublishMsg(ctx, out, jetstream.WithMsgID(msgID)); err != nil {
-			b.retry(m, "receipt of a resent envelope", err)
+		out := []outbound{{what: "receipt of a resent envelope", id: fmt.Sprintf("receipt-%s-resent-%d", rec.DecisionID, meta.Sequence.Stream), msg: func() *nats.Msg {
+			r := nats.NewMsg(bus.Receipt(rec.Sender))
+			r.Data = body
+			r.Header.Set(bus.HeaderSignature, sig)
+			return r
+		}}}
+		if what, err := b.publishAll(ctx, out); err != nil {
+			b.retry(m, what, err)
 			return
 		}
 	}
@@ -455,27 +477,61 @@ func (b *Broker) answerResend(ctx context.Context, m jetstream.Msg, r *rejection
 }
 
 // markSeen creates the replay guard's entry for id. A refusal is final, so a
-// guard that is briefly unreachable is waited for, until replayGuardPatience
-// passes or ctx is done; a broker that is stopping has closed its audit log by
-// then, and the message goes back to JetStream undecided.
+// guard that is briefly unreachable (its leader moving) is waited for, each
+// call bounded by defaults.CallTimeout, until replayGuardPatience passes or
+// ctx is done; a broker that is stopping has closed its audit log by then,
+// and the message goes back to JetStream undecided. A call that timed out
+// may have stored the entry: the next one then finds it with this message's
+// sequence, which checkReplay accepts.
 func (b *Broker) markSeen(ctx context.Context, id string, val []byte) error {
-	_, err := b.seen.Create(ctx, id, val)
-	if err == nil || errors.Is(err, jetstream.ErrKeyExists) {
-		return err
-	}
 	patience, cancel := context.WithTimeout(ctx, replayGuardPatience)
 	defer cancel()
-	t := time.NewTicker(replayGuardRetry)
-	defer t.Stop()
-	for {
-		select {
-		case <-patience.Done():
-			return err
-		case <-t.C:
+	var exists error
+	err := b.call(patience, func(ctx context.Context) error {
+		_, err := b.seen.Create(ctx, id, val)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			exists = err
+			return nil
 		}
-		if _, err = b.seen.Create(ctx, id, val); err == nil || errors.Is(err, jetstream.ErrKeyExists) {
-			return err
+		return err
+	})
+	if exists != nil {
+		return exists
+	}
+	return err
+}
+
+// call runs one JetStream call with a deadline of its own
+// (defaults.CallTimeout) and makes it again while it fails, until ctx ends:
+// a call whose leader died is answered by the new one. f must be safe to
+// repeat.
+func (b *Broker) call(ctx context.Context, f func(context.Context) error) error {
+	return bus.Retry(ctx, defaults.CallTimeout, f, nil)
+}
+
+// keepInProgress tells JetStream every defaults.ProgressInterval that m is
+// being worked on, until the returned stop is called. A message handled
+// within the interval costs one timer and no message.
+func keepInProgress(m jetstream.Msg) (stop func()) {
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(defaults.ProgressInterval, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
+		_ = m.InProgress()
+		t.Reset(defaults.ProgressInterval)
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
 	}
 }
 
@@ -498,7 +554,7 @@ func (b *Broker) input(ctx context.Context, env *envelope.Envelope, sender, reci
 	}
 	if h.ReplyTo != "" {
 		msg["reply_to"] = h.ReplyTo
-		r, err := b.cfg.Audit.ByMessage(ctx, h.ReplyTo)
+		r, err := b.byMessage(ctx, h.ReplyTo)
 		if err != nil {
 			return nil, auditUnavailable(h.ReplyTo, err)
 		}
@@ -528,7 +584,7 @@ func (b *Broker) input(ctx context.Context, env *envelope.Envelope, sender, reci
 				continue
 			}
 			seen[id] = true
-			r, err := b.cfg.Audit.ByMessage(ctx, id)
+			r, err := b.byMessage(ctx, id)
 			if err != nil {
 				return nil, auditUnavailable(id, err)
 			}
@@ -551,7 +607,7 @@ func (b *Broker) input(ctx context.Context, env *envelope.Envelope, sender, reci
 	// Only a reference is taken from the sender; consent data inline in the
 	// claims is never read. Without a record the policy finds no consent.
 	if ref, ok := claims["consent_ref"].(string); ok && ref != "" {
-		c, err := b.cfg.Consent.Resolve(ctx, ref)
+		c, err := b.resolveConsent(ctx, ref)
 		switch {
 		case err == nil:
 			in["consent"] = c
@@ -570,6 +626,42 @@ func (b *Broker) input(ctx context.Context, env *envelope.Envelope, sender, reci
 		}
 	}
 	return in, nil
+}
+
+// byMessage is Audit.ByMessage, asked again while the audit stream does not
+// answer, for up to replayGuardPatience: a refusal for want of the record is
+// final for the sender.
+func (b *Broker) byMessage(ctx context.Context, id string) (*decision.Record, error) {
+	patience, cancel := context.WithTimeout(ctx, replayGuardPatience)
+	defer cancel()
+	var r *decision.Record
+	err := b.call(patience, func(ctx context.Context) (err error) {
+		r, err = b.cfg.Audit.ByMessage(ctx, id)
+		return err
+	})
+	return r, err
+}
+
+// resolveConsent is Consent.Resolve, asked again while the registry does
+// not answer, for up to replayGuardPatience. That no record exists, or that
+// it is unusable, is an answer.
+func (b *Broker) resolveConsent(ctx context.Context, ref string) (map[string]any, error) {
+	patience, cancel := context.WithTimeout(ctx, replayGuardPatience)
+	defer cancel()
+	var c map[string]any
+	var final error
+	err := b.call(patience, func(ctx context.Context) (err error) {
+		c, err = b.cfg.Consent.Resolve(ctx, ref)
+		if errors.Is(err, consent.ErrNotFound) || errors.Is(err, consent.ErrInvalid) {
+			final = err
+			return nil
+		}
+		return err
+	})
+	if final != nil {
+		return nil, final
+	}
+	return c, err
 }
 
 // subjectLinks lists the messages a reply or forward is about: the one it
@@ -598,7 +690,9 @@ func nullable(s string) any {
 }
 
 // finish publishes the delivery (if allowed) and the receipt, then acks. Both
-// publishes are idempotent, so a redelivery may run finish again safely.
+// publishes are idempotent (deduplicated by their message ids), so a
+// publish that gets no answer is made again, and a redelivery may run
+// finish again safely.
 func (b *Broker) finish(ctx context.Context, m jetstream.Msg, rec *decision.Record, raw []byte) {
 	body, sig, err := decision.Sign(b.cfg.SigningKey, rec)
 	if err != nil {
@@ -606,45 +700,91 @@ func (b *Broker) finish(ctx context.Context, m jetstream.Msg, rec *decision.Reco
 		_ = m.NakWithDelay(retryDelay)
 		return
 	}
-	var futures []jetstream.PubAckFuture
+	var out []outbound
 	if rec.Allowed() {
-		out := nats.NewMsg(bus.Out(rec.Recipient))
-		out.Data = raw
-		out.Header.Set(bus.HeaderDecision, string(body))
-		out.Header.Set(bus.HeaderSignature, sig)
-		f, err := b.js.PublishMsgAsync(out, jetstream.WithMsgID(rec.MessageID))
-		if err != nil {
-			b.retry(m, "delivery", err)
-			return
-		}
-		futures = append(futures, f)
+		out = append(out, outbound{what: "delivery", id: rec.MessageID, msg: func() *nats.Msg {
+			out := nats.NewMsg(bus.Out(rec.Recipient))
+			out.Data = raw
+			out.Header.Set(bus.HeaderDecision, string(body))
+			out.Header.Set(bus.HeaderSignature, sig)
+			return out
+		}})
 	}
 	if _, known := b.cfg.Directory.Current().Lookup(rec.Sender); known {
-		r := nats.NewMsg(bus.Receipt(rec.Sender))
-		r.Data = body
-		r.Header.Set(bus.HeaderSignature, sig)
-		f, err := b.js.PublishMsgAsync(r, jetstream.WithMsgID("receipt-"+rec.DecisionID))
-		if err != nil {
-			b.retry(m, "receipt", err)
-			return
-		}
-		futures = append(futures, f)
+		out = append(out, outbound{what: "receipt", id: "receipt-" + rec.DecisionID, msg: func() *nats.Msg {
+			r := nats.NewMsg(bus.Receipt(rec.Sender))
+			r.Data = body
+			r.Header.Set(bus.HeaderSignature, sig)
+			return r
+		}})
 	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			b.retry(m, "publish", err)
-			return
-		case <-ctx.Done():
-			b.retry(m, "publish", ctx.Err())
-			return
-		}
+	if what, err := b.publishAll(ctx, out); err != nil {
+		b.retry(m, what, err)
+		return
 	}
 	if err := m.Ack(); err != nil {
 		// The outcome is recorded and published; a redelivery re-sends the same.
 		b.cfg.Logger.Warn("broker: ack failed", "err", err)
 	}
+}
+
+// outbound is a message finish publishes: msg makes it anew for each
+// attempt, id is its Nats-Msg-Id.
+type outbound struct {
+	what string
+	id   string
+	msg  func() *nats.Msg
+}
+
+// publishAll publishes every message at once and waits for their PubAcks,
+// each at most defaults.CallTimeout; those without one are published again,
+// under the same id, until ctx ends. A refusal (a full stream) ends it at
+// once. It returns what failed last and why.
+func (b *Broker) publishAll(ctx context.Context, out []outbound) (string, error) {
+	what := ""
+	var refused error // an answer, such as a full stream: the message is held back
+	err := b.call(ctx, func(ctx context.Context) error {
+		futures := make([]jetstream.PubAckFuture, 0, len(out))
+		for _, o := range out {
+			f, err := b.js.PublishMsgAsync(o.msg(), jetstream.WithMsgID(o.id))
+			if err != nil {
+				what = o.what
+				return err
+			}
+			futures = append(futures, f)
+		}
+		var failed []outbound
+		var errs []error
+		for i, f := range futures {
+			select {
+			case <-f.Ok():
+				continue
+			case err := <-f.Err():
+				errs = append(errs, err)
+			case <-ctx.Done():
+				errs = append(errs, ctx.Err())
+			}
+			failed = append(failed, out[i])
+			what = out[i].what
+		}
+		if len(failed) == 0 {
+			return nil
+		}
+		out = failed
+		err := errors.Join(errs...)
+		for _, e := range errs {
+			if !bus.NoAnswer(e) {
+				refused = err
+				return nil
+			}
+		}
+		b.cfg.Logger.Warn("broker: "+what+" not stored yet; publishing it again", "err", err)
+		return err
+	})
+	if refused != nil {
+		err = refused
+	}
+	return what, err
 }
 
 func (b *Broker) retry(m jetstream.Msg, what string, err error) {

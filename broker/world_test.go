@@ -122,7 +122,12 @@ func (f *fakeAudit) ByMessage(_ context.Context, id string) (*decision.Record, e
 	return nil, nil
 }
 
-func (f *fakeAudit) Err() error { return nil }
+// Err is the refusal in force: the stream's state, as the real log reports it.
+func (f *fakeAudit) Err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.refuse
+}
 
 func (f *fakeAudit) setRefuse(err error) {
 	f.mu.Lock()

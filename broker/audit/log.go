@@ -50,6 +50,13 @@ type Config struct {
 	// CheckpointInterval is how often a checkpoint is published when the log
 	// grew; zero means defaults.CheckpointInterval.
 	CheckpointInterval time.Duration
+	// HealthInterval is how often the log checks that its stream answers
+	// and has room for records; zero means defaults.AuditHealthInterval.
+	HealthInterval time.Duration
+	// HealthWindow is how long a failed append or check keeps Err reporting
+	// it when nothing begun after it has succeeded; zero means
+	// defaults.AuditHealthWindow.
+	HealthWindow time.Duration
 	// Logger receives the log's warnings and errors; nil discards them.
 	Logger *slog.Logger
 	// Now is the checkpoints' clock; nil means time.Now.
@@ -61,6 +68,12 @@ func (c Config) withDefaults() Config {
 	c.Replicas = defaults.ReplicaCount(c.Replicas)
 	if c.CheckpointInterval <= 0 {
 		c.CheckpointInterval = defaults.CheckpointInterval
+	}
+	if c.HealthInterval <= 0 {
+		c.HealthInterval = defaults.AuditHealthInterval
+	}
+	if c.HealthWindow <= 0 {
+		c.HealthWindow = defaults.AuditHealthWindow
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -114,7 +127,7 @@ type Log struct {
 	// and are trusted as before; unsigned ones from it on are not the
 	// broker's.
 	signedFrom uint64
-	appendErr  error // the last append failed: back-pressure
+	health     health
 	published  int64 // size of this Log's last checkpoint
 
 	quit     chan struct{}
@@ -136,8 +149,23 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		bySeq: map[uint64]uint64{}, byMessage: map[string]uint64{},
 		quit: make(chan struct{}), recordKeys: signerVerifiers{s: cfg.Signer, more: cfg.History},
 	}
+	// While a cluster forms, or another broker creates the same streams at
+	// the same moment, a step fails or gets no answer: it is tried again.
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaults.StartTimeout)
+		defer cancel()
+	}
+	retry := func(what string, f func(context.Context) error) error {
+		return bus.Retry(ctx, defaults.SetupCallTimeout, f, func(err error) {
+			cfg.Logger.Warn("audit: "+what+" not ready yet; trying again", "err", err)
+		})
+	}
 	var err error
-	if l.stream, l.checkpoints, err = Setup(ctx, cfg.JetStream, cfg.Replicas, cfg.Limits); err != nil {
+	l.stream, l.checkpoints, err = setup(ctx, cfg.JetStream, cfg.Replicas, cfg.Limits, func(what string, err error) {
+		cfg.Logger.Warn("audit: "+what+" not ready yet; trying again", "err", err)
+	})
+	if err != nil {
 		return nil, err
 	}
 	l.signedFrom = signedFrom(l.stream.CachedInfo())
@@ -148,8 +176,11 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	} else {
 		cfg.Logger.Warn("audit: no auditor recipients; personal fields are not recorded")
 	}
-	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
-	if err != nil {
+	var cons jetstream.Consumer
+	if err := retry("reader", func(ctx context.Context) (err error) {
+		cons, err = l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+		return err
+	}); err != nil {
 		return nil, fmt.Errorf("audit: follow %s: %w", bus.StreamAudit, err)
 	}
 	if l.cc, err = cons.Consume(l.receive); err != nil {
@@ -159,8 +190,9 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		l.cc.Stop()
 		return nil, err
 	}
-	l.wg.Add(1)
+	l.wg.Add(2)
 	go l.checkpointLoop()
+	go l.healthLoop()
 	return l, nil
 }
 
@@ -169,6 +201,21 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 // limits.Default(0)), and returns them. The key streams are made as their
 // periods begin (keystore.go).
 func Setup(ctx context.Context, js jetstream.JetStream, replicas int, lim limits.Streams) (records, checkpoints jetstream.Stream, err error) {
+	return setup(ctx, js, replicas, lim, nil)
+}
+
+// setup is Setup, each step tried again while it fails (a cluster forming,
+// another broker creating the same stream at the same moment) until ctx
+// ends, each attempt bounded by defaults.SetupCallTimeout; onErr, if not
+// nil, is told of each failed attempt.
+func setup(ctx context.Context, js jetstream.JetStream, replicas int, lim limits.Streams, onErr func(string, error)) (records, checkpoints jetstream.Stream, err error) {
+	step := func(what string, f func(context.Context) error) error {
+		return bus.Retry(ctx, defaults.SetupCallTimeout, f, func(err error) {
+			if onErr != nil {
+				onErr(what, err)
+			}
+		})
+	}
 	replicas = defaults.ReplicaCount(replicas)
 	lim = lim.Or(limits.Default(0))
 	rc := jetstream.StreamConfig{
@@ -179,10 +226,15 @@ func Setup(ctx context.Context, js jetstream.JetStream, replicas int, lim limits
 	}
 	// Apply sets DiscardNew: a full log refuses a record, never drops one.
 	lim.Audit.Apply(&rc, false)
-	if rc.Metadata, err = signedFromMetadata(ctx, js); err != nil {
-		return nil, nil, err
-	}
-	records, err = js.CreateOrUpdateStream(ctx, rc)
+	err = step("stream "+bus.StreamAudit, func(ctx context.Context) (err error) {
+		// Read again on each attempt: a broker that created the stream
+		// meanwhile has set where signed records begin.
+		if rc.Metadata, err = signedFromMetadata(ctx, js); err != nil {
+			return err
+		}
+		records, err = js.CreateOrUpdateStream(ctx, rc)
+		return err
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("audit: stream %s (check its limits against the disk and JetStream's max_file_store): %w", bus.StreamAudit, err)
 	}
@@ -193,7 +245,10 @@ func Setup(ctx context.Context, js jetstream.JetStream, replicas int, lim limits
 		DenyDelete: true, DenyPurge: true,
 	}
 	lim.AuditCheckpoints.Apply(&cc, false)
-	checkpoints, err = js.CreateOrUpdateStream(ctx, cc)
+	err = step("stream "+bus.StreamAuditCheckpoints, func(ctx context.Context) (err error) {
+		checkpoints, err = js.CreateOrUpdateStream(ctx, cc)
+		return err
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("audit: stream %s: %w", bus.StreamAuditCheckpoints, err)
 	}
@@ -318,12 +373,14 @@ func (l *Log) index(k indexKey, seq uint64) {
 // stream has stored it (PubAck). If the inbound message was already recorded,
 // by this broker or another, nothing new is written and the recorded decision
 // is returned instead: the caller must act on the returned record.
+//
+// A publish that gets no answer within defaults.CallTimeout (the stream's
+// leader died) is made again, under the same message id, until ctx ends:
+// the stream's dedupe window (defaults.DedupWindow) keeps it one record. A
+// refusal (a full stream) is returned at once, for the caller to hold the
+// message back.
 func (l *Log) Append(ctx context.Context, rec *decision.Record, p *Personal) (*decision.Record, error) {
-	out, err := l.append(ctx, rec, p)
-	l.mu.Lock()
-	l.appendErr = err
-	l.mu.Unlock()
-	return out, err
+	return l.append(ctx, rec, p)
 }
 
 func (l *Log) append(ctx context.Context, rec *decision.Record, p *Personal) (*decision.Record, error) {
@@ -338,7 +395,22 @@ func (l *Log) append(ctx context.Context, rec *decision.Record, p *Personal) (*d
 		}
 		e.Personal = s
 	}
-	ack, key, err := publishEntry(ctx, l.js, l.cfg.Signer, e)
+	var ack *jetstream.PubAck
+	var key indexKey
+	var refused error // the stream answered no: back-pressure, not retried here
+	err := bus.Retry(ctx, defaults.CallTimeout, func(ctx context.Context) (err error) {
+		start := l.cfg.Now()
+		ack, key, err = publishEntry(ctx, l.js, l.cfg.Signer, e)
+		l.note(start, err)
+		if err != nil && !bus.NoAnswer(err) {
+			refused = err
+			return nil
+		}
+		return err
+	}, nil)
+	if refused != nil {
+		err = refused
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -461,15 +533,92 @@ func (l *Log) Head() (int64, tlog.Hash) {
 	return l.tree.n, h
 }
 
-// Err reports why the log cannot take records now (the last append failed,
-// which clears itself with the next one that succeeds) or cannot be followed.
+// Err reports why the log cannot take records now, or cannot be followed.
+// It follows the stream, not the last append to finish: an append or a
+// check of the stream (every HealthInterval) that failed counts for
+// HealthWindow, unless one begun after it has succeeded since. A call that
+// timed out late, after later ones succeeded, says nothing about the stream
+// now; an idle broker is judged by its checks.
 func (l *Log) Err() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.readErr != nil {
 		return l.readErr
 	}
-	return l.appendErr
+	return l.health.err(l.cfg.Now(), l.cfg.HealthWindow)
+}
+
+// health is what the log knows of whether its stream takes records: the
+// outcomes of appends and checks, ordered by when each began.
+type health struct {
+	okStart   time.Time // start of the latest-begun call that succeeded
+	failStart time.Time // start of the latest-begun call that failed
+	failEnd   time.Time // when a call last failed
+	failErr   error
+}
+
+// note records the outcome of a call begun at start. A call the caller gave
+// up on (context.Canceled: the broker stops) says nothing of the stream.
+func (l *Log) note(start time.Time, err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := &l.health
+	if err == nil {
+		if start.After(h.okStart) {
+			h.okStart = start
+		}
+		return
+	}
+	if !start.Before(h.failStart) {
+		h.failStart, h.failErr = start, err
+	}
+	h.failEnd = l.cfg.Now()
+}
+
+func (h *health) err(now time.Time, window time.Duration) error {
+	if h.failErr == nil || !h.failStart.After(h.okStart) || now.Sub(h.failEnd) >= window {
+		return nil
+	}
+	return h.failErr
+}
+
+// healthLoop checks the audit stream every HealthInterval: that it answers
+// (it has a leader) and has room for a record.
+func (l *Log) healthLoop() {
+	defer l.wg.Done()
+	t := time.NewTicker(l.cfg.HealthInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.quit:
+			return
+		case <-t.C:
+		}
+		start := l.cfg.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), defaults.CallTimeout)
+		err := l.check(ctx)
+		cancel()
+		l.note(start, err)
+	}
+}
+
+// check asks the audit stream for its state.
+func (l *Log) check(ctx context.Context) error {
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("audit: stream %s does not answer (no leader?): %w", bus.StreamAudit, err)
+	}
+	if info.Cluster != nil && info.Cluster.Leader == "" {
+		return fmt.Errorf("audit: stream %s has no leader", bus.StreamAudit)
+	}
+	c, st := info.Config, info.State
+	if (c.MaxMsgs > 0 && st.Msgs >= uint64(c.MaxMsgs)) || (c.MaxBytes > 0 && st.Bytes >= uint64(c.MaxBytes)) {
+		return fmt.Errorf("audit: stream %s is full (%d records, %d bytes); raise --audit-max-msgs or --audit-max-bytes", bus.StreamAudit, st.Msgs, st.Bytes)
+	}
+	return nil
 }
 
 // Sync waits until this Log has read every record the stream held when Sync

@@ -255,7 +255,9 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int, lim limits.
 			// Earlier revisions show what a consent said before it was withdrawn.
 			History: 16, Storage: jetstream.FileStorage, Replicas: replicas,
 		})
-		if err == nil {
+		if err == nil || errors.Is(err, jetstream.ErrBucketExists) || errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			// Made now, by this broker or another starting at the same
+			// moment: the update below brings it to this configuration.
 			s, err = js.Stream(ctx, stream)
 		}
 	}

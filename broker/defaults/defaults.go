@@ -17,12 +17,26 @@ const (
 	// ClockSkew is how far an envelope's created_at may lie from when the
 	// inbound stream accepted it.
 	ClockSkew = 5 * time.Minute
-	// AckWait is how long JetStream waits for a message to be acknowledged
-	// before handing it out again, and so bounds the handling of one message.
-	AckWait = 30 * time.Second
+	// AckWait is how long JetStream waits for an inbound message to be
+	// acknowledged, or its handling reported in progress, before handing it
+	// to another broker: the time a dead broker's messages wait. A broker
+	// working on a message reports progress every ProgressInterval, so the
+	// handling itself may take up to MessageTimeout.
+	AckWait = 10 * time.Second
+	// ProgressInterval is how often a broker tells JetStream that it is
+	// still working on a message (InProgress); well within AckWait, so that
+	// a late report on a busy machine does not hand the message out twice.
+	ProgressInterval = AckWait / 4
+	// MessageTimeout bounds the handling of one inbound message: past it the
+	// message goes back to JetStream and is tried again.
+	MessageTimeout = 2 * time.Minute
+	// DeliveryAckWait is how long JetStream waits for an agency to
+	// acknowledge a delivery or a receipt before offering it again.
+	DeliveryAckWait = 30 * time.Second
 	// DedupWindow is how long JetStream remembers delivered message ids and
 	// audit record ids. A redelivery after a crash re-publishes with the same
-	// id within it.
+	// id within it, and so does a publish retried for want of an answer
+	// (for at most MessageTimeout).
 	DedupWindow = time.Hour
 	// PolicyTimeout bounds one policy evaluation. The policies decide in
 	// milliseconds; anything this slow is a bug in a rule, and the message is
@@ -40,6 +54,43 @@ const (
 	// it is tried again. The watch sees a mended policy within
 	// ReloadInterval, so a held message is decided at most this much later.
 	PolicyHoldRetry = 5 * time.Second
+)
+
+// Failover on a NATS cluster: how soon a lost leader is noticed, and how
+// long one JetStream call may take. Shorter values fail over faster and cost
+// more requests and heartbeats; every call that gets no answer is retried,
+// with the same message id where it publishes, until its step's deadline.
+const (
+	// CallTimeout bounds one JetStream call of the pipeline (a publish, a
+	// read, a key-value write). A call whose stream leader died gets no
+	// answer; it is made again, to the new leader, after CallTimeout. It is
+	// well below AckWait, and generous for a PubAck on a busy machine.
+	CallTimeout = 2 * time.Second
+	// PullExpiry is how long one pull request of the brokers' consumer
+	// waits for messages before it is renewed.
+	PullExpiry = 5 * time.Second
+	// PullHeartbeat is how often the server confirms a waiting pull request;
+	// two missed heartbeats (the consumer's leader is gone) make the broker
+	// pull again, from the new leader. Below PullExpiry/2.
+	PullHeartbeat = time.Second
+	// RetryMin and RetryMax bound the wait between two attempts of a
+	// JetStream call that failed; it doubles from one to the other.
+	RetryMin = 100 * time.Millisecond
+	RetryMax = time.Second
+	// StartTimeout is how long a starting broker keeps trying to connect to
+	// NATS and to create its streams, consumers and buckets, which fails
+	// while the cluster is still forming: brokers and nodes start in any
+	// order.
+	StartTimeout = 2 * time.Minute
+	// SetupCallTimeout bounds one attempt at creating or updating a stream,
+	// consumer or bucket; an R3 stream's creation waits for its peers.
+	SetupCallTimeout = 5 * time.Second
+	// AuditHealthInterval is how often a broker checks that the audit
+	// stream has a leader and room for records.
+	AuditHealthInterval = 2 * time.Second
+	// AuditHealthWindow is how long a failed audit append keeps the broker
+	// unhealthy when no append begun after it has succeeded since.
+	AuditHealthWindow = 10 * time.Second
 )
 
 // Concurrency and storage.

@@ -244,18 +244,33 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Brokers and NATS nodes start in any order: until StartTimeout the
+	// broker waits for a node to answer and for its streams to be created.
+	sctx, cancel := context.WithTimeout(ctx, defaults.StartTimeout)
+	defer cancel()
 	var js jetstream.JetStream
 	var closeOnce sync.Once
 	// Log in with the seed of the keys loaded above from the directory in force
 	// (cfg.DirectoryPath), instead of loading every key generation again.
-	s.nc, js, err = connectWithSeed(bk.nkeyPath, connURL, append(tlsOpts, nats.Name("sekretessbroker"), nats.MaxReconnects(-1),
-		nats.ClosedHandler(func(*nats.Conn) { closeOnce.Do(func() { close(s.ncClosed) }) }))...)
+	var refused error // an answer other than silence: wrong key, bad TLS
+	err = bus.Retry(sctx, 0, func(context.Context) (err error) {
+		s.nc, js, err = connectWithSeed(bk.nkeyPath, connURL, append(tlsOpts, nats.Name("sekretessbroker"), nats.MaxReconnects(-1),
+			nats.ClosedHandler(func(*nats.Conn) { closeOnce.Do(func() { close(s.ncClosed) }) }))...)
+		if err != nil && !errors.Is(err, nats.ErrNoServers) {
+			refused = err
+			return nil
+		}
+		return err
+	}, func(err error) { log.Warn("service: no NATS server answers yet; trying again", "url", url, "err", err) })
+	if refused != nil {
+		err = refused
+	}
 	if err != nil {
 		return nil, err
 	}
 	bcfg.NATS = s.nc
 	s.js = js
-	if s.Audit, err = audit.Open(ctx, audit.Config{
+	if s.Audit, err = audit.Open(sctx, audit.Config{
 		JetStream: js, Replicas: cfg.Replicas, Limits: cfg.Limits.Or(limits.Default(maxEnv)), Signer: auditKey, History: auditHistory, Auditors: auditors,
 		CheckpointInterval: cfg.CheckpointInterval, Logger: log,
 	}); err != nil {
@@ -263,7 +278,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	}
 	bcfg.Audit = s.Audit
 	s.recordKeyChanges()
-	if s.broker, err = broker.New(ctx, bcfg); err != nil {
+	if s.broker, err = broker.New(sctx, bcfg); err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
 	if cfg.HTTPAddr != "" {
@@ -271,7 +286,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 			return nil, err
 		}
 	}
-	if err := s.broker.Start(ctx); err != nil {
+	if err := s.broker.Start(sctx); err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
 

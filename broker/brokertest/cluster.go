@@ -1,0 +1,351 @@
+package brokertest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
+	"github.com/sekretessbroker/sekretessbroker/broker/directory"
+	"github.com/sekretessbroker/sekretessbroker/broker/natsserver"
+)
+
+// Users lets the directory's parties log in with their nkeys and the
+// permissions the broker's own server gives them (natsserver.Users).
+func Users(d *directory.Directory) ServerOption {
+	return func(o *server.Options) { o.Nkeys = natsserver.Users(d) }
+}
+
+// Account is the JetStream account of a server without accounts, in which
+// the broker's streams live: the name its leader queries take.
+const Account = server.DEFAULT_GLOBAL_ACCOUNT
+
+// Cluster is a JetStream cluster of embedded NATS servers on 127.0.0.1,
+// each with its own store in a temporary folder of the test. Every
+// connection to a node, a client's or another node's route, passes through a
+// loopback proxy of the test, so that Kill can cut a node off before it stops:
+// its peers and clients lose it as they would lose a crashed machine, with
+// no leader handing over and no pull request told to go elsewhere (an
+// orderly shutdown does both). A killed node starts again on the same ports
+// and store, so that clients reconnect to it and it catches up.
+type Cluster struct {
+	t    testing.TB
+	opts []*server.Options
+	// front[i] is node i's client address; links[i] are node i's proxies:
+	// its clients' and every route to it or from it.
+	front []string
+	links [][]*proxy
+	mu    sync.Mutex
+	nodes []*server.Server // nil for a node that is stopped
+}
+
+// RunCluster starts n nodes (n ≥ 3 for replicated streams) with opts, and
+// returns once JetStream's meta group has a leader and every node is
+// current. The nodes are shut down when the test ends.
+func RunCluster(t testing.TB, n int, opts ...ServerOption) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t, nodes: make([]*server.Server, n), links: make([][]*proxy, n)}
+	addr := func() string { return fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t)) }
+	type node struct{ client, cluster string }
+	real := make([]node, n)
+	for i := range real {
+		real[i] = node{addr(), addr()}
+	}
+	// An address nothing listens on: each node advertises it for routes, so
+	// that no node learns another's own route port from gossip and dials it
+	// past the proxies. Explicit routes do not need it.
+	nowhere := addr()
+	for i := range n {
+		o := serverOptions(opts)
+		o.ServerName = fmt.Sprintf("node-%d", i+1)
+		o.Port = portOf(t, real[i].client)
+		o.StoreDir = t.TempDir()
+		o.Cluster.Name = "sekretess"
+		o.Cluster.Host, o.Cluster.Port = "127.0.0.1", portOf(t, real[i].cluster)
+		o.Cluster.Advertise = nowhere
+		// Clients know the nodes by their proxies only.
+		o.Cluster.NoAdvertise = true
+		front := &proxy{addr: addr(), target: real[i].client}
+		c.front = append(c.front, front.addr)
+		c.links[i] = append(c.links[i], front)
+		for j := range n {
+			if j == i {
+				continue
+			}
+			// Node i's route to node j: cut when either is killed.
+			r := &proxy{addr: addr(), target: real[j].cluster}
+			o.Routes = append(o.Routes, &url.URL{Scheme: "nats", Host: r.addr})
+			c.links[i] = append(c.links[i], r)
+			c.links[j] = append(c.links[j], r)
+		}
+		c.opts = append(c.opts, o)
+	}
+	for i := range n {
+		for _, p := range c.links[i] {
+			if err := p.start(); err != nil {
+				t.Fatalf("brokertest: %v", err)
+			}
+		}
+	}
+	// Started together: a node waits for its routes before it is ready.
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- c.start(i) }()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("brokertest: %v", err)
+		}
+	}
+	t.Cleanup(func() {
+		for i := range n {
+			c.Kill(i)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), defaults.ServerReadyTimeout)
+	defer cancel()
+	if err := c.WaitCurrent(ctx); err != nil {
+		t.Fatalf("brokertest: the cluster did not form: %v", err)
+	}
+	return c
+}
+
+func portOf(t testing.TB, addr string) int {
+	t.Helper()
+	a, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		t.Fatalf("brokertest: %v", err)
+	}
+	return a.Port
+}
+
+// freeTCPPort reserves a free loopback port for a while: the port is free
+// again when the node binds it, and stays the node's across restarts.
+func freeTCPPort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("brokertest: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func (c *Cluster) start(i int) error {
+	o := *c.opts[i]
+	ns, err := startServer(&o)
+	if err != nil {
+		return fmt.Errorf("node %d: %w", i+1, err)
+	}
+	c.mu.Lock()
+	c.nodes[i] = ns
+	c.mu.Unlock()
+	return nil
+}
+
+// Len returns the number of nodes, running or not.
+func (c *Cluster) Len() int { return len(c.opts) }
+
+// Node returns node i, or nil while it is stopped.
+func (c *Cluster) Node(i int) *server.Server {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[i]
+}
+
+// URL returns the client URLs of every node, node i first, comma-separated
+// as nats.Connect takes them: a client prefers node i and finds the others
+// when it is gone.
+func (c *Cluster) URL(i int) string {
+	var urls []string
+	for k := range c.front {
+		urls = append(urls, "nats://"+c.front[(i+k)%len(c.front)])
+	}
+	return strings.Join(urls, ",")
+}
+
+// Kill cuts node i off from its clients and the other nodes at once, as a
+// crash would, then shuts it down and waits until it has.
+func (c *Cluster) Kill(i int) {
+	c.mu.Lock()
+	ns := c.nodes[i]
+	c.nodes[i] = nil
+	c.mu.Unlock()
+	for _, p := range c.links[i] {
+		p.stop()
+	}
+	if ns != nil {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	}
+}
+
+// Restart starts node i again, on its ports and store, once it was killed.
+func (c *Cluster) Restart(i int) {
+	c.t.Helper()
+	if c.Node(i) != nil {
+		c.t.Fatalf("brokertest: node %d runs already", i+1)
+	}
+	for _, p := range c.links[i] {
+		if err := p.start(); err != nil {
+			c.t.Fatalf("brokertest: restart: %v", err)
+		}
+	}
+	if err := c.start(i); err != nil {
+		c.t.Fatalf("brokertest: restart: %v", err)
+	}
+}
+
+// StreamLeader returns the index of the node leading stream, or -1.
+func (c *Cluster) StreamLeader(stream string) int {
+	return c.find(func(ns *server.Server) bool { return ns.JetStreamIsStreamLeader(Account, stream) })
+}
+
+// ConsumerLeader returns the index of the node leading the consumer, or -1.
+func (c *Cluster) ConsumerLeader(stream, consumer string) int {
+	return c.find(func(ns *server.Server) bool { return ns.JetStreamIsConsumerLeader(Account, stream, consumer) })
+}
+
+func (c *Cluster) find(f func(*server.Server) bool) int {
+	for i := range c.opts {
+		if ns := c.Node(i); ns != nil && f(ns) {
+			return i
+		}
+	}
+	return -1
+}
+
+// WaitCurrent waits until JetStream's meta group has a leader and every
+// running node is current with it, or ctx ends.
+func (c *Cluster) WaitCurrent(ctx context.Context) error {
+	return c.wait(ctx, func() bool {
+		leader := false
+		for i := range c.opts {
+			ns := c.Node(i)
+			if ns == nil {
+				continue
+			}
+			if !ns.JetStreamIsClustered() || !ns.JetStreamIsCurrent() {
+				return false
+			}
+			leader = leader || ns.JetStreamIsLeader()
+		}
+		return leader
+	})
+}
+
+// WaitLeader waits until leader returns a running node, and returns it.
+func (c *Cluster) WaitLeader(ctx context.Context, leader func() int) (int, error) {
+	i := -1
+	err := c.wait(ctx, func() bool { i = leader(); return i >= 0 })
+	return i, err
+}
+
+// wait polls cond until it holds or ctx ends: the servers announce none of
+// these states.
+func (c *Cluster) wait(ctx context.Context, cond func() bool) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// proxy forwards every connection to addr to target, until stopped.
+type proxy struct {
+	addr, target string
+
+	mu    sync.Mutex
+	ln    net.Listener // nil while stopped
+	conns map[net.Conn]bool
+	wg    sync.WaitGroup
+}
+
+// start listens on addr, again after a stop.
+func (p *proxy) start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		return fmt.Errorf("proxy %s: %w", p.addr, err)
+	}
+	p.ln, p.conns = ln, map[net.Conn]bool{}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				p.forward(in)
+			}()
+		}
+	}()
+	return nil
+}
+
+func (p *proxy) forward(in net.Conn) {
+	out, err := net.Dial("tcp", p.target)
+	if err != nil {
+		in.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.ln == nil { // stopped meanwhile
+		p.mu.Unlock()
+		in.Close()
+		out.Close()
+		return
+	}
+	p.conns[in], p.conns[out] = true, true
+	p.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		io.Copy(out, in)
+		out.Close()
+		close(done)
+	}()
+	io.Copy(in, out)
+	in.Close()
+	<-done
+	p.mu.Lock()
+	delete(p.conns, in)
+	delete(p.conns, out)
+	p.mu.Unlock()
+}
+
+// stop closes the listener and every connection through it at once.
+func (p *proxy) stop() {
+	p.mu.Lock()
+	if p.ln == nil {
+		p.mu.Unlock()
+		return
+	}
+	p.ln.Close()
+	p.ln = nil
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
