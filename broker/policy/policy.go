@@ -253,7 +253,12 @@ func (e *Engine) Eval(ctx context.Context, input map[string]any) (Decision, erro
 		return denied(c.revision, "policy does not answer with a decision of the contract's shape; no message is decided until it is fixed"),
 			fmt.Errorf("%w: %w", ErrEvaluation, c.probeErr)
 	}
-	return e.eval(ctx, c, input)
+	d, err := e.eval(ctx, c, input)
+	if err == nil && e.cfg.Observe != nil {
+		// The messages' inputs only, not the health probe's.
+		e.cfg.Observe(input, d)
+	}
+	return d, err
 }
 
 // eval evaluates input under c, which compiles.
@@ -280,9 +285,6 @@ func (e *Engine) eval(ctx context.Context, c *compiled, input map[string]any) (D
 		return denied(c.revision, "policy returned a malformed decision"), fmt.Errorf("%w: %v", ErrEvaluation, err)
 	}
 	d.Revision = c.revision
-	if e.cfg.Observe != nil {
-		e.cfg.Observe(input, d)
-	}
 	return d, nil
 }
 
