@@ -29,26 +29,7 @@ import (
 func TestStartAsTheREADMESays(t *testing.T) {
 	d := brokertest.NewDeployment(t, brokertest.Options{})
 	svc := d.Start(t, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	var logs bytes.Buffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--data", d.Data, "--as", brokertest.School, "--listen", "127.0.0.1:0",
-			"--nats-url", svc.NATSURL()}, pw, &logs)
-		pw.Close()
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gateway: %v\n%s", err, logs.String())
-		}
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("the gateway printed no address: %v", err)
-	}
-	go io.Copy(io.Discard, pr)
+	line := startCommand(t, "--data", d.Data, "--as", brokertest.School, "--listen", "127.0.0.1:0", "--nats-url", svc.NATSURL())
 	m := regexp.MustCompile(`^gateway of rosengard-skola: (http://127\.0\.0\.1:[0-9]+) \(token: (.+)\)\n$`).FindStringSubmatch(line)
 	if m == nil {
 		t.Fatalf("first line: %q", line)
@@ -138,26 +119,8 @@ func TestLayering(t *testing.T) {
 func TestBrokerWithTLS(t *testing.T) {
 	d := brokertest.NewDeployment(t, brokertest.Options{Agencies: brokertest.DemoAgencies(brokertest.School, brokertest.Social), TLS: true})
 	svc := d.Start(t, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	var logs bytes.Buffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--data", d.Data, "--as", brokertest.Social, "--listen", "127.0.0.1:0",
-			"--nats-url", svc.NATSURL(), "--tls-ca", service.TLSPath(d.Data, tlsca.CAFile)}, pw, &logs)
-		pw.Close()
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gateway: %v\n%s", err, logs.String())
-		}
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("the gateway printed no address: %v\n%s", err, logs.String())
-	}
-	go io.Copy(io.Discard, pr)
+	line := startCommand(t, "--data", d.Data, "--as", brokertest.Social, "--listen", "127.0.0.1:0",
+		"--nats-url", svc.NATSURL(), "--tls-ca", service.TLSPath(d.Data, tlsca.CAFile))
 	if !strings.HasPrefix(line, "gateway of soc-malmo: http://127.0.0.1:") {
 		t.Fatalf("first line: %q", line)
 	}
@@ -186,26 +149,7 @@ func TestDeskServedWithUsers(t *testing.T) {
 	if err := os.WriteFile(layout.HomeGatewayConfig(home), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	var logs bytes.Buffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--data", d.Data, "--as", brokertest.School, "--listen", "127.0.0.1:0",
-			"--nats-url", svc.NATSURL()}, pw, &logs)
-		pw.Close()
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gateway: %v\n%s", err, logs.String())
-		}
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("the gateway printed no address: %v\n%s", err, logs.String())
-	}
-	go io.Copy(io.Discard, pr)
+	line := startCommand(t, "--data", d.Data, "--as", brokertest.School, "--listen", "127.0.0.1:0", "--nats-url", svc.NATSURL())
 	m := regexp.MustCompile(`(http://127\.0\.0\.1:[0-9]+)`).FindStringSubmatch(line)
 	if m == nil {
 		t.Fatalf("first line: %q", line)
@@ -219,4 +163,31 @@ func TestDeskServedWithUsers(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), `lang="sv"`) || !strings.Contains(string(page), "password") {
 		t.Fatalf("GET /desk/: %d\n%s", resp.StatusCode, page)
 	}
+}
+
+// startCommand runs the gateway command with args until the test ends, and
+// returns the first line it prints (its address and token file). A run that
+// ends with an error fails the test, with the gateway's log.
+func startCommand(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	var logs bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, args, pw, &logs)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gateway: %v\n%s", err, logs.String())
+		}
+	})
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("the gateway printed no address: %v\n%s", err, logs.String())
+	}
+	go io.Copy(io.Discard, pr)
+	return line
 }
