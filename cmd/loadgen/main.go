@@ -145,43 +145,14 @@ func run() error {
 	if o.cpus > 0 {
 		runtime.GOMAXPROCS(o.cpus)
 	}
-	root, err := os.MkdirTemp("", "sekretess-loadgen-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(root)
-	dir, agencies := filepath.Join(root, "data"), filepath.Join(root, "agencies")
-	if _, err := provision.Init(dir); err != nil {
-		return err
-	}
-	for _, s := range []provision.AgencySpec{
-		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Skolan"},
-		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten"},
-		{ID: police, Kind: directory.KindPolice, Name: "Polisen"},
-	} {
-		if _, err := provision.AddAgency(dir, agencies, s); err != nil {
-			return err
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	svc, err := service.Start(ctx, service.Config{
-		DataDir: dir, PolicyDir: o.policies, NATSListen: "127.0.0.1:0", Workers: o.workers, NoSync: o.noSync, Logger: logger,
-	})
+	env, err := startEnv(ctx, o.policies, o.workers, o.noSync)
 	if err != nil {
 		return err
 	}
-	defer svc.Shutdown(context.Background())
-
-	w, closeWorld, err := dialWorld(ctx, dir, agencies, svc.NATSURL())
-	if err != nil {
-		return err
-	}
-	defer closeWorld()
-	if err := w.recordConsent(ctx); err != nil {
-		return err
-	}
+	defer env.close()
+	svc, dir, w := env.svc, env.dir, env.w
 	out := io.Writer(os.Stdout)
 	if o.asJSON {
 		out = io.Discard
@@ -306,6 +277,65 @@ func printTable(out io.Writer, rep *report, main *runResult) {
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, "  CPU is the whole process's (broker, its NATS server and the generator); the second replica's is its own process's.")
+}
+
+// env is a broker with an embedded NATS server in a temporary directory and
+// the agencies of the mix, connected, with their consent recorded.
+type env struct {
+	svc   *service.Service
+	dir   string
+	w     *world
+	close func()
+}
+
+func startEnv(ctx context.Context, policies string, workers int, noSync bool) (_ *env, err error) {
+	root, err := os.MkdirTemp("", "sekretess-loadgen-")
+	if err != nil {
+		return nil, err
+	}
+	var closers []func()
+	e := &env{close: func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}}
+	closers = append(closers, func() { os.RemoveAll(root) })
+	defer func() {
+		if err != nil {
+			e.close()
+		}
+	}()
+	e.dir = filepath.Join(root, "data")
+	agencies := filepath.Join(root, "agencies")
+	if _, err := provision.Init(e.dir); err != nil {
+		return nil, err
+	}
+	for _, s := range []provision.AgencySpec{
+		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Skolan"},
+		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten"},
+		{ID: police, Kind: directory.KindPolice, Name: "Polisen"},
+	} {
+		if _, err := provision.AddAgency(e.dir, agencies, s); err != nil {
+			return nil, err
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	if e.svc, err = service.Start(ctx, service.Config{
+		DataDir: e.dir, PolicyDir: policies, NATSListen: "127.0.0.1:0", Workers: workers, NoSync: noSync, Logger: logger,
+	}); err != nil {
+		return nil, err
+	}
+	closers = append(closers, func() { e.svc.Shutdown(context.Background()) })
+	w, closeWorld, err := dialWorld(ctx, e.dir, agencies, e.svc.NATSURL())
+	if err != nil {
+		return nil, err
+	}
+	closers = append(closers, closeWorld)
+	e.w = w
+	if err := w.recordConsent(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // dialWorld connects each agency of the mix: the SDK client that seals and
