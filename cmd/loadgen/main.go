@@ -94,6 +94,10 @@ type report struct {
 	GOMAXPROCS       int                   `json:"gomaxprocs"`
 	Workers          int                   `json:"workers"`
 	CPUPerMsg        float64               `json:"cpu_ms_per_msg"`
+	// StoredWrites is how many messages the broker's streams and buckets
+	// stored per message of the mix (the inbound envelope included): each is
+	// an fsync with fsync on.
+	StoredWrites float64 `json:"stored_writes_per_msg"`
 	RawAsyncCPU      float64               `json:"raw_async_cpu_ms_per_msg"`
 	// HalfRate is the open loop at half the closed loop's rate.
 	HalfRate *runResult `json:"half_rate,omitempty"`
@@ -178,6 +182,15 @@ func run() error {
 	rep.EnvelopeBytes = len(msgs[0].raw)
 	fmt.Fprintf(out, "loadgen: %d messages of the standard mix, payloads %v B (envelope %d B), GOMAXPROCS %d, %d workers, fsync before ack %v\n",
 		o.n, o.sizes, rep.EnvelopeBytes, rep.GOMAXPROCS, rep.Workers, !o.noSync)
+	bnc, bjs, err := service.ConnectAsBroker(dir, svc.NATSURL())
+	if err != nil {
+		return err
+	}
+	defer bnc.Close()
+	writes0, err := storedWrites(ctx, bjs)
+	if err != nil {
+		return err
+	}
 	var profile bytes.Buffer
 	if o.cpuprofile != "" {
 		if err := pprof.StartCPUProfile(&profile); err != nil {
@@ -194,6 +207,11 @@ func run() error {
 			return fmt.Errorf("cpu profile: %w", err)
 		}
 	}
+	writes1, err := storedWrites(ctx, bjs)
+	if err != nil {
+		return err
+	}
+	rep.StoredWrites = float64(writes1-writes0) / float64(o.n)
 	rep.Mode = "closed loop"
 	if o.rate > 0 {
 		rep.Mode = fmt.Sprintf("open loop at %g msg/s", o.rate)
@@ -215,11 +233,6 @@ func run() error {
 	for i, m := range msgs {
 		envs[i] = m.raw
 	}
-	bnc, bjs, err := service.ConnectAsBroker(dir, svc.NATSURL())
-	if err != nil {
-		return err
-	}
-	defer bnc.Close()
 	async, err := measureRaw(ctx, bjs, envs, true)
 	if err != nil {
 		return err
@@ -255,11 +268,27 @@ func run() error {
 	return nil
 }
 
+// storedWrites is the number of messages every stream has stored so far
+// (its last sequence, which counts messages acknowledged and removed too).
+func storedWrites(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	var n uint64
+	l := js.ListStreams(ctx)
+	for info := range l.Info() {
+		if info.Config.Name != rawStream {
+			n += info.State.LastSeq
+		}
+	}
+	if err := l.Err(); err != nil {
+		return 0, fmt.Errorf("stream list: %w", err)
+	}
+	return n, nil
+}
+
 func printTable(out io.Writer, rep *report, main *runResult) {
 	lat := func(l latency) string {
 		return fmt.Sprintf("p50 %6.1f  p90 %6.1f  p99 %6.1f  max %7.1f ms", l.P50, l.P90, l.P99, l.Max)
 	}
-	fmt.Fprintf(out, "  %-44s %9.0f msg/s   %s   CPU %.3f ms/msg\n", "broker pipeline, "+rep.Mode, rep.PipelineMsgsPerS, lat(rep.Latency), rep.CPUPerMsg)
+	fmt.Fprintf(out, "  %-44s %9.0f msg/s   %s   CPU %.3f ms/msg   %.2f stored writes/msg\n", "broker pipeline, "+rep.Mode, rep.PipelineMsgsPerS, lat(rep.Latency), rep.CPUPerMsg, rep.StoredWrites)
 	if h := rep.HalfRate; h != nil {
 		fmt.Fprintf(out, "  %-44s %9.0f msg/s   %s   CPU %.3f ms/msg\n", fmt.Sprintf("open loop at half that (%.0f msg/s offered)", h.Rate), h.MsgsPerS, lat(h.Latency), h.CPUPerMsg)
 	}
