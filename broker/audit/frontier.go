@@ -22,11 +22,16 @@ import (
 type frontier struct {
 	n    int64
 	edge []tlog.Hash
+	// last is the leaf hash of record n, which a snapshot keeps so that it
+	// is not taken for the state of another stream (one recreated under
+	// the same name).
+	last tlog.Hash
 }
 
 // add appends one record's leaf.
 func (f *frontier) add(data []byte) {
-	f.edge = append(f.edge, tlog.RecordHash(data))
+	f.last = tlog.RecordHash(data)
+	f.edge = append(f.edge, f.last)
 	// Each trailing one bit of n is a complete subtree of the same height
 	// as the one just finished: merge them.
 	for k := f.n; k&1 == 1; k >>= 1 {
@@ -58,6 +63,8 @@ func (f *frontier) root() tlog.Hash {
 type snapshot struct {
 	Checkpoint []byte      `json:"checkpoint"`
 	Edge       []tlog.Hash `json:"edge"`
+	// Last is the leaf hash of the checkpoint's last record.
+	Last tlog.Hash `json:"last"`
 }
 
 // errNoSnapshot means the state stream holds no usable snapshot.
@@ -72,7 +79,7 @@ func (s *snapshot) open(keys note.Verifiers) (frontier, error) {
 	if len(s.Edge) != bits.OnesCount64(uint64(c.Size)) {
 		return frontier{}, fmt.Errorf("audit: snapshot at size %d has %d edge hashes", c.Size, len(s.Edge))
 	}
-	f := frontier{n: c.Size, edge: s.Edge}
+	f := frontier{n: c.Size, edge: s.Edge, last: s.Last}
 	if f.root() != c.Root {
 		return frontier{}, fmt.Errorf("audit: snapshot's edge does not hash to its checkpoint's root at size %d", c.Size)
 	}
@@ -95,7 +102,7 @@ func setupState(ctx context.Context, js jetstream.JetStream, replicas int) (jets
 
 // loadSnapshot returns the frontier of the latest snapshot that verifies and
 // that the audit stream (last, its last sequence) covers, or errNoSnapshot.
-func loadSnapshot(ctx context.Context, state jetstream.Stream, keys note.Verifiers, last uint64) (frontier, error) {
+func loadSnapshot(ctx context.Context, state, records jetstream.Stream, keys note.Verifiers, last uint64) (frontier, error) {
 	m, err := state.GetLastMsgForSubject(ctx, bus.AuditState)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return frontier{}, errNoSnapshot
@@ -114,12 +121,21 @@ func loadSnapshot(ctx context.Context, state jetstream.Stream, keys note.Verifie
 	if uint64(f.n) > last {
 		return frontier{}, fmt.Errorf("audit: snapshot at size %d is past the stream's last record %d", f.n, last)
 	}
+	if f.n > 0 {
+		m, err := records.GetMsg(ctx, uint64(f.n))
+		if err != nil {
+			return frontier{}, fmt.Errorf("audit: snapshot's last record %d: %w", f.n, err)
+		}
+		if tlog.RecordHash(m.Data) != f.last {
+			return frontier{}, fmt.Errorf("audit: record %d is not the one the snapshot was taken after (was the audit stream recreated?)", f.n)
+		}
+	}
 	return f, nil
 }
 
 // publishSnapshot stores the checkpoint msg, signed at f's size, with f.
 func publishSnapshot(ctx context.Context, js jetstream.JetStream, msg []byte, f frontier) error {
-	data, err := json.Marshal(snapshot{Checkpoint: msg, Edge: f.edge})
+	data, err := json.Marshal(snapshot{Checkpoint: msg, Edge: f.edge, Last: f.last})
 	if err != nil {
 		return fmt.Errorf("audit: snapshot: %w", err)
 	}

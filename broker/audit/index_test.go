@@ -128,3 +128,38 @@ func TestOpenFromSnapshot(t *testing.T) {
 		t.Fatalf("head from the snapshot %s, whole stream %s", got, want)
 	}
 }
+
+// TestSnapshotOfARecreatedStream: a snapshot taken of an audit stream that
+// was since deleted and made anew is not taken for the new stream's state.
+func TestSnapshotOfARecreatedStream(t *testing.T) {
+	ns := startServer(t, t.TempDir())
+	js := connect(t, ns.ClientURL())
+	k := newKeyPair(t)
+	l := openLog(t, js, k)
+	appendN(t, l, 1, 5, time.Now())
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(ctxT(t), bus.StreamAudit); err != nil {
+		t.Fatal(err)
+	}
+	l2 := openLog(t, js, k)
+	appendN(t, l2, 100, 7, time.Now())
+	// Keep the old snapshot the latest one.
+	l2.cc.Stop()
+	o := openLog(t, js, k)
+	ex, err := ReadStream(ctxT(t), js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var full tree
+	for _, r := range ex.Records {
+		if err := full.add(r.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, _ := full.root(full.n)
+	if n, got := o.Head(); n != 7 || got != want {
+		t.Fatalf("opened %d records with root %s; the stream holds %d with root %s", n, got, full.n, want)
+	}
+}

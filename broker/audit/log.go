@@ -153,7 +153,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: %s: %w", bus.StreamAudit, err)
 	}
-	f, err := loadSnapshot(ctx, l.state, l.recordKeys, info.State.LastSeq)
+	f, err := loadSnapshot(ctx, l.state, l.stream, l.recordKeys, info.State.LastSeq)
 	switch {
 	case err == nil:
 		l.tree = f
@@ -447,7 +447,7 @@ func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
 
 func (l *Log) publishCheckpoint(ctx context.Context) ([]byte, error) {
 	l.mu.Lock()
-	f := frontier{n: l.tree.n, edge: append([]tlog.Hash(nil), l.tree.edge...)}
+	f := frontier{n: l.tree.n, edge: append([]tlog.Hash(nil), l.tree.edge...), last: l.tree.last}
 	l.mu.Unlock()
 	n := f.n
 	c := Checkpoint{Origin: l.cfg.Signer.Name(), Size: n, Root: f.root(), Time: l.cfg.Now().UTC().Truncate(time.Second)}
