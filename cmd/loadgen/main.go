@@ -98,7 +98,7 @@ type report struct {
 	// stored per message of the mix (the inbound envelope included): each is
 	// an fsync with fsync on.
 	StoredWrites float64 `json:"stored_writes_per_msg"`
-	RawAsyncCPU      float64               `json:"raw_async_cpu_ms_per_msg"`
+	RawAsyncCPU  float64 `json:"raw_async_cpu_ms_per_msg"`
 	// HalfRate is the open loop at half the closed loop's rate.
 	HalfRate *runResult `json:"half_rate,omitempty"`
 	// TwoReplicas is the closed loop with a second broker process.
