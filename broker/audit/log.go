@@ -174,11 +174,17 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, err
 	}
 	l.signedFrom = signedFrom(l.stream.CachedInfo())
-	if l.state, err = setupState(ctx, cfg.JetStream, cfg.Replicas); err != nil {
+	if err := retry("stream "+bus.StreamAuditState, func(ctx context.Context) (err error) {
+		l.state, err = setupState(ctx, cfg.JetStream, defaults.ReplicaCount(cfg.Replicas))
+		return err
+	}); err != nil {
 		return nil, err
 	}
-	info, err := l.stream.Info(ctx)
-	if err != nil {
+	var info *jetstream.StreamInfo
+	if err := retry("stream "+bus.StreamAudit, func(ctx context.Context) (err error) {
+		info, err = l.stream.Info(ctx)
+		return err
+	}); err != nil {
 		return nil, fmt.Errorf("audit: %s: %w", bus.StreamAudit, err)
 	}
 	f, err := loadSnapshot(ctx, l.state, l.stream, l.recordKeys, info.State.LastSeq)
