@@ -253,8 +253,11 @@ func setup(ctx context.Context, js jetstream.JetStream, replicas int, lim limits
 		Description: "The audit log: one record per decision, in log order. Never deleted.",
 		Storage:     jetstream.FileStorage, Replicas: replicas,
 		DenyDelete: true, DenyPurge: true, Duplicates: defaults.DedupWindow,
-		// Lookups by subject (index.go) are direct gets.
-		AllowDirect: true,
+		// Lookups by subject (index.go) go through the stream's leader, not
+		// direct gets: nats-server v2.15.2 reads its options without a lock
+		// while it serves a direct get, which races with the option reload
+		// that every directory change makes.
+		AllowDirect: false,
 	}
 	// Apply sets DiscardNew: a full log refuses a record, never drops one.
 	lim.Audit.Apply(&rc, false)
