@@ -106,7 +106,7 @@ fuzz:
 		echo "$$out" | grep '^fuzz: elapsed' | tail -1; \
 	done
 
-## bench: Go benchmarks of each stage, the cost of a decision (bench-policy), then the load generator (pipeline vs raw NATS, one core and all cores).
+## bench: Go benchmarks of each stage, the cost of a decision (bench-policy), then the load generator: the standard mix against raw JetStream, with and without fsync, large payloads, two replicas.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./broker/...
 	$(MAKE) bench-policy
@@ -116,10 +116,13 @@ bench:
 bench-policy:
 	BEFORE=$(BEFORE) COUNT=$(or $(COUNT),3) sh $(POLICIES)/bench.sh
 
+# loadgen: the standard mix at both fsync settings, then payloads from 1 KiB
+# to 256 KiB, and a second broker replica in the queue group.
 loadgen:
-	$(GO) run ./cmd/loadgen -n 2000 -cpus 1 -policies $(POLICIES)
-	$(GO) run ./cmd/loadgen -n 2000 -policies $(POLICIES)
-	$(GO) run ./cmd/loadgen -n 2000 -cpus 1 -no-fsync -policies $(POLICIES)
+	$(GO) run ./cmd/loadgen -n 3000 -policies $(POLICIES)
+	$(GO) run ./cmd/loadgen -n 3000 -no-fsync -policies $(POLICIES)
+	$(GO) run ./cmd/loadgen -n 1000 -sizes 1024,16384,65536,262144 -policies $(POLICIES)
+	$(GO) run ./cmd/loadgen -n 2000 -replicas 2 -no-fsync -policies $(POLICIES)
 
 ## lint: no tracked file over 1 MB (build outputs stay out of git), the deployment files (check-deploy), go vet, gofmt and staticcheck.
 lint: check-size check-deploy

@@ -35,19 +35,22 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/policy"
 )
 
-// SeenBucket is the replay guard's key-value bucket.
-const SeenBucket = "sekretess_seen"
-
 // AuditLog is what the pipeline needs of the audit log (an *audit.Log).
 type AuditLog interface {
 	// Append records a decision once its stream has stored it, and returns
 	// the decision in force: rec, or the one recorded earlier for the same
 	// inbound message.
 	Append(ctx context.Context, rec *decision.Record, p *audit.Personal) (*decision.Record, error)
-	// BySeq returns the recorded decision of an inbound message, or nil if
-	// it has none.
-	BySeq(ctx context.Context, inboundSeq uint64) (*decision.Record, error)
-	// ByMessage returns the policy decision recorded for a message id, or nil
+	// AppendUnclaimed records a decision as Append does, filed under its
+	// inbound message only: a message refused before its id was checked, or
+	// as a replay, does not hold its id.
+	AppendUnclaimed(ctx context.Context, rec *decision.Record, p *audit.Personal) (*decision.Record, error)
+	// Lookup returns the recorded decision of an inbound message whose
+	// envelope has message id messageID ("" if none), and the decision that
+	// holds that id; nil for either if there is none. Append refuses with
+	// an *audit.ClaimedError a decision whose id another one holds.
+	Lookup(ctx context.Context, inboundSeq uint64, messageID string) (mine, claim *decision.Record, err error)
+	// ByMessage returns the decision that holds a message id, or nil
 	// if it has none.
 	ByMessage(ctx context.Context, messageID string) (*decision.Record, error)
 	// Err reports why records cannot be appended now.
@@ -162,7 +165,6 @@ func (c Config) validate() error {
 type Broker struct {
 	cfg  Config
 	js   jetstream.JetStream
-	seen jetstream.KeyValue
 	rate *rateLimiter // nil without a rate limit
 	held *policyHold
 
@@ -283,23 +285,7 @@ func (b *Broker) setup(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("broker: consumer %s: %w", bus.BrokerConsumer, err)
 	}
-	// A replayed envelope is only accepted within the clock window, so the
-	// seen-set needs to remember ids for just over two windows.
-	seenCfg := jetstream.KeyValueConfig{
-		Bucket: SeenBucket, Description: "Message ids already accepted (replay guard).",
-		TTL: 2*c.ClockSkew + time.Minute, Storage: jetstream.FileStorage, Replicas: c.Replicas,
-	}
-	c.Limits.Seen.ApplyKV(&seenCfg)
-	if err := b.ensure(ctx, "bucket "+SeenBucket, func(ctx context.Context) error {
-		seen, err := b.js.CreateOrUpdateKeyValue(ctx, seenCfg)
-		if err == nil {
-			err = c.Limits.Seen.Bucket(ctx, b.js, SeenBucket)
-		}
-		b.seen = seen
-		return err
-	}); err != nil {
-		return fmt.Errorf("broker: replay guard: %w", err)
-	}
+	// The replay guard is the audit log (guard.go): no bucket of its own.
 	if c.Consent == nil {
 		if err := b.ensure(ctx, "bucket "+bus.ConsentBucket, func(ctx context.Context) (err error) {
 			c.Consent, err = consent.Open(ctx, b.js, c.Replicas, c.Limits.Consent)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -32,11 +31,11 @@ const maxForwardedSources = 64
 // internal failure (audit or JetStream unavailable). It is never dropped.
 const retryDelay = 2 * time.Second
 
-// replayGuardPatience is how long a message waits for an unavailable replay
-// guard, audit log or consent registry before it is refused or handed back:
-// long enough for a stream to elect a new leader and for a call to it to
-// time out (defaults.CallTimeout).
-const replayGuardPatience = 15 * time.Second
+// readPatience is how long a message waits for an unavailable audit log
+// or consent registry before it is refused or handed back: long enough for
+// a stream to elect a new leader and for a call to it to time out
+// (defaults.CallTimeout).
+const readPatience = 15 * time.Second
 
 // auditUnavailable refuses a message whose earlier message's record exists
 // but cannot be read: the policy must not decide without it.
@@ -53,9 +52,8 @@ type rejection struct {
 	// under another inbound sequence: the sender sent it again (after a lost
 	// receipt, a restart, or an idempotent retry). It gets the recorded
 	// decision's receipt again, never a second delivery nor a replay
-	// refusal; pending means that decision is not recorded yet.
-	resend  *decision.Record
-	pending bool
+	// refusal.
+	resend *decision.Record
 	// held, when set, means the message is not refused but held undecided:
 	// the policy could not decide it, and its patience is not over.
 	held error
@@ -90,10 +88,12 @@ func (b *Broker) handle(m jetstream.Msg) {
 		return
 	}
 	seq := meta.Sequence.Stream
-	var rec *decision.Record
-	patience, cancelPatience := context.WithTimeout(ctx, replayGuardPatience)
+	// What the log holds for this inbound message, and the decision that
+	// holds its id (the replay guard, guard.go).
+	var rec, claim *decision.Record
+	patience, cancelPatience := context.WithTimeout(ctx, readPatience)
 	err = b.call(patience, func(ctx context.Context) (err error) {
-		rec, err = b.cfg.Audit.BySeq(ctx, seq)
+		rec, claim, err = b.cfg.Audit.Lookup(ctx, seq, envelopeID(m.Data(), b.cfg.MaxEnvelope))
 		return err
 	})
 	cancelPatience()
@@ -119,7 +119,8 @@ func (b *Broker) handle(m jetstream.Msg) {
 		b.finish(ctx, m, rec, m.Data())
 		return
 	}
-	rec, personal, undecided := b.decide(ctx, m, seq, meta.Timestamp)
+	g := &guard{claim: claim}
+	rec, personal, undecided := b.decide(ctx, m, seq, meta.Timestamp, g)
 	if undecided != nil && undecided.held != nil {
 		// Neither recorded nor acknowledged: JetStream hands the message out
 		// again, and a mended policy decides it.
@@ -130,7 +131,11 @@ func (b *Broker) handle(m jetstream.Msg) {
 		b.answerResend(ctx, m, undecided)
 		return
 	}
-	recorded, err := b.appendAudit(ctx, rec, personal)
+	recorded, resend, err := b.record(ctx, rec, personal, g)
+	if resend != nil {
+		b.answerResend(ctx, m, resend)
+		return
+	}
 	if err != nil {
 		// Back-pressure: no delivery and no ack without the record. JetStream
 		// hands the message out again once the delay is over.
@@ -159,9 +164,15 @@ func (b *Broker) handle(m jetstream.Msg) {
 	b.finish(ctx, m, recorded, m.Data())
 }
 
-func (b *Broker) appendAudit(ctx context.Context, rec *decision.Record, p *audit.Personal) (*decision.Record, error) {
+func (b *Broker) appendAudit(ctx context.Context, rec *decision.Record, p *audit.Personal,
+	appendTo func(context.Context, *decision.Record, *audit.Personal) (*decision.Record, error)) (*decision.Record, error) {
 	t := time.Now()
-	recorded, err := b.cfg.Audit.Append(ctx, rec, p)
+	recorded, err := appendTo(ctx, rec, p)
+	var ce *audit.ClaimedError
+	if errors.As(err, &ce) {
+		// Not a failure of the log: the message's id is taken.
+		return recorded, err
+	}
 	if mt := b.cfg.Metrics; mt != nil {
 		mt.AuditSeconds.Observe(time.Since(t).Seconds())
 		if err != nil {
@@ -212,7 +223,7 @@ func (b *Broker) count(rec *decision.Record) {
 // The clock window is checked against when JetStream stored the message, not
 // against now: a message that waited out a broker outage or back-pressure is
 // as fresh as when it was accepted, while a replayed envelope is stored anew.
-func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64, stored time.Time) (*decision.Record, *audit.Personal, *rejection) {
+func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64, stored time.Time, g *guard) (*decision.Record, *audit.Personal, *rejection) {
 	raw := m.Data()
 	rec := &decision.Record{
 		DecisionID:     decision.NewID(),
@@ -226,8 +237,8 @@ func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64, stored
 	publisher, _ := bus.SenderOf(m.Subject())
 	rec.Sender = publisher
 	personal := &audit.Personal{}
-	rej := b.evaluate(ctx, raw, publisher, stored, rec, personal)
-	if rej != nil && (rej.resend != nil || rej.pending || rej.held != nil) {
+	rej := b.evaluate(ctx, raw, publisher, stored, rec, personal, g)
+	if rej != nil && (rej.resend != nil || rej.held != nil) {
 		return nil, nil, rej
 	}
 	if rej != nil {
@@ -241,7 +252,7 @@ func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64, stored
 
 // evaluate fills rec from the envelope and the policy, and personal from the
 // claims, or returns why the message was refused before a decision.
-func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, stored time.Time, rec *decision.Record, personal *audit.Personal) *rejection {
+func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, stored time.Time, rec *decision.Record, personal *audit.Personal, g *guard) *rejection {
 	env, err := envelope.Parse(raw, b.cfg.MaxEnvelope)
 	if err != nil {
 		return reject(envelope.Code(err), "%v", err)
@@ -279,7 +290,7 @@ func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, sto
 	if err := env.CheckTime(stored, b.cfg.ClockSkew); err != nil {
 		return reject(envelope.Code(err), "%v", err)
 	}
-	if rej := b.checkReplay(ctx, h.ID, rec.InboundSeq, rec.EnvelopeSHA256); rej != nil {
+	if rej := g.checkReplay(h.ID, rec.InboundSeq, rec.EnvelopeSHA256); rej != nil {
 		return rej
 	}
 	plain, err := env.OpenMeta(append([]age.Identity{b.cfg.Identity}, b.cfg.Identities...)...)
@@ -375,74 +386,12 @@ func verifySender(env *envelope.Envelope, sender *directory.Agency, at time.Time
 	return reject(envelope.Code(envelope.ErrBadSignature), "%v: %v", envelope.ErrBadSignature, err)
 }
 
-// checkReplay records the message id as seen. The same id from the same
-// stream message is a redelivery of a message whose outcome never reached the
-// audit log. The same id in another stream message is a resend when the
-// bytes are the very envelope recorded there (sum is their hash), and a
-// replay otherwise.
-func (b *Broker) checkReplay(ctx context.Context, id string, seq uint64, sum string) *rejection {
-	val := []byte(strconv.FormatUint(seq, 10))
-	err := b.markSeen(ctx, id, val)
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, jetstream.ErrKeyExists) {
-		var e jetstream.KeyValueEntry
-		patience, cancel := context.WithTimeout(ctx, replayGuardPatience)
-		defer cancel()
-		gerr := b.call(patience, func(ctx context.Context) (err error) {
-			e, err = b.seen.Get(ctx, id)
-			return err
-		})
-		if gerr == nil && string(e.Value()) == string(val) {
-			return nil
-		}
-		first := "an earlier message"
-		if gerr == nil {
-			first = "inbound message " + string(e.Value())
-			if rej := b.resent(ctx, id, string(e.Value()), sum); rej != nil {
-				return rej
-			}
-		}
-		return reject(errcode.Replay, "message id %s was already used by %s; a replayed envelope is never delivered twice", id, first)
-	}
-	// The guard cannot answer: refuse rather than risk a replay.
-	return reject(errcode.Replay, "replay guard unavailable (%v); send the message again later", err)
-}
-
-// resent reports whether the envelope with hash sum is the one stored as
-// inbound message firstSeq: a resend, answered with that message's decision
-// (pending while it has none yet). It returns nil for a replay, and for a
-// first record it cannot read (then the replay refusal stands, as before).
-func (b *Broker) resent(ctx context.Context, id, firstSeq, sum string) *rejection {
-	seq, err := strconv.ParseUint(firstSeq, 10, 64)
-	if err != nil {
-		return nil
-	}
-	rec, err := b.cfg.Audit.BySeq(ctx, seq)
-	switch {
-	case err != nil:
-		return &rejection{pending: true, reason: fmt.Sprintf("the record of inbound message %d, which message %s was first sent as, cannot be read now: %v", seq, id, err)}
-	case rec == nil:
-		return &rejection{pending: true, reason: fmt.Sprintf("message %s was first sent as inbound message %d, which is not decided yet", id, seq)}
-	case rec.EnvelopeSHA256 != sum || rec.MessageID != id:
-		return nil
-	}
-	return &rejection{resend: rec}
-}
-
 // answerResend answers an envelope sent again with the receipt of its
 // recorded decision, under a message id of its own so that the receipt
 // stream stores it even when the first receipt is still in its duplicate
 // window. Nothing is delivered and nothing new is recorded: the decision,
-// and its delivery, are the first message's. A resend whose first message
-// is not decided yet waits for it.
+// and its delivery, are the first message's.
 func (b *Broker) answerResend(ctx context.Context, m jetstream.Msg, r *rejection) {
-	if r.pending {
-		b.cfg.Logger.Info("broker: resent envelope waits for its first copy's decision", "why", r.reason)
-		_ = m.NakWithDelay(retryDelay)
-		return
-	}
 	rec := r.resend
 	if b.cfg.Metrics != nil {
 		b.cfg.Metrics.Redeliveries.Inc()
@@ -474,31 +423,6 @@ func (b *Broker) answerResend(ctx context.Context, m jetstream.Msg, r *rejection
 	if err := m.Ack(); err != nil {
 		b.cfg.Logger.Warn("broker: ack failed", "err", err)
 	}
-}
-
-// markSeen creates the replay guard's entry for id. A refusal is final, so a
-// guard that is briefly unreachable (its leader moving) is waited for, each
-// call bounded by defaults.CallTimeout, until replayGuardPatience passes or
-// ctx is done; a broker that is stopping has closed its audit log by then,
-// and the message goes back to JetStream undecided. A call that timed out
-// may have stored the entry: the next one then finds it with this message's
-// sequence, which checkReplay accepts.
-func (b *Broker) markSeen(ctx context.Context, id string, val []byte) error {
-	patience, cancel := context.WithTimeout(ctx, replayGuardPatience)
-	defer cancel()
-	var exists error
-	err := b.call(patience, func(ctx context.Context) error {
-		_, err := b.seen.Create(ctx, id, val)
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			exists = err
-			return nil
-		}
-		return err
-	})
-	if exists != nil {
-		return exists
-	}
-	return err
 }
 
 // call runs one JetStream call with a deadline of its own
@@ -629,10 +553,10 @@ func (b *Broker) input(ctx context.Context, env *envelope.Envelope, sender, reci
 }
 
 // byMessage is Audit.ByMessage, asked again while the audit stream does not
-// answer, for up to replayGuardPatience: a refusal for want of the record is
+// answer, for up to readPatience: a refusal for want of the record is
 // final for the sender.
 func (b *Broker) byMessage(ctx context.Context, id string) (*decision.Record, error) {
-	patience, cancel := context.WithTimeout(ctx, replayGuardPatience)
+	patience, cancel := context.WithTimeout(ctx, readPatience)
 	defer cancel()
 	var r *decision.Record
 	err := b.call(patience, func(ctx context.Context) (err error) {
@@ -643,10 +567,10 @@ func (b *Broker) byMessage(ctx context.Context, id string) (*decision.Record, er
 }
 
 // resolveConsent is Consent.Resolve, asked again while the registry does
-// not answer, for up to replayGuardPatience. That no record exists, or that
+// not answer, for up to readPatience. That no record exists, or that
 // it is unusable, is an answer.
 func (b *Broker) resolveConsent(ctx context.Context, ref string) (map[string]any, error) {
-	patience, cancel := context.WithTimeout(ctx, replayGuardPatience)
+	patience, cancel := context.WithTimeout(ctx, readPatience)
 	defer cancel()
 	var c map[string]any
 	var final error

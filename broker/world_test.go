@@ -56,11 +56,12 @@ type attempt struct {
 }
 
 // fakeAudit is an in-memory audit log. It keeps what Append stored, can be
-// told to refuse appends, and can answer BySeq with a decision recorded
+// told to refuse appends, and can answer Lookup with a decision recorded
 // "before a crash".
 type fakeAudit struct {
 	mu       sync.Mutex
 	stored   []*decision.Record
+	claims   map[string]*decision.Record // the decision that holds each id
 	earlier  map[uint64]*decision.Record // BySeq answers, as if recorded before
 	refuse   error                       // Append fails with it while set
 	attempts chan attempt                // every Append call, in order
@@ -71,10 +72,18 @@ type fakeAudit struct {
 }
 
 func newFakeAudit() *fakeAudit {
-	return &fakeAudit{earlier: map[uint64]*decision.Record{}, attempts: make(chan attempt, 1024)}
+	return &fakeAudit{earlier: map[uint64]*decision.Record{}, claims: map[string]*decision.Record{}, attempts: make(chan attempt, 1024)}
 }
 
-func (f *fakeAudit) Append(_ context.Context, rec *decision.Record, _ *audit.Personal) (*decision.Record, error) {
+func (f *fakeAudit) Append(ctx context.Context, rec *decision.Record, p *audit.Personal) (*decision.Record, error) {
+	return f.append(ctx, rec, p, rec.MessageID != "" && rec.ErrorCode != errcode.Replay)
+}
+
+func (f *fakeAudit) AppendUnclaimed(ctx context.Context, rec *decision.Record, p *audit.Personal) (*decision.Record, error) {
+	return f.append(ctx, rec, p, false)
+}
+
+func (f *fakeAudit) append(_ context.Context, rec *decision.Record, _ *audit.Personal, claim bool) (*decision.Record, error) {
 	if f.gate != nil {
 		f.entered <- struct{}{}
 		<-f.gate
@@ -92,23 +101,33 @@ func (f *fakeAudit) Append(_ context.Context, rec *decision.Record, _ *audit.Per
 			return r, nil
 		}
 	}
+	// Like the real log: one decision holds an id.
+	if c := f.claims[rec.MessageID]; claim && c != nil {
+		err := &audit.ClaimedError{Record: c}
+		f.attempts <- attempt{rec, err}
+		return nil, err
+	}
+	if claim {
+		f.claims[rec.MessageID] = rec
+	}
 	f.stored = append(f.stored, rec)
 	f.attempts <- attempt{rec, nil}
 	return rec, nil
 }
 
-func (f *fakeAudit) BySeq(_ context.Context, seq uint64) (*decision.Record, error) {
+func (f *fakeAudit) Lookup(_ context.Context, seq uint64, id string) (mine, claim *decision.Record, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	claim = f.claims[id]
 	if r, ok := f.earlier[seq]; ok {
-		return r, nil
+		return r, claim, nil
 	}
 	for _, r := range f.stored {
 		if r.InboundSeq == seq {
-			return r, nil
+			return r, claim, nil
 		}
 	}
-	return nil, nil
+	return nil, claim, nil
 }
 
 func (f *fakeAudit) ByMessage(_ context.Context, id string) (*decision.Record, error) {

@@ -16,16 +16,27 @@
 // decision Append returns. A replayed envelope reuses a message id but is a
 // new inbound message, so it gets its own record (a rejection).
 //
-// Index. Every Log follows the stream with an ordered consumer from the
-// first record: it builds the Merkle tree and the indexes by inbound sequence
-// (BySeq, for redeliveries) and by message id (ByMessage, for replies and
-// forwards), including records appended by other brokers. The indexes hold
-// only each record's position in the stream, and a lookup reads the record
-// from the stream and checks it, so a broker keeps under two hundred bytes
-// per decision in memory (see BenchmarkOpen). Each record's index key also
-// travels in its Sekretess-Index header, outside the Merkle leaf, so that
-// reading the log at start need not decode every record. Open returns once everything stored before it
-// has been read. Past the dedupe window a redelivery is answered by this index.
+// Index. A record's subject is its index key (index.go): the message id
+// whose decision it is (sekretess.audit.record.m.<id>.d), or the inbound
+// message it refused (m.<id>.<seq>, n.<seq> without an id). BySeq, ByMessage
+// and Lookup are direct gets by subject, answered by the stream's own
+// subject index, so a broker holds no index and never reads the log to
+// build one. A decision is stored on its id's subject only if that subject
+// holds none of the broker's (Nats-Expected-Last-Subject-Sequence): one id,
+// one decision, for good, which makes the log the broker's replay guard.
+// Each record's index key also travels in its Sekretess-Index header.
+// Records written before records had subjects of their own are on the bare
+// subject sekretess.audit.record and are indexed in memory at open, as
+// before; there are no more of them.
+//
+// Open in constant time. The Log keeps the Merkle tree as its right edge
+// (the O(log n) hashes of its complete subtrees, frontier.go), and stores it
+// with every checkpoint it signs in SEKRETESS_AUDIT_STATE. Open takes the
+// latest one whose checkpoint verifies with the log's keys and whose edge
+// hashes to the checkpoint's root, then follows the stream from the record
+// after it, so it reads only the records appended since the last checkpoint
+// (see BenchmarkOpen). Open returns once everything stored before it has
+// been read. Verify still reads every record from the first.
 //
 // Signatures. Every record ends with broker_sig, the broker's ed25519
 // signature with its audit key over the record before that field (see
@@ -33,8 +44,8 @@
 // is told apart. A lookup (BySeq, ByMessage, a duplicate's answer) checks
 // the signature of every record it reads and passes over, and logs, any the
 // broker did not write: the broker never acts on one. (The follower does not
-// check signatures, which would make reading the log at start several times
-// slower; the index keeps later records under a taken key for this.)
+// check signatures; a lookup reads past records someone else wrote on a
+// subject, and an append goes after them.)
 // Unsigned records before the first sequence the
 // broker signed (the stream's metadata "sekretess_signed_from") were written
 // before records were signed and are trusted as before.

@@ -19,7 +19,6 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
-	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
 	"github.com/sekretessbroker/sekretessbroker/broker/limits"
@@ -104,16 +103,19 @@ type Log struct {
 	js          jetstream.JetStream
 	stream      jetstream.Stream
 	checkpoints jetstream.Stream
+	state       jetstream.Stream
 	sealer      *sealer
 	cc          jetstream.ConsumeContext
 	// recordKeys check that a record is the broker's before it is acted on.
 	recordKeys note.Verifiers
 
 	mu    sync.Mutex // guards the fields below
-	tree  tree
+	tree  frontier
 	grown chan struct{} // closed and replaced whenever the tree grows
-	// The indexes hold the record's audit stream sequence, not the record:
-	// a few dozen bytes per decision, where the record is over a kilobyte.
+	// These indexes cover only records on the bare subject bus.AuditRecord,
+	// written before records had subjects of their own (a number that no
+	// longer grows); records since are found by their subject (index.go).
+	// They hold the record's audit stream sequence, not the record.
 	bySeq     map[uint64]uint64 // inbound sequence → audit sequence
 	byMessage map[string]uint64 // message id → audit sequence
 	// moreBySeq and moreByMessage hold later records under a key already
@@ -136,9 +138,12 @@ type Log struct {
 	isClosed bool
 }
 
-// Open creates the audit streams if needed, reads the whole
-// log to build the tree and the indexes, and keeps following the stream, so
-// that records appended by other brokers are seen too.
+// Open creates the audit streams if needed, starts from the latest snapshot
+// whose checkpoint verifies with the log's keys (or from the first record
+// without one), reads the records after it to bring the tree up to date, and
+// keeps following the stream, so that records appended by other brokers are
+// seen too. Its time does not grow with the log's length, only with the
+// records appended since the last checkpoint.
 func Open(ctx context.Context, cfg Config) (*Log, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -169,6 +174,29 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, err
 	}
 	l.signedFrom = signedFrom(l.stream.CachedInfo())
+	if err := retry("stream "+bus.StreamAuditState, func(ctx context.Context) (err error) {
+		l.state, err = setupState(ctx, cfg.JetStream, defaults.ReplicaCount(cfg.Replicas))
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	var info *jetstream.StreamInfo
+	if err := retry("stream "+bus.StreamAudit, func(ctx context.Context) (err error) {
+		info, err = l.stream.Info(ctx)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("audit: %s: %w", bus.StreamAudit, err)
+	}
+	f, err := loadSnapshot(ctx, l.state, l.stream, l.recordKeys, info.State.LastSeq)
+	switch {
+	case err == nil:
+		l.tree = f
+	case !errors.Is(err, errNoSnapshot):
+		cfg.Logger.Warn("audit: snapshot not used; reading the log from its first record", "err", err)
+	}
+	if err := l.loadLegacy(ctx, uint64(l.tree.n)); err != nil {
+		return nil, err
+	}
 	if len(cfg.Auditors) > 0 {
 		lim := cfg.Limits.Or(limits.Default(0))
 		l.sealer = &sealer{store: &keyStore{js: cfg.JetStream, replicas: defaults.ReplicaCount(cfg.Replicas), limit: lim.AuditKeys},
@@ -178,7 +206,9 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	}
 	var cons jetstream.Consumer
 	if err := retry("reader", func(ctx context.Context) (err error) {
-		cons, err = l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+		cons, err = l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+			DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: uint64(l.tree.n) + 1,
+		})
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("audit: follow %s: %w", bus.StreamAudit, err)
@@ -219,10 +249,15 @@ func setup(ctx context.Context, js jetstream.JetStream, replicas int, lim limits
 	replicas = defaults.ReplicaCount(replicas)
 	lim = lim.Or(limits.Default(0))
 	rc := jetstream.StreamConfig{
-		Name: bus.StreamAudit, Subjects: []string{bus.AuditRecord},
+		Name: bus.StreamAudit, Subjects: []string{bus.AuditRecord, bus.AuditRecordPrefix + ">"},
 		Description: "The audit log: one record per decision, in log order. Never deleted.",
 		Storage:     jetstream.FileStorage, Replicas: replicas,
 		DenyDelete: true, DenyPurge: true, Duplicates: defaults.DedupWindow,
+		// Lookups by subject (index.go) go through the stream's leader, not
+		// direct gets: nats-server v2.15.2 reads its options without a lock
+		// while it serves a direct get, which races with the option reload
+		// that every directory change makes.
+		AllowDirect: false,
 	}
 	// Apply sets DiscardNew: a full log refuses a record, never drops one.
 	lim.Audit.Apply(&rc, false)
@@ -265,20 +300,10 @@ func (l *Log) receive(m jetstream.Msg) {
 		return
 	}
 	seq := int64(md.Sequence.Stream)
-	// The index key travels in a header, so reading the log at start need
-	// not decode every record; records written without it are decoded.
-	k, keyed := parseIndexHeader(m.Headers().Get(indexHeader))
-	if !keyed {
-		var e struct {
-			DecisionID string   `json:"decision_id"`
-			Decision   indexKey `json:"decision"`
-		}
-		err := json.Unmarshal(m.Data(), &e)
-		if keyed = err == nil && e.DecisionID != ""; keyed {
-			k = e.Decision
-		} else {
-			l.cfg.Logger.Error("audit: undecodable record in the audit stream", "seq", seq, "err", err)
-		}
+	var k indexKey
+	legacy := m.Subject() == bus.AuditRecord
+	if legacy {
+		k, legacy = l.legacyKey(uint64(seq), m.Headers(), m.Data())
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -290,19 +315,82 @@ func (l *Log) receive(m jetstream.Msg) {
 		l.cfg.Logger.Error("audit: gap in the audit stream", "have", l.tree.n, "got", seq)
 		return
 	}
-	if err := l.tree.add(m.Data()); err != nil {
-		l.readErr = err
-		return
-	}
-	// Every record is a leaf and indexed, the broker's or not: the
-	// checkpoints sign the stream as it is, and checking each signature
-	// here would make reading the log at start several times slower. A
-	// lookup checks the records it reads and acts only on the broker's.
-	if keyed {
+	l.tree.add(m.Data())
+	// Every record is a leaf, the broker's or not: the checkpoints sign the
+	// stream as it is. A lookup checks the records it reads and acts only
+	// on the broker's.
+	if legacy {
 		l.index(k, uint64(seq))
 	}
 	close(l.grown)
 	l.grown = make(chan struct{})
+}
+
+// legacyKey returns the index key of a record on the bare subject: from its
+// header, or decoded from the record when it has none.
+func (l *Log) legacyKey(seq uint64, h nats.Header, data []byte) (indexKey, bool) {
+	if k, ok := parseIndexHeader(h.Get(indexHeader)); ok {
+		return k, true
+	}
+	var e struct {
+		DecisionID string   `json:"decision_id"`
+		Decision   indexKey `json:"decision"`
+	}
+	err := json.Unmarshal(data, &e)
+	if err == nil && e.DecisionID != "" {
+		return e.Decision, true
+	}
+	l.cfg.Logger.Error("audit: undecodable record in the audit stream", "seq", seq, "err", err)
+	return indexKey{}, false
+}
+
+// loadLegacy indexes the records on the bare subject bus.AuditRecord up to
+// the audit sequence upTo (the snapshot's size: the follower reads those
+// after it). They were written before records had subjects of their own,
+// so there are as many as there were then, however long the log grows.
+func (l *Log) loadLegacy(ctx context.Context, upTo uint64) error {
+	if upTo == 0 {
+		return nil
+	}
+	last, err := l.stream.GetLastMsgForSubject(ctx, bus.AuditRecord)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("audit: %s: %w", bus.StreamAudit, err)
+	}
+	upTo = min(upTo, last.Sequence)
+	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{bus.AuditRecord}})
+	if err != nil {
+		return fmt.Errorf("audit: %s: %w", bus.StreamAudit, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("audit: %s: %w", bus.StreamAudit, err)
+	}
+	defer it.Stop()
+	for {
+		m, err := nextMsg(ctx, it)
+		if err != nil {
+			return fmt.Errorf("audit: reading the records before subjects: %w", err)
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("audit: %s: %w", bus.StreamAudit, err)
+		}
+		seq := md.Sequence.Stream
+		if seq > upTo {
+			return nil
+		}
+		if k, ok := l.legacyKey(seq, m.Headers(), m.Data()); ok {
+			l.mu.Lock()
+			l.index(k, seq)
+			l.mu.Unlock()
+		}
+		if seq == upTo {
+			return nil
+		}
+	}
 }
 
 // indexKey is what the indexes need of a record.
@@ -369,168 +457,11 @@ func (l *Log) index(k indexKey, seq uint64) {
 	}
 }
 
-// Append records rec (and its personal fields, sealed) and returns once the
-// stream has stored it (PubAck). If the inbound message was already recorded,
-// by this broker or another, nothing new is written and the recorded decision
-// is returned instead: the caller must act on the returned record.
-//
-// A publish that gets no answer within defaults.CallTimeout (the stream's
-// leader died) is made again, under the same message id, until ctx ends:
-// the stream's dedupe window (defaults.DedupWindow) keeps it one record. A
-// refusal (a full stream) is returned at once, for the caller to hold the
-// message back.
-func (l *Log) Append(ctx context.Context, rec *decision.Record, p *Personal) (*decision.Record, error) {
-	return l.append(ctx, rec, p)
-}
-
-func (l *Log) append(ctx context.Context, rec *decision.Record, p *Personal) (*decision.Record, error) {
-	e := newEntry(rec)
-	if l.sealer != nil && !p.Empty() {
-		s, err := l.sealer.seal(ctx, rec.DecidedAt, rec.DecisionID, p)
-		if err != nil {
-			// The caller counts the failed append (sekretess_audit_append_failures_total)
-			// and retries the message; this says why.
-			l.cfg.Logger.Error("audit: personal fields not sealed; the record is not written", "period", Period(rec.DecidedAt), "err", err)
-			return nil, err
-		}
-		e.Personal = s
-	}
-	var ack *jetstream.PubAck
-	var key indexKey
-	var refused error // the stream answered no: back-pressure, not retried here
-	err := bus.Retry(ctx, defaults.CallTimeout, func(ctx context.Context) (err error) {
-		start := l.cfg.Now()
-		ack, key, err = publishEntry(ctx, l.js, l.cfg.Signer, e)
-		l.note(start, err)
-		if err != nil && !bus.NoAnswer(err) {
-			refused = err
-			return nil
-		}
-		return err
-	}, nil)
-	if refused != nil {
-		err = refused
-	}
-	if err != nil {
-		return nil, err
-	}
-	if ack.Duplicate {
-		// The stream answers a duplicate with the original's sequence. A
-		// record someone else published under this message id is refused
-		// by recordAt: the message is retried, and recorded by the broker
-		// once the stream's dedupe window has passed.
-		first, err := l.recordAt(ctx, ack.Sequence)
-		if err != nil {
-			return nil, fmt.Errorf("audit: inbound message %d was recorded before: %w", rec.InboundSeq, err)
-		}
-		return first, nil
-	}
-	l.mu.Lock()
-	l.index(key, ack.Sequence)
-	l.mu.Unlock()
-	return rec, nil
-}
-
-// publishEntry signs e and appends it to the audit stream.
-func publishEntry(ctx context.Context, js jetstream.JetStream, signer note.Signer, e *Entry) (*jetstream.PubAck, indexKey, error) {
-	rec := &e.Decision
-	data, err := json.Marshal(e)
-	if err != nil {
-		return nil, indexKey{}, fmt.Errorf("audit: %w", err)
-	}
-	if data, err = signRecord(signer, data); err != nil {
-		return nil, indexKey{}, err
-	}
-	msg := nats.NewMsg(bus.AuditRecord)
-	msg.Data = data
-	key := indexKey{InboundSeq: rec.InboundSeq, MessageID: rec.MessageID, ErrorCode: rec.ErrorCode}
-	if v, ok := key.header(); ok {
-		msg.Header.Set(indexHeader, v)
-	}
-	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(dedupeKey(rec)), jetstream.WithExpectStream(bus.StreamAudit))
-	if err != nil {
-		return nil, indexKey{}, fmt.Errorf("audit: append decision %s: %w", rec.DecisionID, err)
-	}
-	return ack, key, nil
-}
-
-func (l *Log) recordAt(ctx context.Context, seq uint64) (*decision.Record, error) {
-	m, err := l.stream.GetMsg(ctx, seq)
-	if err != nil {
-		return nil, fmt.Errorf("audit: record %d: %w", seq, err)
-	}
-	if err := VerifyRecord(m.Data, l.recordKeys); err != nil {
-		if !errors.Is(err, ErrUnsigned) || seq >= l.signedFrom {
-			return nil, fmt.Errorf("audit: record %d: %w: %w", seq, errForeign, err)
-		}
-	}
-	e, err := ParseEntry(m.Data)
-	if err != nil {
-		return nil, err
-	}
-	return &e.Decision, nil
-}
-
-// errForeign marks a record the broker did not write.
-var errForeign = errors.New("not written by the broker")
-
-// lookup returns the first record at seqs that the broker wrote and that
-// match accepts. Records someone else wrote, or whose index header names
-// another decision than they hold, are logged and passed over: the broker
-// never acts on them, and audit verify reports them. It is nil without an
-// error when none is left.
-func (l *Log) lookup(ctx context.Context, seqs []uint64, match func(*decision.Record) bool) (*decision.Record, error) {
-	for _, at := range seqs {
-		r, err := l.recordAt(ctx, at)
-		switch {
-		case errors.Is(err, errForeign):
-			l.cfg.Logger.Error("audit: a record in the audit stream is not the broker's; it is ignored (audit verify reports it)", "seq", at, "err", err)
-		case err != nil:
-			return nil, err
-		case !match(r):
-			l.cfg.Logger.Error("audit: a record's index header names another decision than it holds; it is ignored", "seq", at)
-		default:
-			return r, nil
-		}
-	}
-	return nil, nil
-}
-
-// BySeq returns the record of the inbound message with the given stream
-// sequence, if it was already decided by any broker whose record this Log has
-// read (all records before Open, and those after it within a moment). It is
-// nil without an error when there is none; an error means the record exists
-// but could not be read from the stream now.
-func (l *Log) BySeq(ctx context.Context, seq uint64) (*decision.Record, error) {
-	l.mu.Lock()
-	at, ok := l.bySeq[seq]
-	seqs := append([]uint64{at}, l.moreBySeq[seq]...)
-	l.mu.Unlock()
-	if !ok {
-		return nil, nil
-	}
-	return l.lookup(ctx, seqs, func(r *decision.Record) bool { return r.InboundSeq == seq })
-}
-
-// ByMessage returns the policy decision recorded for a message id, or nil
-// without an error when there is none.
-func (l *Log) ByMessage(ctx context.Context, id string) (*decision.Record, error) {
-	l.mu.Lock()
-	at, ok := l.byMessage[id]
-	seqs := append([]uint64{at}, l.moreByMessage[id]...)
-	l.mu.Unlock()
-	if !ok {
-		return nil, nil
-	}
-	return l.lookup(ctx, seqs, func(r *decision.Record) bool { return r.MessageID == id })
-}
-
 // Head returns the number of records read and the tree's root hash over them.
 func (l *Log) Head() (int64, tlog.Hash) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	h, _ := l.tree.root(l.tree.n)
-	return l.tree.n, h
+	return l.tree.n, l.tree.root()
 }
 
 // Err reports why the log cannot take records now, or cannot be followed.
@@ -657,19 +588,21 @@ func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
 
 func (l *Log) publishCheckpoint(ctx context.Context) ([]byte, error) {
 	l.mu.Lock()
-	n := l.tree.n
-	root, err := l.tree.root(n)
+	f := frontier{n: l.tree.n, edge: append([]tlog.Hash(nil), l.tree.edge...), last: l.tree.last}
 	l.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	c := Checkpoint{Origin: l.cfg.Signer.Name(), Size: n, Root: root, Time: l.cfg.Now().UTC().Truncate(time.Second)}
+	n := f.n
+	c := Checkpoint{Origin: l.cfg.Signer.Name(), Size: n, Root: f.root(), Time: l.cfg.Now().UTC().Truncate(time.Second)}
 	msg, err := SignCheckpoint(l.cfg.Signer, c)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := l.js.Publish(ctx, bus.AuditCheckpoint, msg); err != nil {
 		return nil, fmt.Errorf("audit: publish checkpoint: %w", err)
+	}
+	// The next broker starts from here. Without it, it reads from the
+	// previous snapshot: slower, never wrong.
+	if err := publishSnapshot(ctx, l.js, msg, f); err != nil {
+		l.cfg.Logger.Warn("audit: snapshot not stored", "err", err)
 	}
 	l.mu.Lock()
 	l.published = max(l.published, n)

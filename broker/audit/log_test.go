@@ -108,7 +108,7 @@ func TestRecordsSurviveRestart(t *testing.T) {
 		t.Fatalf("after restart head = %d %s, before %d %s", n2, root2, n, root)
 	}
 	for _, r := range recs {
-		got, err := l.BySeq(ctxT(t), r.InboundSeq)
+		got, err := l.BySeq(ctxT(t), r.InboundSeq, r.MessageID)
 		if err != nil || got == nil || got.DecisionID != r.DecisionID {
 			t.Fatalf("inbound %d not indexed after restart: %v", r.InboundSeq, err)
 		}
@@ -116,7 +116,7 @@ func TestRecordsSurviveRestart(t *testing.T) {
 			t.Fatalf("message %s not indexed after restart: %v", r.MessageID, err)
 		}
 	}
-	if got, err := l.BySeq(ctxT(t), 1000); got != nil || err != nil {
+	if got, err := l.BySeq(ctxT(t), 1000, fmt.Sprintf("%032x", 1000)); got != nil || err != nil {
 		t.Fatalf("BySeq of an undecided message = %v, %v", got, err)
 	}
 	if got, err := l.ByMessage(ctxT(t), "unknown"); got != nil || err != nil {
@@ -195,8 +195,8 @@ func TestTwoWritersOneLog(t *testing.T) {
 		t.Fatalf("heads differ: %d %s and %d %s", na, ra, nb, rb)
 	}
 	for i := uint64(1); i <= n; i++ {
-		x, errA := a.BySeq(ctxT(t), i)
-		y, errB := b.BySeq(ctxT(t), i)
+		x, errA := a.BySeq(ctxT(t), i, fmt.Sprintf("%032x", i))
+		y, errB := b.BySeq(ctxT(t), i, fmt.Sprintf("%032x", i))
 		if errA != nil || errB != nil || x == nil || y == nil || x.DecisionID != y.DecisionID {
 			t.Fatalf("inbound %d: writers disagree", i)
 		}
@@ -400,13 +400,13 @@ func TestIndexWithoutAndAgainstHeaders(t *testing.T) {
 	if r, err := o.ByMessage(ctxT(t), plain.MessageID); err != nil || r == nil || r.DecisionID != plain.DecisionID {
 		t.Fatalf("a record without the header: %v, %v", r, err)
 	}
-	if r, err := o.BySeq(ctxT(t), plain.InboundSeq); err != nil || r == nil || r.DecisionID != plain.DecisionID {
+	if r, err := o.BySeq(ctxT(t), plain.InboundSeq, plain.MessageID); err != nil || r == nil || r.DecisionID != plain.DecisionID {
 		t.Fatalf("a record without the header by inbound sequence: %v, %v", r, err)
 	}
 	if r, err := o.ByMessage(ctxT(t), fmt.Sprintf("%032x", 5)); r != nil || err != nil {
 		t.Fatalf("a record was taken for the message its header names: %+v %v", r, err)
 	}
-	if r, err := o.BySeq(ctxT(t), 5); r != nil || err != nil {
+	if r, err := o.BySeq(ctxT(t), 5, fmt.Sprintf("%032x", 5)); r != nil || err != nil {
 		t.Fatalf("a record was taken for the inbound message its header names: %+v %v", r, err)
 	}
 }

@@ -3,6 +3,7 @@ package audit
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +73,7 @@ func TestForgedRecordsAreNotActedOn(t *testing.T) {
 	check := func(l *Log) {
 		t.Helper()
 		for _, r := range []*decision.Record{misSigned, tampered, squatted} {
-			if got, err := l.BySeq(ctxT(t), r.InboundSeq); got != nil || err != nil {
+			if got, err := l.BySeq(ctxT(t), r.InboundSeq, r.MessageID); got != nil || err != nil {
 				t.Fatalf("forged record of inbound %d found by sequence: %+v %v", r.InboundSeq, got, err)
 			}
 			if got, err := l.ByMessage(ctxT(t), r.MessageID); got != nil || err != nil {
@@ -81,7 +82,7 @@ func TestForgedRecordsAreNotActedOn(t *testing.T) {
 		}
 	}
 	check(l)
-	if got, err := l.BySeq(ctxT(t), unsigned.InboundSeq); got != nil || err != nil {
+	if got, err := l.BySeq(ctxT(t), unsigned.InboundSeq, unsigned.MessageID); got != nil || err != nil {
 		t.Fatalf("forged unsigned record found: %+v %v", got, err)
 	}
 	// The broker's own decision of inbound 11 is not replaced by the forged
@@ -100,7 +101,7 @@ func TestForgedRecordsAreNotActedOn(t *testing.T) {
 	}
 	l.Close()
 	check(openLog(t, js, k))
-	if got, err := openLog(t, js, k).BySeq(ctxT(t), 7); err != nil || got == nil || got.DecisionID != genuine.DecisionID {
+	if got, err := openLog(t, js, k).BySeq(ctxT(t), 7, fmt.Sprintf("%032x", 7)); err != nil || got == nil || got.DecisionID != genuine.DecisionID {
 		t.Fatalf("the genuine record behind a forged one: %+v %v", got, err)
 	}
 
@@ -137,7 +138,7 @@ func TestUnsignedRecordsBeforeSigning(t *testing.T) {
 	old := rec(1, now)
 	publishRaw(t, js, old, func(b []byte) []byte { return b })
 	l := openLog(t, js, k)
-	if got, err := l.BySeq(ctxT(t), 1); err != nil || got == nil || got.DecisionID != old.DecisionID {
+	if got, err := l.BySeq(ctxT(t), 1, fmt.Sprintf("%032x", 1)); err != nil || got == nil || got.DecisionID != old.DecisionID {
 		t.Fatalf("record from before signing: %+v %v", got, err)
 	}
 	appendN(t, l, 2, 1, now)
@@ -146,10 +147,10 @@ func TestUnsignedRecordsBeforeSigning(t *testing.T) {
 	if err := l.Sync(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := l.BySeq(ctxT(t), 3); got != nil || err != nil {
+	if got, err := l.BySeq(ctxT(t), 3, fmt.Sprintf("%032x", 3)); got != nil || err != nil {
 		t.Fatalf("unsigned record after a signed one: %+v %v", got, err)
 	}
-	if got, err := l.BySeq(ctxT(t), 1); err != nil || got == nil {
+	if got, err := l.BySeq(ctxT(t), 1, fmt.Sprintf("%032x", 1)); err != nil || got == nil {
 		t.Fatalf("record from before signing, after a signed one: %+v %v", got, err)
 	}
 	ex, err := ReadStream(ctxT(t), js)
@@ -168,7 +169,7 @@ func TestUnsignedRecordsBeforeSigning(t *testing.T) {
 	if err := l2.Sync(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := l2.BySeq(ctxT(t), 1); got != nil || err != nil {
+	if got, err := l2.BySeq(ctxT(t), 1, fmt.Sprintf("%032x", 1)); got != nil || err != nil {
 		t.Fatalf("unsigned first record of a new log: %+v %v", got, err)
 	}
 }

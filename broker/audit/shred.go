@@ -234,7 +234,7 @@ func recordShred(ctx context.Context, js jetstream.JetStream, signer note.Signer
 		Outcome:    decision.KeyEvent,
 		Reasons:    []string{fmt.Sprintf("data key %s of period %s shredded: %s; the personal fields it sealed are unreadable", id, period, how)},
 	}
-	if _, _, err := publishEntry(ctx, js, signer, newEntry(rec)); err != nil {
+	if _, err := publishEntry(ctx, js, signer, newEntry(rec), recordSubject(rec, false), nil); err != nil {
 		return fmt.Errorf("audit: shred: the destruction of key %s of %s could not be recorded, so it was not destroyed: %w", id, period, err)
 	}
 	return nil

@@ -5,7 +5,11 @@
 //	sekretess.in.<sender>        stream SEKRETESS_IN        envelopes waiting for a decision (work queue)
 //	sekretess.out.<recipient>    stream SEKRETESS_OUT       delivered envelopes, consumer inbox-<recipient>
 //	sekretess.receipt.<sender>   stream SEKRETESS_RECEIPTS  signed receipts, consumer receipts-<sender>
-//	sekretess.audit.record       stream SEKRETESS_AUDIT     audit records, in log order (no delete, no purge)
+//	sekretess.audit.record.m.<message id>.d      stream SEKRETESS_AUDIT  the decision that holds a message id (its replay guard)
+//	sekretess.audit.record.m.<message id>.<seq>  stream SEKRETESS_AUDIT  another record of that id: inbound message <seq> refused
+//	sekretess.audit.record.n.<seq>               stream SEKRETESS_AUDIT  the record of inbound message <seq> without a message id
+//	sekretess.audit.record       stream SEKRETESS_AUDIT     audit records written before records had subjects of their own; one stream, one log order (no delete, no purge)
+//	sekretess.audit.state        stream SEKRETESS_AUDIT_STATE  the latest signed checkpoints with the tree's right edge (a broker starts from them)
 //	sekretess.audit.checkpoint   stream SEKRETESS_AUDIT_CHECKPOINTS  signed checkpoints of the audit log
 //	sekretess.audit.cosigned.<w> stream SEKRETESS_AUDIT_CHECKPOINTS  checkpoints cosigned by witness w
 //	sekretess.auditkeys.<period>.<key id>  stream SEKRETESS_AUDIT_KEYS_<period>  wrapped data keys of the audit log's personal fields, one stream per period (deleted whole when shredded)
@@ -22,6 +26,8 @@ const (
 	StreamIn       = "SEKRETESS_IN"
 	StreamOut      = "SEKRETESS_OUT"
 	StreamReceipts = "SEKRETESS_RECEIPTS"
+	// StreamAuditState keeps the audit log's latest snapshots.
+	StreamAuditState = "SEKRETESS_AUDIT_STATE"
 	// StreamAudit is the audit log: its sequence is the log's order.
 	StreamAudit = "SEKRETESS_AUDIT"
 	// StreamAuditCheckpoints holds the audit log's signed and cosigned checkpoints.
@@ -46,7 +52,12 @@ func AuditKey(period, id string) string { return AuditKeysPrefix + period + "." 
 
 // Audit subjects.
 const (
-	AuditRecord     = "sekretess.audit.record"
+	AuditRecord = "sekretess.audit.record"
+	// AuditRecordPrefix is followed by a record's index key (see the
+	// package comment): the audit stream's subjects are its indexes.
+	AuditRecordPrefix = AuditRecord + "."
+	// AuditState holds the audit log's snapshots (StreamAuditState).
+	AuditState      = "sekretess.audit.state"
 	AuditCheckpoint = "sekretess.audit.checkpoint"
 	// AuditCosignedPrefix is followed by the witness's name.
 	AuditCosignedPrefix = "sekretess.audit.cosigned."

@@ -2,7 +2,13 @@ package envelope
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"io"
 	"testing"
+
+	"filippo.io/age"
 )
 
 var benchMeta = bytes.Repeat([]byte("m"), 1024)
@@ -62,4 +68,77 @@ func BenchmarkOpenMeta(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkMetaSessionKey weighs a per-sender session key for the policy
+// metadata against today's age encryption of each message's metadata to the
+// broker. "per-message" is OpenMeta as the broker runs it (one age
+// decryption, with the hybrid ML-KEM-768 + X25519 key and with X25519).
+// "session-setup" is what a session would cost once: one age decryption of a
+// 32-byte key. "session-message" is then the cost of each message: one
+// AES-256-GCM open of the metadata with the message id as additional data.
+// The signature is per message either way (BenchmarkVerify), as it is the
+// evidence.
+func BenchmarkMetaSessionKey(b *testing.B) {
+	for _, f := range benchFixtures(b) {
+		b.Run("per-message/"+f.name, func(b *testing.B) {
+			e := benchEnvelope(b, f)
+			if err := e.Verify(f.pub); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := e.OpenMeta(f.brokerID); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("session-setup/"+f.name, func(b *testing.B) {
+			key := make([]byte, 32)
+			if _, err := rand.Read(key); err != nil {
+				b.Fatal(err)
+			}
+			var wrapped bytes.Buffer
+			w, err := age.Encrypt(&wrapped, f.broker)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := w.Write(key); err != nil {
+				b.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				r, err := age.Decrypt(bytes.NewReader(wrapped.Bytes()), f.brokerID)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadAll(r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("session-message", func(b *testing.B) {
+		key := make([]byte, 32)
+		nonce := make([]byte, 12)
+		if _, err := rand.Read(key); err != nil {
+			b.Fatal(err)
+		}
+		block, err := aes.NewCipher(key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			b.Fatal(err)
+		}
+		id := []byte(NewID())
+		ct := aead.Seal(nil, nonce, benchMeta, id)
+		for b.Loop() {
+			if _, err := aead.Open(nil, nonce, ct, id); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/nats-io/nkeys"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/sekretessbroker/sekretessbroker/broker"
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/consent"
@@ -78,7 +77,6 @@ func TestStreamsCarryLimits(t *testing.T) {
 		{bus.StreamIn, set.In, 101},
 		{bus.StreamOut, set.Out, 102},
 		{bus.StreamReceipts, set.Receipts, -1},
-		{"KV_" + broker.SeenBucket, set.Seen, 1},
 		{bus.StreamAudit, set.Audit, -1},
 		{bus.StreamAuditCheckpoints, set.AuditCheckpoints, -1},
 		{bus.AuditKeysStream(audit.Period(time.Now())), set.AuditKeys, 1},

@@ -187,7 +187,7 @@ func TestForgedRecordIsReported(t *testing.T) {
 	if n, _ := svc.Audit.Head(); n != 1 {
 		t.Fatalf("the log holds %d records, want the forged one", n)
 	}
-	if r, err := svc.Audit.BySeq(ctx, 41); r != nil || err != nil {
+	if r, err := svc.Audit.BySeq(ctx, 41, forged.MessageID); r != nil || err != nil {
 		t.Fatalf("the broker took the forged record for its decision of inbound 41: %+v %v", r, err)
 	}
 	if r, err := svc.Audit.ByMessage(ctx, forged.MessageID); r != nil || err != nil {

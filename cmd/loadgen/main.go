@@ -1,26 +1,44 @@
-// Command loadgen measures the broker's pipeline against raw NATS in one run.
+// Command loadgen measures the broker's pipeline under a realistic mix of
+// traffic against raw JetStream publishes, in one run on one machine.
 //
 // It starts a broker with an embedded NATS server in a temporary directory,
-// seals N concern reports in advance (sealing is the sender's cost, not the
-// broker's), publishes them and times until every signed receipt is back. In
-// the same run and process it times publishing the same envelopes to a plain
-// JetStream stream and over core NATS, and prints the ratios. Absolute numbers
-// on shared machines are noise; the ratios are the result.
+// with the full policy set, and three agencies: a school, social services
+// and the police. The standard mix (see cycle) has allowed and denied
+// decisions, requests with their answers, forwards and disclosures under a
+// recorded consent; envelopes are sealed in advance (sealing is the
+// sender's cost, not the broker's). Each message's latency runs from when it
+// was published (or, in the open loop, when it was due) until its signed
+// receipt is back. The process's CPU time around the pipeline phase, divided
+// by the messages, is the CPU per message of the broker, its NATS server and
+// the generator together; the raw phases' figure is what NATS and the
+// generator cost alone.
 //
-//	go run ./cmd/loadgen -n 5000 -cpus 1
+// In the same run it times raw JetStream publishes of the same envelopes to
+// a plain file-backed stream, with async acks (all awaited together) and
+// sync acks (each awaited before the next), with the broker's fsync setting,
+// and prints the ratios. Absolute numbers on a shared machine are noise;
+// ratios within one run are the result.
+//
+//	go run ./cmd/loadgen                       # closed loop, then the open loop at half the rate it reached
+//	go run ./cmd/loadgen -rate 500             # open loop at 500 messages a second
+//	go run ./cmd/loadgen -json -no-fsync -n 4000
+//	go run ./cmd/loadgen -replicas 2           # and with a second broker process in the queue group
 package main
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"sync/atomic"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -44,214 +62,357 @@ func main() {
 	}
 }
 
-func run() error {
-	n := flag.Int("n", 3000, "messages per measurement")
-	size := flag.Int("size", 1024, "payload bytes")
-	cpus := flag.Int("cpus", 0, "GOMAXPROCS for the whole process (0: all cores)")
-	policies := flag.String("policies", defaults.PolicyDir, "policy directory")
-	workers := flag.Int("workers", 0, "broker workers (0: default)")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the pipeline measurement to this file")
-	noSync := flag.Bool("no-fsync", false, "run the embedded server without an fsync before each acknowledgement, as sekretessbroker --no-fsync")
+// options are the command's flags.
+type options struct {
+	n          int
+	sizes      []int
+	rate       float64
+	window     int
+	cpus       int
+	workers    int
+	policies   string
+	cpuprofile string
+	noSync     bool
+	asJSON     bool
+	replicas   int
+}
+
+// report is the one JSON object -json prints.
+type report struct {
+	PipelineMsgsPerS float64               `json:"pipeline_msgs_per_s"`
+	RawAsyncMsgsPerS float64               `json:"raw_async_msgs_per_s"`
+	RawSyncMsgsPerS  float64               `json:"raw_sync_msgs_per_s"`
+	RatioAsync       float64               `json:"ratio_async"`
+	RatioSync        float64               `json:"ratio_sync"`
+	Fsync            bool                  `json:"fsync"`
+	Mix              map[string]*kindStats `json:"mix"`
+	Latency          latency               `json:"latency_ms"`
+	Mode             string                `json:"mode"`
+	N                int                   `json:"n"`
+	PayloadBytes     []int                 `json:"payload_bytes"`
+	EnvelopeBytes    int                   `json:"envelope_bytes"`
+	GOMAXPROCS       int                   `json:"gomaxprocs"`
+	Workers          int                   `json:"workers"`
+	CPUPerMsg        float64               `json:"cpu_ms_per_msg"`
+	// StoredWrites is how many messages the broker's streams and buckets
+	// stored per message of the mix (the inbound envelope included): each is
+	// an fsync with fsync on.
+	StoredWrites float64 `json:"stored_writes_per_msg"`
+	RawAsyncCPU  float64 `json:"raw_async_cpu_ms_per_msg"`
+	// HalfRate is the open loop at half the closed loop's rate.
+	HalfRate *runResult `json:"half_rate,omitempty"`
+	// TwoReplicas is the closed loop with a second broker process.
+	TwoReplicas *runResult `json:"two_replicas,omitempty"`
+}
+
+func parseFlags() (options, string, string, error) {
+	var o options
+	var sizes, replicaOf, replicaData string
+	flag.IntVar(&o.n, "n", 3000, "messages per measurement")
+	flag.StringVar(&sizes, "sizes", "1024", "payload bytes, a comma-separated list cycled through (1 KiB to 256 KiB: 1024,16384,262144)")
+	flag.Float64Var(&o.rate, "rate", 0, "open loop: messages a second (0: closed loop, then the open loop at half its rate)")
+	flag.IntVar(&o.window, "window", 256, "closed loop: messages outstanding at once")
+	flag.IntVar(&o.cpus, "cpus", 0, "GOMAXPROCS for the whole process (0: all cores)")
+	flag.IntVar(&o.workers, "workers", 0, "broker workers (0: default)")
+	flag.StringVar(&o.policies, "policies", defaults.PolicyDir, "policy directory")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the (first) pipeline measurement to this file")
+	flag.BoolVar(&o.noSync, "no-fsync", false, "run the embedded server without an fsync before each acknowledgement, as sekretessbroker --no-fsync")
+	flag.BoolVar(&o.asJSON, "json", false, "print one JSON object instead of the table")
+	flag.IntVar(&o.replicas, "replicas", 1, "1, or 2 to measure a second broker process in the queue group too")
+	flag.StringVar(&replicaOf, "replica-of", "", "internal: run as a second broker replica on this NATS URL")
+	flag.StringVar(&replicaData, "replica-data", "", "internal: the replica's data directory")
 	flag.Parse()
-	if *cpus > 0 {
-		runtime.GOMAXPROCS(*cpus)
-	}
-	root, err := os.MkdirTemp("", "sekretess-loadgen-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(root)
-	dir, agencies := filepath.Join(root, "data"), filepath.Join(root, "agencies")
-	if _, err := provision.Init(dir); err != nil {
-		return err
-	}
-	for _, s := range []provision.AgencySpec{
-		{ID: "skola", Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Skolan"},
-		{ID: "soc", Kind: directory.KindSocialServices, Name: "Socialtjänsten"},
-	} {
-		if _, err := provision.AddAgency(dir, agencies, s); err != nil {
-			return err
+	for _, f := range strings.Split(sizes, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v < 1 || v > 256<<10 {
+			return o, "", "", fmt.Errorf("-sizes: %q is not a payload size from 1 byte to 256 KiB", f)
 		}
+		o.sizes = append(o.sizes, v)
 	}
-	ctx := context.Background()
-	svc, err := service.Start(ctx, service.Config{
-		DataDir: dir, PolicyDir: *policies, NATSListen: "127.0.0.1:0", Workers: *workers, NoSync: *noSync,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	if err != nil {
-		return err
+	if o.replicas < 1 || o.replicas > 2 {
+		return o, "", "", fmt.Errorf("-replicas: 1 or 2")
 	}
-	defer svc.Shutdown(context.Background())
+	if o.n < len(cycle) {
+		return o, "", "", fmt.Errorf("-n: at least %d (one cycle of the mix)", len(cycle))
+	}
+	return o, replicaOf, replicaData, nil
+}
 
-	d, err := directory.Load(layout.Directory(dir))
+func run() error {
+	o, replicaOf, replicaData, err := parseFlags()
 	if err != nil {
 		return err
 	}
-	id, err := agency.LoadIdentity(layout.AgencyHome(agencies, "skola"), "skola")
+	if replicaOf != "" {
+		return serveReplica(replicaData, o.policies, replicaOf, o.workers)
+	}
+	if o.cpus > 0 {
+		runtime.GOMAXPROCS(o.cpus)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	env, err := startEnv(ctx, o.policies, o.workers, o.noSync)
 	if err != nil {
 		return err
 	}
-	cl, err := agency.Dial(ctx, agency.Config{URL: svc.NATSURL(), Identity: id, Directory: d})
-	if err != nil {
-		return err
+	defer env.close()
+	svc, dir, w := env.svc, env.dir, env.w
+	out := io.Writer(os.Stdout)
+	if o.asJSON {
+		out = io.Discard
 	}
-	defer cl.Close()
-	payload := make([]byte, *size)
-	meta := map[string]any{"category": "concern", "subject": map[string]any{"pseudonym": "elev-1", "birth_date": "2012-03-04"}, "purpose": "orosanmälan"}
-	envs := make([][]byte, *n)
-	ids := make([]string, *n)
-	for i := range envs {
-		if envs[i], ids[i], err = cl.Seal(agency.Message{To: "soc", Kind: "concern_report", Metadata: meta, Payload: payload}); err != nil {
-			return err
-		}
-	}
-	fmt.Printf("loadgen: %d messages, payload %d B, envelope %d B, GOMAXPROCS %d, fsync before ack %v\n", *n, *size, len(envs[0]), runtime.GOMAXPROCS(0), !*noSync)
-
-	nkey, err := nats.NkeyOptionFromSeed(filepath.Join(layout.AgencyHome(agencies, "skola"), keys.NKeyFile))
-	if err != nil {
-		return err
-	}
-	nc, err := nats.Connect(svc.NATSURL(), nkey, nats.CustomInboxPrefix(bus.InboxPrefix("skola")))
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
+	rep := report{Fsync: !o.noSync, N: o.n, PayloadBytes: o.sizes, GOMAXPROCS: runtime.GOMAXPROCS(0), Workers: o.workers}
+	if rep.Workers == 0 {
+		rep.Workers = defaults.Workers()
 	}
 
-	// The profile is kept in memory and written whole afterwards, so that a
-	// failed run leaves no truncated profile behind.
-	var profile bytes.Buffer
-	if *cpuprofile != "" {
-		if err := pprof.StartCPUProfile(&profile); err != nil {
-			return err
-		}
-	}
-	pipeline, err := measurePipeline(ctx, js, envs, ids)
-	pprof.StopCPUProfile()
+	// A short warm-up: the policy's first evaluations, the streams' first blocks.
+	warm, err := w.seal(min(o.n, 200), o.sizes)
 	if err != nil {
 		return err
 	}
-	if *cpuprofile != "" {
-		if err := safefile.Write(*cpuprofile, profile.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
+	if _, err := w.run(ctx, warm, 0, o.window, processCPU, nil); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
 	}
 
-	// Baselines on the broker's own connection rights: a plain stream.
+	msgs, err := w.seal(o.n, o.sizes)
+	if err != nil {
+		return err
+	}
+	rep.EnvelopeBytes = len(msgs[0].raw)
+	fmt.Fprintf(out, "loadgen: %d messages of the standard mix, payloads %v B (envelope %d B), GOMAXPROCS %d, %d workers, fsync before ack %v\n",
+		o.n, o.sizes, rep.EnvelopeBytes, rep.GOMAXPROCS, rep.Workers, !o.noSync)
 	bnc, bjs, err := service.ConnectAsBroker(dir, svc.NATSURL())
 	if err != nil {
 		return err
 	}
 	defer bnc.Close()
-	if _, err := bjs.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "LOADGEN_RAW", Subjects: []string{"loadgen.raw"},
-		Storage: jetstream.FileStorage, MaxMsgSize: 4 << 20}); err != nil {
-		return err
-	}
-	jsRaw, err := measureJetStream(ctx, bjs, envs)
+	writes0, err := storedWrites(ctx, bjs)
 	if err != nil {
 		return err
 	}
-	coreRaw, err := measureCore(bnc, envs)
-	if err != nil {
-		return err
-	}
-	rate := func(d time.Duration) float64 { return float64(*n) / d.Seconds() }
-	fmt.Printf("  broker pipeline (publish → signed receipt)   %9.0f msg/s\n", rate(pipeline))
-	fmt.Printf("  raw JetStream publish (async, file storage)  %9.0f msg/s   pipeline = %.3f × this\n", rate(jsRaw), jsRaw.Seconds()/pipeline.Seconds())
-	fmt.Printf("  raw core NATS publish + flush                %9.0f msg/s   pipeline = %.3f × this\n", rate(coreRaw), coreRaw.Seconds()/pipeline.Seconds())
-	return nil
-}
-
-// measurePipeline publishes every envelope asynchronously and waits for all
-// receipts.
-func measurePipeline(ctx context.Context, js jetstream.JetStream, envs [][]byte, ids []string) (time.Duration, error) {
-	cons, err := js.Consumer(ctx, bus.StreamReceipts, bus.ReceiptConsumer("skola"))
-	if err != nil {
-		return 0, err
-	}
-	var got, rejected atomic.Int64
-	done := make(chan struct{})
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		if m.Headers().Get(bus.HeaderSignature) == "" {
-			rejected.Add(1)
-		}
-		_ = m.Ack()
-		if int(got.Add(1)) == len(envs) {
-			close(done)
-		}
-	}, jetstream.PullMaxMessages(1000))
-	if err != nil {
-		return 0, err
-	}
-	defer cc.Stop()
-	start := time.Now()
-	if err := publishAll(js, bus.In("skola"), envs, ids); err != nil {
-		return 0, err
-	}
-	select {
-	case <-done:
-	case <-time.After(10 * time.Minute):
-		return 0, fmt.Errorf("only %d of %d receipts after 10 minutes", got.Load(), len(envs))
-	}
-	if rejected.Load() > 0 {
-		return 0, fmt.Errorf("%d receipts were unsigned", rejected.Load())
-	}
-	return time.Since(start), nil
-}
-
-func publishAll(js jetstream.JetStream, subject string, envs [][]byte, ids []string) error {
-	for i, e := range envs {
-		m := nats.NewMsg(subject)
-		m.Data = e
-		var opts []jetstream.PublishOpt
-		if ids != nil {
-			opts = append(opts, jetstream.WithMsgID(ids[i]))
-		}
-		if _, err := js.PublishMsgAsync(m, opts...); err != nil {
+	var profile bytes.Buffer
+	if o.cpuprofile != "" {
+		if err := pprof.StartCPUProfile(&profile); err != nil {
 			return err
 		}
 	}
-	select {
-	case <-js.PublishAsyncComplete():
-		return nil
-	case <-time.After(5 * time.Minute):
-		return fmt.Errorf("publish acks did not complete")
-	}
-}
-
-func measureJetStream(_ context.Context, js jetstream.JetStream, envs [][]byte) (time.Duration, error) {
-	start := time.Now()
-	if err := publishAll(js, "loadgen.raw", envs, nil); err != nil {
-		return 0, err
-	}
-	return time.Since(start), nil
-}
-
-func measureCore(nc *nats.Conn, envs [][]byte) (time.Duration, error) {
-	sub, err := nc.SubscribeSync("loadgen.core")
+	main, err := w.run(ctx, msgs, o.rate, o.window, processCPU, nil)
+	pprof.StopCPUProfile()
 	if err != nil {
-		return 0, err
+		return err
 	}
-	defer sub.Unsubscribe()
-	if err := sub.SetPendingLimits(-1, -1); err != nil {
-		return 0, err
-	}
-	start := time.Now()
-	for _, e := range envs {
-		if err := nc.Publish("loadgen.core", e); err != nil {
-			return 0, err
+	if o.cpuprofile != "" {
+		if err := safefile.Write(o.cpuprofile, profile.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
 		}
 	}
-	if err := nc.Flush(); err != nil {
-		return 0, err
+	writes1, err := storedWrites(ctx, bjs)
+	if err != nil {
+		return err
 	}
-	for range envs {
-		if _, err := sub.NextMsg(time.Minute); err != nil {
-			return 0, err
+	rep.StoredWrites = float64(writes1-writes0) / float64(o.n)
+	rep.Mode = "closed loop"
+	if o.rate > 0 {
+		rep.Mode = fmt.Sprintf("open loop at %g msg/s", o.rate)
+	}
+	rep.PipelineMsgsPerS, rep.Latency, rep.Mix, rep.CPUPerMsg = main.MsgsPerS, main.Latency, main.Mix, main.CPUPerMsg
+
+	if o.rate == 0 {
+		half, err := w.seal(o.n, o.sizes)
+		if err != nil {
+			return err
+		}
+		if rep.HalfRate, err = w.run(ctx, half, main.MsgsPerS/2, o.window, processCPU, nil); err != nil {
+			return fmt.Errorf("open loop at half the rate: %w", err)
 		}
 	}
-	return time.Since(start), nil
+
+	// Baselines on the broker's own connection rights: a plain stream.
+	envs := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		envs[i] = m.raw
+	}
+	async, err := measureRaw(ctx, bjs, envs, true)
+	if err != nil {
+		return err
+	}
+	sync, err := measureRaw(ctx, bjs, envs, false)
+	if err != nil {
+		return err
+	}
+	rep.RawAsyncMsgsPerS, rep.RawSyncMsgsPerS, rep.RawAsyncCPU = async.MsgsPerS, sync.MsgsPerS, async.CPUPerMsg
+	rep.RatioAsync = rep.PipelineMsgsPerS / rep.RawAsyncMsgsPerS
+	rep.RatioSync = rep.PipelineMsgsPerS / rep.RawSyncMsgsPerS
+
+	if o.replicas == 2 {
+		r, err := startReplica(ctx, dir, o.policies, svc.NATSURL(), o.workers)
+		if err != nil {
+			return err
+		}
+		two, err := w.seal(o.n, o.sizes)
+		if err == nil {
+			rep.TwoReplicas, err = w.run(ctx, two, 0, o.window, processCPU, r.cpu)
+		}
+		r.stop()
+		if err != nil {
+			return fmt.Errorf("two replicas: %w", err)
+		}
+	}
+
+	if o.asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		return enc.Encode(rep)
+	}
+	printTable(out, &rep, main)
+	return nil
+}
+
+// storedWrites is the number of messages every stream has stored so far
+// (its last sequence, which counts messages acknowledged and removed too).
+func storedWrites(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	var n uint64
+	l := js.ListStreams(ctx)
+	for info := range l.Info() {
+		if info.Config.Name != rawStream {
+			n += info.State.LastSeq
+		}
+	}
+	if err := l.Err(); err != nil {
+		return 0, fmt.Errorf("stream list: %w", err)
+	}
+	return n, nil
+}
+
+func printTable(out io.Writer, rep *report, main *runResult) {
+	lat := func(l latency) string {
+		return fmt.Sprintf("p50 %6.1f  p90 %6.1f  p99 %6.1f  max %7.1f ms", l.P50, l.P90, l.P99, l.Max)
+	}
+	fmt.Fprintf(out, "  %-44s %9.0f msg/s   %s   CPU %.3f ms/msg   %.2f stored writes/msg\n", "broker pipeline, "+rep.Mode, rep.PipelineMsgsPerS, lat(rep.Latency), rep.CPUPerMsg, rep.StoredWrites)
+	if h := rep.HalfRate; h != nil {
+		fmt.Fprintf(out, "  %-44s %9.0f msg/s   %s   CPU %.3f ms/msg\n", fmt.Sprintf("open loop at half that (%.0f msg/s offered)", h.Rate), h.MsgsPerS, lat(h.Latency), h.CPUPerMsg)
+	}
+	fmt.Fprintf(out, "  %-44s %9.0f msg/s   pipeline = %.3f × this   CPU %.3f ms/msg\n", "raw JetStream publish, async acks", rep.RawAsyncMsgsPerS, rep.RatioAsync, rep.RawAsyncCPU)
+	fmt.Fprintf(out, "  %-44s %9.0f msg/s   pipeline = %.3f × this\n", "raw JetStream publish, sync acks", rep.RawSyncMsgsPerS, rep.RatioSync)
+	if t := rep.TwoReplicas; t != nil {
+		fmt.Fprintf(out, "  %-44s %9.0f msg/s   %s   CPU %.3f ms/msg (first process) + %.3f ms/msg (second)\n",
+			"two broker replicas, closed loop", t.MsgsPerS, lat(t.Latency), t.CPUPerMsg, t.ChildCPUPerMsg)
+	}
+	fmt.Fprintf(out, "  mix:")
+	for _, k := range []string{"concern", "denied", "request", "response", "forward", "consent"} {
+		if s := main.Mix[k]; s != nil {
+			fmt.Fprintf(out, "  %s %d (%d allowed, %d denied)", k, s.Sent, s.Allowed, s.Denied)
+		}
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, "  CPU is the whole process's (broker, its NATS server and the generator); the second replica's is its own process's.")
+}
+
+// env is a broker with an embedded NATS server in a temporary directory and
+// the agencies of the mix, connected, with their consent recorded.
+type env struct {
+	svc   *service.Service
+	dir   string
+	w     *world
+	close func()
+}
+
+func startEnv(ctx context.Context, policies string, workers int, noSync bool) (_ *env, err error) {
+	root, err := os.MkdirTemp("", "sekretess-loadgen-")
+	if err != nil {
+		return nil, err
+	}
+	var closers []func()
+	e := &env{close: func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}}
+	closers = append(closers, func() { os.RemoveAll(root) })
+	defer func() {
+		if err != nil {
+			e.close()
+		}
+	}()
+	e.dir = filepath.Join(root, "data")
+	agencies := filepath.Join(root, "agencies")
+	if _, err := provision.Init(e.dir); err != nil {
+		return nil, err
+	}
+	for _, s := range []provision.AgencySpec{
+		{ID: school, Kind: directory.KindSchool, Operator: directory.OperatorMunicipal, Name: "Skolan"},
+		{ID: social, Kind: directory.KindSocialServices, Name: "Socialtjänsten"},
+		{ID: police, Kind: directory.KindPolice, Name: "Polisen"},
+	} {
+		if _, err := provision.AddAgency(e.dir, agencies, s); err != nil {
+			return nil, err
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	if e.svc, err = service.Start(ctx, service.Config{
+		DataDir: e.dir, PolicyDir: policies, NATSListen: "127.0.0.1:0", Workers: workers, NoSync: noSync, Logger: logger,
+	}); err != nil {
+		return nil, err
+	}
+	closers = append(closers, func() { e.svc.Shutdown(context.Background()) })
+	w, closeWorld, err := dialWorld(ctx, e.dir, agencies, e.svc.NATSURL())
+	if err != nil {
+		return nil, err
+	}
+	closers = append(closers, closeWorld)
+	e.w = w
+	if err := w.recordConsent(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// dialWorld connects each agency of the mix: the SDK client that seals and
+// records consent, and a JetStream context on its own NATS user for
+// publishing and reading receipts and deliveries.
+func dialWorld(ctx context.Context, dir, agencies, url string) (*world, func(), error) {
+	w := &world{clients: map[string]*agency.Client{}, conns: map[string]jetstream.JetStream{}}
+	var closers []func()
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	d, err := directory.Load(layout.Directory(dir))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, id := range []string{school, social, police} {
+		home := layout.AgencyHome(agencies, id)
+		ident, err := agency.LoadIdentity(home, id)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		cl, err := agency.Dial(ctx, agency.Config{URL: url, Identity: ident, Directory: d})
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		closers = append(closers, func() { cl.Close() })
+		w.clients[id] = cl
+		nkey, err := nats.NkeyOptionFromSeed(filepath.Join(home, keys.NKeyFile))
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		nc, err := nats.Connect(url, nkey, nats.CustomInboxPrefix(bus.InboxPrefix(id)))
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		closers = append(closers, nc.Close)
+		js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		w.conns[id] = js
+	}
+	return w, closeAll, nil
 }
