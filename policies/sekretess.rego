@@ -14,6 +14,7 @@ candidates := object.get(vocab.rules_by_kind, lib.kind, [])
 candidate_results := {id: a |
 	some [id, pkg] in candidates
 	a := data.sekretess.rules[pkg].allow
+	is_boolean(a)
 }
 
 # Whether each rule allows, keyed by rule id: a rule that does not cover the
@@ -121,8 +122,7 @@ claimed_rule := object.get(input, ["claims", "legal_basis_claimed"], null)
 # each rule's reasons come out sorted. (Every expression here is evaluated
 # for every rule on every denial, so there are as few as can be.)
 rule_groups := sort([[id != claimed_rule, count(data.sekretess.rules[pkg].scope), count(rs), i, rs] |
-	some i, id in vocab.precedence
-	pkg := vocab.packages[id]
+	some i, [id, pkg] in vocab.rule_packages
 	rs := [concat("", [id, ": ", r]) | some r in data.sekretess.rules[pkg].reasons]
 ])
 
@@ -139,9 +139,12 @@ generic_reasons contains "data from a preliminary investigation stays under för
 	lib.recipient_kind != "police"
 }
 
+# A rule whose allow is not a boolean has no entry in candidate_results, so
+# one comparison of counts covers the common case.
 generic_reasons contains sprintf("internal: rule %s produced no result", [id]) if {
+	count(candidate_results) != count(candidates)
 	some [id, _] in candidates
-	not is_boolean(candidate_results[id])
+	not id in object.keys(candidate_results)
 }
 
 generic_reasons contains sprintf("internal: rule %s allows but states no basis and obligations", [id]) if {
