@@ -46,6 +46,9 @@ classes := {
 
 sections := object.keys(classes)
 
+# The conditions below test input.claims.offence.section itself, not
+# `section`, so that OPA's rule index skips those of other sections.
+
 section := lib.claim(["offence", "section"])
 
 offence_class := lib.claim(["offence", "class"])
@@ -78,7 +81,7 @@ conditions contains sprintf("category must be crime_suspicion, not %s", [lib.cat
 # OSL 25 kap. 1 §, which 10 kap. 21 and 23 §§ name.
 school_health if {
 	lib.category == "health"
-	section in {"10:21", "10:23"}
+	input.claims.offence.section in {"10:21", "10:23"}
 	school_authority
 }
 
@@ -92,24 +95,24 @@ conditions contains sprintf("claims.offence.class must be %v for OSL %v, not %s"
 
 # Who may send under each section.
 conditions contains sprintf("OSL 10 kap. %s § is encoded for social services' secrecy (OSL 26 kap. 1 §): the sender is not social services", [trim_prefix(section, "10:")]) if {
-	section in {"10:20", "10:22"}
+	input.claims.offence.section in {"10:20", "10:22"}
 	lib.sender_kind != "social_services"
 }
 
 conditions contains sprintf("OSL 10 kap. %s § is encoded for social services' secrecy (OSL 26 kap. 1 §) and for elevhälsa's health records (OSL 25 kap. 1 §, category health) at a school that is an authority under OSL: the sender is neither", [trim_prefix(section, "10:")]) if {
-	section in {"10:21", "10:23"}
+	input.claims.offence.section in {"10:21", "10:23"}
 	lib.sender_kind != "social_services"
 	not school_authority
 }
 
 conditions contains sprintf("OSL 10 kap. %s § reaches a school's data only under health secrecy (OSL 25 kap. 1 §, category health); other school data goes under 10 kap. 24 §", [trim_prefix(section, "10:")]) if {
-	section in {"10:21", "10:23"}
+	input.claims.offence.section in {"10:21", "10:23"}
 	school_authority
 	lib.category != "health"
 }
 
 conditions contains "OSL 10 kap. 24 § covers secrecy that 10 kap. 19-23 §§ do not name, such as a municipal school's (OSL 23 kap.): the sender is not a school that is an authority under OSL" if {
-	section == "10:24"
+	input.claims.offence.section == "10:24"
 	not school_authority
 }
 
@@ -119,25 +122,25 @@ school_authority if {
 }
 
 conditions contains "health data is under OSL 25 kap., which 10 kap. 24 § does not cover" if {
-	section == "10:24"
+	input.claims.offence.section == "10:24"
 	lib.category == "health"
 }
 
 # Who may receive under each section.
 conditions contains sprintf("OSL 10 kap. %s § lets the data go to Polismyndigheten only", [trim_prefix(section, "10:")]) if {
-	section in {"10:20", "10:21", "10:22"}
+	input.claims.offence.section in {"10:20", "10:21", "10:22"}
 	lib.recipient_kind != "police"
 }
 
 conditions contains sprintf("Tullverket gets data under OSL 10 kap. %s § only for a crime it has the task of intervening against (claims.offence.customs_task)", [trim_prefix(section, "10:")]) if {
-	section in {"10:23", "10:24"}
+	input.claims.offence.section in {"10:23", "10:24"}
 	lib.recipient_kind == "customs"
 	lib.claim(["offence", "customs_task"]) != true
 }
 
 # What each class must show.
 conditions contains "10:20 requires that social services' staff found someone probably under 18 in obvious imminent and serious risk to health or development, or committing a crime, and that the police are needed at once (claims.offence.found_by_staff, situation: serious_risk or committing_crime, subject under 18)" if {
-	section == "10:20"
+	input.claims.offence.section == "10:20"
 	not immediate
 }
 
@@ -148,7 +151,7 @@ immediate if {
 }
 
 conditions contains "10:21 requires a crime under BrB 3, 4 or 6 kap. or the act (1982:316) against a person under 18 (claims.offence.victim_under_18, brb_chapter or fgm)" if {
-	section == "10:21"
+	input.claims.offence.section == "10:21"
 	not against_child
 }
 
@@ -169,7 +172,7 @@ against_child if {
 }
 
 conditions contains "a virginity intervention (oskuldsingrepp) is covered by OSL 10 kap. 21 § only from 2025-12-01 (Lag 2025:965)" if {
-	section == "10:21"
+	input.claims.offence.section == "10:21"
 	lib.claim(["offence", "virginity_intervention"]) == true
 	not lib.osl_2025_965_in_force
 }
@@ -179,7 +182,7 @@ conditions contains "a virginity intervention (oskuldsingrepp) is covered by OSL
 supplies := {"narcotics", "doping", "alcohol"}
 
 conditions contains "10:22 requires a suspected supply of narcotics, doping substances or alcohol (not a minor case) to a person under 18 (claims.offence.supply, victim_under_18)" if {
-	section == "10:22"
+	input.claims.offence.section == "10:22"
 	not supply_to_young
 }
 
@@ -195,13 +198,13 @@ min_years := {"crime": 0.5, "attempt": 1} if {
 } else := {"crime": 1, "attempt": 2}
 
 conditions contains "10:23 requires a crime with a minimum penalty of six months' imprisonment, or an attempt, preparation or conspiracy where the minimum is one year (claims.offence.min_penalty_years, attempt)" if {
-	section == "10:23"
+	input.claims.offence.section == "10:23"
 	lib.osl_2025_179_in_force
 	not serious
 }
 
 conditions contains "10:23 before 2025-04-01 requires a crime with a minimum penalty of one year's imprisonment, or an attempt where the minimum is two years (claims.offence.min_penalty_years, attempt)" if {
-	section == "10:23"
+	input.claims.offence.section == "10:23"
 	not lib.osl_2025_179_in_force
 	not serious
 }
@@ -217,7 +220,7 @@ serious if {
 }
 
 conditions contains "10:24 requires a crime with imprisonment in its scale (claims.offence.imprisonment_in_scale)" if {
-	section == "10:24"
+	input.claims.offence.section == "10:24"
 	lib.claim(["offence", "imprisonment_in_scale"]) != true
 }
 
