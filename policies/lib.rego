@@ -157,6 +157,9 @@ _outcome_problem(j, name, want) := set() if {
 # then the scope, so conditions are evaluated only for rules in scope. The
 # scope's kind reason uses a literal copy of `kinds` too, so that no decision
 # evaluates `kinds` (kinds_test.rego checks that all of them agree).
+# A body that needs a party kind, the category or a claim to equal a value
+# tests the input itself (`input.sender.kind == "police"`), not lib's copy:
+# OPA's rule index then skips the bodies for other values unevaluated.
 
 # --- acts that change over time --------------------------------------------
 

@@ -29,7 +29,7 @@ scope contains "a request comes from social services to an authority or activity
 }
 
 request_parties if {
-	lib.sender_kind == "social_services"
+	input.sender.kind == "social_services"
 	lib.mandatory_reporter(lib.recipient_kind, lib.now_ns)
 }
 
@@ -39,7 +39,7 @@ scope contains "the answer goes to social services from an authority or activity
 }
 
 response_parties if {
-	lib.recipient_kind == "social_services"
+	input.recipient.kind == "social_services"
 	lib.mandatory_reporter(lib.sender_kind, lib.now_ns)
 }
 
@@ -65,7 +65,7 @@ answers_investigation_request if {
 }
 
 conditions contains "data from a preliminary investigation goes to social services under R-FU, which keeps it under förundersökningssekretess (Q15)" if {
-	lib.category == "preliminary_investigation"
+	input.claims.category == "preliminary_investigation"
 }
 
 obligations := set()

@@ -80,7 +80,7 @@ conditions contains sprintf("category must be crime_suspicion, not %s", [lib.cat
 # Elevhälsa's medical records at a school that is an OSL authority, under
 # OSL 25 kap. 1 §, which 10 kap. 21 and 23 §§ name.
 school_health if {
-	lib.category == "health"
+	input.claims.category == "health"
 	input.claims.offence.section in {"10:21", "10:23"}
 	school_authority
 }
@@ -117,13 +117,13 @@ conditions contains "OSL 10 kap. 24 § covers secrecy that 10 kap. 19-23 §§ do
 }
 
 school_authority if {
-	lib.sender_kind == "school"
+	input.sender.kind == "school"
 	lib.osl_authority(input.sender)
 }
 
 conditions contains "health data is under OSL 25 kap., which 10 kap. 24 § does not cover" if {
 	input.claims.offence.section == "10:24"
-	lib.category == "health"
+	input.claims.category == "health"
 }
 
 # Who may receive under each section.
@@ -134,7 +134,7 @@ conditions contains sprintf("OSL 10 kap. %s § lets the data go to Polismyndighe
 
 conditions contains sprintf("Tullverket gets data under OSL 10 kap. %s § only for a crime it has the task of intervening against (claims.offence.customs_task)", [trim_prefix(section, "10:")]) if {
 	input.claims.offence.section in {"10:23", "10:24"}
-	lib.recipient_kind == "customs"
+	input.recipient.kind == "customs"
 	lib.claim(["offence", "customs_task"]) != true
 }
 

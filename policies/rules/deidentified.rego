@@ -22,7 +22,7 @@ conditions contains sprintf("identifying field %s is present", [f]) if some f in
 # The secrecy of a preliminary investigation protects the investigation, not
 # only the person: removing identities does not lift it (Q15).
 conditions contains "de-identifying does not lift förundersökningssekretess (category preliminary_investigation, OSL 18 kap. 1 §)" if {
-	lib.category == "preliminary_investigation"
+	input.claims.category == "preliminary_investigation"
 }
 
 conditions contains "forwards identified messages (claims.forwarded_from)" if {

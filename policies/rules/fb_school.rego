@@ -30,8 +30,8 @@ scope contains "a request comes from social services to a school" if {
 }
 
 request_parties if {
-	lib.sender_kind == "social_services"
-	lib.recipient_kind == "school"
+	input.sender.kind == "social_services"
+	input.recipient.kind == "school"
 }
 
 scope contains "the answer goes from a school to social services" if {
@@ -40,8 +40,8 @@ scope contains "the answer goes from a school to social services" if {
 }
 
 response_parties if {
-	lib.sender_kind == "school"
-	lib.recipient_kind == "social_services"
+	input.sender.kind == "school"
+	input.recipient.kind == "social_services"
 }
 
 # What social services are doing: giving the court information (föräldrabalken

@@ -18,13 +18,13 @@ scope contains "message kind is not followup" if {
 scope contains "follow-up is between a school and social services" if not parties
 
 parties if {
-	lib.sender_kind == "school"
-	lib.recipient_kind == "social_services"
+	input.sender.kind == "school"
+	input.recipient.kind == "social_services"
 }
 
 parties if {
-	lib.sender_kind == "social_services"
-	lib.recipient_kind == "school"
+	input.sender.kind == "social_services"
+	input.recipient.kind == "school"
 }
 
 conditions contains "individual-level follow-up has no legal basis today (the inquiry reports 2027-03-29): it needs consent (R-CONSENT) or de-identified data (R-DEIDENTIFIED); only aggregate statistics are allowed" if {
@@ -33,7 +33,7 @@ conditions contains "individual-level follow-up has no legal basis today (the in
 
 aggregate if {
 	lib.claim(["aggregate"]) == true
-	lib.category == "aggregate_statistics"
+	input.claims.category == "aggregate_statistics"
 	count(lib.identifying_fields) == 0
 	object.get(input, ["claims", "subject"], null) == null
 }

@@ -40,8 +40,8 @@ scope contains "a request comes from social services to the police" if {
 }
 
 request_parties if {
-	lib.sender_kind == "social_services"
-	lib.recipient_kind == "police"
+	input.sender.kind == "social_services"
+	input.recipient.kind == "police"
 }
 
 scope contains "the data goes from the police to social services" if {
@@ -50,8 +50,8 @@ scope contains "the data goes from the police to social services" if {
 }
 
 disclosure_parties if {
-	lib.sender_kind == "police"
-	lib.recipient_kind == "social_services"
+	input.sender.kind == "police"
+	input.recipient.kind == "social_services"
 }
 
 conditions contains sprintf("category must be preliminary_investigation, not %s", [lib.category_shown]) if {

@@ -22,27 +22,27 @@ scope contains sprintf("%s is not an authority under OSL", [role]) if {
 }
 
 conditions contains "never for social services secrecy (OSL 10 kap. 27 § andra stycket, Q14)" if {
-	lib.sender_kind == "social_services"
+	input.sender.kind == "social_services"
 }
 
-conditions contains "never for health secrecy (OSL 25 kap., excluded by 10 kap. 27 § andra stycket): health data needs consent (R-CONSENT)" if lib.category == "health"
+conditions contains "never for health secrecy (OSL 25 kap., excluded by 10 kap. 27 § andra stycket): health data needs consent (R-CONSENT)" if input.claims.category == "health"
 
 # Social services' case data stays under social services secrecy wherever it
 # has gone (OSL 26 kap.), so the clause never covers it.
 conditions contains sprintf("never for social services secrecy: %v is social services' data (OSL 10 kap. 27 § andra stycket, Q14)", [lib.category]) if {
 	lib.sender_kind != "social_services" # named by the condition above
-	lib.category in {"case_details", "investigation_status"}
+	input.claims.category in {"case_details", "investigation_status"}
 }
 
 conditions contains "individual follow-up of interventions has no legal basis: only with consent (R-CONSENT) or de-identified (R-FOLLOWUP; no legal basis yet, 2026 terms of reference on follow-up)" if {
-	lib.category == "followup_results"
+	input.claims.category == "followup_results"
 }
 
 # Q1: the police share with a school only exceptionally, after a documented
 # case-by-case assessment, under this clause as under R-POLICE-SCHOOL.
 conditions contains r if {
-	lib.sender_kind == "police"
-	lib.recipient_kind == "school"
+	input.sender.kind == "police"
+	input.recipient.kind == "school"
 	some r in lib.judgement_problems(
 		lib.claim(["exceptional_assessment"]),
 		"police to a school only exceptionally (Q1): documented case-by-case assessment marked exceptional (claims.exceptional_assessment)",

@@ -30,7 +30,7 @@ scope contains "a request comes from the police to a school or social services" 
 }
 
 request_parties if {
-	lib.sender_kind == "police"
+	input.sender.kind == "police"
 	lib.recipient_kind in holders
 }
 
@@ -41,7 +41,7 @@ scope contains "the answer goes from a school or social services to the police" 
 
 response_parties if {
 	lib.sender_kind in holders
-	lib.recipient_kind == "police"
+	input.recipient.kind == "police"
 }
 
 conditions contains sprintf("category must be contact_details, not %s", [lib.category_shown]) if lib.category != "contact_details"
@@ -71,7 +71,7 @@ conditions contains r if {
 	)
 }
 
-secret if lib.sender_kind == "social_services"
+secret if input.sender.kind == "social_services"
 
 secret if lib.claim(["secret"]) != false
 

@@ -57,7 +57,6 @@ allow if {
 		"attendance", "grades", "pupil_welfare", "risk_environment",
 		"crime_suspicion", "confiscation", null,
 	}
-
 	count(scope) == 0
 	count(conditions) == 0
 }

@@ -25,8 +25,8 @@ scope contains "a request comes from the police to a school" if {
 }
 
 request_parties if {
-	lib.sender_kind == "police"
-	lib.recipient_kind == "school"
+	input.sender.kind == "police"
+	input.recipient.kind == "school"
 }
 
 scope contains "the answer goes from a school to the police" if {
@@ -35,8 +35,8 @@ scope contains "the answer goes from a school to the police" if {
 }
 
 response_parties if {
-	lib.sender_kind == "school"
-	lib.recipient_kind == "police"
+	input.sender.kind == "school"
+	input.recipient.kind == "police"
 }
 
 conditions contains sprintf("category %s is not data held in the rector's activity under LUB 7 § (elevhälsa's medical and psychological records stay under health secrecy, OSL 25 kap., and need consent: R-CONSENT)", [lib.category_shown]) if {
@@ -95,7 +95,6 @@ allow if {
 		"attendance", "grades", "pupil_welfare", "risk_environment",
 		"crime_suspicion", "confiscation", null,
 	}
-
 	count(scope) == 0
 	count(conditions) == 0
 }

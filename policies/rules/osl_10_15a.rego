@@ -68,10 +68,10 @@ conditions contains sprintf("claims.purpose_code %s is not a purpose of OSL 10 k
 	not code in purposes
 }
 
-conditions contains "health data is under OSL 25 kap. 1-5 och 8 §§ (e.g. elevhälsa's medical records), which 10 kap. 15 a § tredje stycket excludes" if lib.category == "health"
+conditions contains "health data is under OSL 25 kap. 1-5 och 8 §§ (e.g. elevhälsa's medical records), which 10 kap. 15 a § tredje stycket excludes" if input.claims.category == "health"
 
 conditions contains "data from a preliminary investigation is under OSL 18 kap., outside the secrecy of 21-40 kap. that 10 kap. 15 a § covers" if {
-	lib.category == "preliminary_investigation"
+	input.claims.category == "preliminary_investigation"
 }
 
 # The second paragraph: no disclosure when overriding reasons favour secrecy.
@@ -84,7 +84,7 @@ conditions contains r if {
 }
 
 conditions contains "individual follow-up of interventions is not covered (it has no legal basis yet, 2026 terms of reference on follow-up): only with consent (R-CONSENT) or de-identified (R-FOLLOWUP)" if {
-	lib.category == "followup_results"
+	input.claims.category == "followup_results"
 }
 
 conditions contains r if {

@@ -64,10 +64,10 @@ conditions contains "subject age is missing (claims.subject.age or claims.subjec
 conditions contains "subject is 21 or older" if lib.claimed_age >= 21
 
 conditions contains "data about suspicion of an already committed crime is given only under OSL 10 kap. 20-24 §§ (R-CRIME-SUSPECT)" if {
-	lib.category == "crime_suspicion"
+	input.claims.category == "crime_suspicion"
 }
 
-conditions contains "health data is not covered" if lib.category == "health"
+conditions contains "health data is not covered" if input.claims.category == "health"
 
 c := object.get(input, ["claims", "conditions_1018a"], null)
 
