@@ -121,10 +121,14 @@ claimed_rule := object.get(input, ["claims", "legal_basis_claimed"], null)
 # allows has none and adds nothing. A set is iterated in sorted order, so
 # each rule's reasons come out sorted. (Every expression here is evaluated
 # for every rule on every denial, so there are as few as can be.)
-rule_groups := sort([[id != claimed_rule, count(data.sekretess.rules[pkg].scope), count(rs), i, rs] |
+# (claimed is bound once, outside the comprehension, so that each rule
+# compares with a local value rather than looking up claimed_rule.)
+rule_groups := sort([[id != claimed, count(data.sekretess.rules[pkg].scope), count(rs), i, rs] |
 	some i, [id, pkg] in vocab.rule_packages
 	rs := [concat("", [id, ": ", r]) | some r in data.sekretess.rules[pkg].reasons]
-])
+]) if {
+	claimed := claimed_rule
+}
 
 # --- generic reasons: malformed or unknown input blocks every rule ---------
 
