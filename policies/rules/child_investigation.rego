@@ -77,16 +77,26 @@ default allow := false
 allow if {
 	input.message.kind in {"request", "response"} # = kinds, see kinds_test.rego
 
-	# Quick exit for parties of a known kind the scope excludes
-	# (guards_test.rego checks that the scope excludes them).
-	not [lib.kind, lib.recipient_kind] in {["response", "police"], ["response", "school"]}
-
-	# Quick exit for categories a condition excludes
-	# (contract_test.rego checks that one does).
-	lib.category != "preliminary_investigation"
+	# Quick exits (see quick_exit).
+	not quick_exit
 
 	count(scope) == 0
 	count(conditions) == 0
+}
+
+# Quick exits from `allow`: a party of a known kind that the scope excludes
+# (guards_test.rego checks that it does) or a known category that a
+# condition excludes (contract_test.rego checks that one does). A missing or
+# unknown party or category never exits here: the scope and conditions name
+# it. Each body tests the input itself, so OPA's rule index picks the bodies
+# that apply without evaluating the others.
+quick_exit if {
+	input.message.kind == "response"
+	input.recipient.kind in {"police", "school"}
+}
+
+quick_exit if {
+	input.claims.category == "preliminary_investigation"
 }
 
 reasons := scope if {

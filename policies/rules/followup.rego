@@ -47,18 +47,39 @@ default allow := false
 allow if {
 	input.message.kind in {"followup"} # = kinds, see kinds_test.rego
 
-	# Quick exit for parties of a known kind the scope excludes
-	# (guards_test.rego checks that the scope excludes them).
-	lib.sender_kind != "police"
-	lib.recipient_kind != "police"
-	not [lib.sender_kind, lib.recipient_kind] in {["school", "school"], ["social_services", "social_services"]}
-
-	# Quick exit for categories a condition excludes
-	# (contract_test.rego checks that one does).
-	lib.category in {"aggregate_statistics", null}
+	# Quick exits (see quick_exit).
+	not quick_exit
 
 	count(scope) == 0
 	count(conditions) == 0
+}
+
+# Quick exits from `allow`: a party of a known kind that the scope excludes
+# (guards_test.rego checks that it does) or a known category that a
+# condition excludes (contract_test.rego checks that one does). A missing or
+# unknown party or category never exits here: the scope and conditions name
+# it. Each body tests the input itself, so OPA's rule index picks the bodies
+# that apply without evaluating the others.
+quick_exit if {
+	input.sender.kind == "police"
+}
+
+quick_exit if {
+	input.recipient.kind == "police"
+}
+
+quick_exit if {
+	input.sender.kind == "school"
+	input.recipient.kind == "school"
+}
+
+quick_exit if {
+	input.sender.kind == "social_services"
+	input.recipient.kind == "social_services"
+}
+
+quick_exit if {
+	input.claims.category in {"enrolment", "class_list", "school_catalogue", "contact_details", "attendance", "grades", "pupil_welfare", "risk_environment", "concern", "investigation_status", "case_details", "crime_suspicion", "preliminary_investigation", "confiscation", "health", "followup_results"}
 }
 
 reasons := scope if {
