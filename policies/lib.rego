@@ -273,6 +273,13 @@ category_shown := shown(category, vocab.categories)
 
 kind := object.get(input, ["message", "kind"], null)
 
+# The message kind is missing or not one the policy knows. Each rule's scope
+# names the kinds it does not cover as a literal, which OPA's rule index
+# settles, and this once-computed rule for every other kind. (The keys of
+# vocab.rules_by_kind are vocab.kinds, kinds_test.rego checks it, and every
+# decision has read it already.)
+kind_unknown if not vocab.rules_by_kind[kind]
+
 # The message answers a request the recipient sent to the sender and the
 # broker allowed (input.reply_to is the broker's own record).
 answers_request_from_recipient if {

@@ -20,8 +20,10 @@ basis := lib.sol(
 kinds := {"request", "response"}
 
 scope contains "message kind is not request or response" if {
-	not lib.kind in {"request", "response"} # = kinds, see kinds_test.rego
+	input.message.kind in {"disclosure", "concern_report", "feedback", "report", "consultation", "meeting", "followup"} # the kinds not in `kinds`, see kinds_test.rego
 }
+
+scope contains "message kind is not request or response" if lib.kind_unknown
 
 scope contains "a request comes from social services to an authority or activity obliged to report concern (SoL (2025:400) 19 kap. 1 §)" if {
 	lib.kind == "request"

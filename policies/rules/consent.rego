@@ -15,8 +15,10 @@ basis := "OSL 12 kap. 2-3 §§"
 kinds := {"disclosure", "response", "feedback", "followup"}
 
 scope contains "message kind is not disclosure, response, feedback or followup" if {
-	not lib.kind in {"disclosure", "response", "feedback", "followup"} # = kinds, see kinds_test.rego
+	input.message.kind in {"request", "concern_report", "report", "consultation", "meeting"} # the kinds not in `kinds`, see kinds_test.rego
 }
+
+scope contains "message kind is not disclosure, response, feedback or followup" if lib.kind_unknown
 
 conditions contains r if some r in consent.problems
 

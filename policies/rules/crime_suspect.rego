@@ -61,8 +61,10 @@ basis := sprintf("OSL 10 kap. %s §", [trim_prefix(section, "10:")]) if {
 kinds := {"disclosure", "response"}
 
 scope contains "message kind is not disclosure or response" if {
-	not lib.kind in {"disclosure", "response"} # = kinds, see kinds_test.rego
+	input.message.kind in {"request", "concern_report", "feedback", "report", "consultation", "meeting", "followup"} # the kinds not in `kinds`, see kinds_test.rego
 }
+
+scope contains "message kind is not disclosure or response" if lib.kind_unknown
 
 scope contains "sender is not social services or a school" if {
 	not lib.sender_kind in {"social_services", "school"}

@@ -21,8 +21,10 @@ scope contains lib.not_in_force_reason("2026-01-15") if not lib.fb_6_20c_in_forc
 kinds := {"request", "response"}
 
 scope contains "message kind is not request or response" if {
-	not lib.kind in {"request", "response"} # = kinds, see kinds_test.rego
+	input.message.kind in {"disclosure", "concern_report", "feedback", "report", "consultation", "meeting", "followup"} # the kinds not in `kinds`, see kinds_test.rego
 }
+
+scope contains "message kind is not request or response" if lib.kind_unknown
 
 scope contains "a request comes from social services to a school" if {
 	lib.kind == "request"

@@ -31,8 +31,10 @@ basis := basis_b if {
 kinds := {"request", "response", "disclosure"}
 
 scope contains "message kind is not request, response or disclosure" if {
-	not lib.kind in {"request", "response", "disclosure"} # = kinds, see kinds_test.rego
+	input.message.kind in {"concern_report", "feedback", "report", "consultation", "meeting", "followup"} # the kinds not in `kinds`, see kinds_test.rego
 }
+
+scope contains "message kind is not request, response or disclosure" if lib.kind_unknown
 
 scope contains "a request comes from social services to the police" if {
 	lib.kind == "request"

@@ -14,8 +14,10 @@ participants := {p | some p in lib.claim(["meeting", "participants"])}
 kinds := {"meeting"}
 
 scope contains "message kind is not meeting" if {
-	not lib.kind in {"meeting"} # = kinds, see kinds_test.rego
+	input.message.kind in {"request", "response", "disclosure", "concern_report", "feedback", "report", "consultation", "followup"} # the kinds not in `kinds`, see kinds_test.rego
 }
+
+scope contains "message kind is not meeting" if lib.kind_unknown
 
 conditions contains "the meeting lists no participants (claims.meeting.participants)" if count(participants) == 0
 

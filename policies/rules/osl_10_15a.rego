@@ -47,8 +47,10 @@ scope contains lib.not_in_force_reason("2025-12-01") if not lib.osl_10_15a_in_fo
 kinds := {"disclosure", "response"}
 
 scope contains "message kind is not disclosure or response" if {
-	not lib.kind in {"disclosure", "response"} # = kinds, see kinds_test.rego
+	input.message.kind in {"request", "concern_report", "feedback", "report", "consultation", "meeting", "followup"} # the kinds not in `kinds`, see kinds_test.rego
 }
+
+scope contains "message kind is not disclosure or response" if lib.kind_unknown
 
 scope contains "sender is not an authority under OSL" if not lib.osl_authority(input.sender)
 

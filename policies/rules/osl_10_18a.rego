@@ -44,8 +44,10 @@ scope contains lib.not_in_force_reason("2013-01-01") if not lib.osl_10_18a_in_fo
 kinds := {"disclosure", "response"}
 
 scope contains "message kind is not disclosure or response" if {
-	not lib.kind in {"disclosure", "response"} # = kinds, see kinds_test.rego
+	input.message.kind in {"request", "concern_report", "feedback", "report", "consultation", "meeting", "followup"} # the kinds not in `kinds`, see kinds_test.rego
 }
+
+scope contains "message kind is not disclosure or response" if lib.kind_unknown
 
 scope contains "sender is not social services" if lib.sender_kind != "social_services"
 

@@ -16,8 +16,10 @@ basis := "skollagen (2010:800) 29 kap. 14 § (uppgiften omfattas inte av tystnad
 kinds := {"disclosure", "response"}
 
 scope contains "message kind is not disclosure or response" if {
-	not lib.kind in {"disclosure", "response"} # = kinds, see kinds_test.rego
+	input.message.kind in {"request", "concern_report", "feedback", "report", "consultation", "meeting", "followup"} # the kinds not in `kinds`, see kinds_test.rego
 }
+
+scope contains "message kind is not disclosure or response" if lib.kind_unknown
 
 scope contains "sender is not a school" if lib.sender_kind != "school"
 
