@@ -74,6 +74,12 @@ osl_authority(p) if {
 	independent_schools_under_osl
 }
 
+# Whether the sender and the recipient are authorities under OSL, computed
+# once per decision for the rules that ask.
+sender_osl_authority if osl_authority(input.sender)
+
+recipient_osl_authority if osl_authority(input.recipient)
+
 # --- subject age --------------------------------------------------------
 
 # Age in whole years on the decision date (Swedish calendar date) of a
@@ -154,12 +160,13 @@ _outcome_problem(j, name, want) := set() if {
 # message kind (vocab.rules_by_kind), the basis and obligations of the rule it
 # reports, and the reasons only when it denies. `allow` checks the message
 # kind first, against a literal copy of `kinds` that OPA's rule index can use,
-# then the scope, so conditions are evaluated only for rules in scope. The
-# scope's kind reason uses a literal copy of `kinds` too, so that no decision
-# evaluates `kinds` (kinds_test.rego checks that all of them agree).
-# A body that needs a party kind, the category or a claim to equal a value
-# tests the input itself (`input.sender.kind == "police"`), not lib's copy:
-# OPA's rule index then skips the bodies for other values unevaluated.
+# then its quick exits (`quick_exit`), then the scope, so conditions are
+# evaluated only for rules in scope. The scope's kind reason lists the known
+# kinds outside `kinds` as a literal and reads kind_unknown for the rest, so
+# that no decision evaluates `kinds` (kinds_test.rego checks that all of them
+# agree). A body that needs a party kind, the category or a claim to equal a
+# value tests the input itself (`input.sender.kind == "police"`), not lib's
+# copy: OPA's rule index then skips the bodies for other values unevaluated.
 
 # --- acts that change over time --------------------------------------------
 

@@ -120,7 +120,7 @@ conditions contains "OSL 10 kap. 24 § covers secrecy that 10 kap. 19-23 §§ do
 
 school_authority if {
 	input.sender.kind == "school"
-	lib.osl_authority(input.sender)
+	lib.sender_osl_authority
 }
 
 conditions contains "health data is under OSL 25 kap., which 10 kap. 24 § does not cover" if {

@@ -18,10 +18,9 @@ scope contains "message kind is not disclosure or response" if {
 
 scope contains "message kind is not disclosure or response" if lib.kind_unknown
 
-scope contains sprintf("%s is not an authority under OSL", [role]) if {
-	some role in ["sender", "recipient"]
-	not lib.osl_authority(input[role])
-}
+scope contains "sender is not an authority under OSL" if not lib.sender_osl_authority
+
+scope contains "recipient is not an authority under OSL" if not lib.recipient_osl_authority
 
 conditions contains "never for social services secrecy (OSL 10 kap. 27 § andra stycket, Q14)" if {
 	input.sender.kind == "social_services"

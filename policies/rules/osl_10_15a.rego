@@ -52,10 +52,10 @@ scope contains "message kind is not disclosure or response" if {
 
 scope contains "message kind is not disclosure or response" if lib.kind_unknown
 
-scope contains "sender is not an authority under OSL" if not lib.osl_authority(input.sender)
+scope contains "sender is not an authority under OSL" if not lib.sender_osl_authority
 
 scope contains "recipient is not an authority under OSL: 10 kap. 15 a § lets data go to another authority only" if {
-	not lib.osl_authority(input.recipient)
+	not lib.recipient_osl_authority
 }
 
 # The rule reads claims.purpose_code (a code), not the free-text claims.purpose.
