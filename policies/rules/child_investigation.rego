@@ -26,7 +26,7 @@ scope contains "message kind is not request or response" if {
 scope contains "message kind is not request or response" if lib.kind_unknown
 
 scope contains "a request comes from social services to an authority or activity obliged to report concern (SoL (2025:400) 19 kap. 1 §)" if {
-	lib.kind == "request"
+	input.message.kind == "request"
 	not request_parties
 }
 
@@ -36,7 +36,7 @@ request_parties if {
 }
 
 scope contains "the answer goes to social services from an authority or activity obliged to report concern (SoL (2025:400) 19 kap. 1 §)" if {
-	lib.kind == "response"
+	input.message.kind == "response"
 	not response_parties
 }
 
@@ -50,14 +50,14 @@ conditions contains "subject age is missing (claims.subject.age or claims.subjec
 conditions contains "subject is 18 or older: the investigation concerns a child" if lib.claimed_age >= 18
 
 conditions contains "social services' decision to investigate the child's need of protection or support has no valid time at or before the message (claims.child_investigation.decided_at)" if {
-	lib.kind == "request"
+	input.message.kind == "request"
 	not decided_in_time
 }
 
 decided_in_time if time.parse_rfc3339_ns(lib.claim(["child_investigation", "decided_at"])) <= lib.now_ns
 
 conditions contains "must answer a request social services made to this sender for a child investigation (message.reply_to, allowed under R-CHILD-INVESTIGATION)" if {
-	lib.kind == "response"
+	input.message.kind == "response"
 	not answers_investigation_request
 }
 

@@ -27,7 +27,7 @@ scope contains "message kind is not request or response" if {
 scope contains "message kind is not request or response" if lib.kind_unknown
 
 scope contains "a request comes from social services to a school" if {
-	lib.kind == "request"
+	input.message.kind == "request"
 	not request_parties
 }
 
@@ -37,7 +37,7 @@ request_parties if {
 }
 
 scope contains "the answer goes from a school to social services" if {
-	lib.kind == "response"
+	input.message.kind == "response"
 	not response_parties
 }
 
@@ -53,19 +53,19 @@ tasks := {"information", "investigation"}
 matters := {"custody", "residence", "contact"}
 
 conditions contains sprintf("claims.custody_case.task must be information or investigation (föräldrabalken 6 kap. 19 or 20 §), not %s", [lib.shown(t, tasks)]) if {
-	lib.kind == "request"
+	input.message.kind == "request"
 	t := lib.claim(["custody_case", "task"])
 	not t in tasks
 }
 
 conditions contains sprintf("claims.custody_case.matter must be custody, residence or contact, not %s", [lib.shown(m, matters)]) if {
-	lib.kind == "request"
+	input.message.kind == "request"
 	m := lib.claim(["custody_case", "matter"])
 	not m in matters
 }
 
 conditions contains "must answer a request social services made to this sender under föräldrabalken 6 kap. 20 c § (message.reply_to, allowed under R-FB-SCHOOL)" if {
-	lib.kind == "response"
+	input.message.kind == "response"
 	not answers_fb_request
 }
 
@@ -75,7 +75,7 @@ answers_fb_request if {
 }
 
 conditions contains sprintf("category %s is not data held in the school's activity; elevhälsa's medical and psychological records are outside the duty (föräldrabalken 6 kap. 20 c § andra stycket) and need consent (R-CONSENT)", [lib.category_shown]) if {
-	lib.kind == "response"
+	input.message.kind == "response"
 	not lib.category in vocab.school_categories
 }
 
@@ -84,7 +84,7 @@ conditions contains sprintf("category %s is not data held in the school's activi
 exempt_roles := {"school_doctor", "school_nurse", "psychologist", "counsellor"}
 
 conditions contains sprintf("the sender's role %s in elevhälsa is exempt from the duty (föräldrabalken 6 kap. 20 c § andra stycket): give the data with consent (R-CONSENT)", [lib.sender_role]) if {
-	lib.kind == "response"
+	input.message.kind == "response"
 	lib.sender_role in exempt_roles
 }
 

@@ -37,7 +37,7 @@ scope contains "message kind is not request, response or disclosure" if {
 scope contains "message kind is not request, response or disclosure" if lib.kind_unknown
 
 scope contains "a request comes from social services to the police" if {
-	lib.kind == "request"
+	input.message.kind == "request"
 	not request_parties
 }
 
@@ -47,7 +47,7 @@ request_parties if {
 }
 
 scope contains "the data goes from the police to social services" if {
-	lib.kind in {"response", "disclosure"}
+	input.message.kind in {"response", "disclosure"}
 	not disclosure_parties
 }
 
@@ -61,7 +61,7 @@ conditions contains sprintf("category must be preliminary_investigation, not %s"
 }
 
 conditions contains "the request does not state that a report of concern was made in connection with the investigation (claims.fu.concern_report_made)" if {
-	lib.kind == "request"
+	input.message.kind == "request"
 	lib.claim(["fu", "concern_report_made"]) != true
 }
 
@@ -106,7 +106,7 @@ conditions contains sprintf("path B (case by case): %s", [r]) if {
 # The obligation travels with the FU data, i.e. with the police's response
 # or disclosure; social services' request carries none.
 obligations := {"fu-secrecy: do not forward"} if {
-	lib.kind in {"response", "disclosure"}
+	input.message.kind in {"response", "disclosure"}
 } else := set()
 
 # See "rules" in lib.rego. The kind comes first: for other kinds the rule

@@ -27,7 +27,7 @@ scope contains "message kind is not request or response" if {
 scope contains "message kind is not request or response" if lib.kind_unknown
 
 scope contains "a request comes from the police to a school or social services" if {
-	lib.kind == "request"
+	input.message.kind == "request"
 	not request_parties
 }
 
@@ -37,7 +37,7 @@ request_parties if {
 }
 
 scope contains "the answer goes from a school or social services to the police" if {
-	lib.kind == "response"
+	input.message.kind == "response"
 	not response_parties
 }
 
@@ -49,12 +49,12 @@ response_parties if {
 conditions contains sprintf("category must be contact_details, not %s", [lib.category_shown]) if lib.category != "contact_details"
 
 conditions contains "the request states no purpose (claims.purpose)" if {
-	lib.kind == "request"
+	input.message.kind == "request"
 	not lib.has_purpose
 }
 
 conditions contains "must answer a request from the police to this sender (message.reply_to)" if {
-	lib.kind == "response"
+	input.message.kind == "response"
 	not lib.answers_request_from_recipient
 }
 
@@ -64,7 +64,7 @@ conditions contains sprintf("the police asked for %s, not %s: the duty covers th
 
 # LUB 4 §: contact details are refused only for synnerliga skäl.
 conditions contains r if {
-	lib.kind == "response"
+	input.message.kind == "response"
 	secret
 	some r in lib.judgement_problems(
 		lib.claim(["interest_assessment"]),

@@ -22,7 +22,7 @@ scope contains "message kind is not request or response" if {
 scope contains "message kind is not request or response" if lib.kind_unknown
 
 scope contains "a request comes from the police to a school" if {
-	lib.kind == "request"
+	input.message.kind == "request"
 	not request_parties
 }
 
@@ -32,7 +32,7 @@ request_parties if {
 }
 
 scope contains "the answer goes from a school to the police" if {
-	lib.kind == "response"
+	input.message.kind == "response"
 	not response_parties
 }
 
@@ -46,17 +46,17 @@ conditions contains sprintf("category %s is not data held in the rector's activi
 }
 
 conditions contains "the request states no purpose in crime fighting (claims.purpose)" if {
-	lib.kind == "request"
+	input.message.kind == "request"
 	not lib.has_purpose
 }
 
 conditions contains "the duty lies with the rector: claims.sender_role must be rector" if {
-	lib.kind == "response"
+	input.message.kind == "response"
 	lib.sender_role != "rector"
 }
 
 conditions contains "must answer a request from the police to this sender (message.reply_to)" if {
-	lib.kind == "response"
+	input.message.kind == "response"
 	not lib.answers_request_from_recipient
 }
 
@@ -71,7 +71,7 @@ public if {
 }
 
 conditions contains r if {
-	lib.kind == "response"
+	input.message.kind == "response"
 	not public
 	some r in lib.interest_assessment_problems
 }
