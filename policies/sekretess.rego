@@ -42,7 +42,7 @@ inherited_obligations contains o if {
 # authority holds it and whichever rule let it out (OSL 18 kap. 1 och 3 §§,
 # Q15), not only under R-FU.
 inherited_obligations contains "fu-secrecy: do not forward" if {
-	lib.category == "preliminary_investigation"
+	input.claims.category == "preliminary_investigation"
 	lib.sender_kind in lib.law_enforcement_kinds
 }
 
@@ -138,7 +138,7 @@ generic_reasons contains "no rule allows this message" if count(allowed_by) == 0
 # is, so whoever received it from the police keeps it: no consent or other
 # rule lets it go on, except back to the police.
 generic_reasons contains "data from a preliminary investigation stays under förundersökningssekretess wherever it is and is passed on by no one but the police (OSL 18 kap. 1 och 3 §§, Q15)" if {
-	lib.category == "preliminary_investigation"
+	input.claims.category == "preliminary_investigation"
 	lib.sender_kind in {"school", "social_services"}
 	lib.recipient_kind != "police"
 }

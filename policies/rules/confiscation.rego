@@ -14,7 +14,7 @@ basis := "skollagen (2010:800) 6 a kap. 8 § andra stycket" if {
 	lib.skollagen_6a_in_force
 } else := "skollagen (2010:800) 5 kap. 23 § andra stycket"
 
-after_search if lib.claim(["confiscation", "search"]) == true
+after_search if input.claims.confiscation.search == true
 
 # Q3: "bland annat" knives, other weapons, spray paint and objects used as a
 # tool for crime: the list is open, so another item carries its ground.
@@ -41,7 +41,7 @@ conditions contains sprintf("claims.confiscation.item must be knife, weapon, spr
 }
 
 conditions contains "an item other than a knife, weapon, spray paint or crime tool needs the ground for reporting it (claims.confiscation.ground)" if {
-	lib.claim(["confiscation", "item"]) == "other"
+	input.claims.confiscation.item == "other"
 	not lib.non_empty_string(lib.claim(["confiscation", "ground"]))
 }
 

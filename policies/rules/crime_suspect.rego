@@ -147,7 +147,7 @@ conditions contains "10:20 requires that social services' staff found someone pr
 }
 
 immediate if {
-	lib.claim(["offence", "found_by_staff"]) == true
+	input.claims.offence.found_by_staff == true
 	lib.claim(["offence", "situation"]) in {"serious_risk", "committing_crime"}
 	lib.claimed_age < 18
 }
@@ -158,24 +158,24 @@ conditions contains "10:21 requires a crime under BrB 3, 4 or 6 kap. or the act 
 }
 
 against_child if {
-	lib.claim(["offence", "victim_under_18"]) == true
+	input.claims.offence.victim_under_18 == true
 	lib.claim(["offence", "brb_chapter"]) in {3, 4, 6}
 }
 
 against_child if {
-	lib.claim(["offence", "victim_under_18"]) == true
-	lib.claim(["offence", "fgm"]) == true
+	input.claims.offence.victim_under_18 == true
+	input.claims.offence.fgm == true
 }
 
 against_child if {
-	lib.claim(["offence", "victim_under_18"]) == true
-	lib.claim(["offence", "virginity_intervention"]) == true
+	input.claims.offence.victim_under_18 == true
+	input.claims.offence.virginity_intervention == true
 	lib.osl_2025_965_in_force
 }
 
 conditions contains "a virginity intervention (oskuldsingrepp) is covered by OSL 10 kap. 21 § only from 2025-12-01 (Lag 2025:965)" if {
 	input.claims.offence.section == "10:21"
-	lib.claim(["offence", "virginity_intervention"]) == true
+	input.claims.offence.virginity_intervention == true
 	not lib.osl_2025_965_in_force
 }
 
@@ -190,7 +190,7 @@ conditions contains "10:22 requires a suspected supply of narcotics, doping subs
 
 supply_to_young if {
 	lib.claim(["offence", "supply"]) in supplies
-	lib.claim(["offence", "victim_under_18"]) == true
+	input.claims.offence.victim_under_18 == true
 	lib.claim(["offence", "minor_case"]) != true
 }
 
@@ -217,7 +217,7 @@ serious if {
 }
 
 serious if {
-	lib.claim(["offence", "attempt"]) == true
+	input.claims.offence.attempt == true
 	lib.claim(["offence", "min_penalty_years"]) >= min_years.attempt
 }
 

@@ -72,7 +72,7 @@ conditions contains r if {
 }
 
 conditions contains "inappropriate: the guardian has not yet been told that an investigation was opened (Q9)" if {
-	lib.claim(["guardian_informed"]) == false
+	input.claims.guardian_informed == false
 }
 
 obligations := ({"status-only"} | deadline) | secrecy
@@ -90,7 +90,7 @@ secrecy := {lib.secret_at_reporter_obligation} if {
 deadline := set() if {
 	not lib.sol_2025_1501_in_force
 } else := {"feedback deadline: at once, an investigation is already under way (SoL (2025:400) 19 kap. 6 § andra stycket)"} if {
-	lib.claim(["investigation_status"]) == "ongoing"
+	input.claims.investigation_status == "ongoing"
 } else := {"feedback deadline: one week after the decision whether to open an investigation; not checked, claims.investigation_decided_at is missing or not RFC3339 (SoL (2025:400) 19 kap. 6 § andra stycket)"} if {
 	not decided_ns
 } else := {"feedback deadline: at once, asked for after the week following the decision whether to open an investigation (SoL (2025:400) 19 kap. 6 § andra stycket)"} if {

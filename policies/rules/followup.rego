@@ -34,7 +34,7 @@ conditions contains "individual-level follow-up has no legal basis today (the in
 }
 
 aggregate if {
-	lib.claim(["aggregate"]) == true
+	input.claims.aggregate == true
 	input.claims.category == "aggregate_statistics"
 	count(lib.identifying_fields) == 0
 	object.get(input, ["claims", "subject"], null) == null

@@ -66,10 +66,10 @@ conditions contains "the duty lies with the rector (6 a kap. 10 §) or, at a fri
 	not reporter
 }
 
-reporter if lib.sender_role == "rector"
+reporter if input.claims.sender_role == "rector"
 
 reporter if {
-	lib.sender_role == "huvudman_appointee"
+	input.claims.sender_role == "huvudman_appointee"
 	form == "fritidshem"
 }
 

@@ -36,7 +36,7 @@ conditions contains sprintf("category %s is not public school data (enrolment, c
 # reason above is the one that matters.
 conditions contains "the sender marked this pupil's enrolment, class list or catalogue data secret (claims.secret: a special reason to assume harm, OSL 23 kap. 2 § tredje stycket, e.g. protected personal data), so it is not public: it needs a rule that breaks the secrecy, such as R-LUB-REQUEST after an interest assessment" if {
 	lib.category in vocab.public_school_categories
-	lib.claim(["secret"]) == true
+	input.claims.secret == true
 }
 
 obligations := set()
