@@ -119,16 +119,16 @@ documented(j) if {
 
 # Reasons a judgement is not usable, named after what it is. Pass the
 # judgement with object.get(..., null) so that a missing one is reported.
-judgement_problems(j, name, _) := {sprintf("%s is missing", [name])} if not is_object(j)
-
 # A usable judgement (the common case) is recognised at once; otherwise each
-# problem is named.
-judgement_problems(j, name, want) := set() if {
-	is_object(j)
+# problem is named. (One definition with else, so that a missing judgement
+# is not looked at again.)
+judgement_problems(j, name, want) := {sprintf("%s is missing", [name])} if {
+	not is_object(j)
+} else := set() if {
 	non_empty_string(j.by)
 	time.parse_rfc3339_ns(j.at) <= now_ns
 	j.outcome == want
-} else := (_by_problem(j, name) | _at_problem(j, name)) | _outcome_problem(j, name, want) if is_object(j)
+} else := (_by_problem(j, name) | _at_problem(j, name)) | _outcome_problem(j, name, want)
 
 _by_problem(j, name) := {sprintf("%s does not say who made it (by)", [name])} if {
 	not non_empty_string(object.get(j, "by", null))
