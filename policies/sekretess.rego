@@ -76,9 +76,9 @@ reported := {
 }
 
 # Every rule's failure reasons, prefixed with its id.
-rule_reasons contains r if {
-	some g in rule_groups
-	some r in g[4]
+rule_reasons contains concat("", [id, ": ", r]) if {
+	some [_, _, _, _, id, rs] in rule_groups
+	some r in rs
 }
 
 # --- the order of a denial's reasons -----------------------------------------
@@ -101,7 +101,7 @@ rule_reasons contains r if {
 no_rule_allows := "no rule allows this message"
 
 ordered_reasons := array.concat(
-	array.concat(sort(generic_reasons - {no_rule_allows}), [r | some g in rule_groups; some r in g[4]]),
+	array.concat(sort(generic_reasons - {no_rule_allows}), [concat("", [id, ": ", r]) | some [_, _, _, _, id, rs] in rule_groups; some r in rs]),
 	[r | some r in [no_rule_allows]; generic_reasons[r]],
 )
 
@@ -111,7 +111,7 @@ claimed_rule := object.get(input, ["claims", "legal_basis_claimed"], null)
 # One entry per rule that gives reasons, sorted into the order above by
 #
 #   [not the claimed rule, number of scope mismatches, number of reasons,
-#    precedence, the reasons prefixed with the rule id]
+#    precedence, the rule id, the reasons]
 #
 # false sorts before true, so the claimed rule comes first; a rule in scope
 # has no scope mismatch, so the rules in scope come next, fewest failed
@@ -119,13 +119,14 @@ claimed_rule := object.get(input, ["claims", "legal_basis_claimed"], null)
 # A rule's reasons are its scope when the message is outside it, and
 # otherwise its failed conditions (see "rules" in lib.rego); a rule that
 # allows has none and adds nothing. A set is iterated in sorted order, so
-# each rule's reasons come out sorted. (Every expression here is evaluated
-# for every rule on every denial, so there are as few as can be.)
+# each rule's reasons come out sorted; they are prefixed with the rule id
+# as they are read out. (Every expression here is evaluated for every rule
+# on every denial, so there are as few as can be.)
 # (claimed is bound once, outside the comprehension, so that each rule
 # compares with a local value rather than looking up claimed_rule.)
-rule_groups := sort([[id != claimed, count(data.sekretess.rules[pkg].scope), count(rs), i, rs] |
+rule_groups := sort([[id != claimed, count(data.sekretess.rules[pkg].scope), count(rs), i, id, rs] |
 	some i, [id, pkg] in vocab.rule_packages
-	rs := [concat("", [id, ": ", r]) | some r in data.sekretess.rules[pkg].reasons]
+	rs := data.sekretess.rules[pkg].reasons
 ]) if {
 	claimed := claimed_rule
 }
