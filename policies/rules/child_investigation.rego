@@ -20,7 +20,11 @@ basis := lib.sol(
 kinds := {"request", "response"}
 
 scope contains "message kind is not request or response" if {
-	input.message.kind in {"disclosure", "concern_report", "feedback", "report", "consultation", "meeting", "followup"} # the kinds not in `kinds`, see kinds_test.rego
+	# The known kinds outside `kinds` (kinds_test.rego checks them).
+	input.message.kind in {
+		"disclosure", "concern_report", "feedback", "report", "consultation", "meeting",
+		"followup",
+	}
 }
 
 scope contains "message kind is not request or response" if lib.kind_unknown

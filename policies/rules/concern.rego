@@ -23,7 +23,11 @@ basis := "SoL (2025:400) 19 kap. 1 §" if {
 kinds := {"concern_report"}
 
 scope contains "message kind is not concern_report" if {
-	input.message.kind in {"request", "response", "disclosure", "feedback", "report", "consultation", "meeting", "followup"} # the kinds not in `kinds`, see kinds_test.rego
+	# The known kinds outside `kinds` (kinds_test.rego checks them).
+	input.message.kind in {
+		"request", "response", "disclosure", "feedback", "report", "consultation", "meeting",
+		"followup",
+	}
 }
 
 scope contains "message kind is not concern_report" if lib.kind_unknown
@@ -65,7 +69,12 @@ quick_exit if {
 }
 
 quick_exit if {
-	input.claims.category in {"enrolment", "class_list", "school_catalogue", "contact_details", "attendance", "grades", "pupil_welfare", "risk_environment", "investigation_status", "case_details", "crime_suspicion", "preliminary_investigation", "confiscation", "health", "followup_results", "aggregate_statistics"}
+	input.claims.category in {
+		"enrolment", "class_list", "school_catalogue", "contact_details", "attendance",
+		"grades", "pupil_welfare", "risk_environment", "investigation_status", "case_details",
+		"crime_suspicion", "preliminary_investigation", "confiscation", "health",
+		"followup_results", "aggregate_statistics",
+	}
 }
 
 reasons := scope if {

@@ -24,7 +24,11 @@ items := {"knife", "weapon", "spray_paint", "crime_tool", "other"}
 kinds := {"report"}
 
 scope contains "message kind is not report" if {
-	input.message.kind in {"request", "response", "disclosure", "concern_report", "feedback", "consultation", "meeting", "followup"} # the kinds not in `kinds`, see kinds_test.rego
+	# The known kinds outside `kinds` (kinds_test.rego checks them).
+	input.message.kind in {
+		"request", "response", "disclosure", "concern_report", "feedback", "consultation",
+		"meeting", "followup",
+	}
 }
 
 scope contains "message kind is not report" if lib.kind_unknown
@@ -95,7 +99,12 @@ quick_exit if {
 }
 
 quick_exit if {
-	input.claims.category in {"enrolment", "class_list", "school_catalogue", "contact_details", "attendance", "grades", "pupil_welfare", "risk_environment", "concern", "investigation_status", "case_details", "crime_suspicion", "preliminary_investigation", "health", "followup_results", "aggregate_statistics"}
+	input.claims.category in {
+		"enrolment", "class_list", "school_catalogue", "contact_details", "attendance",
+		"grades", "pupil_welfare", "risk_environment", "concern", "investigation_status",
+		"case_details", "crime_suspicion", "preliminary_investigation", "health",
+		"followup_results", "aggregate_statistics",
+	}
 }
 
 reasons := scope if {

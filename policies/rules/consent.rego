@@ -15,7 +15,10 @@ basis := "OSL 12 kap. 2-3 §§"
 kinds := {"disclosure", "response", "feedback", "followup"}
 
 scope contains "message kind is not disclosure, response, feedback or followup" if {
-	input.message.kind in {"request", "concern_report", "report", "consultation", "meeting"} # the kinds not in `kinds`, see kinds_test.rego
+	# The known kinds outside `kinds` (kinds_test.rego checks them).
+	input.message.kind in {
+		"request", "concern_report", "report", "consultation", "meeting",
+	}
 }
 
 scope contains "message kind is not disclosure, response, feedback or followup" if lib.kind_unknown
@@ -34,7 +37,10 @@ obligations := {"within-consent-scope"}
 default allow := false
 
 allow if {
-	input.message.kind in {"disclosure", "response", "feedback", "followup"} # = kinds, see kinds_test.rego
+	# = kinds, see kinds_test.rego
+	input.message.kind in {
+		"disclosure", "response", "feedback", "followup",
+	}
 	count(scope) == 0
 	count(conditions) == 0
 }

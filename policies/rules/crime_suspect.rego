@@ -61,7 +61,11 @@ basis := sprintf("OSL 10 kap. %s §", [trim_prefix(section, "10:")]) if {
 kinds := {"disclosure", "response"}
 
 scope contains "message kind is not disclosure or response" if {
-	input.message.kind in {"request", "concern_report", "feedback", "report", "consultation", "meeting", "followup"} # the kinds not in `kinds`, see kinds_test.rego
+	# The known kinds outside `kinds` (kinds_test.rego checks them).
+	input.message.kind in {
+		"request", "concern_report", "feedback", "report", "consultation", "meeting",
+		"followup",
+	}
 }
 
 scope contains "message kind is not disclosure or response" if lib.kind_unknown
@@ -257,7 +261,12 @@ quick_exit if {
 }
 
 quick_exit if {
-	input.claims.category in {"enrolment", "class_list", "school_catalogue", "contact_details", "attendance", "grades", "pupil_welfare", "risk_environment", "concern", "investigation_status", "case_details", "preliminary_investigation", "confiscation", "followup_results", "aggregate_statistics"}
+	input.claims.category in {
+		"enrolment", "class_list", "school_catalogue", "contact_details", "attendance",
+		"grades", "pupil_welfare", "risk_environment", "concern", "investigation_status",
+		"case_details", "preliminary_investigation", "confiscation", "followup_results",
+		"aggregate_statistics",
+	}
 }
 
 reasons := scope if {

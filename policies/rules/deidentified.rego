@@ -12,7 +12,10 @@ basis := "Ingen sekretess: uppgifterna kan inte knytas till en enskild (avidenti
 kinds := {"consultation", "followup", "disclosure"}
 
 scope contains "message kind is not consultation, followup or disclosure" if {
-	input.message.kind in {"request", "response", "concern_report", "feedback", "report", "meeting"} # the kinds not in `kinds`, see kinds_test.rego
+	# The known kinds outside `kinds` (kinds_test.rego checks them).
+	input.message.kind in {
+		"request", "response", "concern_report", "feedback", "report", "meeting",
+	}
 }
 
 scope contains "message kind is not consultation, followup or disclosure" if lib.kind_unknown

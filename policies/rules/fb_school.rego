@@ -21,7 +21,11 @@ scope contains lib.not_in_force_reason("2026-01-15") if not lib.fb_6_20c_in_forc
 kinds := {"request", "response"}
 
 scope contains "message kind is not request or response" if {
-	input.message.kind in {"disclosure", "concern_report", "feedback", "report", "consultation", "meeting", "followup"} # the kinds not in `kinds`, see kinds_test.rego
+	# The known kinds outside `kinds` (kinds_test.rego checks them).
+	input.message.kind in {
+		"disclosure", "concern_report", "feedback", "report", "consultation", "meeting",
+		"followup",
+	}
 }
 
 scope contains "message kind is not request or response" if lib.kind_unknown

@@ -26,7 +26,11 @@ statuses := {"opened", "not_opened", "ongoing"}
 kinds := {"feedback"}
 
 scope contains "message kind is not feedback" if {
-	input.message.kind in {"request", "response", "disclosure", "concern_report", "report", "consultation", "meeting", "followup"} # the kinds not in `kinds`, see kinds_test.rego
+	# The known kinds outside `kinds` (kinds_test.rego checks them).
+	input.message.kind in {
+		"request", "response", "disclosure", "concern_report", "report", "consultation",
+		"meeting", "followup",
+	}
 }
 
 scope contains "message kind is not feedback" if lib.kind_unknown
@@ -132,7 +136,12 @@ quick_exit if {
 }
 
 quick_exit if {
-	input.claims.category in {"enrolment", "class_list", "school_catalogue", "contact_details", "attendance", "grades", "pupil_welfare", "risk_environment", "concern", "case_details", "crime_suspicion", "preliminary_investigation", "confiscation", "health", "followup_results", "aggregate_statistics"}
+	input.claims.category in {
+		"enrolment", "class_list", "school_catalogue", "contact_details", "attendance",
+		"grades", "pupil_welfare", "risk_environment", "concern", "case_details",
+		"crime_suspicion", "preliminary_investigation", "confiscation", "health",
+		"followup_results", "aggregate_statistics",
+	}
 }
 
 reasons := scope if {

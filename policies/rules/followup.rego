@@ -12,7 +12,11 @@ basis := "Ingen sekretess för aggregerad statistik utan identiteter (OSL 23 kap
 kinds := {"followup"}
 
 scope contains "message kind is not followup" if {
-	input.message.kind in {"request", "response", "disclosure", "concern_report", "feedback", "report", "consultation", "meeting"} # the kinds not in `kinds`, see kinds_test.rego
+	# The known kinds outside `kinds` (kinds_test.rego checks them).
+	input.message.kind in {
+		"request", "response", "disclosure", "concern_report", "feedback", "report",
+		"consultation", "meeting",
+	}
 }
 
 scope contains "message kind is not followup" if lib.kind_unknown
@@ -81,7 +85,12 @@ quick_exit if {
 }
 
 quick_exit if {
-	input.claims.category in {"enrolment", "class_list", "school_catalogue", "contact_details", "attendance", "grades", "pupil_welfare", "risk_environment", "concern", "investigation_status", "case_details", "crime_suspicion", "preliminary_investigation", "confiscation", "health", "followup_results"}
+	input.claims.category in {
+		"enrolment", "class_list", "school_catalogue", "contact_details", "attendance",
+		"grades", "pupil_welfare", "risk_environment", "concern", "investigation_status",
+		"case_details", "crime_suspicion", "preliminary_investigation", "confiscation",
+		"health", "followup_results",
+	}
 }
 
 reasons := scope if {

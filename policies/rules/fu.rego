@@ -31,7 +31,10 @@ basis := basis_b if {
 kinds := {"request", "response", "disclosure"}
 
 scope contains "message kind is not request, response or disclosure" if {
-	input.message.kind in {"concern_report", "feedback", "report", "consultation", "meeting", "followup"} # the kinds not in `kinds`, see kinds_test.rego
+	# The known kinds outside `kinds` (kinds_test.rego checks them).
+	input.message.kind in {
+		"concern_report", "feedback", "report", "consultation", "meeting", "followup",
+	}
 }
 
 scope contains "message kind is not request, response or disclosure" if lib.kind_unknown
@@ -150,7 +153,12 @@ quick_exit if {
 }
 
 quick_exit if {
-	input.claims.category in {"enrolment", "class_list", "school_catalogue", "contact_details", "attendance", "grades", "pupil_welfare", "risk_environment", "concern", "investigation_status", "case_details", "crime_suspicion", "confiscation", "health", "followup_results", "aggregate_statistics"}
+	input.claims.category in {
+		"enrolment", "class_list", "school_catalogue", "contact_details", "attendance",
+		"grades", "pupil_welfare", "risk_environment", "concern", "investigation_status",
+		"case_details", "crime_suspicion", "confiscation", "health", "followup_results",
+		"aggregate_statistics",
+	}
 }
 
 reasons := scope if {

@@ -15,7 +15,11 @@ scope contains lib.not_in_force_reason("2025-04-01") if not lib.lub_in_force
 kinds := {"disclosure"}
 
 scope contains "message kind is not disclosure" if {
-	input.message.kind in {"request", "response", "concern_report", "feedback", "report", "consultation", "meeting", "followup"} # the kinds not in `kinds`, see kinds_test.rego
+	# The known kinds outside `kinds` (kinds_test.rego checks them).
+	input.message.kind in {
+		"request", "response", "concern_report", "feedback", "report", "consultation",
+		"meeting", "followup",
+	}
 }
 
 scope contains "message kind is not disclosure" if lib.kind_unknown
@@ -67,7 +71,10 @@ quick_exit if {
 }
 
 quick_exit if {
-	input.claims.category in {"concern", "investigation_status", "case_details", "preliminary_investigation", "health", "followup_results", "aggregate_statistics"}
+	input.claims.category in {
+		"concern", "investigation_status", "case_details", "preliminary_investigation",
+		"health", "followup_results", "aggregate_statistics",
+	}
 }
 
 reasons := scope if {

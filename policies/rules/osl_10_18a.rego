@@ -44,7 +44,11 @@ scope contains lib.not_in_force_reason("2013-01-01") if not lib.osl_10_18a_in_fo
 kinds := {"disclosure", "response"}
 
 scope contains "message kind is not disclosure or response" if {
-	input.message.kind in {"request", "concern_report", "feedback", "report", "consultation", "meeting", "followup"} # the kinds not in `kinds`, see kinds_test.rego
+	# The known kinds outside `kinds` (kinds_test.rego checks them).
+	input.message.kind in {
+		"request", "concern_report", "feedback", "report", "consultation", "meeting",
+		"followup",
+	}
 }
 
 scope contains "message kind is not disclosure or response" if lib.kind_unknown

@@ -21,7 +21,11 @@ basis := "OSL 10 kap. 2 §"
 kinds := {"disclosure"}
 
 scope contains "message kind is not disclosure" if {
-	input.message.kind in {"request", "response", "concern_report", "feedback", "report", "consultation", "meeting", "followup"} # the kinds not in `kinds`, see kinds_test.rego
+	# The known kinds outside `kinds` (kinds_test.rego checks them).
+	input.message.kind in {
+		"request", "response", "concern_report", "feedback", "report", "consultation",
+		"meeting", "followup",
+	}
 }
 
 scope contains "message kind is not disclosure" if lib.kind_unknown
@@ -71,7 +75,12 @@ quick_exit if {
 }
 
 quick_exit if {
-	input.claims.category in {"enrolment", "class_list", "school_catalogue", "contact_details", "attendance", "grades", "pupil_welfare", "concern", "investigation_status", "case_details", "crime_suspicion", "preliminary_investigation", "confiscation", "health", "followup_results", "aggregate_statistics"}
+	input.claims.category in {
+		"enrolment", "class_list", "school_catalogue", "contact_details", "attendance",
+		"grades", "pupil_welfare", "concern", "investigation_status", "case_details",
+		"crime_suspicion", "preliminary_investigation", "confiscation", "health",
+		"followup_results", "aggregate_statistics",
+	}
 }
 
 reasons := scope if {

@@ -37,7 +37,11 @@ scope contains lib.not_in_force_reason("2025-07-01") if not lib.skollagen_6a_in_
 kinds := {"report"}
 
 scope contains "message kind is not report" if {
-	input.message.kind in {"request", "response", "disclosure", "concern_report", "feedback", "consultation", "meeting", "followup"} # the kinds not in `kinds`, see kinds_test.rego
+	# The known kinds outside `kinds` (kinds_test.rego checks them).
+	input.message.kind in {
+		"request", "response", "disclosure", "concern_report", "feedback", "consultation",
+		"meeting", "followup",
+	}
 }
 
 scope contains "message kind is not report" if lib.kind_unknown
@@ -112,7 +116,12 @@ quick_exit if {
 }
 
 quick_exit if {
-	input.claims.category in {"enrolment", "class_list", "school_catalogue", "contact_details", "attendance", "grades", "pupil_welfare", "risk_environment", "concern", "investigation_status", "case_details", "preliminary_investigation", "confiscation", "health", "followup_results", "aggregate_statistics"}
+	input.claims.category in {
+		"enrolment", "class_list", "school_catalogue", "contact_details", "attendance",
+		"grades", "pupil_welfare", "risk_environment", "concern", "investigation_status",
+		"case_details", "preliminary_investigation", "confiscation", "health",
+		"followup_results", "aggregate_statistics",
+	}
 }
 
 reasons := scope if {

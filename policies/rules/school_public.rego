@@ -16,7 +16,11 @@ basis := "skollagen (2010:800) 29 kap. 14 § (uppgiften omfattas inte av tystnad
 kinds := {"disclosure", "response"}
 
 scope contains "message kind is not disclosure or response" if {
-	input.message.kind in {"request", "concern_report", "feedback", "report", "consultation", "meeting", "followup"} # the kinds not in `kinds`, see kinds_test.rego
+	# The known kinds outside `kinds` (kinds_test.rego checks them).
+	input.message.kind in {
+		"request", "concern_report", "feedback", "report", "consultation", "meeting",
+		"followup",
+	}
 }
 
 scope contains "message kind is not disclosure or response" if lib.kind_unknown
@@ -70,7 +74,12 @@ quick_exit if {
 }
 
 quick_exit if {
-	input.claims.category in {"contact_details", "attendance", "grades", "pupil_welfare", "risk_environment", "concern", "investigation_status", "case_details", "crime_suspicion", "preliminary_investigation", "confiscation", "health", "followup_results", "aggregate_statistics"}
+	input.claims.category in {
+		"contact_details", "attendance", "grades", "pupil_welfare", "risk_environment",
+		"concern", "investigation_status", "case_details", "crime_suspicion",
+		"preliminary_investigation", "confiscation", "health", "followup_results",
+		"aggregate_statistics",
+	}
 }
 
 reasons := scope if {
