@@ -12,6 +12,8 @@
 # BEFORE=<git revision> also measures that revision's policies in the same
 # run, for a before/after comparison. COUNT (default 3) runs of each; the
 # fastest counts, since other load on the machine only ever adds time.
+# exprs is the number of expressions one decision evaluates, a measure of
+# its cost that the load does not disturb.
 set -eu
 cd "$(dirname "$0")/.."
 count=${COUNT:-3}
@@ -30,6 +32,13 @@ cat >"$tmp/deny.json" <<'JSON'
 JSON
 sed 's/"age": 13}/"age": 13}, "legal_basis_claimed": "R-CONSENT"/' "$tmp/deny.json" >"$tmp/deny-claimed.json"
 
+# Expressions evaluated for one decision (Eval steps in a full trace), which
+# unlike time does not depend on the load on the machine: exprs DIR INPUT
+exprs() {
+	go tool opa eval --explain=full -f pretty --ignore '*_test.rego' --ignore examples --ignore '*.schema.json' \
+		-d "$1" -i "$2" data.sekretess.decision | grep -c '| Eval '
+}
+
 # ns/op of the fastest of $count runs: bench DIR INPUT QUERY
 bench() {
 	go tool opa bench --count "$count" -f gobench --ignore '*_test.rego' --ignore examples --ignore '*.schema.json' \
@@ -43,7 +52,7 @@ if [ -n "${BEFORE:-}" ]; then
 	dirs="$tmp/before/policies policies"
 fi
 
-printf '%-14s %-10s %12s %12s %8s\n' case policies 'ns/op' 'trivial' ratio
+printf '%-14s %-10s %12s %12s %8s %8s\n' case policies 'ns/op' 'trivial' ratio exprs
 for c in allow deny deny-claimed; do
 	for d in $dirs; do
 		label=now
@@ -51,6 +60,6 @@ for c in allow deny deny-claimed; do
 		# The trivial policy right before each measurement, on the same input.
 		t=$(bench "$tmp/trivial.rego" "$tmp/$c.json" data.trivial.decision)
 		n=$(bench "$d" "$tmp/$c.json" data.sekretess.decision)
-		printf '%-14s %-10.10s %12s %12s %7.1fx\n' "$c" "$label" "$n" "$t" "$(echo "$n $t" | awk '{ print $1 / $2 }')"
+		printf '%-14s %-10.10s %12s %12s %7.1fx %8s\n' "$c" "$label" "$n" "$t" "$(echo "$n $t" | awk '{ print $1 / $2 }')" "$(exprs "$d" "$tmp/$c.json")"
 	done
 done

@@ -94,3 +94,11 @@ test_concern_only_to_social_services if {
 	d.allow == false
 	"R-CONCERN: a report of concern goes to social services" in d.reasons
 }
+
+# A rule whose allow is not a boolean is named and blocks the message.
+test_rule_without_boolean_result_is_named if {
+	d := sekretess.decision with input as concern_from(f.municipal_school, f.t)
+		with data.sekretess.rules.concern.allow as "yes"
+	d.allow == false
+	"internal: rule R-CONCERN produced no result" in d.reasons
+}

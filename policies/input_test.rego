@@ -115,3 +115,23 @@ usual_or_named(p) if {
 	problems := sekretess.input_problem_details with input as base with input.sender as p
 	count(problems) > 0
 }
+
+# The quick check of reply_to agrees with the problems named for it.
+test_well_formed_reply_to_implies_no_problems if {
+	every v in [
+		{},
+		{"message": {"reply_to": f.req_id}, "reply_to": {"id": f.req_id}},
+		{"message": {"reply_to": f.req_id}},
+		{"message": {"reply_to": f.req_id}, "reply_to": {"id": f.msg_id}},
+		{"message": {"reply_to": f.req_id}, "reply_to": null},
+		{"message": {"reply_to": null}, "reply_to": {"id": f.req_id}},
+		{"message": {"reply_to": null}, "reply_to": null},
+		{"reply_to": {}},
+		{"message": {"reply_to": false}, "reply_to": {"id": false}},
+	] {
+		i := object.union(base, v)
+		problems := sekretess.input_problem_details with input as i
+		wf := well_formed with input as i
+		wf == empty(problems)
+	}
+}

@@ -220,7 +220,7 @@ test_rules_by_kind if {
 	}
 }
 
-# Each rule's scope names the kind with a literal copy of `kinds` as well:
+# Each rule's scope names the kinds it does not cover with a literal as well:
 # it says the kind is not covered exactly for the kinds not in `kinds`.
 test_scope_kind_reason if {
 	every _, pkg in vocab.packages {

@@ -74,6 +74,12 @@ osl_authority(p) if {
 	independent_schools_under_osl
 }
 
+# Whether the sender and the recipient are authorities under OSL, computed
+# once per decision for the rules that ask.
+sender_osl_authority if osl_authority(input.sender)
+
+recipient_osl_authority if osl_authority(input.recipient)
+
 # --- subject age --------------------------------------------------------
 
 # Age in whole years on the decision date (Swedish calendar date) of a
@@ -113,16 +119,16 @@ documented(j) if {
 
 # Reasons a judgement is not usable, named after what it is. Pass the
 # judgement with object.get(..., null) so that a missing one is reported.
-judgement_problems(j, name, _) := {sprintf("%s is missing", [name])} if not is_object(j)
-
 # A usable judgement (the common case) is recognised at once; otherwise each
-# problem is named.
-judgement_problems(j, name, want) := set() if {
-	is_object(j)
+# problem is named. (One definition with else, so that a missing judgement
+# is not looked at again.)
+judgement_problems(j, name, want) := {sprintf("%s is missing", [name])} if {
+	not is_object(j)
+} else := set() if {
 	non_empty_string(j.by)
 	time.parse_rfc3339_ns(j.at) <= now_ns
 	j.outcome == want
-} else := (_by_problem(j, name) | _at_problem(j, name)) | _outcome_problem(j, name, want) if is_object(j)
+} else := (_by_problem(j, name) | _at_problem(j, name)) | _outcome_problem(j, name, want)
 
 _by_problem(j, name) := {sprintf("%s does not say who made it (by)", [name])} if {
 	not non_empty_string(object.get(j, "by", null))
@@ -154,9 +160,13 @@ _outcome_problem(j, name, want) := set() if {
 # message kind (vocab.rules_by_kind), the basis and obligations of the rule it
 # reports, and the reasons only when it denies. `allow` checks the message
 # kind first, against a literal copy of `kinds` that OPA's rule index can use,
-# then the scope, so conditions are evaluated only for rules in scope. The
-# scope's kind reason uses a literal copy of `kinds` too, so that no decision
-# evaluates `kinds` (kinds_test.rego checks that all of them agree).
+# then its quick exits (`quick_exit`), then the scope, so conditions are
+# evaluated only for rules in scope. The scope's kind reason lists the known
+# kinds outside `kinds` as a literal and reads kind_unknown for the rest, so
+# that no decision evaluates `kinds` (kinds_test.rego checks that all of them
+# agree). A body that needs a party kind, the category or a claim to equal a
+# value tests the input itself (`input.sender.kind == "police"`), not lib's
+# copy: OPA's rule index then skips the bodies for other values unevaluated.
 
 # --- acts that change over time --------------------------------------------
 
@@ -269,6 +279,13 @@ category := object.get(input, ["claims", "category"], null)
 category_shown := shown(category, vocab.categories)
 
 kind := object.get(input, ["message", "kind"], null)
+
+# The message kind is missing or not one the policy knows. Each rule's scope
+# names the kinds it does not cover as a literal, which OPA's rule index
+# settles, and this once-computed rule for every other kind. (The keys of
+# vocab.rules_by_kind are vocab.kinds, kinds_test.rego checks it, and every
+# decision has read it already.)
+kind_unknown if not vocab.rules_by_kind[kind]
 
 # The message answers a request the recipient sent to the sender and the
 # broker allowed (input.reply_to is the broker's own record).

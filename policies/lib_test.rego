@@ -60,3 +60,7 @@ test_identifying_fields_name_no_sender_text if {
 	fields := lib.identifying_fields with input as {"claims": {"subject": {"age": 12, "pseudonym": "p", "Kalle Karlsson": "x", "Lisa": 1}}}
 	fields == {"claims.subject.pseudonym", "claims.subject has a field other than pseudonym, age and birth_date"}
 }
+
+test_rule_packages_is_precedence_with_packages if {
+	vocab.rule_packages == [[id, vocab.packages[id]] | some id in vocab.precedence]
+}

@@ -14,6 +14,7 @@ candidates := object.get(vocab.rules_by_kind, lib.kind, [])
 candidate_results := {id: a |
 	some [id, pkg] in candidates
 	a := data.sekretess.rules[pkg].allow
+	is_boolean(a)
 }
 
 # Whether each rule allows, keyed by rule id: a rule that does not cover the
@@ -41,7 +42,7 @@ inherited_obligations contains o if {
 # authority holds it and whichever rule let it out (OSL 18 kap. 1 och 3 §§,
 # Q15), not only under R-FU.
 inherited_obligations contains "fu-secrecy: do not forward" if {
-	lib.category == "preliminary_investigation"
+	input.claims.category == "preliminary_investigation"
 	lib.sender_kind in lib.law_enforcement_kinds
 }
 
@@ -75,9 +76,9 @@ reported := {
 }
 
 # Every rule's failure reasons, prefixed with its id.
-rule_reasons contains r if {
-	some g in rule_groups
-	some r in g[4]
+rule_reasons contains concat("", [id, ": ", r]) if {
+	some [_, _, _, _, id, rs] in rule_groups
+	some r in rs
 }
 
 # --- the order of a denial's reasons -----------------------------------------
@@ -100,7 +101,7 @@ rule_reasons contains r if {
 no_rule_allows := "no rule allows this message"
 
 ordered_reasons := array.concat(
-	array.concat(sort(generic_reasons - {no_rule_allows}), [r | some g in rule_groups; some r in g[4]]),
+	array.concat(sort(generic_reasons - {no_rule_allows}), [concat("", [id, ": ", r]) | some [_, _, _, _, id, rs] in rule_groups; some r in rs]),
 	[r | some r in [no_rule_allows]; generic_reasons[r]],
 )
 
@@ -110,7 +111,7 @@ claimed_rule := object.get(input, ["claims", "legal_basis_claimed"], null)
 # One entry per rule that gives reasons, sorted into the order above by
 #
 #   [not the claimed rule, number of scope mismatches, number of reasons,
-#    precedence, the reasons prefixed with the rule id]
+#    precedence, the rule id, the reasons]
 #
 # false sorts before true, so the claimed rule comes first; a rule in scope
 # has no scope mismatch, so the rules in scope come next, fewest failed
@@ -118,13 +119,17 @@ claimed_rule := object.get(input, ["claims", "legal_basis_claimed"], null)
 # A rule's reasons are its scope when the message is outside it, and
 # otherwise its failed conditions (see "rules" in lib.rego); a rule that
 # allows has none and adds nothing. A set is iterated in sorted order, so
-# each rule's reasons come out sorted. (Every expression here is evaluated
-# for every rule on every denial, so there are as few as can be.)
-rule_groups := sort([[id != claimed_rule, count(data.sekretess.rules[pkg].scope), count(rs), i, rs] |
-	some i, id in vocab.precedence
-	pkg := vocab.packages[id]
-	rs := [concat("", [id, ": ", r]) | some r in data.sekretess.rules[pkg].reasons]
-])
+# each rule's reasons come out sorted; they are prefixed with the rule id
+# as they are read out. (Every expression here is evaluated for every rule
+# on every denial, so there are as few as can be.)
+# (claimed is bound once, outside the comprehension, so that each rule
+# compares with a local value rather than looking up claimed_rule.)
+rule_groups := sort([[id != claimed, count(data.sekretess.rules[pkg].scope), count(rs), i, id, rs] |
+	some i, [id, pkg] in vocab.rule_packages
+	rs := data.sekretess.rules[pkg].reasons
+]) if {
+	claimed := claimed_rule
+}
 
 # --- generic reasons: malformed or unknown input blocks every rule ---------
 
@@ -134,14 +139,17 @@ generic_reasons contains "no rule allows this message" if count(allowed_by) == 0
 # is, so whoever received it from the police keeps it: no consent or other
 # rule lets it go on, except back to the police.
 generic_reasons contains "data from a preliminary investigation stays under förundersökningssekretess wherever it is and is passed on by no one but the police (OSL 18 kap. 1 och 3 §§, Q15)" if {
-	lib.category == "preliminary_investigation"
+	input.claims.category == "preliminary_investigation"
 	lib.sender_kind in {"school", "social_services"}
 	lib.recipient_kind != "police"
 }
 
+# A rule whose allow is not a boolean has no entry in candidate_results, so
+# one comparison of counts covers the common case.
 generic_reasons contains sprintf("internal: rule %s produced no result", [id]) if {
+	count(candidate_results) != count(candidates)
 	some [id, _] in candidates
-	not is_boolean(candidate_results[id])
+	not id in object.keys(candidate_results)
 }
 
 generic_reasons contains sprintf("internal: rule %s allows but states no basis and obligations", [id]) if {
@@ -163,7 +171,9 @@ input_problems := set() if {
 # and vocab.rule_ids (input_test.rego checks them), so that the common case
 # evaluates no other rule but lib.now_ns.
 input_well_formed if {
-	regex.match(`^[0-9a-f]{32}$`, object.get(input, ["message", "id"], ""))
+	# input bound once: each use of `input` as a value costs an expression.
+	doc := input
+	regex.match(`^[0-9a-f]{32}$`, object.get(doc, ["message", "id"], ""))
 	lib.now_ns
 	input.message.kind in {
 		"request", "response", "disclosure", "concern_report", "feedback",
@@ -171,18 +181,20 @@ input_well_formed if {
 	}
 
 	# Sender and recipient as the broker's directory describes them.
-	[input.sender.kind, object.get(input, ["sender", "operator"], null)] in {
+	[input.sender.kind, object.get(doc, ["sender", "operator"], null)] in {
 		["police", null], ["security_police", null], ["customs", null], ["social_services", null],
 		["school", "municipal"], ["school", "independent"],
 	}
-	[input.recipient.kind, object.get(input, ["recipient", "operator"], null)] in {
+	[input.recipient.kind, object.get(doc, ["recipient", "operator"], null)] in {
 		["police", null], ["security_police", null], ["customs", null], ["social_services", null],
 		["school", "municipal"], ["school", "independent"],
 	}
-	is_string(input.sender.id)
-	trim_space(input.sender.id) != ""
-	is_string(input.recipient.id)
-	trim_space(input.recipient.id) != ""
+	sender_id := input.sender.id
+	is_string(sender_id)
+	trim_space(sender_id) != ""
+	recipient_id := input.recipient.id
+	is_string(recipient_id)
+	trim_space(recipient_id) != ""
 	is_boolean(input.sender.authority)
 	is_boolean(input.recipient.authority)
 
@@ -192,19 +204,30 @@ input_well_formed if {
 		"case_details", "crime_suspicion", "preliminary_investigation", "confiscation",
 		"health", "followup_results", "aggregate_statistics",
 	}
-	object.get(input, ["claims", "legal_basis_claimed"], null) in {
+	object.get(doc, ["claims", "legal_basis_claimed"], null) in {
 		null, "R-CONFISCATION", "R-FEEDBACK", "R-FU", "R-CRIME-SUSPECT", "R-1018A",
 		"R-LUB-CONTACT", "R-LUB-REQUEST", "R-LUB-OWN", "R-SCHOOL-PUBLIC", "R-POLICE-SCHOOL",
 		"R-CONCERN", "R-JOINT-MEETING", "R-FOLLOWUP", "R-DEIDENTIFIED", "R-CONSENT",
 		"R-1015A", "R-GENERAL", "R-SCHOOL-CRIME-REPORT", "R-CHILD-INVESTIGATION", "R-FB-SCHOOL",
 	}
 
-	# reply_to: both absent, or the broker's record of the message replied to.
-	object.get(input, ["reply_to", "id"], null) == object.get(input, ["message", "reply_to"], null)
-	is_null(object.get(input, "reply_to", null)) == is_null(object.get(input, ["message", "reply_to"], null))
+	reply_to_well_formed
 
-	object.get(input, ["claims", "forwarded_from"], []) == []
-	object.get(input, "sources", []) == []
+	object.get(doc, ["claims", "forwarded_from"], []) == []
+	object.get(doc, "sources", []) == []
+}
+
+# reply_to: both absent, or the broker's record of the message replied to.
+# (Two bodies, so that the common case of no reply costs two comparisons.)
+reply_to_well_formed if {
+	object.get(input, ["message", "reply_to"], null) == null
+	object.get(input, "reply_to", null) == null
+}
+
+reply_to_well_formed if {
+	id := input.message.reply_to
+	id != null
+	input.reply_to.id == id
 }
 
 input_problem_details contains "message.id is not 32 lowercase hex digits" if {

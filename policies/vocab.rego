@@ -101,6 +101,31 @@ packages := {
 	"R-GENERAL": "general_clause",
 }
 
+# [rule id, package] in precedence order: precedence and packages in one
+# literal, so that a denial looks up no package (lib_test.rego checks it).
+rule_packages := [
+	["R-CONFISCATION", "confiscation"],
+	["R-SCHOOL-CRIME-REPORT", "school_crime_report"],
+	["R-FEEDBACK", "feedback"],
+	["R-FU", "fu"],
+	["R-CHILD-INVESTIGATION", "child_investigation"],
+	["R-FB-SCHOOL", "fb_school"],
+	["R-CRIME-SUSPECT", "crime_suspect"],
+	["R-LUB-CONTACT", "lub_contact"],
+	["R-1018A", "osl_10_18a"],
+	["R-LUB-REQUEST", "lub_request"],
+	["R-LUB-OWN", "lub_own"],
+	["R-SCHOOL-PUBLIC", "school_public"],
+	["R-POLICE-SCHOOL", "police_school"],
+	["R-CONCERN", "concern"],
+	["R-JOINT-MEETING", "joint_meeting"],
+	["R-FOLLOWUP", "followup"],
+	["R-DEIDENTIFIED", "deidentified"],
+	["R-CONSENT", "consent"],
+	["R-1015A", "osl_10_15a"],
+	["R-GENERAL", "general_clause"],
+]
+
 # Obligations that forbid the recipient to pass the data on, with the
 # provision that forbids it.
 no_forward_obligations := {

@@ -20,26 +20,32 @@ basis := lib.sol(
 kinds := {"request", "response"}
 
 scope contains "message kind is not request or response" if {
-	not lib.kind in {"request", "response"} # = kinds, see kinds_test.rego
+	# The known kinds outside `kinds` (kinds_test.rego checks them).
+	input.message.kind in {
+		"disclosure", "concern_report", "feedback", "report", "consultation", "meeting",
+		"followup",
+	}
 }
 
+scope contains "message kind is not request or response" if lib.kind_unknown
+
 scope contains "a request comes from social services to an authority or activity obliged to report concern (SoL (2025:400) 19 kap. 1 §)" if {
-	lib.kind == "request"
+	input.message.kind == "request"
 	not request_parties
 }
 
 request_parties if {
-	lib.sender_kind == "social_services"
+	input.sender.kind == "social_services"
 	lib.mandatory_reporter(lib.recipient_kind, lib.now_ns)
 }
 
 scope contains "the answer goes to social services from an authority or activity obliged to report concern (SoL (2025:400) 19 kap. 1 §)" if {
-	lib.kind == "response"
+	input.message.kind == "response"
 	not response_parties
 }
 
 response_parties if {
-	lib.recipient_kind == "social_services"
+	input.recipient.kind == "social_services"
 	lib.mandatory_reporter(lib.sender_kind, lib.now_ns)
 }
 
@@ -48,14 +54,14 @@ conditions contains "subject age is missing (claims.subject.age or claims.subjec
 conditions contains "subject is 18 or older: the investigation concerns a child" if lib.claimed_age >= 18
 
 conditions contains "social services' decision to investigate the child's need of protection or support has no valid time at or before the message (claims.child_investigation.decided_at)" if {
-	lib.kind == "request"
+	input.message.kind == "request"
 	not decided_in_time
 }
 
 decided_in_time if time.parse_rfc3339_ns(lib.claim(["child_investigation", "decided_at"])) <= lib.now_ns
 
 conditions contains "must answer a request social services made to this sender for a child investigation (message.reply_to, allowed under R-CHILD-INVESTIGATION)" if {
-	lib.kind == "response"
+	input.message.kind == "response"
 	not answers_investigation_request
 }
 
@@ -65,7 +71,7 @@ answers_investigation_request if {
 }
 
 conditions contains "data from a preliminary investigation goes to social services under R-FU, which keeps it under förundersökningssekretess (Q15)" if {
-	lib.category == "preliminary_investigation"
+	input.claims.category == "preliminary_investigation"
 }
 
 obligations := set()
@@ -77,16 +83,26 @@ default allow := false
 allow if {
 	input.message.kind in {"request", "response"} # = kinds, see kinds_test.rego
 
-	# Quick exit for parties of a known kind the scope excludes
-	# (guards_test.rego checks that the scope excludes them).
-	not [lib.kind, lib.recipient_kind] in {["response", "police"], ["response", "school"]}
-
-	# Quick exit for categories a condition excludes
-	# (contract_test.rego checks that one does).
-	lib.category != "preliminary_investigation"
+	# Quick exits (see quick_exit).
+	not quick_exit
 
 	count(scope) == 0
 	count(conditions) == 0
+}
+
+# Quick exits from `allow`: a party of a known kind that the scope excludes
+# (guards_test.rego checks that it does) or a known category that a
+# condition excludes (contract_test.rego checks that one does). A missing or
+# unknown party or category never exits here: the scope and conditions name
+# it. Each body tests the input itself, so OPA's rule index picks the bodies
+# that apply without evaluating the others.
+quick_exit if {
+	input.message.kind == "response"
+	input.recipient.kind in {"police", "school"}
+}
+
+quick_exit if {
+	input.claims.category == "preliminary_investigation"
 }
 
 reasons := scope if {

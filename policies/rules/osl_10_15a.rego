@@ -47,13 +47,19 @@ scope contains lib.not_in_force_reason("2025-12-01") if not lib.osl_10_15a_in_fo
 kinds := {"disclosure", "response"}
 
 scope contains "message kind is not disclosure or response" if {
-	not lib.kind in {"disclosure", "response"} # = kinds, see kinds_test.rego
+	# The known kinds outside `kinds` (kinds_test.rego checks them).
+	input.message.kind in {
+		"request", "concern_report", "feedback", "report", "consultation", "meeting",
+		"followup",
+	}
 }
 
-scope contains "sender is not an authority under OSL" if not lib.osl_authority(input.sender)
+scope contains "message kind is not disclosure or response" if lib.kind_unknown
+
+scope contains "sender is not an authority under OSL" if not lib.sender_osl_authority
 
 scope contains "recipient is not an authority under OSL: 10 kap. 15 a § lets data go to another authority only" if {
-	not lib.osl_authority(input.recipient)
+	not lib.recipient_osl_authority
 }
 
 # The rule reads claims.purpose_code (a code), not the free-text claims.purpose.
@@ -68,10 +74,10 @@ conditions contains sprintf("claims.purpose_code %s is not a purpose of OSL 10 k
 	not code in purposes
 }
 
-conditions contains "health data is under OSL 25 kap. 1-5 och 8 §§ (e.g. elevhälsa's medical records), which 10 kap. 15 a § tredje stycket excludes" if lib.category == "health"
+conditions contains "health data is under OSL 25 kap. 1-5 och 8 §§ (e.g. elevhälsa's medical records), which 10 kap. 15 a § tredje stycket excludes" if input.claims.category == "health"
 
 conditions contains "data from a preliminary investigation is under OSL 18 kap., outside the secrecy of 21-40 kap. that 10 kap. 15 a § covers" if {
-	lib.category == "preliminary_investigation"
+	input.claims.category == "preliminary_investigation"
 }
 
 # The second paragraph: no disclosure when overriding reasons favour secrecy.
@@ -84,7 +90,7 @@ conditions contains r if {
 }
 
 conditions contains "individual follow-up of interventions is not covered (it has no legal basis yet, 2026 terms of reference on follow-up): only with consent (R-CONSENT) or de-identified (R-FOLLOWUP)" if {
-	lib.category == "followup_results"
+	input.claims.category == "followup_results"
 }
 
 conditions contains r if {
@@ -104,13 +110,21 @@ default allow := false
 allow if {
 	input.message.kind in {"disclosure", "response"} # = kinds, see kinds_test.rego
 
-	# Quick exit for categories a condition excludes
-	# (contract_test.rego checks that one does).
-	lib.category != "health"
-	lib.category != "preliminary_investigation"
+	# Quick exits (see quick_exit).
+	not quick_exit
 
 	count(scope) == 0
 	count(conditions) == 0
+}
+
+# Quick exits from `allow`: a party of a known kind that the scope excludes
+# (guards_test.rego checks that it does) or a known category that a
+# condition excludes (contract_test.rego checks that one does). A missing or
+# unknown party or category never exits here: the scope and conditions name
+# it. Each body tests the input itself, so OPA's rule index picks the bodies
+# that apply without evaluating the others.
+quick_exit if {
+	input.claims.category in {"health", "preliminary_investigation"}
 }
 
 reasons := scope if {
