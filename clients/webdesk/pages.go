@@ -51,6 +51,8 @@ var (
 		"status-only":                       "Endast status",
 		"no-identifying-data":               "Avidentifierat",
 		"aggregate-only":                    "Endast statistik",
+		obligationSecretAtReporter:          "Sekretess hos anmälaren",
+		obligationFeedbackDeadline:          "Tidsfrist för återkoppling",
 	}
 	obligationWords = map[string]string{
 		agency.ObligationDoNotForward: "uppgifterna kommer från en förundersökning och omfattas av förundersökningssekretess " +
@@ -60,6 +62,11 @@ var (
 		"status-only":         "återkopplingen gäller bara om en utredning har inletts (SoL (2025:400) 19 kap. 6 §).",
 		"no-identifying-data": "uppgifterna lämnades utan att barnet kan identifieras; lägg inte till något som identifierar.",
 		"aggregate-only":      "bara sammanställd statistik utan identiteter.",
+		obligationSecretAtReporter: "uppgifter om en orosanmälan och om återkopplingen på den är sekretessbelagda hos den som " +
+			"anmälde (OSL 40 kap. 7 g §).",
+		obligationFeedbackDeadline: "återkoppling som anmälaren begär lämnas senast en vecka efter beslutet om att inleda eller " +
+			"inte inleda utredning, eller genast om begäran kom senare (SoL (2025:400) 19 kap. 6 § andra stycket). " +
+			"En sen återkoppling är ändå tillåten.",
 	}
 	roleWords = map[string]string{
 		consent.RoleGuardian: "vårdnadshavare",
@@ -69,9 +76,23 @@ var (
 	howWords = map[string]string{"written": "skriftligt", "oral": "muntligt", "digital": "digitalt"}
 )
 
+// Obligations the policy words with details after a fixed beginning; the
+// desk explains them by that beginning.
+const (
+	obligationSecretAtReporter = "secret at the reporter"
+	obligationFeedbackDeadline = "feedback deadline"
+)
+
 func word(m map[string]string, k string) string {
 	if w, ok := m[k]; ok {
 		return w
+	}
+	for _, prefix := range []string{obligationSecretAtReporter, obligationFeedbackDeadline} {
+		if strings.HasPrefix(k, prefix+":") {
+			if w, ok := m[prefix]; ok {
+				return w
+			}
+		}
 	}
 	return k
 }
