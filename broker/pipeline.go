@@ -408,12 +408,8 @@ func (b *Broker) answerResend(ctx context.Context, m jetstream.Msg, r *rejection
 			_ = m.NakWithDelay(retryDelay)
 			return
 		}
-		out := []outbound{{what: "receipt of a resent envelope", id: fmt.Sprintf("receipt-%s-resent-%d", rec.DecisionID, meta.Sequence.Stream), msg: func() *nats.Msg {
-			r := nats.NewMsg(bus.Receipt(rec.Sender))
-			r.Data = body
-			r.Header.Set(bus.HeaderSignature, sig)
-			return r
-		}}}
+		out := []outbound{{what: "receipt of a resent envelope", id: fmt.Sprintf("receipt-%s-resent-%d", rec.DecisionID, meta.Sequence.Stream),
+			msg: receiptMsg(rec, body, sig)}}
 		if what, err := b.publishAll(ctx, out); err != nil {
 			b.retry(m, what, err)
 			return
@@ -635,12 +631,7 @@ func (b *Broker) finish(ctx context.Context, m jetstream.Msg, rec *decision.Reco
 		}})
 	}
 	if _, known := b.cfg.Directory.Current().Lookup(rec.Sender); known {
-		out = append(out, outbound{what: "receipt", id: "receipt-" + rec.DecisionID, msg: func() *nats.Msg {
-			r := nats.NewMsg(bus.Receipt(rec.Sender))
-			r.Data = body
-			r.Header.Set(bus.HeaderSignature, sig)
-			return r
-		}})
+		out = append(out, outbound{what: "receipt", id: "receipt-" + rec.DecisionID, msg: receiptMsg(rec, body, sig)})
 	}
 	if what, err := b.publishAll(ctx, out); err != nil {
 		b.retry(m, what, err)
@@ -649,6 +640,16 @@ func (b *Broker) finish(ctx context.Context, m jetstream.Msg, rec *decision.Reco
 	if err := m.Ack(); err != nil {
 		// The outcome is recorded and published; a redelivery re-sends the same.
 		b.cfg.Logger.Warn("broker: ack failed", "err", err)
+	}
+}
+
+// receiptMsg makes the receipt of rec for its sender: the signed decision.
+func receiptMsg(rec *decision.Record, body []byte, sig string) func() *nats.Msg {
+	return func() *nats.Msg {
+		r := nats.NewMsg(bus.Receipt(rec.Sender))
+		r.Data = body
+		r.Header.Set(bus.HeaderSignature, sig)
+		return r
 	}
 }
 
