@@ -7,7 +7,6 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
-	"github.com/sekretessbroker/sekretessbroker/broker/envelope"
 	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
 )
 
@@ -24,16 +23,6 @@ import (
 type guard struct {
 	claim  *decision.Record
 	passed bool
-}
-
-// envelopeID returns the message id of raw, or "" when it does not parse:
-// the key its audit record is filed under.
-func envelopeID(raw []byte, maxSize int) string {
-	env, err := envelope.Parse(raw, maxSize)
-	if err != nil {
-		return ""
-	}
-	return env.Header.ID
 }
 
 // checkReplay decides whether the message may hold its id. The id is free,

@@ -88,12 +88,19 @@ func (b *Broker) handle(m jetstream.Msg) {
 		return
 	}
 	seq := meta.Sequence.Stream
+	// Parsed once: its id files the record, and decide reads the rest. One
+	// that does not parse has no id and is refused by decide.
+	env, parseErr := envelope.Parse(m.Data(), b.cfg.MaxEnvelope)
+	id := ""
+	if parseErr == nil {
+		id = env.Header.ID
+	}
 	// What the log holds for this inbound message, and the decision that
 	// holds its id (the replay guard, guard.go).
 	var rec, claim *decision.Record
 	patience, cancelPatience := context.WithTimeout(ctx, readPatience)
 	err = b.call(patience, func(ctx context.Context) (err error) {
-		rec, claim, err = b.cfg.Audit.Lookup(ctx, seq, envelopeID(m.Data(), b.cfg.MaxEnvelope))
+		rec, claim, err = b.cfg.Audit.Lookup(ctx, seq, id)
 		return err
 	})
 	cancelPatience()
@@ -120,7 +127,7 @@ func (b *Broker) handle(m jetstream.Msg) {
 		return
 	}
 	g := &guard{claim: claim}
-	rec, personal, undecided := b.decide(ctx, m, seq, meta.Timestamp, g)
+	rec, personal, undecided := b.decide(ctx, m, env, parseErr, seq, meta.Timestamp, g)
 	if undecided != nil && undecided.held != nil {
 		// Neither recorded nor acknowledged: JetStream hands the message out
 		// again, and a mended policy decides it.
@@ -128,12 +135,12 @@ func (b *Broker) handle(m jetstream.Msg) {
 		return
 	}
 	if undecided != nil {
-		b.answerResend(ctx, m, undecided)
+		b.answerResend(ctx, m, seq, undecided)
 		return
 	}
 	recorded, resend, err := b.record(ctx, rec, personal, g)
 	if resend != nil {
-		b.answerResend(ctx, m, resend)
+		b.answerResend(ctx, m, seq, resend)
 		return
 	}
 	if err != nil {
@@ -218,12 +225,13 @@ func (b *Broker) count(rec *decision.Record) {
 // fields the audit log seals. Every failure is a rejection with a code and a
 // reason; nothing here is retried, except a message the policy could not
 // decide (then the rejection it returns is held, and the message is held
-// undecided) and a resend of an envelope already stored (resend or pending).
+// undecided) and a resend of an envelope already decided (then it carries
+// that decision). env is the parsed envelope, or parseErr why it did not parse.
 //
 // The clock window is checked against when JetStream stored the message, not
 // against now: a message that waited out a broker outage or back-pressure is
 // as fresh as when it was accepted, while a replayed envelope is stored anew.
-func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64, stored time.Time, g *guard) (*decision.Record, *audit.Personal, *rejection) {
+func (b *Broker) decide(ctx context.Context, m jetstream.Msg, env *envelope.Envelope, parseErr error, seq uint64, stored time.Time, g *guard) (*decision.Record, *audit.Personal, *rejection) {
 	raw := m.Data()
 	rec := &decision.Record{
 		DecisionID:     decision.NewID(),
@@ -237,7 +245,7 @@ func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64, stored
 	publisher, _ := bus.SenderOf(m.Subject())
 	rec.Sender = publisher
 	personal := &audit.Personal{}
-	rej := b.evaluate(ctx, raw, publisher, stored, rec, personal, g)
+	rej := b.evaluate(ctx, env, parseErr, publisher, stored, rec, personal, g)
 	if rej != nil && (rej.resend != nil || rej.held != nil) {
 		return nil, nil, rej
 	}
@@ -252,10 +260,9 @@ func (b *Broker) decide(ctx context.Context, m jetstream.Msg, seq uint64, stored
 
 // evaluate fills rec from the envelope and the policy, and personal from the
 // claims, or returns why the message was refused before a decision.
-func (b *Broker) evaluate(ctx context.Context, raw []byte, publisher string, stored time.Time, rec *decision.Record, personal *audit.Personal, g *guard) *rejection {
-	env, err := envelope.Parse(raw, b.cfg.MaxEnvelope)
-	if err != nil {
-		return reject(envelope.Code(err), "%v", err)
+func (b *Broker) evaluate(ctx context.Context, env *envelope.Envelope, parseErr error, publisher string, stored time.Time, rec *decision.Record, personal *audit.Personal, g *guard) *rejection {
+	if parseErr != nil {
+		return reject(envelope.Code(parseErr), "%v", parseErr)
 	}
 	h := env.Header
 	created := h.CreatedAt.UTC()
@@ -391,15 +398,10 @@ func verifySender(env *envelope.Envelope, sender *directory.Agency, at time.Time
 // stream stores it even when the first receipt is still in its duplicate
 // window. Nothing is delivered and nothing new is recorded: the decision,
 // and its delivery, are the first message's.
-func (b *Broker) answerResend(ctx context.Context, m jetstream.Msg, r *rejection) {
+func (b *Broker) answerResend(ctx context.Context, m jetstream.Msg, seq uint64, r *rejection) {
 	rec := r.resend
 	if b.cfg.Metrics != nil {
 		b.cfg.Metrics.Redeliveries.Inc()
-	}
-	meta, err := m.Metadata()
-	if err != nil {
-		_ = m.NakWithDelay(retryDelay)
-		return
 	}
 	if _, known := b.cfg.Directory.Current().Lookup(rec.Sender); known {
 		body, sig, err := decision.Sign(b.cfg.SigningKey, rec)
@@ -408,14 +410,14 @@ func (b *Broker) answerResend(ctx context.Context, m jetstream.Msg, r *rejection
 			_ = m.NakWithDelay(retryDelay)
 			return
 		}
-		out := []outbound{{what: "receipt of a resent envelope", id: fmt.Sprintf("receipt-%s-resent-%d", rec.DecisionID, meta.Sequence.Stream),
+		out := []outbound{{what: "receipt of a resent envelope", id: fmt.Sprintf("receipt-%s-resent-%d", rec.DecisionID, seq),
 			msg: receiptMsg(rec, body, sig)}}
 		if what, err := b.publishAll(ctx, out); err != nil {
 			b.retry(m, what, err)
 			return
 		}
 	}
-	b.rate.settle(meta.Sequence.Stream)
+	b.rate.settle(seq)
 	if err := m.Ack(); err != nil {
 		b.cfg.Logger.Warn("broker: ack failed", "err", err)
 	}
