@@ -175,7 +175,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	}
 	l.signedFrom = signedFrom(l.stream.CachedInfo())
 	if err := retry("stream "+bus.StreamAuditState, func(ctx context.Context) (err error) {
-		l.state, err = setupState(ctx, cfg.JetStream, defaults.ReplicaCount(cfg.Replicas))
+		l.state, err = setupState(ctx, cfg.JetStream, cfg.Replicas)
 		return err
 	}); err != nil {
 		return nil, err
@@ -199,7 +199,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	}
 	if len(cfg.Auditors) > 0 {
 		lim := cfg.Limits.Or(limits.Default(0))
-		l.sealer = &sealer{store: &keyStore{js: cfg.JetStream, replicas: defaults.ReplicaCount(cfg.Replicas), limit: lim.AuditKeys},
+		l.sealer = &sealer{store: &keyStore{js: cfg.JetStream, replicas: cfg.Replicas, limit: lim.AuditKeys},
 			auditors: cfg.Auditors}
 	} else {
 		cfg.Logger.Warn("audit: no auditor recipients; personal fields are not recorded")

@@ -246,7 +246,7 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration, report func(
 func (e *Engine) Eval(ctx context.Context, input map[string]any) (Decision, error) {
 	c := e.cur.Load()
 	if c.err != nil {
-		return denied(c.revision, "policy does not compile; every message is denied until it is fixed"),
+		return denied(c.revision, "policy does not compile; no message is decided until it is fixed"),
 			fmt.Errorf("%w: %v", ErrEvaluation, c.err)
 	}
 	if c.probeErr != nil {
