@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sekretessbroker/sekretessbroker/broker/policy/policytest"
 )
 
 // repoPolicy copies the repository's policies (without tests and examples)
@@ -17,31 +19,7 @@ func repoPolicy(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dst := t.TempDir()
-	err = filepath.WalkDir(src, func(p string, de os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if de.IsDir() {
-			if de.Name() == "examples" {
-				return filepath.SkipDir
-			}
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		if strings.HasSuffix(p, "_test.rego") {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
+	return policytest.Copy(t, src)
 }
 
 // TestProbeFindsBrokenContract: policies that compile but cannot decide open

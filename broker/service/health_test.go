@@ -19,6 +19,7 @@ import (
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
+	"github.com/sekretessbroker/sekretessbroker/broker/policy/policytest"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
 	"github.com/sekretessbroker/sekretessbroker/clients/agency"
 )
@@ -32,30 +33,7 @@ func brokenPolicy(t *testing.T) (dir, main string, good []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir = t.TempDir()
-	err = filepath.WalkDir(src, func(p string, de os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if de.IsDir() {
-			if de.Name() == "examples" {
-				return filepath.SkipDir
-			}
-			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
-		}
-		if strings.HasSuffix(p, "_test.rego") {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir = policytest.Copy(t, src)
 	main = filepath.Join(dir, "sekretess.rego")
 	if good, err = os.ReadFile(main); err != nil {
 		t.Fatal(err)
