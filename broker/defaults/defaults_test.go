@@ -1,7 +1,10 @@
 package defaults_test
 
 import (
+	"math"
+	"os"
 	"runtime"
+	"runtime/debug"
 	"testing"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
@@ -18,5 +21,41 @@ func TestReplicaCount(t *testing.T) {
 func TestWorkers(t *testing.T) {
 	if got, want := defaults.Workers(), defaults.WorkersPerCPU*runtime.GOMAXPROCS(0); got != want || got <= 0 {
 		t.Errorf("Workers() = %d, want %d", got, want)
+	}
+}
+
+// TestSetGC: the daemon's collector settings apply unless the environment
+// chose its own.
+func TestSetGC(t *testing.T) {
+	percent := debug.SetGCPercent(100)
+	limit := debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() {
+		debug.SetGCPercent(percent)
+		debug.SetMemoryLimit(limit)
+	})
+	for _, k := range []string{"GOGC", "GOMEMLIMIT"} {
+		if v, ok := os.LookupEnv(k); ok {
+			t.Cleanup(func() { os.Setenv(k, v) })
+		} else {
+			t.Cleanup(func() { os.Unsetenv(k) })
+		}
+		os.Unsetenv(k)
+	}
+	defaults.SetGC()
+	if got := debug.SetGCPercent(100); got != defaults.GCPercent {
+		t.Errorf("GC percent after SetGC = %d, want %d", got, defaults.GCPercent)
+	}
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != defaults.MemoryLimit {
+		t.Errorf("memory limit after SetGC = %d, want %d", got, defaults.MemoryLimit)
+	}
+
+	t.Setenv("GOGC", "100")
+	t.Setenv("GOMEMLIMIT", "off")
+	defaults.SetGC()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GC percent after SetGC with GOGC set = %d, want the environment's 100", got)
+	}
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != math.MaxInt64 {
+		t.Errorf("memory limit after SetGC with GOMEMLIMIT set = %d, want none", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"testing"
 
@@ -61,8 +62,35 @@ func BenchmarkOpenMeta(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.SetBytes(int64(len(benchMeta)))
+			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := e.OpenMeta(f.brokerID); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkOpenPayload is what a recipient pays to read a payload, at the
+// sizes cmd/loadgen sends (1 KiB to 256 KiB: up to four age chunks).
+func BenchmarkOpenPayload(b *testing.B) {
+	_, f := fixtures(b)
+	for _, size := range []int{1 << 10, 16 << 10, 256 << 10} {
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
+			payload := bytes.Repeat([]byte("p"), size)
+			sealed, err := Seal(testHeader(), benchMeta, f.broker, payload, f.recipient, f.priv)
+			if err != nil {
+				b.Fatal(err)
+			}
+			e := mustParse(b, sealed)
+			if err := e.Verify(f.pub); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := e.OpenPayload(f.recipientID); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -469,6 +469,54 @@ func TestWrongKey(t *testing.T) {
 	}
 }
 
+// TestOpenAcrossChunks: a section is read whole whatever its size, across
+// age's 64 KiB chunks, and a change to any chunk, a cut or an appended byte
+// is refused. Every payload is re-signed, as a malicious sender could.
+func TestOpenAcrossChunks(t *testing.T) {
+	x, _ := fixtures(t)
+	hdr, err := json.Marshal(testHeader())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const chunk = 64 << 10
+	for _, size := range []int{0, 1, chunk - 1, chunk, chunk + 1, 3*chunk + 5} {
+		payload := bytes.Repeat([]byte{0xa5}, size)
+		for i := range payload {
+			payload[i] ^= byte(i / 251)
+		}
+		ct, err := encrypt(payload, []age.Recipient{x.recipient})
+		if err != nil {
+			t.Fatal(err)
+		}
+		open := func(ct []byte) ([]byte, error) {
+			e := mustParse(t, build(x.priv, 1, hdr, testMeta, ct, nil))
+			if err := e.Verify(x.pub); err != nil {
+				t.Fatal(err)
+			}
+			return e.OpenPayload(x.recipientID)
+		}
+		got, err := open(ct)
+		if err != nil || !bytes.Equal(got, payload) {
+			t.Fatalf("%d bytes: OpenPayload = %d bytes, %v; want the payload", size, len(got), err)
+		}
+		// The first byte of the stream after age's header and nonce, the
+		// middle and the last.
+		for _, at := range []int{len(ct) - size - 16, len(ct) / 2, len(ct) - 1} {
+			bad := bytes.Clone(ct)
+			bad[at] ^= 0x01
+			if _, err := open(bad); !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrWrongKey) {
+				t.Errorf("%d bytes, changed at %d: OpenPayload = %v, want ErrMalformed", size, at, err)
+			}
+		}
+		if _, err := open(ct[:len(ct)-1]); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%d bytes, cut: OpenPayload = %v, want ErrMalformed", size, err)
+		}
+		if _, err := open(append(bytes.Clone(ct), 0)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%d bytes, one byte appended: OpenPayload = %v, want ErrMalformed", size, err)
+		}
+	}
+}
+
 // TestCorruptCiphertext re-signs an envelope whose payload was altered, as
 // a malicious sender could: the signature verifies but age must reject it.
 func TestCorruptCiphertext(t *testing.T) {

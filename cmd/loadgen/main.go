@@ -143,6 +143,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// The daemon's collector settings, so that what is measured is what
+	// sekretessbroker runs (the replica process is one too).
+	defaults.SetGC()
 	if replicaOf != "" {
 		return serveReplica(replicaData, o.policies, replicaOf, o.workers)
 	}

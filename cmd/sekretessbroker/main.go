@@ -12,6 +12,10 @@
 // The embedded server always encrypts JetStream's files with the key in
 // <data>/broker/jetstream.key, created on first start.
 //
+// The garbage collector runs with GOGC=400 and a soft memory limit of 1 GiB
+// (defaults.GCPercent and defaults.MemoryLimit), unless GOGC or GOMEMLIMIT
+// are set.
+//
 // SIGHUP reloads the agency directory and the policies at once (both are also
 // polled); SIGTERM or SIGINT finish the messages in flight and stop cleanly.
 package main
@@ -79,6 +83,7 @@ func run() error {
 		}
 		return err
 	}
+	defaults.SetGC()
 	for _, l := range []*limits.Stream{&cfg.Limits.In, &cfg.Limits.Out, &cfg.Limits.Receipts} {
 		l.MaxBytes, l.MaxMsgs = work.MaxBytes, work.MaxMsgs
 	}
