@@ -96,9 +96,13 @@ const (
 // Concurrency and storage.
 const (
 	// WorkersPerCPU is the number of messages processed at once per CPU:
-	// most of a message's time is spent waiting on fsync and PubAcks, not on
-	// the CPU. See Workers.
-	WorkersPerCPU = 4
+	// with fsync on, most of a message's time is spent waiting for the disk
+	// (each message costs about ten synced writes, see README.md,
+	// Measuring), and more messages in flight let the file system commit
+	// the writes of several streams together. Memory is bounded by it: at
+	// most 2×Workers+1 envelopes, each at most limits.EnvelopeMsgSize, are
+	// in the broker at once (in its pull buffer or with a worker).
+	WorkersPerCPU = 16
 	// Replicas of the broker's streams and buckets: one, for a single server.
 	// A cluster runs three. See ReplicaCount.
 	Replicas = 1
