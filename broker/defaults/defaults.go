@@ -106,6 +106,10 @@ const (
 	// Replicas of the broker's streams and buckets: one, for a single server.
 	// A cluster runs three. See ReplicaCount.
 	Replicas = 1
+	// MaxWorkers bounds Workers on a machine with many CPUs: the disk the
+	// workers mostly wait for does not grow with the CPUs, while the
+	// envelopes in memory would (at most 2×MaxWorkers+1 of them).
+	MaxWorkers = 64
 )
 
 // Intervals of the background work.
@@ -156,8 +160,8 @@ const (
 )
 
 // Workers returns the default number of messages processed at once:
-// WorkersPerCPU for each CPU the Go runtime may use.
-func Workers() int { return WorkersPerCPU * runtime.GOMAXPROCS(0) }
+// WorkersPerCPU for each CPU the Go runtime may use, at most MaxWorkers.
+func Workers() int { return min(WorkersPerCPU*runtime.GOMAXPROCS(0), MaxWorkers) }
 
 // ReplicaCount returns n, or Replicas when n is zero or negative: the one
 // rule every stream and bucket of the broker follows.
