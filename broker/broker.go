@@ -352,7 +352,10 @@ func (b *Broker) Start(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
-	b.work = make(chan jetstream.Msg, b.cfg.Workers)
+	// Unbuffered: a message is in the pull buffer (at most Workers), being
+	// handed over (one) or with a worker, so at most 2×Workers+1 envelopes
+	// are in memory at once (see defaults.WorkersPerCPU).
+	b.work = make(chan jetstream.Msg)
 	b.quit = make(chan struct{})
 	b.base, b.cancel = context.WithCancel(context.Background())
 	for range b.cfg.Workers {
@@ -366,7 +369,7 @@ func (b *Broker) Start(ctx context.Context) error {
 			// Not acknowledged: JetStream redelivers it to the next broker.
 		}
 	},
-		jetstream.PullMaxMessages(2*b.cfg.Workers),
+		jetstream.PullMaxMessages(b.cfg.Workers),
 		// A pull request waits at the consumer's leader: when that node
 		// dies, two missed heartbeats tell the broker to pull again from
 		// the new leader, within seconds rather than the 30 s default.

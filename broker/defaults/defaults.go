@@ -98,12 +98,20 @@ const (
 // Concurrency and storage.
 const (
 	// WorkersPerCPU is the number of messages processed at once per CPU:
-	// most of a message's time is spent waiting on fsync and PubAcks, not on
-	// the CPU. See Workers.
-	WorkersPerCPU = 4
+	// with fsync on, most of a message's time is spent waiting for the disk
+	// (each message costs about ten synced writes, see README.md,
+	// Measuring), and more messages in flight let the file system commit
+	// the writes of several streams together. Memory is bounded by it: at
+	// most 2×Workers+1 envelopes, each at most limits.EnvelopeMsgSize, are
+	// in the broker at once (in its pull buffer or with a worker).
+	WorkersPerCPU = 16
 	// Replicas of the broker's streams and buckets: one, for a single server.
 	// A cluster runs three. See ReplicaCount.
 	Replicas = 1
+	// MaxWorkers bounds Workers on a machine with many CPUs: the disk the
+	// workers mostly wait for does not grow with the CPUs, while the
+	// envelopes in memory would (at most 2×MaxWorkers+1 of them).
+	MaxWorkers = 64
 )
 
 // The Go runtime's garbage collector in the daemon (see SetGC).
@@ -168,8 +176,8 @@ const (
 )
 
 // Workers returns the default number of messages processed at once:
-// WorkersPerCPU for each CPU the Go runtime may use.
-func Workers() int { return WorkersPerCPU * runtime.GOMAXPROCS(0) }
+// WorkersPerCPU for each CPU the Go runtime may use, at most MaxWorkers.
+func Workers() int { return min(WorkersPerCPU*runtime.GOMAXPROCS(0), MaxWorkers) }
 
 // SetGC applies GCPercent and MemoryLimit to this process, each unless the
 // operator chose otherwise in GOGC or GOMEMLIMIT, which the runtime has

@@ -19,7 +19,7 @@ func TestReplicaCount(t *testing.T) {
 }
 
 func TestWorkers(t *testing.T) {
-	if got, want := defaults.Workers(), defaults.WorkersPerCPU*runtime.GOMAXPROCS(0); got != want || got <= 0 {
+	if got, want := defaults.Workers(), min(defaults.WorkersPerCPU*runtime.GOMAXPROCS(0), defaults.MaxWorkers); got != want || got <= 0 {
 		t.Errorf("Workers() = %d, want %d", got, want)
 	}
 }
@@ -57,5 +57,15 @@ func TestSetGC(t *testing.T) {
 	}
 	if got := debug.SetMemoryLimit(math.MaxInt64); got != math.MaxInt64 {
 		t.Errorf("memory limit after SetGC with GOMEMLIMIT set = %d, want none", got)
+	}
+}
+
+// TestWorkersBounded checks that a machine with many CPUs gets MaxWorkers,
+// not WorkersPerCPU for each of them.
+func TestWorkersBounded(t *testing.T) {
+	many := defaults.MaxWorkers/defaults.WorkersPerCPU + 1
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(many))
+	if got := defaults.Workers(); got != defaults.MaxWorkers {
+		t.Errorf("Workers() with GOMAXPROCS %d = %d, want %d", many, got, defaults.MaxWorkers)
 	}
 }

@@ -98,6 +98,12 @@ type report struct {
 	// stored per message of the mix (the inbound envelope included): each is
 	// an fsync with fsync on.
 	StoredWrites float64 `json:"stored_writes_per_msg"`
+	// SyncedWrites adds the removals to StoredWrites: a work-queue stream
+	// removes a message once it is acknowledged by writing a tombstone,
+	// another fsync with fsync on. Not counted: a new block with its key
+	// file when a removal empties the last block, and the consumers' state
+	// files (see README.md, Measuring).
+	SyncedWrites float64 `json:"synced_writes_per_msg"`
 	RawAsyncCPU  float64 `json:"raw_async_cpu_ms_per_msg"`
 	// HalfRate is the open loop at half the closed loop's rate.
 	HalfRate *runResult `json:"half_rate,omitempty"`
@@ -190,7 +196,7 @@ func run() error {
 		return err
 	}
 	defer bnc.Close()
-	writes0, err := storedWrites(ctx, bjs)
+	writes0, err := streamWrites(ctx, bjs)
 	if err != nil {
 		return err
 	}
@@ -210,11 +216,12 @@ func run() error {
 			return fmt.Errorf("cpu profile: %w", err)
 		}
 	}
-	writes1, err := storedWrites(ctx, bjs)
+	writes1, err := streamWrites(ctx, bjs)
 	if err != nil {
 		return err
 	}
-	rep.StoredWrites = float64(writes1-writes0) / float64(o.n)
+	rep.StoredWrites = float64(writes1.stored-writes0.stored) / float64(o.n)
+	rep.SyncedWrites = rep.StoredWrites + float64(writes1.removed-writes0.removed)/float64(o.n)
 	rep.Mode = "closed loop"
 	if o.rate > 0 {
 		rep.Mode = fmt.Sprintf("open loop at %g msg/s", o.rate)
@@ -271,27 +278,40 @@ func run() error {
 	return nil
 }
 
-// storedWrites is the number of messages every stream has stored so far
-// (its last sequence, which counts messages acknowledged and removed too).
-func storedWrites(ctx context.Context, js jetstream.JetStream) (uint64, error) {
-	var n uint64
+// writes counts what the broker's streams and buckets wrote so far.
+type writes struct {
+	// stored is the messages stored (each stream's last sequence, which
+	// counts the messages acknowledged and removed since too).
+	stored uint64
+	// removed is the messages removed: stored, and no longer held.
+	removed uint64
+}
+
+// streamWrites is what every stream but the raw baseline's has written so
+// far.
+func streamWrites(ctx context.Context, js jetstream.JetStream) (writes, error) {
+	var w writes
 	l := js.ListStreams(ctx)
 	for info := range l.Info() {
-		if info.Config.Name != rawStream {
-			n += info.State.LastSeq
+		if info.Config.Name == rawStream {
+			continue
 		}
+		w.stored += info.State.LastSeq
+		// Messages before the first sequence, or deleted after it, were
+		// removed; the first sequence of an empty stream is LastSeq+1.
+		w.removed += info.State.LastSeq - info.State.Msgs
 	}
 	if err := l.Err(); err != nil {
-		return 0, fmt.Errorf("stream list: %w", err)
+		return writes{}, fmt.Errorf("stream list: %w", err)
 	}
-	return n, nil
+	return w, nil
 }
 
 func printTable(out io.Writer, rep *report, main *runResult) {
 	lat := func(l latency) string {
 		return fmt.Sprintf("p50 %6.1f  p90 %6.1f  p99 %6.1f  max %7.1f ms", l.P50, l.P90, l.P99, l.Max)
 	}
-	fmt.Fprintf(out, "  %-44s %9.0f msg/s   %s   CPU %.3f ms/msg   %.2f stored writes/msg\n", "broker pipeline, "+rep.Mode, rep.PipelineMsgsPerS, lat(rep.Latency), rep.CPUPerMsg, rep.StoredWrites)
+	fmt.Fprintf(out, "  %-44s %9.0f msg/s   %s   CPU %.3f ms/msg   %.2f stored writes/msg, %.2f with removals\n", "broker pipeline, "+rep.Mode, rep.PipelineMsgsPerS, lat(rep.Latency), rep.CPUPerMsg, rep.StoredWrites, rep.SyncedWrites)
 	if h := rep.HalfRate; h != nil {
 		fmt.Fprintf(out, "  %-44s %9.0f msg/s   %s   CPU %.3f ms/msg\n", fmt.Sprintf("open loop at half that (%.0f msg/s offered)", h.Rate), h.MsgsPerS, lat(h.Latency), h.CPUPerMsg)
 	}
