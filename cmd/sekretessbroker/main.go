@@ -53,7 +53,7 @@ func run() error {
 	fs.StringVar(&cfg.NATSListen, "listen", defaults.NATSListen, "embedded NATS server address")
 	fs.BoolVar(&cfg.NoSync, "no-fsync", false, "let the embedded server acknowledge writes before they reach the disk: faster, but a power loss can lose acknowledged messages and audit records")
 	fs.StringVar(&cfg.HTTPAddr, "http", defaults.HTTPAddr, "address for /metrics, /healthz and /readyz (empty: off)")
-	fs.IntVar(&cfg.Workers, "workers", 0, fmt.Sprintf("messages processed at once (0: %d per CPU)", defaults.WorkersPerCPU))
+	fs.IntVar(&cfg.Workers, "workers", 0, fmt.Sprintf("messages processed at once (0: %d per CPU, at most %d)", defaults.WorkersPerCPU, defaults.MaxWorkers))
 	fs.DurationVar(&cfg.ClockSkew, "clock-skew", defaults.ClockSkew, "accepted difference between a message's time and when the broker's inbound stream accepted it")
 	fs.IntVar(&cfg.Replicas, "replicas", defaults.Replicas, "JetStream replicas of the broker's streams (3 on a cluster)")
 	fs.StringVar(&cfg.AuditorsFile, "auditor", "", "age recipients (one a line) the audit log's personal fields are sealed to (default <data>/broker/auditors.txt)")
