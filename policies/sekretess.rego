@@ -168,14 +168,13 @@ generic_reasons contains sprintf("internal: rule %s allows but states no basis a
 
 # Malformed or unknown input. The common case, a well-formed message that
 # forwards nothing, is recognised by one quick check; otherwise every
-# problem is named by the rules for input_problems below.
-generic_reasons contains r if some r in input_problems
+# problem is named by the rules for input_problem_details below.
+generic_reasons contains r if {
+	not input_well_formed
+	some r in input_problem_details
+}
 
-input_problems := set() if {
-	input_well_formed
-} else := input_problem_details
-
-# Implies that no input_problems rule below applies. The sets are literal
+# Implies that no input_problem_details rule below applies. The sets are literal
 # copies of vocab.kinds, the parties' kinds and operators, vocab.categories
 # and vocab.rule_ids (input_test.rego checks them), so that the common case
 # evaluates no other rule but lib.now_ns.
