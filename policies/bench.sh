@@ -12,8 +12,9 @@
 # BEFORE=<git revision> also measures that revision's policies in the same
 # run, for a before/after comparison. COUNT (default 3) runs of each; the
 # fastest counts, since other load on the machine only ever adds time.
-# exprs is the number of expressions one decision evaluates, a measure of
-# its cost that the load does not disturb.
+# exprs is the number of expressions one decision evaluates and allocs the
+# number of objects it allocates (which the garbage collector's share of
+# ns/op follows): two measures of its cost that the load does not disturb.
 set -eu
 cd "$(dirname "$0")/.."
 count=${COUNT:-3}
@@ -39,10 +40,13 @@ exprs() {
 		-d "$1" -i "$2" data.sekretess.decision | grep -c '| Eval '
 }
 
-# ns/op of the fastest of $count runs: bench DIR INPUT QUERY
+# ns/op of the fastest of $count runs and allocs/op: bench DIR INPUT QUERY
 bench() {
-	go tool opa bench --count "$count" -f gobench --ignore '*_test.rego' --ignore examples --ignore '*.schema.json' \
-		-d "$1" -i "$2" "$3" | awk '$1 ~ /^Benchmark/ { if (min == "" || $3 < min) min = $3 } END { print min }'
+	go tool opa bench --count "$count" --benchmem -f gobench --ignore '*_test.rego' --ignore examples --ignore '*.schema.json' \
+		-d "$1" -i "$2" "$3" | awk '$1 ~ /^Benchmark/ {
+			if (min == "" || $3 < min) min = $3
+			for (i = 2; i <= NF; i++) if ($i == "allocs/op") allocs = $(i - 1)
+		} END { print min, allocs }'
 }
 
 dirs="policies"
@@ -52,14 +56,15 @@ if [ -n "${BEFORE:-}" ]; then
 	dirs="$tmp/before/policies policies"
 fi
 
-printf '%-14s %-10s %12s %12s %8s %8s\n' case policies 'ns/op' 'trivial' ratio exprs
+printf '%-14s %-10s %12s %12s %8s %8s %8s\n' case policies 'ns/op' 'trivial' ratio exprs allocs
 for c in allow deny deny-claimed; do
 	for d in $dirs; do
 		label=now
 		[ "$d" = policies ] || label="$BEFORE"
 		# The trivial policy right before each measurement, on the same input.
-		t=$(bench "$tmp/trivial.rego" "$tmp/$c.json" data.trivial.decision)
-		n=$(bench "$d" "$tmp/$c.json" data.sekretess.decision)
-		printf '%-14s %-10.10s %12s %12s %7.1fx %8s\n' "$c" "$label" "$n" "$t" "$(echo "$n $t" | awk '{ print $1 / $2 }')" "$(exprs "$d" "$tmp/$c.json")"
+		t=$(bench "$tmp/trivial.rego" "$tmp/$c.json" data.trivial.decision | cut -d' ' -f1)
+		set -- $(bench "$d" "$tmp/$c.json" data.sekretess.decision)
+		n=$1 allocs=$2
+		printf '%-14s %-10.10s %12s %12s %7.1fx %8s %8s\n' "$c" "$label" "$n" "$t" "$(echo "$n $t" | awk '{ print $1 / $2 }')" "$(exprs "$d" "$tmp/$c.json")" "$allocs"
 	done
 done

@@ -30,6 +30,36 @@ test_effective_dates_are_swedish_midnight if {
 	}
 }
 
+# Each rule saying whether a law is in force compares with its date as a
+# number: it must change exactly at the named constant.
+in_force_dates := [
+	["sol_2025_in_force", lib.sol_2025_from],
+	["lub_in_force", lib.lub_from],
+	["osl_10_15a_in_force", lib.osl_10_15a_from],
+	["osl_2025_179_in_force", lib.osl_2025_179_from],
+	["osl_2025_965_in_force", lib.osl_2025_965_from],
+	["sol_2025_1501_in_force", lib.sol_2025_1501_from],
+	["osl_40_7g_in_force", lib.sol_2025_1501_from],
+	["fb_6_20c_in_force", lib.fb_6_20c_from],
+	["skollagen_6a_in_force", lib.skollagen_6a_from],
+	["skollagen_2025_730_in_force", lib.skollagen_2025_730_from],
+	["osl_10_18a_in_force", lib.osl_10_18a_from],
+]
+
+at(ns) := {"message": {"created_at": time.format(ns)}}
+
+test_in_force_changes_at_its_date if {
+	every d in in_force_dates {
+		data.sekretess.lib[d[0]] with input as at(d[1])
+		not data.sekretess.lib[d[0]] with input as at(d[1] - 1)
+	}
+}
+
+test_tullverket_named_as_reporter_from_2026_01_15 if {
+	lib.mandatory_reporter("customs", lib.sol_2025_1501_from)
+	not lib.mandatory_reporter("customs", lib.sol_2025_1501_from - 1)
+}
+
 test_every_rule_has_a_complete_package if {
 	count(vocab.packages) == count(vocab.precedence)
 	every id in vocab.precedence {

@@ -118,6 +118,19 @@ test_reasons_are_complete if {
 	}
 }
 
+# The decision reads each rule's reasons from its scope and conditions; they
+# are exactly the rule's `reasons`, for every rule.
+test_groups_hold_each_rules_reasons if {
+	every i in [health, risk, claiming(risk, "R-1018A"), {}] {
+		groups := sekretess.rule_groups with input as i
+		count(groups) == count(data.sekretess.vocab.precedence)
+		every g in groups {
+			rs := data.sekretess.rules[data.sekretess.vocab.packages[g[4]]].reasons with input as i
+			g[5] == rs
+		}
+	}
+}
+
 test_allow_has_no_reasons_even_with_a_claim if {
 	i := f.msg(f.municipal_school, f.social_services, "concern_report", f.t, {
 		"category": "concern", "subject": {"age": 10}, "legal_basis_claimed": "R-CONCERN",

@@ -108,7 +108,7 @@ ordered_reasons := array.concat(
 # The rule the sender says it relies on, or null.
 claimed_rule := object.get(input, ["claims", "legal_basis_claimed"], null)
 
-# One entry per rule that gives reasons, sorted into the order above by
+# One entry per rule, sorted into the order above by
 #
 #   [not the claimed rule, number of scope mismatches, number of reasons,
 #    precedence, the rule id, the reasons]
@@ -116,19 +116,28 @@ claimed_rule := object.get(input, ["claims", "legal_basis_claimed"], null)
 # false sorts before true, so the claimed rule comes first; a rule in scope
 # has no scope mismatch, so the rules in scope come next, fewest failed
 # conditions first; then the rules out of scope, fewest mismatches first.
-# A rule's reasons are its scope when the message is outside it, and
-# otherwise its failed conditions (see "rules" in lib.rego); a rule that
-# allows has none and adds nothing. A set is iterated in sorted order, so
-# each rule's reasons come out sorted; they are prefixed with the rule id
-# as they are read out. (Every expression here is evaluated for every rule
-# on every denial, so there are as few as can be.)
+# A rule that allows has no reasons and adds nothing. A set is iterated in
+# sorted order, so each rule's reasons come out sorted; they are prefixed
+# with the rule id as they are read out. (Every expression here is evaluated
+# for every rule on every denial, so there are as few as can be.)
 # (claimed is bound once, outside the comprehension, so that each rule
 # compares with a local value rather than looking up claimed_rule.)
-rule_groups := sort([[id != claimed, count(data.sekretess.rules[pkg].scope), count(rs), i, id, rs] |
-	some i, [id, pkg] in vocab.rule_packages
-	rs := data.sekretess.rules[pkg].reasons
-]) if {
+rule_groups := sort([_group(claimed, i, id, pkg) | some i, [id, pkg] in vocab.rule_packages]) if {
 	claimed := claimed_rule
+}
+
+# A rule's entry in rule_groups. Its reasons are the rule's `reasons` (see
+# "rules" in lib.rego): the scope when the message is outside it, and
+# otherwise the failed conditions. They are read from `scope` and
+# `conditions` here, since the scope is counted for the order anyway, which
+# spares reading `reasons` and counting the scope twice (order_test.rego
+# checks that the entries hold each rule's `reasons`).
+_group(claimed, i, id, pkg) := [id != claimed, n, n, i, id, s] if {
+	s := data.sekretess.rules[pkg].scope
+	n := count(s)
+	n > 0
+} else := [id != claimed, 0, count(c), i, id, c] if {
+	c := data.sekretess.rules[pkg].conditions
 }
 
 # --- generic reasons: malformed or unknown input blocks every rule ---------
@@ -159,14 +168,13 @@ generic_reasons contains sprintf("internal: rule %s allows but states no basis a
 
 # Malformed or unknown input. The common case, a well-formed message that
 # forwards nothing, is recognised by one quick check; otherwise every
-# problem is named by the rules for input_problems below.
-generic_reasons contains r if some r in input_problems
+# problem is named by the rules for input_problem_details below.
+generic_reasons contains r if {
+	not input_well_formed
+	some r in input_problem_details
+}
 
-input_problems := set() if {
-	input_well_formed
-} else := input_problem_details
-
-# Implies that no input_problems rule below applies. The sets are literal
+# Implies that no input_problem_details rule below applies. The sets are literal
 # copies of vocab.kinds, the parties' kinds and operators, vocab.categories
 # and vocab.rule_ids (input_test.rego checks them), so that the common case
 # evaluates no other rule but lib.now_ns.
