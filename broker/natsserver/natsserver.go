@@ -256,23 +256,6 @@ func quoteList(l []string) string {
 // ClientURL returns the URL clients connect to.
 func (s *Server) ClientURL() string { return s.ns.ClientURL() }
 
-// InProcessConn returns a new client connection to the server through a
-// net.Pipe, without a socket: pass the Server to nats.InProcessServer so that
-// a client in this process skips loopback TCP. The client authenticates and
-// is authorized like any other (its nkey, its permissions); with TLS it still
-// does its handshake when it asks for TLS, as the broker's connection does.
-// A refused login shows up differently, though: not as an authorization
-// error but as a closed pipe, after the server's write deadline (10 s).
-// After Shutdown it returns an error, so a reconnecting client gives up on
-// this server.
-func (s *Server) InProcessConn() (net.Conn, error) {
-	c, err := s.ns.InProcessConn()
-	if err != nil {
-		return nil, fmt.Errorf("natsserver: in-process connection: %w", err)
-	}
-	return c, nil
-}
-
 // Update applies a new directory's agencies: new agencies and keys can
 // connect; connections of removed agencies and of revoked or expired keys
 // are closed. Existing connections of unchanged keys stay up.

@@ -240,16 +240,9 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		url = s.nats.ClientURL()
 		connURL = dialable(url)
 	}
-	connOpts, err := cfg.connTLS(s.nats != nil)
+	tlsOpts, err := cfg.connTLS(s.nats != nil)
 	if err != nil {
 		return nil, err
-	}
-	if s.nats != nil {
-		// The broker's own connection to its embedded server goes through
-		// a pipe in this process instead of loopback TCP: the same login
-		// (nkey, TLS when configured), fewer system calls per message.
-		// connURL still names the server (and the name TLS checks).
-		connOpts = append(connOpts, nats.InProcessServer(s.nats))
 	}
 	// Brokers and NATS nodes start in any order: until StartTimeout the
 	// broker waits for a node to answer and for its streams to be created.
@@ -261,7 +254,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	// (cfg.DirectoryPath), instead of loading every key generation again.
 	var refused error // an answer other than silence: wrong key, bad TLS
 	err = bus.Retry(sctx, 0, func(context.Context) (err error) {
-		s.nc, js, err = connectWithSeed(bk.nkeyPath, connURL, append(connOpts, nats.Name("sekretessbroker"), nats.MaxReconnects(-1),
+		s.nc, js, err = connectWithSeed(bk.nkeyPath, connURL, append(tlsOpts, nats.Name("sekretessbroker"), nats.MaxReconnects(-1),
 			nats.ClosedHandler(func(*nats.Conn) { closeOnce.Do(func() { close(s.ncClosed) }) }))...)
 		if err != nil && !errors.Is(err, nats.ErrNoServers) {
 			refused = err
