@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,6 +33,10 @@ func measureRaw(ctx context.Context, js jetstream.JetStream, envs [][]byte, asyn
 		return rawResult{}, err
 	}
 	defer js.DeleteStream(context.Background(), rawStream)
+	// Start from a collected heap: the phase before (sealing the envelopes,
+	// or the pipeline) leaves garbage whose collection would fall into one
+	// measurement and not the other.
+	runtime.GC()
 	cpu0 := processCPU()
 	start := time.Now()
 	for _, e := range envs {
