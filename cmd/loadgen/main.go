@@ -16,8 +16,11 @@
 // In the same run it times raw JetStream publishes of the same envelopes to
 // a plain file-backed stream, with async acks (all awaited together) and
 // sync acks (each awaited before the next), with the broker's fsync setting,
-// and prints the ratios. Absolute numbers on a shared machine are noise;
-// ratios within one run are the result.
+// once before and once after the pipeline phase, and prints the ratios to
+// the mean of the two: the machine's load drifts during a run, and raw
+// publishes taken on one side only of the pipeline caught the drift as a
+// change of ratio. Absolute numbers on a shared machine are noise; ratios
+// within one run are the result.
 //
 //	go run ./cmd/loadgen                       # closed loop, then the open loop at half the rate it reached
 //	go run ./cmd/loadgen -rate 500             # open loop at 500 messages a second
@@ -79,21 +82,27 @@ type options struct {
 
 // report is the one JSON object -json prints.
 type report struct {
-	PipelineMsgsPerS float64               `json:"pipeline_msgs_per_s"`
-	RawAsyncMsgsPerS float64               `json:"raw_async_msgs_per_s"`
-	RawSyncMsgsPerS  float64               `json:"raw_sync_msgs_per_s"`
-	RatioAsync       float64               `json:"ratio_async"`
-	RatioSync        float64               `json:"ratio_sync"`
-	Fsync            bool                  `json:"fsync"`
-	Mix              map[string]*kindStats `json:"mix"`
-	Latency          latency               `json:"latency_ms"`
-	Mode             string                `json:"mode"`
-	N                int                   `json:"n"`
-	PayloadBytes     []int                 `json:"payload_bytes"`
-	EnvelopeBytes    int                   `json:"envelope_bytes"`
-	GOMAXPROCS       int                   `json:"gomaxprocs"`
-	Workers          int                   `json:"workers"`
-	CPUPerMsg        float64               `json:"cpu_ms_per_msg"`
+	PipelineMsgsPerS float64 `json:"pipeline_msgs_per_s"`
+	// RawAsyncMsgsPerS is the mean of RawAsyncRuns, and the ratios are to
+	// the means.
+	RawAsyncMsgsPerS float64 `json:"raw_async_msgs_per_s"`
+	RawSyncMsgsPerS  float64 `json:"raw_sync_msgs_per_s"`
+	// RawAsyncRuns and RawSyncRuns are the raw measurements in the order
+	// taken: before the pipeline phase, then after it.
+	RawAsyncRuns  []float64             `json:"raw_async_msgs_per_s_runs"`
+	RawSyncRuns   []float64             `json:"raw_sync_msgs_per_s_runs"`
+	RatioAsync    float64               `json:"ratio_async"`
+	RatioSync     float64               `json:"ratio_sync"`
+	Fsync         bool                  `json:"fsync"`
+	Mix           map[string]*kindStats `json:"mix"`
+	Latency       latency               `json:"latency_ms"`
+	Mode          string                `json:"mode"`
+	N             int                   `json:"n"`
+	PayloadBytes  []int                 `json:"payload_bytes"`
+	EnvelopeBytes int                   `json:"envelope_bytes"`
+	GOMAXPROCS    int                   `json:"gomaxprocs"`
+	Workers       int                   `json:"workers"`
+	CPUPerMsg     float64               `json:"cpu_ms_per_msg"`
 	// StoredWrites is how many messages the broker's streams and buckets
 	// stored per message of the mix (the inbound envelope included): each is
 	// an fsync with fsync on.
@@ -104,7 +113,8 @@ type report struct {
 	// file when a removal empties the last block, and the consumers' state
 	// files (see README.md, Measuring).
 	SyncedWrites float64 `json:"synced_writes_per_msg"`
-	RawAsyncCPU  float64 `json:"raw_async_cpu_ms_per_msg"`
+	// RawAsyncCPU is the mean of the async runs' CPU per message.
+	RawAsyncCPU float64 `json:"raw_async_cpu_ms_per_msg"`
 	// HalfRate is the open loop at half the closed loop's rate.
 	HalfRate *runResult `json:"half_rate,omitempty"`
 	// TwoReplicas is the closed loop with a second broker process.
@@ -196,6 +206,17 @@ func run() error {
 		return err
 	}
 	defer bnc.Close()
+	// Baselines on the broker's own connection rights, to a plain stream:
+	// once now and once right after the pipeline phase, so that the ratios
+	// are to raw publishes on either side of it.
+	envs := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		envs[i] = m.raw
+	}
+	var raw baselines
+	if err := raw.measure(ctx, bjs, envs); err != nil {
+		return err
+	}
 	writes0, err := streamWrites(ctx, bjs)
 	if err != nil {
 		return err
@@ -220,6 +241,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if err := raw.measure(ctx, bjs, envs); err != nil {
+		return err
+	}
 	rep.StoredWrites = float64(writes1.stored-writes0.stored) / float64(o.n)
 	rep.SyncedWrites = rep.StoredWrites + float64(writes1.removed-writes0.removed)/float64(o.n)
 	rep.Mode = "closed loop"
@@ -238,22 +262,7 @@ func run() error {
 		}
 	}
 
-	// Baselines on the broker's own connection rights: a plain stream.
-	envs := make([][]byte, len(msgs))
-	for i, m := range msgs {
-		envs[i] = m.raw
-	}
-	async, err := measureRaw(ctx, bjs, envs, true)
-	if err != nil {
-		return err
-	}
-	sync, err := measureRaw(ctx, bjs, envs, false)
-	if err != nil {
-		return err
-	}
-	rep.RawAsyncMsgsPerS, rep.RawSyncMsgsPerS, rep.RawAsyncCPU = async.MsgsPerS, sync.MsgsPerS, async.CPUPerMsg
-	rep.RatioAsync = rep.PipelineMsgsPerS / rep.RawAsyncMsgsPerS
-	rep.RatioSync = rep.PipelineMsgsPerS / rep.RawSyncMsgsPerS
+	raw.fill(&rep)
 
 	if o.replicas == 2 {
 		r, err := startReplica(ctx, dir, o.policies, svc.NATSURL(), o.workers)
@@ -315,8 +324,8 @@ func printTable(out io.Writer, rep *report, main *runResult) {
 	if h := rep.HalfRate; h != nil {
 		fmt.Fprintf(out, "  %-44s %9.0f msg/s   %s   CPU %.3f ms/msg\n", fmt.Sprintf("open loop at half that (%.0f msg/s offered)", h.Rate), h.MsgsPerS, lat(h.Latency), h.CPUPerMsg)
 	}
-	fmt.Fprintf(out, "  %-44s %9.0f msg/s   pipeline = %.3f × this   CPU %.3f ms/msg\n", "raw JetStream publish, async acks", rep.RawAsyncMsgsPerS, rep.RatioAsync, rep.RawAsyncCPU)
-	fmt.Fprintf(out, "  %-44s %9.0f msg/s   pipeline = %.3f × this\n", "raw JetStream publish, sync acks", rep.RawSyncMsgsPerS, rep.RatioSync)
+	fmt.Fprintf(out, "  %-44s %9.0f msg/s   pipeline = %.3f × this   CPU %.3f ms/msg   (before, after: %s)\n", "raw JetStream publish, async acks", rep.RawAsyncMsgsPerS, rep.RatioAsync, rep.RawAsyncCPU, rates(rep.RawAsyncRuns))
+	fmt.Fprintf(out, "  %-44s %9.0f msg/s   pipeline = %.3f × this   (before, after: %s)\n", "raw JetStream publish, sync acks", rep.RawSyncMsgsPerS, rep.RatioSync, rates(rep.RawSyncRuns))
 	if t := rep.TwoReplicas; t != nil {
 		fmt.Fprintf(out, "  %-44s %9.0f msg/s   %s   CPU %.3f ms/msg (first process) + %.3f ms/msg (second)\n",
 			"two broker replicas, closed loop", t.MsgsPerS, lat(t.Latency), t.CPUPerMsg, t.ChildCPUPerMsg)

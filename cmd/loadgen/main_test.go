@@ -76,3 +76,23 @@ func TestPercentiles(t *testing.T) {
 		t.Fatalf("percentiles %+v", l)
 	}
 }
+
+// TestBaselinesMean checks that the reported raw rates are the means of the
+// runs, listed in the order taken, and that the ratios are to the means.
+func TestBaselinesMean(t *testing.T) {
+	b := baselines{
+		async: []rawResult{{MsgsPerS: 1000, CPUPerMsg: 0.02}, {MsgsPerS: 3000, CPUPerMsg: 0.04}},
+		sync:  []rawResult{{MsgsPerS: 400}, {MsgsPerS: 600}},
+	}
+	rep := report{PipelineMsgsPerS: 100}
+	b.fill(&rep)
+	if rep.RawAsyncMsgsPerS != 2000 || rep.RawSyncMsgsPerS != 500 || rep.RatioAsync != 0.05 || rep.RatioSync != 0.2 {
+		t.Fatalf("report %+v", rep)
+	}
+	if len(rep.RawAsyncRuns) != 2 || rep.RawAsyncRuns[0] != 1000 || rep.RawAsyncRuns[1] != 3000 || len(rep.RawSyncRuns) != 2 || rep.RawSyncRuns[0] != 400 {
+		t.Fatalf("runs %v %v", rep.RawAsyncRuns, rep.RawSyncRuns)
+	}
+	if d := rep.RawAsyncCPU - 0.03; d > 1e-12 || d < -1e-12 {
+		t.Fatalf("raw async CPU %v, want 0.03", rep.RawAsyncCPU)
+	}
+}
