@@ -53,7 +53,27 @@ type Cluster struct {
 func RunCluster(t testing.TB, n int, opts ...ServerOption) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, nodes: make([]*server.Server, n), links: make([][]*proxy, n)}
-	addr := func() string { return fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t)) }
+	// Every port is chosen while the others are still held, so that no two
+	// are the same. The nodes' own ports are let go just before the nodes
+	// bind them; each proxy keeps its listener for the whole test, so that
+	// no other socket can take its port while its node is killed.
+	var held []net.Listener
+	hold := func() net.Listener {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("brokertest: %v", err)
+		}
+		held = append(held, ln)
+		return ln
+	}
+	addr := func() string { return hold().Addr().String() }
+	newProxy := func(target string) *proxy {
+		ln := hold()
+		held = held[:len(held)-1] // the proxy's own from now on
+		p := &proxy{addr: ln.Addr().String(), target: target, ln: ln, conns: map[net.Conn]bool{}}
+		t.Cleanup(p.close)
+		return p
+	}
 	type node struct{ client, cluster string }
 	real := make([]node, n)
 	for i := range real {
@@ -73,7 +93,7 @@ func RunCluster(t testing.TB, n int, opts ...ServerOption) *Cluster {
 		o.Cluster.Advertise = nowhere
 		// Clients know the nodes by their proxies only.
 		o.Cluster.NoAdvertise = true
-		front := &proxy{addr: addr(), target: real[i].client}
+		front := newProxy(real[i].client)
 		c.front = append(c.front, front.addr)
 		c.links[i] = append(c.links[i], front)
 		for j := range n {
@@ -81,18 +101,19 @@ func RunCluster(t testing.TB, n int, opts ...ServerOption) *Cluster {
 				continue
 			}
 			// Node i's route to node j: cut when either is killed.
-			r := &proxy{addr: addr(), target: real[j].cluster}
+			r := newProxy(real[j].cluster)
 			o.Routes = append(o.Routes, &url.URL{Scheme: "nats", Host: r.addr})
 			c.links[i] = append(c.links[i], r)
 			c.links[j] = append(c.links[j], r)
 		}
 		c.opts = append(c.opts, o)
 	}
+	for _, ln := range held {
+		ln.Close()
+	}
 	for i := range n {
 		for _, p := range c.links[i] {
-			if err := p.start(); err != nil {
-				t.Fatalf("brokertest: %v", err)
-			}
+			p.serve()
 		}
 	}
 	// Started together: a node waits for its routes before it is ready.
@@ -125,18 +146,6 @@ func portOf(t testing.TB, addr string) int {
 		t.Fatalf("brokertest: %v", err)
 	}
 	return a.Port
-}
-
-// freeTCPPort reserves a free loopback port for a while: the port is free
-// again when the node binds it, and stays the node's across restarts.
-func freeTCPPort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("brokertest: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func (c *Cluster) start(i int) error {
@@ -195,9 +204,7 @@ func (c *Cluster) Restart(i int) {
 		c.t.Fatalf("brokertest: node %d runs already", i+1)
 	}
 	for _, p := range c.links[i] {
-		if err := p.start(); err != nil {
-			c.t.Fatalf("brokertest: restart: %v", err)
-		}
+		p.resume()
 	}
 	if err := c.start(i); err != nil {
 		c.t.Fatalf("brokertest: restart: %v", err)
@@ -264,60 +271,61 @@ func (c *Cluster) wait(ctx context.Context, cond func() bool) error {
 	return nil
 }
 
-// proxy forwards every connection to addr to target, until stopped.
+// proxy forwards every connection to addr to target. It listens on addr
+// from the cluster's start to the test's end: while stopped it closes what
+// it accepts at once, as a crashed machine's address would refuse it, but
+// no other socket can take the port meanwhile.
 type proxy struct {
 	addr, target string
+	ln           net.Listener
 
-	mu    sync.Mutex
-	ln    net.Listener // nil while stopped
-	conns map[net.Conn]bool
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	stopped bool
+	conns   map[net.Conn]bool
+	wg      sync.WaitGroup
 }
 
-// start listens on addr, again after a stop.
-func (p *proxy) start() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		return nil
-	}
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		return fmt.Errorf("proxy %s: %w", p.addr, err)
-	}
-	p.ln, p.conns = ln, map[net.Conn]bool{}
+// serve accepts connections until close.
+func (p *proxy) serve() {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
 		for {
-			in, err := ln.Accept()
+			in, err := p.ln.Accept()
 			if err != nil {
 				return
 			}
+			p.mu.Lock()
+			if p.stopped {
+				p.mu.Unlock()
+				in.Close()
+				continue
+			}
+			p.conns[in] = true
 			p.wg.Add(1)
+			p.mu.Unlock()
 			go func() {
 				defer p.wg.Done()
 				p.forward(in)
 			}()
 		}
 	}()
-	return nil
 }
 
 func (p *proxy) forward(in net.Conn) {
 	out, err := net.Dial("tcp", p.target)
 	if err != nil {
-		in.Close()
+		p.drop(in)
 		return
 	}
 	p.mu.Lock()
-	if p.ln == nil { // stopped meanwhile
+	if p.stopped { // stopped meanwhile
 		p.mu.Unlock()
-		in.Close()
+		p.drop(in)
 		out.Close()
 		return
 	}
-	p.conns[in], p.conns[out] = true, true
+	p.conns[out] = true
 	p.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
@@ -334,18 +342,34 @@ func (p *proxy) forward(in net.Conn) {
 	p.mu.Unlock()
 }
 
-// stop closes the listener and every connection through it at once.
+func (p *proxy) drop(c net.Conn) {
+	c.Close()
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+}
+
+// stop closes every connection through the proxy at once and refuses new
+// ones until resume.
 func (p *proxy) stop() {
 	p.mu.Lock()
-	if p.ln == nil {
-		p.mu.Unlock()
-		return
-	}
-	p.ln.Close()
-	p.ln = nil
+	defer p.mu.Unlock()
+	p.stopped = true
 	for c := range p.conns {
 		c.Close()
 	}
-	p.mu.Unlock()
+}
+
+// resume forwards new connections again after a stop.
+func (p *proxy) resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopped = false
+}
+
+// close stops the proxy for good and waits for its goroutines.
+func (p *proxy) close() {
+	p.stop()
+	p.ln.Close()
 	p.wg.Wait()
 }
