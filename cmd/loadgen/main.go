@@ -380,9 +380,8 @@ func startEnv(ctx context.Context, policies string, workers int, noSync bool) (_
 			return nil, err
 		}
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	if e.svc, err = service.Start(ctx, service.Config{
-		DataDir: e.dir, PolicyDir: policies, NATSListen: "127.0.0.1:0", Workers: workers, NoSync: noSync, Logger: logger,
+		DataDir: e.dir, PolicyDir: policies, NATSListen: "127.0.0.1:0", Workers: workers, NoSync: noSync, Logger: brokerLogger(),
 	}); err != nil {
 		return nil, err
 	}
@@ -447,4 +446,11 @@ func dialWorld(ctx context.Context, dir, agencies, url string) (*world, func(), 
 		w.conns[id] = js
 	}
 	return w, closeAll, nil
+}
+
+// brokerLogger logs the errors of a broker the load generator runs, the
+// first or a replica; its warnings (such as that the generated world has no
+// auditors) would only garble the table.
+func brokerLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -26,7 +25,7 @@ func serveReplica(dataDir, policies, url string, workers int) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	svc, err := service.Start(ctx, service.Config{DataDir: dataDir, PolicyDir: policies, NATSURL: url, Workers: workers,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		Logger: brokerLogger()})
 	if err != nil {
 		return err
 	}
