@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest/poll"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 )
 
@@ -85,7 +86,7 @@ func TestClusterR3LosesNothing(t *testing.T) {
 	openCtx, cancelOpen := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancelOpen()
 	var err error
-	if waitFor(openCtx, func() bool {
+	if poll.Until(openCtx, func() bool {
 		ctx, cancel := context.WithTimeout(openCtx, 3*time.Second)
 		defer cancel()
 		l, err = Open(ctx, Config{JetStream: js, Replicas: 3, Signer: k.signer,
@@ -109,7 +110,7 @@ func TestClusterR3LosesNothing(t *testing.T) {
 		for i := 1; i <= n; i++ {
 			// Retrying the same inbound message is safe: the stream dedupes it.
 			var err error
-			if waitFor(wctx, func() bool {
+			if poll.Until(wctx, func() bool {
 				ctx, cancel := context.WithTimeout(wctx, 3*time.Second)
 				defer cancel()
 				_, err = l.Append(ctx, rec(i, time.Now()), nil)
@@ -151,7 +152,7 @@ func TestClusterR3LosesNothing(t *testing.T) {
 	// The stream may still be electing its new leader: reading is retried.
 	readCtx, cancelRead := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancelRead()
-	if waitFor(readCtx, func() bool {
+	if poll.Until(readCtx, func() bool {
 		ex, err = ReadStream(readCtx, js)
 		return err == nil
 	}) != nil {

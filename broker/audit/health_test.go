@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest/poll"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 )
 
@@ -99,13 +100,7 @@ func TestHealthFollowsTheStream(t *testing.T) {
 	setMaxMsgs(-1)
 	ctx, cancelWait := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancelWait()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for l.Err() != nil {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("still unhealthy, idle, after the stream takes records again: %v", l.Err())
-		case <-tick.C:
-		}
+	if poll.Until(ctx, func() bool { return l.Err() == nil }) != nil {
+		t.Fatalf("still unhealthy, idle, after the stream takes records again: %v", l.Err())
 	}
 }

@@ -122,22 +122,6 @@ func personal(i int) *Personal {
 	})
 }
 
-// waitFor calls cond on every tick until it returns true, and returns ctx's
-// error if ctx ends first. It is for conditions no event announces: the tick
-// paces the polling and assumes nothing about how long the wait lasts.
-func waitFor(ctx context.Context, cond func() bool) error {
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
-	return nil
-}
-
 func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest/poll"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 )
@@ -51,18 +52,12 @@ func stopServer(ns *server.Server) {
 func waitGone(t *testing.T, paths ...string) {
 	t.Helper()
 	ctx := ctxT(t)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
 	for _, p := range paths {
-		for {
-			if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				t.Fatalf("%s is still on disk", p)
-			case <-tick.C:
-			}
+		if poll.Until(ctx, func() bool {
+			_, err := os.Stat(p)
+			return errors.Is(err, fs.ErrNotExist)
+		}) != nil {
+			t.Fatalf("%s is still on disk", p)
 		}
 	}
 }

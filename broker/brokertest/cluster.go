@@ -9,10 +9,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest/poll"
 	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/natsserver"
@@ -233,7 +233,8 @@ func (c *Cluster) find(f func(*server.Server) bool) int {
 // WaitCurrent waits until JetStream's meta group has a leader and every
 // running node is current with it, or ctx ends.
 func (c *Cluster) WaitCurrent(ctx context.Context) error {
-	return c.wait(ctx, func() bool {
+	// The servers announce none of these states.
+	return poll.Until(ctx, func() bool {
 		leader := false
 		for i := range c.opts {
 			ns := c.Node(i)
@@ -252,23 +253,8 @@ func (c *Cluster) WaitCurrent(ctx context.Context) error {
 // WaitLeader waits until leader returns a running node, and returns it.
 func (c *Cluster) WaitLeader(ctx context.Context, leader func() int) (int, error) {
 	i := -1
-	err := c.wait(ctx, func() bool { i = leader(); return i >= 0 })
+	err := poll.Until(ctx, func() bool { i = leader(); return i >= 0 })
 	return i, err
-}
-
-// wait polls cond until it holds or ctx ends: the servers announce none of
-// these states.
-func (c *Cluster) wait(ctx context.Context, cond func() bool) error {
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
-	return nil
 }
 
 // proxy forwards every connection to addr to target. It listens on addr

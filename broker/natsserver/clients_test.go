@@ -1,9 +1,11 @@
 package natsserver
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest/poll"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 )
@@ -48,22 +50,17 @@ func TestClients(t *testing.T) {
 	<-closed
 	// The server records a closed connection once it has torn it down,
 	// which no event announces: poll, bounded generously.
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(time.Minute)
-	for {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	closedListed := poll.Until(ctx, func() bool {
 		cs, err = s.Clients()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(cs) == 1 && !cs[0].Open {
-			break
-		}
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("the closed connection is still listed as %+v", cs)
-		}
+		return err != nil || len(cs) == 1 && !cs[0].Open
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if closedListed != nil {
+		t.Fatalf("the closed connection is still listed as %+v", cs)
 	}
 	if cs[0].NKey != pol.key.NKey || cs[0].LastActivity.Before(active) {
 		t.Fatalf("Clients after close = %+v", cs)

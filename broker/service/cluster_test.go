@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest/poll"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
 	"github.com/sekretessbroker/sekretessbroker/broker/layout"
 	"github.com/sekretessbroker/sekretessbroker/broker/natsserver"
@@ -113,7 +114,7 @@ func TestClusterDeployment(t *testing.T) {
 	}
 	formed, cancelFormed := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancelFormed()
-	if waitFor(formed, func() bool { return nodes[0].JetStreamIsClustered() && nodes[0].JetStreamIsCurrent() }) != nil {
+	if poll.Until(formed, func() bool { return nodes[0].JetStreamIsClustered() && nodes[0].JetStreamIsCurrent() }) != nil {
 		t.Fatal("JetStream cluster did not form")
 	}
 
@@ -129,7 +130,7 @@ func TestClusterDeployment(t *testing.T) {
 		var svc *service.Service
 		var err error
 		// The meta leader may still be settling: creating R3 streams is retried.
-		if waitFor(ctx, func() bool {
+		if poll.Until(ctx, func() bool {
 			svc, err = service.Start(ctx, service.Config{DataDir: data, PolicyDir: filepath.Join("..", "..", "policies"),
 				NATSURL: node.ClientURL(), Replicas: 3, Logger: logger, TLSCA: tlsFile(tlsca.CAFile),
 				TLSClientCert: tlsFile(tlsca.BrokerCertFile), TLSClientKey: tlsFile(tlsca.BrokerKeyFile)})

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest/poll"
 	"github.com/sekretessbroker/sekretessbroker/broker/browsertest"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
@@ -113,7 +114,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	violations := w.svc.Metrics.SecurityEvents.WithLabelValues(metrics.SecurityPermissionViolation, school)
-	if err := waitFor(mctx, func() bool { return testutil.ToFloat64(violations) == 1 }); err != nil {
+	if err := poll.Until(mctx, func() bool { return testutil.ToFloat64(violations) == 1 }); err != nil {
 		t.Fatalf("no permission violation counted: %v", err)
 	}
 
@@ -144,7 +145,7 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	// Settled: the cosignature is read, and the page refreshed twice since.
 	var m map[string]float64
-	if err := waitFor(mctx, func() bool {
+	if err := poll.Until(mctx, func() bool {
 		m = scrape(t, w.svc.HTTPAddr())
 		_, ok := m[`sekretess_audit_cosigned_records{witness="jo-vittne"}`]
 		return ok

@@ -20,6 +20,7 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest/poll"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/directory"
@@ -148,22 +149,6 @@ func concern(pseudonym string) map[string]any {
 
 func ctxT() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), timeout)
-}
-
-// waitFor calls cond on every tick until it returns true, and returns ctx's
-// error if ctx ends first. It is for conditions no event announces: the tick
-// paces the polling and assumes nothing about how long the wait lasts.
-func waitFor(ctx context.Context, cond func() bool) error {
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
-	return nil
 }
 
 // auditRecords reads the audit log from its stream after a fresh checkpoint,
@@ -465,7 +450,7 @@ func restartMidStream(t *testing.T, crash bool) {
 				return
 			}
 			// Retrying the same id is safe: the inbound stream deduplicates it.
-			if waitFor(pctx, func() bool {
+			if poll.Until(pctx, func() bool {
 				ctx, cancel := context.WithTimeout(pctx, 2*time.Second)
 				defer cancel()
 				err = sch.Publish(ctx, raw, id)
@@ -498,7 +483,7 @@ func restartMidStream(t *testing.T, crash bool) {
 	// The broker stays down until the sender has felt it (or has nothing
 	// left to send).
 	downCtx, cancelDown := ctxT()
-	if waitFor(downCtx, func() bool { return failed.Load() > failedAtStop || published.Load() == n }) != nil {
+	if poll.Until(downCtx, func() bool { return failed.Load() > failedAtStop || published.Load() == n }) != nil {
 		t.Fatal("no publish failed while the broker was down")
 	}
 	cancelDown()
@@ -603,7 +588,7 @@ func TestAuditBackPressure(t *testing.T) {
 	if err := sch.Publish(ctx, raw, id); err != nil {
 		t.Fatal(err)
 	}
-	if waitFor(ctx, func() bool { return testutil.ToFloat64(w.svc.Metrics.AuditBlocked) == 1 }) != nil {
+	if poll.Until(ctx, func() bool { return testutil.ToFloat64(w.svc.Metrics.AuditBlocked) == 1 }) != nil {
 		t.Fatal("sekretess_audit_blocked never became 1")
 	}
 	if w.svc.Health() == nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sekretessbroker/sekretessbroker/broker/audit"
 	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest/poll"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/defaults"
 	"github.com/sekretessbroker/sekretessbroker/broker/service"
@@ -135,7 +136,7 @@ func TestFailover(t *testing.T) {
 			go func() { traffic.burst(senders[0], 40); close(burst) }()
 			ctx, cancel := context.WithTimeout(context.Background(), failoverPatience)
 			defer cancel()
-			if waitFor(ctx, func() bool { return testutil.ToFloat64(brokers[0].Metrics.InFlight) > 0 }) != nil {
+			if poll.Until(ctx, func() bool { return testutil.ToFloat64(brokers[0].Metrics.InFlight) > 0 }) != nil {
 				t.Log("broker: the broker held no message when it died")
 			}
 			brokers[0].Crash()
@@ -386,7 +387,7 @@ func measure(ctx context.Context, t *testing.T, s jetstream.Stream, first uint64
 	last := lastSeq(ctx, t, s)
 	next := first
 	// Read again from where it stopped while a node is away.
-	if err := waitFor(ctx, func() bool {
+	if err := poll.Until(ctx, func() bool {
 		cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: next})
 		if err != nil {
 			return false
@@ -450,7 +451,7 @@ func measure(ctx context.Context, t *testing.T, s jetstream.Stream, first uint64
 func lastSeq(ctx context.Context, t *testing.T, s jetstream.Stream) uint64 {
 	t.Helper()
 	var last uint64
-	if err := waitFor(ctx, func() bool {
+	if err := poll.Until(ctx, func() bool {
 		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		info, err := s.Info(ictx)
@@ -468,7 +469,7 @@ func lastSeq(ctx context.Context, t *testing.T, s jetstream.Stream) uint64 {
 // waitSeq waits until the audit stream holds record seq.
 func waitSeq(ctx context.Context, t *testing.T, s jetstream.Stream, seq uint64, what string) {
 	t.Helper()
-	if err := waitFor(ctx, func() bool {
+	if err := poll.Until(ctx, func() bool {
 		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		info, err := s.Info(ictx)

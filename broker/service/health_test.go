@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sekretessbroker/sekretessbroker/broker/brokertest"
+	"github.com/sekretessbroker/sekretessbroker/broker/brokertest/poll"
 	"github.com/sekretessbroker/sekretessbroker/broker/bus"
 	"github.com/sekretessbroker/sekretessbroker/broker/decision"
 	"github.com/sekretessbroker/sekretessbroker/broker/errcode"
@@ -107,7 +108,7 @@ func TestBrokenPolicyHoldsMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if waitFor(ctx, func() bool { return testutil.ToFloat64(svc.Metrics.PolicyHeld) == 1 }) != nil {
+	if poll.Until(ctx, func() bool { return testutil.ToFloat64(svc.Metrics.PolicyHeld) == 1 }) != nil {
 		t.Fatal("the broker never held the message (sekretess_policy_held stayed 0)")
 	}
 	// Held again on each retry, and never decided meanwhile.
@@ -258,7 +259,7 @@ func TestEvaluationErrorOfOneMessageIsHeld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if waitFor(ctx, func() bool { return testutil.ToFloat64(svc.Metrics.PolicyHeld) == 1 }) != nil {
+	if poll.Until(ctx, func() bool { return testutil.ToFloat64(svc.Metrics.PolicyHeld) == 1 }) != nil {
 		t.Fatal("the message whose evaluation fails was not held")
 	}
 	// Another message is decided meanwhile, and the broker stays healthy.
