@@ -2,6 +2,7 @@ package agency
 
 import (
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -80,4 +81,20 @@ func MoreReasons(n int) string {
 		return "… and 1 more reason; --all shows it"
 	}
 	return fmt.Sprintf("… and %d more reasons; --all shows them", n)
+}
+
+// WriteReasons writes the reasons of a denial to w, one a line after
+// indent: the decisive ones and a line counting the rest (MoreReasons), or
+// every one when all is set (the clients' --all).
+func WriteReasons(w io.Writer, indent string, reasons []string, all bool) {
+	shown, rest := reasons, 0
+	if !all {
+		shown, rest = Decisive(reasons)
+	}
+	for _, r := range shown {
+		fmt.Fprintf(w, "%s- %s\n", indent, r)
+	}
+	if rest > 0 {
+		fmt.Fprintf(w, "%s%s\n", indent, MoreReasons(rest))
+	}
 }

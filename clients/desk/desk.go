@@ -362,8 +362,8 @@ func (s *session) answerInInbox() {
 }
 
 // printReceipt prints the broker's decision. A refusal shows its decisive
-// reasons (agency.Decisive) and counts the rest, unless all asks for every
-// one; the signed receipt keeps every reason.
+// reasons and counts the rest, unless all asks for every one
+// (agency.WriteReasons); the signed receipt keeps every reason.
 func printReceipt(out io.Writer, r *decision.Record, all bool) {
 	if r.Allowed() {
 		fmt.Fprintf(out, "  DELIVERED (levererat) to %s, message %s\n    rule %s: %s\n", r.Recipient, r.MessageID, r.Rule, r.Basis)
@@ -377,16 +377,7 @@ func printReceipt(out io.Writer, r *decision.Record, all bool) {
 	} else {
 		fmt.Fprintf(out, "  REJECTED (avslag): the law as encoded does not allow this message, message %s\n", r.MessageID)
 	}
-	shown, rest := r.Reasons, 0
-	if !all {
-		shown, rest = agency.Decisive(r.Reasons)
-	}
-	for _, reason := range shown {
-		fmt.Fprintf(out, "    - %s\n", reason)
-	}
-	if rest > 0 {
-		fmt.Fprintf(out, "    %s\n", agency.MoreReasons(rest))
-	}
+	agency.WriteReasons(out, "    ", r.Reasons, all)
 }
 
 // fetch moves every new delivery from the broker into the local inbox. A

@@ -148,7 +148,7 @@ func cmdSend(args []string, out io.Writer) error {
 }
 
 // printReceipt prints a receipt and its signed text. A rejection shows its
-// decisive reasons (agency.Decisive) and counts the rest unless all is set.
+// decisive reasons and counts the rest unless all is set (agency.WriteReasons).
 func printReceipt(out io.Writer, r *decision.Record, all bool) {
 	if r.Allowed() {
 		fmt.Fprintf(out, "DELIVERED under %s (%s)\n", r.Rule, r.Basis)
@@ -161,16 +161,7 @@ func printReceipt(out io.Writer, r *decision.Record, all bool) {
 			code = " [" + r.ErrorCode + "]"
 		}
 		fmt.Fprintf(out, "REJECTED%s\n", code)
-		shown, rest := r.Reasons, 0
-		if !all {
-			shown, rest = agency.Decisive(r.Reasons)
-		}
-		for _, reason := range shown {
-			fmt.Fprintf(out, "  - %s\n", reason)
-		}
-		if rest > 0 {
-			fmt.Fprintf(out, "  %s\n", agency.MoreReasons(rest))
-		}
+		agency.WriteReasons(out, "  ", r.Reasons, all)
 	}
 	b, _ := json.Marshal(r)
 	fmt.Fprintf(out, "  signed receipt: %s\n", b)
