@@ -81,12 +81,7 @@ func (s *Server) listInbox(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getInbox(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	d, err := s.box.Get(id)
-	if errors.Is(err, inbox.ErrNotFound) {
-		writeError(w, http.StatusNotFound, codeNotFound, "no message "+id+" in this agency's inbox")
-		return
-	}
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, codeInternal, err.Error())
+	if inboxFailed(w, id, err) {
 		return
 	}
 	open, _ := s.box.Open()
@@ -107,16 +102,25 @@ func (s *Server) getInbox(w http.ResponseWriter, r *http.Request) {
 	writeJSONResponse(w, http.StatusOK, m)
 }
 
+// inboxFailed answers err of the inbox about message id, if any: 404 for a
+// message the inbox does not hold, 500 otherwise.
+func inboxFailed(w http.ResponseWriter, id string, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, inbox.ErrNotFound):
+		writeError(w, http.StatusNotFound, codeNotFound, "no message "+id+" in this agency's inbox")
+	default:
+		writeError(w, http.StatusInternalServerError, codeInternal, err.Error())
+	}
+	return true
+}
+
 // markHandled moves a message out of the open ones.
 func (s *Server) markHandled(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	err := s.box.MarkHandled(id)
-	if errors.Is(err, inbox.ErrNotFound) {
-		writeError(w, http.StatusNotFound, codeNotFound, "no message "+id+" in this agency's inbox")
-		return
-	}
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, codeInternal, err.Error())
+	if inboxFailed(w, id, err) {
 		return
 	}
 	s.log.Info("handled", "system", systemOf(r.Context()), "id", id)
